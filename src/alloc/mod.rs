@@ -1,0 +1,350 @@
+//! Page allocation for a write transaction: dirty pages, free pages, and the freelist tree.
+//!
+//! The freelist is a B+tree (the same code as tables) keyed by
+//! `freeing txn u64 BE | writing txn u64 BE | chunk u32 BE`, whose values are packed u64 LE page
+//! numbers. Pages freed by commit T are reusable once no snapshot older than T can be read again:
+//! no live reader is older than T and the last durable commit is at least T (recovery may fall back
+//! to it). Free pages a transaction pulled but did not use are written back under freeing txn 0.
+//!
+//! While the freelist itself is being edited (`in_freelist_op`), allocation never pulls from it
+//! and freed dirty pages are held as pending: that keeps the edits from recursing and makes the
+//! commit-time fixed point terminate.
+
+mod hasher;
+
+use crate::btree::cursor::Cursor;
+use crate::btree::mutate::{self, Scratch};
+use crate::btree::{PageSource, PageStore, TreeRoot};
+use crate::error::{corrupted, Result};
+use crate::page::node::Node;
+use crate::page::{PagePtr, OFF_TXN};
+use crate::store::View;
+use hasher::PgnoMap;
+use std::ops::Bound;
+
+/// Length of a freelist key.
+pub(crate) const FREELIST_KEY_LEN: usize = 20;
+
+/// Encodes a freelist key.
+pub(crate) fn freelist_key(
+    freeing_txn: u64,
+    writer_txn: u64,
+    chunk: u32,
+) -> [u8; FREELIST_KEY_LEN] {
+    let mut k = [0u8; FREELIST_KEY_LEN];
+    k[..8].copy_from_slice(&freeing_txn.to_be_bytes());
+    k[8..16].copy_from_slice(&writer_txn.to_be_bytes());
+    k[16..].copy_from_slice(&chunk.to_be_bytes());
+    k
+}
+
+/// The freeing txn of a freelist key, or None if the key is malformed.
+pub(crate) fn freelist_key_txn(key: &[u8]) -> Option<u64> {
+    if key.len() != FREELIST_KEY_LEN {
+        return None;
+    }
+    Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?))
+}
+
+/// Decodes a freelist value into page numbers; None if its length is not a multiple of 8.
+pub(crate) fn freelist_pages(value: &[u8]) -> Option<impl Iterator<Item = u64> + '_> {
+    if value.len() % 8 != 0 {
+        return None;
+    }
+    Some(
+        value
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+    )
+}
+
+/// Page numbers per freelist entry, so that entries stay inline in their leaf.
+fn chunk_len(page_size: usize) -> usize {
+    (crate::btree::max_inline_cell(page_size)
+        - crate::page::node::LEAF_CELL_HEADER
+        - FREELIST_KEY_LEN)
+        / 8
+}
+
+/// A write transaction's view of the pages: its dirty pages over the committed snapshot, and
+/// where new pages come from.
+pub(crate) struct WriterPages {
+    view: View,
+    txn: u64,
+    page_size: usize,
+    dirty: PgnoMap<Box<[u8]>>,
+    pool: Vec<Box<[u8]>>,
+    /// Pages in use or free: the next page from the end of the file is this one.
+    pub page_count: u64,
+    reusable: Vec<u64>,
+    freed: Vec<u64>,
+    /// The freelist tree.
+    pub freelist: TreeRoot,
+    gate: u64,
+    in_freelist_op: bool,
+    freelist_exhausted: bool,
+    fl_scratch: Scratch,
+}
+
+impl WriterPages {
+    /// Pages for transaction `txn` over the committed `view`, reusing freelist entries of txns up
+    /// to `gate`.
+    pub fn new(view: View, txn: u64, freelist: PagePtr, gate: u64) -> WriterPages {
+        let page_size = view.page_size();
+        let page_count = view.page_count();
+        WriterPages {
+            view,
+            txn,
+            page_size,
+            dirty: PgnoMap::default(),
+            pool: Vec::new(),
+            page_count,
+            reusable: Vec::new(),
+            freed: Vec::new(),
+            freelist: TreeRoot {
+                root: freelist,
+                count: 0,
+            },
+            gate,
+            in_freelist_op: false,
+            freelist_exhausted: false,
+            fl_scratch: Scratch::default(),
+        }
+    }
+
+    /// Id of the writing transaction.
+    pub fn txn_id(&self) -> u64 {
+        self.txn
+    }
+
+    /// True if the transaction changed nothing.
+    pub fn is_clean(&self) -> bool {
+        self.dirty.is_empty() && self.freed.is_empty()
+    }
+
+    /// Number of committed pages this transaction freed (held back until reusable).
+    pub fn freed_count(&self) -> usize {
+        self.freed.len()
+    }
+
+    fn new_buffer(&mut self, npages: u64) -> Box<[u8]> {
+        if npages == 1 {
+            if let Some(mut b) = self.pool.pop() {
+                b.fill(0);
+                return b;
+            }
+        }
+        vec![0u8; npages as usize * self.page_size].into_boxed_slice()
+    }
+
+    /// Moves the first reusable freelist entry into `reusable`. False if there is none.
+    fn pull(&mut self) -> Result<bool> {
+        if self.freelist_exhausted || self.freelist.root.is_null() {
+            return Ok(false);
+        }
+        self.in_freelist_op = true;
+        let r = self.pull_entry();
+        self.in_freelist_op = false;
+        let pulled = r?;
+        if !pulled {
+            self.freelist_exhausted = true;
+        }
+        Ok(pulled)
+    }
+
+    fn pull_entry(&mut self) -> Result<bool> {
+        let mut pulled = Vec::new();
+        let key = {
+            let c = Cursor::seek_lower(self, self.freelist.root, Bound::Unbounded)?;
+            let Some((key, v)) = c.current()? else {
+                return Ok(false);
+            };
+            let txn = freelist_key_txn(key)
+                .ok_or_else(|| corrupted(self.freelist.root.pgno, "malformed freelist key"))?;
+            if txn > self.gate {
+                return Ok(false);
+            }
+            let bytes = crate::btree::value(self, v)?;
+            let pages = freelist_pages(bytes)
+                .ok_or_else(|| corrupted(self.freelist.root.pgno, "malformed freelist entry"))?;
+            for p in pages {
+                if p < 2 || p >= self.view.page_count() {
+                    return Err(corrupted(
+                        self.freelist.root.pgno,
+                        format!("freelist names page {p}, outside the file"),
+                    ));
+                }
+                pulled.push(p);
+            }
+            let mut k = [0u8; FREELIST_KEY_LEN];
+            k.copy_from_slice(key);
+            k
+        };
+        self.reusable.extend(pulled);
+        self.edit_freelist(|s, sc, root| mutate::remove(s, sc, root, &key).map(|_| ()))?;
+        Ok(true)
+    }
+
+    /// Runs an edit of the freelist tree with the freelist's own scratch buffers.
+    fn edit_freelist(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut Scratch, &mut TreeRoot) -> Result<()>,
+    ) -> Result<()> {
+        let mut sc = std::mem::take(&mut self.fl_scratch);
+        let mut root = self.freelist;
+        let r = f(self, &mut sc, &mut root);
+        self.freelist = root;
+        self.fl_scratch = sc;
+        r
+    }
+
+    /// Writes `pages` as the freelist entries (`freeing_txn`, this txn, 0..), removing entries of
+    /// an earlier write beyond the new count. Returns the new chunk count.
+    fn write_entries(&mut self, freeing_txn: u64, pages: &[u64], written: u32) -> Result<u32> {
+        let per = chunk_len(self.page_size);
+        let mut n = 0u32;
+        let mut value = Vec::with_capacity(per * 8);
+        for chunk in pages.chunks(per) {
+            value.clear();
+            for p in chunk {
+                value.extend_from_slice(&p.to_le_bytes());
+            }
+            let key = freelist_key(freeing_txn, self.txn, n);
+            self.edit_freelist(|s, sc, root| {
+                mutate::insert(s, sc, root, &key, &value).map(|_| ())
+            })?;
+            n += 1;
+        }
+        for i in n..written {
+            let key = freelist_key(freeing_txn, self.txn, i);
+            self.edit_freelist(|s, sc, root| mutate::remove(s, sc, root, &key).map(|_| ()))?;
+        }
+        Ok(n)
+    }
+
+    /// Records this transaction's freed pages and the unused reusable pages in the freelist tree.
+    /// Editing the freelist allocates and frees pages itself, so this repeats until nothing moves.
+    pub fn finish_freelist(&mut self) -> Result<()> {
+        self.in_freelist_op = true;
+        let r = (|| {
+            let (mut freed_chunks, mut reuse_chunks) = (0, 0);
+            loop {
+                let before = (self.freed.len(), self.reusable.len());
+                let freed = self.freed.clone();
+                freed_chunks = self.write_entries(self.txn, &freed, freed_chunks)?;
+                let reusable = self.reusable.clone();
+                reuse_chunks = self.write_entries(0, &reusable, reuse_chunks)?;
+                if (self.freed.len(), self.reusable.len()) == before {
+                    return Ok(());
+                }
+            }
+        })();
+        self.in_freelist_op = false;
+        r
+    }
+
+    /// Seals every dirty page (checksum) and returns them sorted by page number, for writing.
+    pub fn sealed_pages(&mut self) -> Vec<(u64, &[u8])> {
+        for buf in self.dirty.values_mut() {
+            crate::page::seal(buf);
+        }
+        let mut pages: Vec<(u64, &[u8])> = self.dirty.iter().map(|(&p, b)| (p, &b[..])).collect();
+        pages.sort_unstable_by_key(|&(p, _)| p);
+        pages
+    }
+}
+
+impl PageSource for WriterPages {
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        match self.dirty.get(&pgno) {
+            Some(b) => Ok(&b[..self.page_size]),
+            None => self.view.page(pgno),
+        }
+    }
+
+    fn run(&self, pgno: u64, npages: u64) -> Result<&[u8]> {
+        match self.dirty.get(&pgno) {
+            Some(b) if b.len() as u64 == npages * self.page_size as u64 => Ok(b),
+            Some(_) => Err(corrupted(
+                pgno,
+                "overflow run length differs from its reference",
+            )),
+            None => self.view.run(pgno, npages),
+        }
+    }
+
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+}
+
+impl PageStore for WriterPages {
+    fn txn(&self) -> u64 {
+        self.txn
+    }
+
+    fn cow(&mut self, ptr: PagePtr) -> Result<u64> {
+        if ptr.txn == self.txn && self.dirty.contains_key(&ptr.pgno) {
+            return Ok(ptr.pgno);
+        }
+        Node::parse(ptr.pgno, self.view.page(ptr.pgno)?, ptr.txn)?.validate_cells()?;
+        let new = self.alloc(1)?;
+        let src = self.view.page(ptr.pgno)?;
+        let dst = self
+            .dirty
+            .get_mut(&new)
+            .ok_or_else(|| corrupted(new, "allocated page is not dirty"))?;
+        dst.copy_from_slice(src);
+        crate::page::put_u64(dst, OFF_TXN, self.txn);
+        self.free(ptr, 1);
+        Ok(new)
+    }
+
+    fn page_mut(&mut self, pgno: u64) -> &mut [u8] {
+        self.dirty
+            .get_mut(&pgno)
+            .map(|b| &mut b[..])
+            .unwrap_or(&mut [])
+    }
+
+    fn alloc(&mut self, npages: u64) -> Result<u64> {
+        let mut pgno = None;
+        if npages == 1 {
+            pgno = self.reusable.pop();
+            if pgno.is_none() && !self.in_freelist_op && self.pull()? {
+                pgno = self.reusable.pop();
+            }
+        }
+        let pgno = match pgno {
+            Some(p) => p,
+            None => {
+                let p = self.page_count;
+                self.page_count += npages;
+                p
+            }
+        };
+        let buf = self.new_buffer(npages);
+        self.dirty.insert(pgno, buf);
+        Ok(pgno)
+    }
+
+    fn free(&mut self, ptr: PagePtr, npages: u64) {
+        let pages = ptr.pgno..ptr.pgno + npages;
+        if ptr.txn == self.txn {
+            if let Some(buf) = self.dirty.remove(&ptr.pgno) {
+                if buf.len() == self.page_size {
+                    self.pool.push(buf);
+                }
+                // Never visible to any snapshot: reusable at once, except while the freelist is
+                // being edited (see the module docs).
+                if self.in_freelist_op {
+                    self.freed.extend(pages);
+                } else {
+                    self.reusable.extend(pages);
+                }
+                return;
+            }
+        }
+        self.freed.extend(pages);
+    }
+}

@@ -1,0 +1,420 @@
+//! Tree mutations on a write transaction's pages: insert (with splits), remove (with merges and
+//! rebalancing), and freeing a whole tree. Pages on the path are copied on first touch
+//! ([`PageStore::cow`]) and edited in place afterwards.
+
+use super::key::{shortest_separator, SmallKey};
+use super::{get, node, value_inline, PageStore, TreeRoot, MAX_DEPTH};
+use crate::error::{corrupted, Result};
+use crate::page::cells::{fits, CellList};
+use crate::page::node::{
+    self as pn, BranchCell, LeafCell, LeafValue, Node, LEAF_CELL_HEADER, LEAF_OFF_KEY_LEN,
+};
+use crate::page::{
+    get_u16, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF,
+};
+
+/// Reusable buffers for mutations, so that steady-state inserts allocate nothing but pages.
+pub(crate) struct Scratch {
+    list: CellList,
+    path: [(u64, usize); MAX_DEPTH],
+    sep: SmallKey,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            list: CellList::default(),
+            path: [(0, 0); MAX_DEPTH],
+            sep: SmallKey::default(),
+        }
+    }
+}
+
+/// The key of an encoded leaf cell.
+fn leaf_cell_key(cell: &[u8]) -> &[u8] {
+    let len = get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize;
+    &cell[LEAF_CELL_HEADER..LEAF_CELL_HEADER + len]
+}
+
+/// Copies the path to `key` into the transaction (root first) and returns the leaf and its depth;
+/// `sc.path[..depth]` holds each branch and the index of the child taken.
+fn descend_mut<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    key: &[u8],
+) -> Result<(u64, usize)> {
+    let txn = s.txn();
+    let mut cur = s.cow(tree.root)?;
+    tree.root = PagePtr { pgno: cur, txn };
+    let mut depth = 0;
+    loop {
+        let (i, child) = {
+            let n = node(s, PagePtr { pgno: cur, txn })?;
+            if n.is_leaf() {
+                return Ok((cur, depth));
+            }
+            let i = n.child_index(key)?;
+            (i, n.child(i)?)
+        };
+        if depth + 1 >= MAX_DEPTH {
+            return Err(corrupted(
+                cur,
+                "tree deeper than the maximum depth (a cycle?)",
+            ));
+        }
+        let c = s.cow(child)?;
+        let new = PagePtr { pgno: c, txn };
+        if new != child {
+            pn::set_child(s.page_mut(cur), i, new);
+        }
+        sc.path[depth] = (cur, i);
+        depth += 1;
+        cur = c;
+    }
+}
+
+/// Writes `value` into a new overflow run and returns the reference a leaf cell stores.
+fn write_overflow<S: PageStore>(s: &mut S, value: &[u8]) -> Result<LeafValue<'static>> {
+    let ps = s.page_size();
+    let len = value.len() as u64;
+    let n = overflow_pages(len, ps);
+    let pgno = s.alloc(n)?;
+    let txn = s.txn();
+    let buf = s.page_mut(pgno);
+    init_overflow(buf, txn, n, len);
+    buf[HEADER_LEN..HEADER_LEN + value.len()].copy_from_slice(value);
+    Ok(LeafValue::Overflow {
+        ptr: PagePtr { pgno, txn },
+        len,
+    })
+}
+
+/// The overflow run a leaf value refers to, if any, as (first page, page count).
+fn overflow_run(v: LeafValue<'_>, page_size: usize) -> Option<(PagePtr, u64)> {
+    match v {
+        LeafValue::Overflow { ptr, len } => Some((ptr, overflow_pages(len, page_size))),
+        LeafValue::Inline(_) => None,
+    }
+}
+
+/// Frees an overflow run found by [`overflow_run`].
+fn free_run<S: PageStore>(s: &mut S, run: Option<(PagePtr, u64)>) {
+    if let Some((ptr, n)) = run {
+        s.free(ptr, n);
+    }
+}
+
+/// Inserts or overwrites `key`. Returns true if the key existed. Key and value sizes are checked
+/// by the caller.
+pub(crate) fn insert<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    key: &[u8],
+    value: &[u8],
+) -> Result<bool> {
+    let ps = s.page_size();
+    let txn = s.txn();
+    let val = if value_inline(key.len(), value.len(), ps) {
+        LeafValue::Inline(value)
+    } else {
+        write_overflow(s, value)?
+    };
+    let cell = LeafCell { key, value: val };
+    if tree.root.is_null() {
+        let pgno = s.alloc(1)?;
+        let buf = s.page_mut(pgno);
+        pn::init(buf, KIND_LEAF, txn);
+        pn::insert_cell(buf, 0, &cell);
+        *tree = TreeRoot {
+            root: PagePtr { pgno, txn },
+            count: 1,
+        };
+        return Ok(false);
+    }
+    let (leaf, depth) = descend_mut(s, sc, tree, key)?;
+    let (pos, old) = {
+        let n = node(s, PagePtr { pgno: leaf, txn })?;
+        match n.search(key)? {
+            Ok(i) => (i, Some(overflow_run(n.leaf_entry(i)?.1, ps))),
+            Err(i) => (i, None),
+        }
+    };
+    let existed = old.is_some();
+    if let Some(run) = old {
+        free_run(s, run);
+        if pn::replace_cell(s.page_mut(leaf), pos, &cell) {
+            return Ok(true);
+        }
+    } else {
+        tree.count += 1;
+        if pn::insert_cell(s.page_mut(leaf), pos, &cell) {
+            return Ok(false);
+        }
+    }
+    // Split the leaf: gather its cells with the new one, write two pages.
+    let buf = s.page(leaf)?;
+    let n = pn::count(buf);
+    sc.list.clear();
+    sc.list.push_page(buf, 0..pos);
+    sc.list.push(&cell);
+    sc.list.push_page(buf, pos + usize::from(existed)..n);
+    let m = sc.list.split_point(ps, !existed && pos == n);
+    let right = s.alloc(1)?;
+    sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
+    sc.list
+        .write_page(m..sc.list.len(), s.page_mut(right), KIND_LEAF, txn);
+    shortest_separator(
+        leaf_cell_key(sc.list.get(m - 1)),
+        leaf_cell_key(sc.list.get(m)),
+        &mut sc.sep,
+    );
+    let pos = if depth > 0 {
+        sc.path[depth - 1].1 + 1
+    } else {
+        0
+    };
+    push_up(s, sc, tree, depth, pos, PagePtr { pgno: right, txn })?;
+    Ok(existed)
+}
+
+/// Inserts the branch cell (`sc.sep`, `right`) at `pos` in the branch `sc.path[level - 1]`,
+/// splitting upward as needed; at level 0 the tree grows a new root.
+fn push_up<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    mut level: usize,
+    mut pos: usize,
+    mut right: PagePtr,
+) -> Result<()> {
+    let ps = s.page_size();
+    let txn = s.txn();
+    loop {
+        if level == 0 {
+            let root = s.alloc(1)?;
+            let buf = s.page_mut(root);
+            pn::init(buf, KIND_BRANCH, txn);
+            pn::insert_cell(
+                buf,
+                0,
+                &BranchCell {
+                    child: tree.root,
+                    key: &[],
+                },
+            );
+            pn::insert_cell(
+                buf,
+                1,
+                &BranchCell {
+                    child: right,
+                    key: sc.sep.as_slice(),
+                },
+            );
+            tree.root = PagePtr { pgno: root, txn };
+            return Ok(());
+        }
+        let parent = sc.path[level - 1].0;
+        let cell = BranchCell {
+            child: right,
+            key: sc.sep.as_slice(),
+        };
+        if pn::insert_cell(s.page_mut(parent), pos, &cell) {
+            return Ok(());
+        }
+        let buf = s.page(parent)?;
+        let n = pn::count(buf);
+        sc.list.clear();
+        sc.list.push_page(buf, 0..pos);
+        sc.list.push(&cell);
+        sc.list.push_page(buf, pos..n);
+        let m = sc.list.split_point(ps, pos == n);
+        let new = s.alloc(1)?;
+        sc.list
+            .write_page(0..m, s.page_mut(parent), KIND_BRANCH, txn);
+        sc.list
+            .write_page(m..sc.list.len(), s.page_mut(new), KIND_BRANCH, txn);
+        sc.sep.set(sc.list.branch_key(m));
+        right = PagePtr { pgno: new, txn };
+        level -= 1;
+        pos = if level > 0 {
+            sc.path[level - 1].1 + 1
+        } else {
+            0
+        };
+    }
+}
+
+/// Removes `key`. Returns true if it was there.
+pub(crate) fn remove<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    key: &[u8],
+) -> Result<bool> {
+    if get(s, tree.root, key)?.is_none() {
+        return Ok(false);
+    }
+    let txn = s.txn();
+    let (leaf, depth) = descend_mut(s, sc, tree, key)?;
+    let (pos, old) = {
+        let n = node(s, PagePtr { pgno: leaf, txn })?;
+        let pos = n
+            .search(key)?
+            .map_err(|_| corrupted(leaf, "key found by search vanished on the write path"))?;
+        (pos, overflow_run(n.leaf_entry(pos)?.1, s.page_size()))
+    };
+    free_run(s, old);
+    pn::remove_cell(s.page_mut(leaf), pos);
+    tree.count -= 1;
+    rebalance(s, sc, tree, leaf, depth)?;
+    Ok(true)
+}
+
+/// After a removal from page `cur` at `level`: merges or rebalances underfull pages with a sibling,
+/// walking up while parents underflow, and shrinks the root when it has a single child.
+fn rebalance<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    mut cur: u64,
+    mut level: usize,
+) -> Result<()> {
+    let ps = s.page_size();
+    let txn = s.txn();
+    let threshold = (ps - HEADER_LEN) / 4;
+    loop {
+        let (used, count, leaf) = {
+            let n = node(s, PagePtr { pgno: cur, txn })?;
+            (n.used(), n.count(), n.is_leaf())
+        };
+        if level == 0 {
+            if leaf && count == 0 {
+                s.free(tree.root, 1);
+                tree.root = PagePtr::NULL;
+            } else if !leaf && count == 1 {
+                let child = node(s, tree.root)?.child(0)?;
+                s.free(tree.root, 1);
+                tree.root = child;
+            }
+            return Ok(());
+        }
+        if used >= threshold {
+            return Ok(());
+        }
+        let (parent, idx) = sc.path[level - 1];
+        let (li, ri, lptr, rptr) = {
+            let p = node(s, PagePtr { pgno: parent, txn })?;
+            if p.count() < 2 {
+                return Err(corrupted(
+                    parent,
+                    "branch with a single child below the root",
+                ));
+            }
+            let (li, ri) = if idx + 1 < p.count() {
+                (idx, idx + 1)
+            } else {
+                (idx - 1, idx)
+            };
+            (li, ri, p.child(li)?, p.child(ri)?)
+        };
+        let l = s.cow(lptr)?;
+        let r = s.cow(rptr)?;
+        pn::set_child(s.page_mut(parent), li, PagePtr { pgno: l, txn });
+        pn::set_child(s.page_mut(parent), ri, PagePtr { pgno: r, txn });
+        let kind = if leaf { KIND_LEAF } else { KIND_BRANCH };
+        sc.list.clear();
+        let lbuf = s.page(l)?;
+        sc.list.push_page(lbuf, 0..pn::count(lbuf));
+        let rbuf = s.page(r)?;
+        let rn = pn::count(rbuf);
+        if leaf {
+            sc.list.push_page(rbuf, 0..rn);
+        } else {
+            // The parent's separator comes down as the key of the right page's first child.
+            let p = s.page(parent)?;
+            let sep = Node::parse(parent, p, txn)?.key(ri)?;
+            let first = Node::parse(r, rbuf, txn)?.child(0)?;
+            sc.list.push(&BranchCell {
+                child: first,
+                key: sep,
+            });
+            sc.list.push_page(rbuf, 1..rn);
+        }
+        if fits(&sc.list, ps) {
+            sc.list
+                .write_page(0..sc.list.len(), s.page_mut(l), kind, txn);
+            s.free(PagePtr { pgno: r, txn }, 1);
+            pn::remove_cell(s.page_mut(parent), ri);
+            cur = parent;
+            level -= 1;
+            continue;
+        }
+        let m = sc.list.split_point(ps, false);
+        sc.list.write_page(0..m, s.page_mut(l), kind, txn);
+        sc.list
+            .write_page(m..sc.list.len(), s.page_mut(r), kind, txn);
+        if leaf {
+            shortest_separator(
+                leaf_cell_key(sc.list.get(m - 1)),
+                leaf_cell_key(sc.list.get(m)),
+                &mut sc.sep,
+            );
+        } else {
+            sc.sep.set(sc.list.branch_key(m));
+        }
+        let right = PagePtr { pgno: r, txn };
+        if pn::replace_cell(
+            s.page_mut(parent),
+            ri,
+            &BranchCell {
+                child: right,
+                key: sc.sep.as_slice(),
+            },
+        ) {
+            cur = parent;
+            level -= 1;
+            continue;
+        }
+        // The new separator does not fit: take the entry out and insert it with splits.
+        pn::remove_cell(s.page_mut(parent), ri);
+        return push_up(s, sc, tree, level, ri, right);
+    }
+}
+
+/// Frees every page of the tree (a dropped table).
+pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<()> {
+    if tree.root.is_null() {
+        return Ok(());
+    }
+    let ps = s.page_size();
+    let mut stack: Vec<(PagePtr, usize)> = vec![(tree.root, 0)];
+    let mut children = Vec::new();
+    while let Some((ptr, depth)) = stack.pop() {
+        if depth >= MAX_DEPTH {
+            return Err(corrupted(
+                ptr.pgno,
+                "tree deeper than the maximum depth (a cycle?)",
+            ));
+        }
+        children.clear();
+        {
+            let n = node(s, ptr)?;
+            for i in 0..n.count() {
+                if n.is_leaf() {
+                    if let LeafValue::Overflow { ptr, len } = n.leaf_entry(i)?.1 {
+                        children.push((ptr, overflow_pages(len, ps)));
+                    }
+                } else {
+                    stack.push((n.child(i)?, depth + 1));
+                }
+            }
+        }
+        for &(p, npages) in &children {
+            s.free(p, npages);
+        }
+        s.free(ptr, 1);
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! [`Database`] and its [`Builder`]: opening (lock, recover), transactions, check, stats, sync.
+
+use crate::error::{Error, Result};
+use crate::integrity::{self, Stats};
+use crate::options::{Backend, Durability, Options};
+use crate::recovery;
+use crate::store::{FileStore, View};
+use crate::txn::read::ReadTxn;
+use crate::txn::write::WriteTxn;
+use crate::txn::Shared;
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An open database file. `Send + Sync`; share it between threads by reference or in an `Arc`.
+///
+/// Any number of [`ReadTxn`]s run alongside one [`WriteTxn`]. While a writable handle exists, any
+/// other open of the same file (from this process or another) fails with
+/// [`Error::DatabaseLocked`].
+pub struct Database {
+    shared: Arc<Shared>,
+}
+
+/// Options for opening a database; see [`Database::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    opts: Options,
+}
+
+impl Builder {
+    /// Page size for a new file: a power of two in 4096..=65536 (default 4096). An existing file
+    /// keeps the page size it was created with.
+    pub fn page_size(&mut self, size: usize) -> &mut Self {
+        self.opts.page_size = size;
+        self
+    }
+
+    /// Default durability of write transactions (default [`Durability::Immediate`]).
+    pub fn durability(&mut self, d: Durability) -> &mut Self {
+        self.opts.durability = d;
+        self
+    }
+
+    /// Where reads come from (default [`Backend::Mmap`]).
+    pub fn backend(&mut self, b: Backend) -> &mut Self {
+        self.opts.backend = b;
+        self
+    }
+
+    /// Opens without writing: a shared lock, and `begin_write` fails with [`Error::ReadOnly`].
+    /// The file must exist.
+    pub fn read_only(&mut self, ro: bool) -> &mut Self {
+        self.opts.read_only = ro;
+        self
+    }
+
+    /// Opens (creating if missing, unless read-only) the database file at `path`.
+    ///
+    /// An existing empty file is initialised as a new database; a file that is not a larchdb
+    /// database gets [`Error::NotADatabase`] and is left untouched; a damaged one gets
+    /// [`Error::Corrupted`]. If the latest commit did not reach the disk entirely (a crash before
+    /// its sync), the previous one is opened.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
+        let o = &self.opts;
+        o.validate()?;
+        let file = if o.read_only {
+            OpenOptions::new().read(true).open(path)?
+        } else {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?
+        };
+        let store = FileStore::lock(file, o.read_only)?;
+        let rec = recovery::recover(&store, o.page_size, o.read_only)?;
+        if !o.read_only {
+            // Whatever recovery trusted may still sit only in the OS cache: make it durable
+            // before commits start treating it as the fallback.
+            store.sync()?;
+        }
+        let ps = rec.meta.page_size as usize;
+        let view = View::new(rec.map, rec.meta.page_count, ps);
+        let shared = Shared::new(store, &rec.meta, rec.slot, view, o.durability, o.read_only);
+        Ok(Database {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+impl Database {
+    /// Opens (creating if missing) the database file at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().open(path)
+    }
+
+    /// A builder for opening with options.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Starts a read transaction on the latest commit. Never blocks.
+    pub fn begin_read(&self) -> Result<ReadTxn> {
+        Ok(ReadTxn::begin(self.shared.clone()))
+    }
+
+    /// Starts the write transaction, waiting while another one is open.
+    /// Fails with [`Error::ReadOnly`] on a read-only handle and [`Error::PreviousIo`] after a
+    /// failed commit.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        WriteTxn::begin(self.shared.clone())
+    }
+
+    /// Checks the integrity of the latest commit: every page accounted for exactly once, keys in
+    /// order and inside their separators, leaves at one depth, checksums, entry counts. The first
+    /// violation is returned as [`Error::Corrupted`].
+    pub fn check(&self) -> Result<()> {
+        self.stats().map(|_| ())
+    }
+
+    /// Statistics of the latest commit (page counts by kind, free pages, depth per table, file
+    /// size). Walks the whole database, checking it on the way.
+    pub fn stats(&self) -> Result<Stats> {
+        let v = self.shared.current.load_full();
+        integrity::check(&v, self.shared.store.len()?)
+    }
+
+    /// Makes every commit so far durable, including Eventual ones.
+    pub fn sync(&self) -> Result<()> {
+        if self.shared.read_only {
+            return Ok(());
+        }
+        self.shared.sync().inspect_err(|_| ())
+    }
+
+    /// The file's page size.
+    pub fn page_size(&self) -> usize {
+        self.shared.page_size
+    }
+
+    /// Longest key accepted: a quarter of the page size (1024 bytes at 4 KiB pages). Keys must
+    /// also be at least one byte long.
+    pub fn max_key_len(&self) -> usize {
+        crate::btree::max_key_len(self.shared.page_size)
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("page_size", &self.shared.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[allow(dead_code)]
+fn assert_traits() {
+    fn send_sync_static<T: Send + Sync + 'static>() {}
+    send_sync_static::<Database>();
+    send_sync_static::<ReadTxn>();
+    send_sync_static::<Error>();
+    let _ = Backend::Mmap;
+    let _ = Durability::Eventual;
+}

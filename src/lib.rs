@@ -1,0 +1,57 @@
+//! larchdb: an embedded, transactional, ordered key-value store in one file.
+//!
+//! A page-oriented copy-on-write B+tree read through a memory map with zero copies, with MVCC
+//! snapshots for any number of readers and one writer. See `docs/FORMAT.md` for the on-disk
+//! format and the commit protocol.
+//!
+//! ```
+//! use std::ops::Bound;
+//! use larchdb::{Database, Durability};
+//!
+//! # fn main() -> larchdb::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("app.larch");
+//! let db = Database::open(&path)?;
+//! let mut wtx = db.begin_write()?;
+//! {
+//!     let mut users = wtx.open_table("users")?;
+//!     users.insert(b"alice", b"admin")?;
+//!     users.insert(b"bob", b"reader")?;
+//! }
+//! wtx.set_durability(Durability::Immediate);
+//! wtx.commit()?;
+//!
+//! let rtx = db.begin_read()?;
+//! let users = rtx.open_table("users")?;
+//! assert_eq!(users.get(b"alice")?, Some(&b"admin"[..]));
+//! let names: Vec<&[u8]> = users
+//!     .range((Bound::Included(&b"a"[..]), Bound::Excluded(&b"c"[..])))?
+//!     .map(|e| e.map(|(k, _)| k))
+//!     .collect::<larchdb::Result<_>>()?;
+//! assert_eq!(names, [&b"alice"[..], &b"bob"[..]]);
+//! # Ok(()) }
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod alloc;
+mod btree;
+mod catalog;
+mod db;
+mod error;
+mod integrity;
+mod options;
+mod page;
+mod recovery;
+mod store;
+mod table;
+mod txn;
+
+pub use catalog::MAX_TABLE_NAME_LEN;
+pub use db::{Builder, Database};
+pub use error::{Error, Result};
+pub use integrity::{Stats, TableStats};
+pub use options::{Backend, Durability};
+pub use table::{Range, Table, TableMut};
+pub use txn::read::ReadTxn;
+pub use txn::write::{WriteTxn, MAX_VALUE_LEN};

@@ -1,0 +1,114 @@
+//! A scratch list of cells, and the one page builder that serves every split, merge and
+//! rebalance: cells are gathered here, a split point is chosen, and pages are rewritten from it.
+
+use super::node::{self, BranchCell, CellSrc, BRANCH_CELL_HEADER, BRANCH_OFF_KEY_LEN};
+use super::{get_u16, PagePtr, HEADER_LEN, KIND_BRANCH, SLOT_LEN};
+
+/// An ordered list of encoded cells, reused across operations so they allocate nothing in the
+/// steady state.
+#[derive(Default)]
+pub(crate) struct CellList {
+    data: Vec<u8>,
+    cells: Vec<(u32, u32)>,
+}
+
+impl CellList {
+    /// Empties the list, keeping its capacity.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.cells.clear();
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Appends an encoded cell.
+    pub fn push(&mut self, src: &impl CellSrc) {
+        let start = self.data.len();
+        let len = src.encoded_len();
+        self.data.resize(start + len, 0);
+        src.write_to(&mut self.data[start..]);
+        self.cells.push((start as u32, len as u32));
+    }
+
+    /// Appends cells `range` of a dirty page.
+    pub fn push_page(&mut self, buf: &[u8], range: std::ops::Range<usize>) {
+        for i in range {
+            self.push(&node::cell_bytes(buf, i));
+        }
+    }
+
+    /// The encoded cell `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (s, l) = self.cells[i];
+        &self.data[s as usize..(s + l) as usize]
+    }
+
+    /// Bytes cells `range` take in a page, slots included.
+    pub fn size(&self, range: std::ops::Range<usize>) -> usize {
+        self.cells[range]
+            .iter()
+            .map(|&(_, l)| l as usize + SLOT_LEN)
+            .sum()
+    }
+
+    /// The key of branch cell `i` as encoded in the list.
+    pub fn branch_key(&self, i: usize) -> &[u8] {
+        let c = self.get(i);
+        let len = get_u16(c, BRANCH_OFF_KEY_LEN).unwrap_or(0) as usize;
+        &c[BRANCH_CELL_HEADER..BRANCH_CELL_HEADER + len]
+    }
+
+    /// Rewrites `buf` as a page of `kind` holding cells `range`. On a branch page the first cell is
+    /// written with an empty key, as the format requires.
+    pub fn write_page(&self, range: std::ops::Range<usize>, buf: &mut [u8], kind: u8, txn: u64) {
+        node::init(buf, kind, txn);
+        let first = range.start;
+        for (slot, i) in range.enumerate() {
+            let cell = self.get(i);
+            let ok = if kind == KIND_BRANCH && i == first {
+                let child = PagePtr {
+                    pgno: super::get_u64(cell, node::BRANCH_OFF_CHILD).unwrap_or(0),
+                    txn: super::get_u64(cell, node::BRANCH_OFF_CHILD_TXN).unwrap_or(0),
+                };
+                node::insert_cell(buf, slot, &BranchCell { child, key: &[] })
+            } else {
+                node::insert_cell(buf, slot, &cell)
+            };
+            debug_assert!(ok, "split point chosen so that every half fits");
+        }
+    }
+
+    /// Chooses where to split the list into two pages of `page_size`: cells `..m` go left and
+    /// `m..` go right. With `append`, the left keeps everything but the last cell (sequential
+    /// inserts then fill pages completely); otherwise the bytes are balanced.
+    pub fn split_point(&self, page_size: usize, append: bool) -> usize {
+        let n = self.len();
+        let usable = page_size - HEADER_LEN;
+        if append && self.size(0..n - 1) <= usable {
+            return n - 1;
+        }
+        let total = self.size(0..n);
+        let mut m = 0;
+        let mut left = 0;
+        while m < n && left < total / 2 {
+            left += self.size(m..m + 1);
+            m += 1;
+        }
+        m = m.clamp(1, n - 1);
+        while m < n - 1 && self.size(m..n) > usable {
+            m += 1;
+        }
+        while m > 1 && self.size(0..m) > usable {
+            m -= 1;
+        }
+        m
+    }
+}
+
+/// True if `list` fits on one page of `page_size`.
+pub(crate) fn fits(list: &CellList, page_size: usize) -> bool {
+    list.size(0..list.len()) <= page_size - HEADER_LEN
+}

@@ -1,0 +1,162 @@
+//! Page formats: views over `&[u8]` and in-place edits of `&mut [u8]`.
+//!
+//! Every byte offset is a named constant here, pinned to `docs/FORMAT.md` by the tests in
+//! `tests/format.rs` and the const assertions below. All integers are little-endian; nothing is
+//! read by casting a native struct. Decoders never index out of bounds: a bad offset read from the
+//! file becomes [`crate::Error::Corrupted`].
+
+pub(crate) mod cells;
+pub(crate) mod meta;
+pub(crate) mod node;
+
+use crate::error::{corrupted, Result};
+
+/// Length of the header at the start of every leaf, branch and overflow page.
+pub(crate) const HEADER_LEN: usize = 32;
+/// Offset of the page kind byte.
+pub(crate) const OFF_KIND: usize = 0;
+/// Offset of the u16 cell count (leaf and branch).
+pub(crate) const OFF_COUNT: usize = 2;
+/// Offset of the u32 start of the cell area (leaf and branch) or the run's page count (overflow).
+pub(crate) const OFF_CELLS_START: usize = 4;
+/// Offset of the u64 id of the transaction that wrote the page.
+pub(crate) const OFF_TXN: usize = 8;
+/// Offset of the u64 xxh3 checksum of the page (computed with this field taken as absent).
+pub(crate) const OFF_CHECKSUM: usize = 16;
+/// Offset of the u64 value length (overflow pages; zero elsewhere).
+pub(crate) const OFF_VALUE_LEN: usize = 24;
+/// Size of one slot (a u16 cell offset) in the slot array that follows the header.
+pub(crate) const SLOT_LEN: usize = 2;
+
+/// Page kind: a leaf of a B+tree.
+pub(crate) const KIND_LEAF: u8 = 1;
+/// Page kind: a branch (interior node) of a B+tree.
+pub(crate) const KIND_BRANCH: u8 = 2;
+/// Page kind: the first page of a run of overflow pages holding one large value.
+pub(crate) const KIND_OVERFLOW: u8 = 3;
+
+const _: () = assert!(OFF_VALUE_LEN + 8 == HEADER_LEN);
+const _: () = assert!(OFF_CHECKSUM + 8 == OFF_VALUE_LEN);
+
+/// A pointer to a page: its number and the id of the transaction that wrote it.
+///
+/// Recording the writer's txn id in every pointer lets a reader notice a stale or misdirected page
+/// (the header's txn must match) and lets recovery verify exactly the pages of recent commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PagePtr {
+    /// Page number; 0 means "no page" (an empty tree).
+    pub pgno: u64,
+    /// Id of the transaction that wrote the page.
+    pub txn: u64,
+}
+
+impl PagePtr {
+    /// The null pointer of an empty tree.
+    pub const NULL: PagePtr = PagePtr { pgno: 0, txn: 0 };
+
+    /// True for the null pointer.
+    pub fn is_null(&self) -> bool {
+        self.pgno == 0
+    }
+}
+
+/// Reads a little-endian u16 at `off`, or None past the end.
+pub(crate) fn get_u16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+/// Reads a little-endian u32 at `off`, or None past the end.
+pub(crate) fn get_u32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+/// Reads a little-endian u64 at `off`, or None past the end.
+pub(crate) fn get_u64(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+
+/// Writes a little-endian u16 at `off` of a buffer the caller sized.
+pub(crate) fn put_u16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Writes a little-endian u32 at `off` of a buffer the caller sized.
+pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Writes a little-endian u64 at `off` of a buffer the caller sized.
+pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Checksum of a page or overflow run: xxh3-64 over `bytes` without the checksum field.
+pub(crate) fn checksum(bytes: &[u8]) -> u64 {
+    let head = bytes.get(..OFF_CHECKSUM).unwrap_or(bytes);
+    let tail = bytes.get(OFF_CHECKSUM + 8..).unwrap_or(&[]);
+    let seed = xxhash_rust::xxh3::xxh3_64(tail);
+    xxhash_rust::xxh3::xxh3_64_with_seed(head, seed)
+}
+
+/// The bytes a page's checksum covers: the whole page, or for an overflow run the header and value.
+pub(crate) fn checksummed_len(buf: &[u8]) -> usize {
+    if buf.first() == Some(&KIND_OVERFLOW) {
+        let len = get_u64(buf, OFF_VALUE_LEN).unwrap_or(0) as usize;
+        (HEADER_LEN + len).min(buf.len())
+    } else {
+        buf.len()
+    }
+}
+
+/// Stores the checksum of a finished dirty page (or overflow run) in its header.
+pub(crate) fn seal(buf: &mut [u8]) {
+    let n = checksummed_len(buf);
+    let sum = checksum(&buf[..n]);
+    put_u64(buf, OFF_CHECKSUM, sum);
+}
+
+/// Verifies the stored checksum of a page or overflow run read from the file.
+pub(crate) fn verify_checksum(pgno: u64, buf: &[u8]) -> Result<()> {
+    let stored = get_u64(buf, OFF_CHECKSUM)
+        .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?;
+    let n = checksummed_len(buf);
+    if checksum(&buf[..n]) != stored {
+        return Err(corrupted(pgno, "page checksum mismatch"));
+    }
+    Ok(())
+}
+
+/// Number of pages an overflow run holding `len` value bytes occupies.
+pub(crate) fn overflow_pages(len: u64, page_size: usize) -> u64 {
+    (HEADER_LEN as u64 + len).div_ceil(page_size as u64)
+}
+
+/// Writes the header of an overflow run holding `len` bytes over `npages` pages.
+pub(crate) fn init_overflow(buf: &mut [u8], txn: u64, npages: u64, len: u64) {
+    buf[..HEADER_LEN].fill(0);
+    buf[OFF_KIND] = KIND_OVERFLOW;
+    put_u32(buf, OFF_CELLS_START, npages as u32);
+    put_u64(buf, OFF_TXN, txn);
+    put_u64(buf, OFF_VALUE_LEN, len);
+}
+
+/// Validates an overflow run's header against the pointer that led to it and returns its value.
+pub(crate) fn overflow_value(pgno: u64, run: &[u8], txn: u64, len: u64) -> Result<&[u8]> {
+    if run.first() != Some(&KIND_OVERFLOW) {
+        return Err(corrupted(pgno, "expected an overflow page"));
+    }
+    if get_u64(run, OFF_TXN) != Some(txn) {
+        return Err(corrupted(
+            pgno,
+            "overflow page written by another transaction than its pointer says",
+        ));
+    }
+    if get_u64(run, OFF_VALUE_LEN) != Some(len) {
+        return Err(corrupted(
+            pgno,
+            "overflow value length differs from its leaf cell",
+        ));
+    }
+    run.get(HEADER_LEN..HEADER_LEN + len as usize)
+        .ok_or_else(|| corrupted(pgno, "overflow value runs past its pages"))
+}

@@ -1,0 +1,418 @@
+//! Slotted leaf and branch pages: a read view ([`Node`]) and in-place edits of dirty pages.
+//!
+//! Layout (see `docs/FORMAT.md`): the 32-byte header, then an array of u16 slots holding cell
+//! offsets in key order, growing forward; cells are packed at the end of the page, growing
+//! backward, with no gaps (a removal compacts the cell area).
+//!
+//! Leaf cell: `key_len u16 | flags u8 | reserved u8 | value_len u32 | key | value or overflow ref`.
+//! Branch cell: `child pgno u64 | child txn u64 | key_len u16 | key`; cell 0's key is empty.
+
+use super::{
+    get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN, KIND_BRANCH,
+    KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, OFF_TXN, SLOT_LEN,
+};
+use crate::error::{corrupted, Result};
+use std::cmp::Ordering;
+
+/// Offset of the key length in a leaf cell.
+pub(crate) const LEAF_OFF_KEY_LEN: usize = 0;
+/// Offset of the flags byte in a leaf cell.
+pub(crate) const LEAF_OFF_FLAGS: usize = 2;
+/// Offset of the value length in a leaf cell.
+pub(crate) const LEAF_OFF_VALUE_LEN: usize = 4;
+/// Length of a leaf cell's fixed part; the key follows.
+pub(crate) const LEAF_CELL_HEADER: usize = 8;
+/// Leaf flag: the value lives in an overflow run; the cell holds `pgno u64 | txn u64`.
+pub(crate) const LEAF_FLAG_OVERFLOW: u8 = 1;
+/// Length of an overflow reference in a leaf cell.
+pub(crate) const OVERFLOW_REF_LEN: usize = 16;
+/// Offset of the child page number in a branch cell.
+pub(crate) const BRANCH_OFF_CHILD: usize = 0;
+/// Offset of the child's txn id in a branch cell.
+pub(crate) const BRANCH_OFF_CHILD_TXN: usize = 8;
+/// Offset of the key length in a branch cell.
+pub(crate) const BRANCH_OFF_KEY_LEN: usize = 16;
+/// Length of a branch cell's fixed part; the key follows.
+pub(crate) const BRANCH_CELL_HEADER: usize = 18;
+
+/// A value as a leaf cell stores it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LeafValue<'a> {
+    /// The value bytes, inside the leaf.
+    Inline(&'a [u8]),
+    /// A reference to an overflow run holding `len` bytes.
+    Overflow { ptr: PagePtr, len: u64 },
+}
+
+/// Length of the cell at the start of `cell` for a page of `kind`, or None if it is cut short.
+pub(crate) fn cell_len(kind: u8, cell: &[u8]) -> Option<usize> {
+    if kind == KIND_LEAF {
+        let klen = get_u16(cell, LEAF_OFF_KEY_LEN)? as usize;
+        let flags = *cell.get(LEAF_OFF_FLAGS)?;
+        let vlen = if flags & LEAF_FLAG_OVERFLOW != 0 {
+            OVERFLOW_REF_LEN
+        } else {
+            get_u32(cell, LEAF_OFF_VALUE_LEN)? as usize
+        };
+        Some(LEAF_CELL_HEADER + klen + vlen)
+    } else {
+        Some(BRANCH_CELL_HEADER + get_u16(cell, BRANCH_OFF_KEY_LEN)? as usize)
+    }
+}
+
+/// A validated read-only view of a leaf or branch page.
+#[derive(Clone, Copy)]
+pub(crate) struct Node<'a> {
+    pgno: u64,
+    data: &'a [u8],
+    kind: u8,
+    count: usize,
+    cells_start: usize,
+}
+
+impl<'a> Node<'a> {
+    /// Checks the header of page `pgno` (kind, txn, slot array bounds) and returns a view of it.
+    /// `expect_txn` is the txn id the pointer to this page recorded.
+    pub fn parse(pgno: u64, data: &'a [u8], expect_txn: u64) -> Result<Node<'a>> {
+        let kind = *data
+            .get(OFF_KIND)
+            .ok_or_else(|| corrupted(pgno, "empty page"))?;
+        if kind != KIND_LEAF && kind != KIND_BRANCH {
+            return Err(corrupted(
+                pgno,
+                format!("expected a leaf or branch page, found kind {kind}"),
+            ));
+        }
+        let txn = get_u64(data, OFF_TXN).unwrap_or(u64::MAX);
+        if txn != expect_txn {
+            return Err(corrupted(
+                pgno,
+                format!("page written by txn {txn}, but its pointer says {expect_txn}"),
+            ));
+        }
+        let count = get_u16(data, OFF_COUNT).unwrap_or(0) as usize;
+        let cells_start = get_u32(data, OFF_CELLS_START).unwrap_or(0) as usize;
+        if HEADER_LEN + count * SLOT_LEN > cells_start || cells_start > data.len() {
+            return Err(corrupted(pgno, "slot array and cell area overlap"));
+        }
+        if count == 0 && kind == KIND_BRANCH {
+            return Err(corrupted(pgno, "branch page without children"));
+        }
+        Ok(Node {
+            pgno,
+            data,
+            kind,
+            count,
+            cells_start,
+        })
+    }
+
+    /// Checks every cell's bounds and that the cells fill the cell area exactly. Done once before a
+    /// page is copied into a write transaction, so that in-place edits can trust it.
+    pub fn validate_cells(&self) -> Result<()> {
+        let mut total = 0usize;
+        for i in 0..self.count {
+            total += self.cell(i)?.len();
+        }
+        if total != self.data.len() - self.cells_start {
+            return Err(corrupted(
+                self.pgno,
+                "cell area has gaps or overlapping cells",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Page number of this page.
+    pub fn pgno(&self) -> u64 {
+        self.pgno
+    }
+
+    /// True for a leaf page.
+    pub fn is_leaf(&self) -> bool {
+        self.kind == KIND_LEAF
+    }
+
+    /// Number of cells (entries in a leaf, children in a branch).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Bytes in use by slots and cells (the header excluded).
+    pub fn used(&self) -> usize {
+        self.count * SLOT_LEN + self.data.len() - self.cells_start
+    }
+
+    /// The raw bytes of cell `i`, bounds-checked.
+    pub fn cell(&self, i: usize) -> Result<&'a [u8]> {
+        let off = get_u16(self.data, HEADER_LEN + i * SLOT_LEN)
+            .filter(|_| i < self.count)
+            .ok_or_else(|| corrupted(self.pgno, format!("slot {i} out of range")))?
+            as usize;
+        if off < self.cells_start {
+            return Err(corrupted(
+                self.pgno,
+                format!("slot {i} points outside the cell area"),
+            ));
+        }
+        let rest = self.data.get(off..).unwrap_or(&[]);
+        cell_len(self.kind, rest)
+            .and_then(|len| rest.get(..len))
+            .ok_or_else(|| corrupted(self.pgno, format!("cell {i} runs past the end of the page")))
+    }
+
+    /// The key of entry `i` (empty for a branch's cell 0).
+    pub fn key(&self, i: usize) -> Result<&'a [u8]> {
+        let cell = self.cell(i)?;
+        let (off, len) = if self.kind == KIND_LEAF {
+            (
+                LEAF_CELL_HEADER,
+                get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize,
+            )
+        } else {
+            (
+                BRANCH_CELL_HEADER,
+                get_u16(cell, BRANCH_OFF_KEY_LEN).unwrap_or(0) as usize,
+            )
+        };
+        cell.get(off..off + len)
+            .ok_or_else(|| corrupted(self.pgno, "key out of bounds"))
+    }
+
+    /// The key and value of leaf entry `i`.
+    pub fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], LeafValue<'a>)> {
+        let cell = self.cell(i)?;
+        let klen = get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize;
+        let flags = cell.get(LEAF_OFF_FLAGS).copied().unwrap_or(0);
+        let vlen = get_u32(cell, LEAF_OFF_VALUE_LEN).unwrap_or(0) as u64;
+        let bad = || corrupted(self.pgno, format!("leaf cell {i} out of bounds"));
+        let key = cell
+            .get(LEAF_CELL_HEADER..LEAF_CELL_HEADER + klen)
+            .ok_or_else(bad)?;
+        let rest = cell.get(LEAF_CELL_HEADER + klen..).ok_or_else(bad)?;
+        let value = if flags & LEAF_FLAG_OVERFLOW != 0 {
+            let pgno = get_u64(rest, 0).ok_or_else(bad)?;
+            let txn = get_u64(rest, 8).ok_or_else(bad)?;
+            LeafValue::Overflow {
+                ptr: PagePtr { pgno, txn },
+                len: vlen,
+            }
+        } else {
+            LeafValue::Inline(rest)
+        };
+        Ok((key, value))
+    }
+
+    /// The child pointer of branch cell `i`.
+    pub fn child(&self, i: usize) -> Result<PagePtr> {
+        let cell = self.cell(i)?;
+        let pgno = get_u64(cell, BRANCH_OFF_CHILD).unwrap_or(0);
+        let txn = get_u64(cell, BRANCH_OFF_CHILD_TXN).unwrap_or(0);
+        if pgno < 2 {
+            return Err(corrupted(
+                self.pgno,
+                format!("branch cell {i} points at page {pgno}"),
+            ));
+        }
+        Ok(PagePtr { pgno, txn })
+    }
+
+    /// Binary search of a leaf: Ok(index) of `key`, or Err(index where it would go).
+    pub fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        let (mut lo, mut hi) = (0usize, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid)?.cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(Ok(mid)),
+            }
+        }
+        Ok(Err(lo))
+    }
+
+    /// In a branch: index of the child whose key range holds `key` (last separator <= key).
+    pub fn child_index(&self, key: &[u8]) -> Result<usize> {
+        let (mut lo, mut hi) = (1usize, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.key(mid)? <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo - 1)
+    }
+}
+
+/// Something that can be written as one cell.
+pub(crate) trait CellSrc {
+    /// Encoded length of the cell.
+    fn encoded_len(&self) -> usize;
+    /// Writes the cell into `out`, which is exactly `encoded_len()` bytes.
+    fn write_to(&self, out: &mut [u8]);
+}
+
+impl CellSrc for &[u8] {
+    fn encoded_len(&self) -> usize {
+        self.len()
+    }
+    fn write_to(&self, out: &mut [u8]) {
+        out.copy_from_slice(self);
+    }
+}
+
+/// A leaf cell to be written.
+pub(crate) struct LeafCell<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The value, inline or as an overflow reference.
+    pub value: LeafValue<'a>,
+}
+
+impl CellSrc for LeafCell<'_> {
+    fn encoded_len(&self) -> usize {
+        LEAF_CELL_HEADER
+            + self.key.len()
+            + match self.value {
+                LeafValue::Inline(v) => v.len(),
+                LeafValue::Overflow { .. } => OVERFLOW_REF_LEN,
+            }
+    }
+    fn write_to(&self, out: &mut [u8]) {
+        let k = self.key.len();
+        put_u16(out, LEAF_OFF_KEY_LEN, k as u16);
+        out[LEAF_OFF_FLAGS + 1] = 0;
+        out[LEAF_CELL_HEADER..LEAF_CELL_HEADER + k].copy_from_slice(self.key);
+        let at = LEAF_CELL_HEADER + k;
+        match self.value {
+            LeafValue::Inline(v) => {
+                out[LEAF_OFF_FLAGS] = 0;
+                put_u32(out, LEAF_OFF_VALUE_LEN, v.len() as u32);
+                out[at..].copy_from_slice(v);
+            }
+            LeafValue::Overflow { ptr, len } => {
+                put_u64(out, at, ptr.pgno);
+                put_u64(out, at + 8, ptr.txn);
+                out[LEAF_OFF_FLAGS] = LEAF_FLAG_OVERFLOW;
+                put_u32(out, LEAF_OFF_VALUE_LEN, len as u32);
+            }
+        }
+    }
+}
+
+/// A branch cell to be written.
+pub(crate) struct BranchCell<'a> {
+    /// The child page.
+    pub child: PagePtr,
+    /// The separator: the child holds keys >= it (empty for cell 0).
+    pub key: &'a [u8],
+}
+
+impl CellSrc for BranchCell<'_> {
+    fn encoded_len(&self) -> usize {
+        BRANCH_CELL_HEADER + self.key.len()
+    }
+    fn write_to(&self, out: &mut [u8]) {
+        put_u64(out, BRANCH_OFF_CHILD, self.child.pgno);
+        put_u64(out, BRANCH_OFF_CHILD_TXN, self.child.txn);
+        put_u16(out, BRANCH_OFF_KEY_LEN, self.key.len() as u16);
+        out[BRANCH_CELL_HEADER..].copy_from_slice(self.key);
+    }
+}
+
+// ---- in-place edits of dirty pages (trusted: validated when copied into the transaction) ----
+
+/// Number of cells of a dirty page.
+pub(crate) fn count(buf: &[u8]) -> usize {
+    get_u16(buf, OFF_COUNT).unwrap_or(0) as usize
+}
+
+fn cells_start(buf: &[u8]) -> usize {
+    get_u32(buf, OFF_CELLS_START).unwrap_or(0) as usize
+}
+
+fn slot(buf: &[u8], i: usize) -> usize {
+    get_u16(buf, HEADER_LEN + i * SLOT_LEN).unwrap_or(0) as usize
+}
+
+/// Makes `buf` an empty page of `kind` written by `txn`.
+pub(crate) fn init(buf: &mut [u8], kind: u8, txn: u64) {
+    buf[..HEADER_LEN].fill(0);
+    buf[OFF_KIND] = kind;
+    put_u32(buf, OFF_CELLS_START, buf.len() as u32);
+    put_u64(buf, OFF_TXN, txn);
+}
+
+/// Free bytes between the slot array and the cell area.
+pub(crate) fn free_space(buf: &[u8]) -> usize {
+    cells_start(buf) - HEADER_LEN - count(buf) * SLOT_LEN
+}
+
+/// The bytes of cell `i` of a dirty page.
+pub(crate) fn cell_bytes(buf: &[u8], i: usize) -> &[u8] {
+    let off = slot(buf, i);
+    let len = cell_len(buf[OFF_KIND], &buf[off..]).unwrap_or(0);
+    &buf[off..off + len]
+}
+
+/// Inserts `src` as cell `idx`; false (and nothing changed) if it does not fit.
+pub(crate) fn insert_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> bool {
+    let len = src.encoded_len();
+    if free_space(buf) < len + SLOT_LEN {
+        return false;
+    }
+    let n = count(buf);
+    let start = cells_start(buf) - len;
+    src.write_to(&mut buf[start..start + len]);
+    let s = HEADER_LEN + idx * SLOT_LEN;
+    buf.copy_within(s..HEADER_LEN + n * SLOT_LEN, s + SLOT_LEN);
+    put_u16(buf, s, start as u16);
+    put_u16(buf, OFF_COUNT, (n + 1) as u16);
+    put_u32(buf, OFF_CELLS_START, start as u32);
+    true
+}
+
+/// Removes cell `idx`, compacting the cell area.
+pub(crate) fn remove_cell(buf: &mut [u8], idx: usize) {
+    let n = count(buf);
+    let cs = cells_start(buf);
+    let off = slot(buf, idx);
+    let len = cell_bytes(buf, idx).len();
+    buf.copy_within(cs..off, cs + len);
+    let s = HEADER_LEN + idx * SLOT_LEN;
+    buf.copy_within(s + SLOT_LEN..HEADER_LEN + n * SLOT_LEN, s);
+    for i in 0..n - 1 {
+        let o = slot(buf, i);
+        if o < off {
+            put_u16(buf, HEADER_LEN + i * SLOT_LEN, (o + len) as u16);
+        }
+    }
+    put_u16(buf, OFF_COUNT, (n - 1) as u16);
+    put_u32(buf, OFF_CELLS_START, (cs + len) as u32);
+}
+
+/// Replaces cell `idx` by `src`: in place when the length is unchanged. False (page unchanged)
+/// if the new cell does not fit.
+pub(crate) fn replace_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> bool {
+    let off = slot(buf, idx);
+    let old = cell_bytes(buf, idx).len();
+    let len = src.encoded_len();
+    if len == old {
+        src.write_to(&mut buf[off..off + len]);
+        return true;
+    }
+    if len > old && free_space(buf) < len - old {
+        return false;
+    }
+    remove_cell(buf, idx);
+    insert_cell(buf, idx, src)
+}
+
+/// Points branch cell `idx` at `child`.
+pub(crate) fn set_child(buf: &mut [u8], idx: usize, child: PagePtr) {
+    let off = slot(buf, idx);
+    put_u64(buf, off + BRANCH_OFF_CHILD, child.pgno);
+    put_u64(buf, off + BRANCH_OFF_CHILD_TXN, child.txn);
+}

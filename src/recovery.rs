@@ -1,0 +1,176 @@
+//! Opening a file: initialising an empty one, choosing the meta slot to trust, and verifying the
+//! pages of the most recent commits before trusting them.
+//!
+//! The newest meta slot whose checksum verifies is taken if the file is long enough for it and
+//! every page written after the other slot's commit verifies too (a crash before the commit's
+//! sync may have left some unwritten); otherwise the other slot, the last durable commit.
+
+use crate::error::{corrupted, Error, Result};
+use crate::integrity::verify_since;
+use crate::options::{MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+use crate::page::meta::{Meta, MetaRead, META_LEN};
+use crate::page::PagePtr;
+use crate::store::{FileStore, Map, View};
+use std::sync::Arc;
+
+/// The commit a file opens at.
+pub(crate) struct Recovered {
+    /// Its meta.
+    pub meta: Meta,
+    /// The slot (0 or 1) holding it.
+    pub slot: u64,
+    /// A mapping of the file covering its pages.
+    pub map: Arc<Map>,
+}
+
+/// The meta of a new, empty database.
+fn initial_meta(page_size: usize) -> Meta {
+    Meta {
+        page_size: page_size as u32,
+        txn: 0,
+        catalog: PagePtr::NULL,
+        freelist: PagePtr::NULL,
+        page_count: 2,
+    }
+}
+
+/// The bytes of a new database file: two meta pages naming an empty database.
+fn initial_image(page_size: usize) -> Vec<u8> {
+    let mut image = vec![0u8; 2 * page_size];
+    let meta = initial_meta(page_size).encode();
+    image[..META_LEN].copy_from_slice(&meta);
+    image[page_size..page_size + META_LEN].copy_from_slice(&meta);
+    image
+}
+
+/// Writes a new empty database of `page_size` into the (empty or torn-at-creation) file.
+fn initialise(store: &FileStore, page_size: usize) -> Result<()> {
+    store.set_len(0)?;
+    store.write_at(&initial_image(page_size), 0)?;
+    store.sync()
+}
+
+/// Page sizes a file could have, for finding meta slot 1 when slot 0 is unreadable.
+fn page_sizes() -> impl Iterator<Item = usize> {
+    (MIN_PAGE_SIZE.trailing_zeros()..=MAX_PAGE_SIZE.trailing_zeros()).map(|s| 1usize << s)
+}
+
+/// If the file is what a crash while creating a database leaves (a prefix of the initial image,
+/// any part of it possibly still zero), the page size to recreate it with.
+fn torn_creation(store: &FileStore, len: u64, wanted: usize) -> Result<Option<usize>> {
+    if len > 2 * MAX_PAGE_SIZE as u64 {
+        return Ok(None);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    let n = store.read_at(&mut bytes, 0)?;
+    bytes.truncate(n);
+    let matches = |ps: usize| {
+        let image = initial_image(ps);
+        bytes.len() <= image.len() && bytes.iter().zip(&image).all(|(&a, &b)| a == b || a == 0)
+    };
+    if matches(wanted) {
+        return Ok(Some(wanted));
+    }
+    Ok(page_sizes().find(|&ps| matches(ps)))
+}
+
+/// Reads the meta slot at byte `offset`.
+fn read_slot(store: &FileStore, offset: u64) -> Result<MetaRead> {
+    let mut b = [0u8; META_LEN];
+    let n = store.read_at(&mut b, offset)?;
+    Ok(if n < META_LEN {
+        if n >= 8 {
+            Meta::decode(&b[..n])
+        } else {
+            MetaRead::Foreign
+        }
+    } else {
+        Meta::decode(&b)
+    })
+}
+
+/// Opens the database in `store`: initialises an empty file (unless `read_only`), then recovers
+/// the latest commit that is entirely on disk.
+pub(crate) fn recover(store: &FileStore, page_size: usize, read_only: bool) -> Result<Recovered> {
+    if store.len()? == 0 {
+        if read_only {
+            return Err(Error::NotADatabase);
+        }
+        initialise(store, page_size)?;
+    }
+    match choose(store) {
+        Err(e @ (Error::NotADatabase | Error::Corrupted { .. })) => {
+            let len = store.len()?;
+            match torn_creation(store, len, page_size)? {
+                Some(ps) if !read_only => {
+                    initialise(store, ps)?;
+                    choose(store)
+                }
+                _ => Err(e),
+            }
+        }
+        r => r,
+    }
+}
+
+/// Picks the meta slot to open at.
+fn choose(store: &FileStore) -> Result<Recovered> {
+    let len = store.len()?;
+    let slot0 = read_slot(store, 0)?;
+    let mut seen_magic = !matches!(slot0, MetaRead::Foreign);
+    let mut slots: Vec<(u64, Meta)> = Vec::new();
+    let sizes: Vec<usize> = match &slot0 {
+        MetaRead::Valid(m) => {
+            slots.push((0, *m));
+            vec![m.page_size as usize]
+        }
+        _ => page_sizes().collect(),
+    };
+    for ps in sizes {
+        match read_slot(store, ps as u64)? {
+            MetaRead::Valid(m) if m.page_size as usize == ps => {
+                slots.push((1, m));
+                seen_magic = true;
+                break;
+            }
+            MetaRead::Foreign => {}
+            _ => seen_magic = true,
+        }
+    }
+    if slots.is_empty() {
+        return Err(if seen_magic {
+            corrupted(0, "both meta slots are damaged")
+        } else {
+            Error::NotADatabase
+        });
+    }
+    // Newest first; on a tie (a new file) slot 0.
+    slots.sort_by_key(|&(slot, m)| (std::cmp::Reverse(m.txn), slot));
+    let mut last_err = None;
+    for (i, &(slot, m)) in slots.iter().enumerate() {
+        let ps = m.page_size as u64;
+        let bytes = m.page_count.saturating_mul(ps);
+        if bytes > len {
+            last_err = Some(corrupted(
+                slot,
+                format!(
+                    "commit {} needs {bytes} bytes but the file has {len}",
+                    m.txn
+                ),
+            ));
+            continue;
+        }
+        // Pages written after the other slot's commit may be missing; older ones were synced.
+        let since = match slots.get(i + 1) {
+            Some(&(_, other)) if i == 0 && other.txn < m.txn => other.txn,
+            _ => m.txn.saturating_sub(1),
+        };
+        let map = store.map(bytes)?;
+        let view = View::new(map.clone(), m.page_count, ps as usize);
+        match verify_since(&view, m.catalog, m.freelist, since) {
+            Ok(()) => return Ok(Recovered { meta: m, slot, map }),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| corrupted(0, "no usable meta slot")))
+}

@@ -1,0 +1,273 @@
+//! Storage backends: the database file, its lock, its growth, and the read-only memory map pages
+//! are read through. All of larchdb's `unsafe` code lives in this module.
+//!
+//! Writes never go through the map: pages are written with `pwrite`/`pwritev`, so a stray pointer
+//! cannot corrupt the file. The map reserves address space well beyond the file, so growth rarely
+//! needs a new mapping; when it does, the old mapping lives on (behind an `Arc`) until the last
+//! snapshot that reads through it is dropped.
+//!
+//! The one thing Rust cannot check: another process truncating or rewriting the file under the
+//! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out should
+//! use the cached backend once it exists.
+#![allow(unsafe_code)]
+
+use crate::error::{corrupted, Error, Result};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::sync::Arc;
+
+/// Read access to pages: implemented by the committed view of a snapshot and by a write
+/// transaction's view (its dirty pages over the committed ones).
+pub(crate) trait PageSource {
+    /// Page `pgno`, exactly one page long.
+    fn page(&self, pgno: u64) -> Result<&[u8]>;
+    /// `npages` consecutive pages starting at `pgno` (an overflow run).
+    fn run(&self, pgno: u64, npages: u64) -> Result<&[u8]>;
+    /// The page size.
+    fn page_size(&self) -> usize;
+}
+
+/// The smallest address-space reservation for a mapping.
+const MIN_MAP_RESERVE: u64 = 1 << 30;
+/// Growth is preallocated in chunks of at least this many bytes...
+const MIN_GROWTH: u64 = 1 << 20;
+/// ...and at most this many beyond what is needed.
+const MAX_GROWTH: u64 = 256 << 20;
+
+/// The open database file, locked for this handle.
+pub(crate) struct FileStore {
+    file: File,
+}
+
+impl FileStore {
+    /// Takes over an open file and locks it: exclusively for a writable handle, shared for a
+    /// read-only one. Fails with `DatabaseLocked` if another handle holds a conflicting lock.
+    pub fn lock(file: File, read_only: bool) -> Result<FileStore> {
+        let op = if read_only {
+            libc::LOCK_SH
+        } else {
+            libc::LOCK_EX
+        } | libc::LOCK_NB;
+        // SAFETY: flock takes a file descriptor we own (alive for the duration of the call) and
+        // plain integer flags; it touches no memory of ours.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            return Err(if err.kind() == io::ErrorKind::WouldBlock {
+                Error::DatabaseLocked
+            } else {
+                Error::Io(err)
+            });
+        }
+        Ok(FileStore { file })
+    }
+
+    /// Current length of the file in bytes.
+    pub fn len(&self) -> Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (short at EOF).
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes `buf` at `offset` in full.
+    pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        Ok(self.file.write_all_at(buf, offset)?)
+    }
+
+    /// Writes pages, given as `(pgno, bytes)` sorted by page number, coalescing runs of
+    /// consecutive pages into one `pwritev` each.
+    pub fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> Result<()> {
+        const MAX_IOV: usize = 512;
+        let mut i = 0;
+        while i < pages.len() {
+            let mut j = i + 1;
+            let mut next = pages[i].0 + (pages[i].1.len() / page_size) as u64;
+            while j < pages.len() && j - i < MAX_IOV && pages[j].0 == next {
+                next += (pages[j].1.len() / page_size) as u64;
+                j += 1;
+            }
+            self.write_vectored_at(&pages[i..j], pages[i].0 * page_size as u64)?;
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Writes consecutive buffers at `offset`, finishing a short `pwritev` with plain writes.
+    fn write_vectored_at(&self, bufs: &[(u64, &[u8])], offset: u64) -> Result<()> {
+        let iov: Vec<libc::iovec> = bufs
+            .iter()
+            .map(|(_, b)| libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            })
+            .collect();
+        let total: usize = bufs.iter().map(|(_, b)| b.len()).sum();
+        let written = loop {
+            // SAFETY: every iovec points into a buffer borrowed by `bufs` for the duration of this
+            // call, with its exact length; pwritev only reads them. The fd is ours and open.
+            let rc = unsafe {
+                libc::pwritev(
+                    self.file.as_raw_fd(),
+                    iov.as_ptr(),
+                    iov.len() as i32,
+                    offset as i64,
+                )
+            };
+            if rc >= 0 {
+                break rc as usize;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err.into());
+            }
+        };
+        if written < total {
+            // Finish what a short write left, buffer by buffer.
+            let mut pos = 0usize;
+            for (_, b) in bufs {
+                let end = pos + b.len();
+                if end > written {
+                    let skip = written.saturating_sub(pos);
+                    self.write_at(&b[skip..], offset + (pos + skip) as u64)?;
+                }
+                pos = end;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable (`fdatasync`).
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.file.sync_data()?)
+    }
+
+    /// Ensures the file is at least `needed` bytes long, preallocating in chunks so that a full
+    /// disk shows up here, as an error, and never as SIGBUS on a later read of the map.
+    pub fn grow(&self, needed: u64, page_size: usize) -> Result<()> {
+        let len = self.len()?;
+        if len >= needed {
+            return Ok(());
+        }
+        let extra = (len / 8).clamp(MIN_GROWTH, MAX_GROWTH);
+        let target = (needed + extra).next_multiple_of(page_size as u64);
+        // SAFETY: posix_fallocate takes our open fd and two integers; it touches no memory of ours.
+        let mut rc = unsafe {
+            libc::posix_fallocate(self.file.as_raw_fd(), len as i64, (target - len) as i64)
+        };
+        if rc != 0 && rc != libc::ENOSPC {
+            // Some filesystems cannot preallocate; fall back to the exact size needed.
+            // SAFETY: as above.
+            rc = unsafe {
+                libc::posix_fallocate(self.file.as_raw_fd(), len as i64, (needed - len) as i64)
+            };
+        }
+        if rc != 0 {
+            // Leave the file as it was: the space beyond the last commit holds nothing.
+            let _ = self.file.set_len(len);
+            return Err(Error::Io(io::Error::from_raw_os_error(rc)));
+        }
+        Ok(())
+    }
+
+    /// Sets the file length (used only when initialising an empty file).
+    pub fn set_len(&self, len: u64) -> Result<()> {
+        Ok(self.file.set_len(len)?)
+    }
+
+    /// Maps the file read-only, reserving at least `min_len` bytes of address space.
+    pub fn map(&self, min_len: u64) -> Result<Arc<Map>> {
+        let reserve = min_len
+            .saturating_mul(2)
+            .max(MIN_MAP_RESERVE)
+            .next_power_of_two();
+        let reserve = usize::try_from(reserve)
+            .map_err(|_| Error::InvalidOption("file too large to map".into()))?;
+        // SAFETY: the map is read-only and larchdb only reads the part of it that lies below the
+        // length of its last commit, which is inside the file (commits grow the file before they
+        // are published). Mapping beyond the end of the file only reserves address space.
+        // Another process truncating the file is outside what Rust can check: documented above.
+        let map = unsafe { memmap2::MmapOptions::new().len(reserve).map(&self.file)? };
+        Ok(Arc::new(Map { map }))
+    }
+}
+
+/// A read-only mapping of the database file, shared by the snapshots that read through it.
+pub(crate) struct Map {
+    map: memmap2::Mmap,
+}
+
+impl Map {
+    /// Bytes of address space the mapping covers.
+    pub fn reserved(&self) -> u64 {
+        self.map.len() as u64
+    }
+}
+
+/// The pages of one committed snapshot: the mapping and how many pages of it are valid.
+#[derive(Clone)]
+pub(crate) struct View {
+    map: Arc<Map>,
+    page_count: u64,
+    page_size: usize,
+}
+
+impl View {
+    /// A view of the first `page_count` pages of `map`; the caller ensures the file is that long.
+    pub fn new(map: Arc<Map>, page_count: u64, page_size: usize) -> View {
+        View {
+            map,
+            page_count,
+            page_size,
+        }
+    }
+
+    /// The mapping this view reads through.
+    pub fn map(&self) -> &Arc<Map> {
+        &self.map
+    }
+
+    /// Number of pages this view covers.
+    pub fn page_count(&self) -> u64 {
+        self.page_count
+    }
+}
+
+impl PageSource for View {
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        self.run(pgno, 1)
+    }
+
+    fn run(&self, pgno: u64, npages: u64) -> Result<&[u8]> {
+        match pgno.checked_add(npages) {
+            Some(end) if end <= self.page_count && pgno >= 2 => {
+                let ps = self.page_size;
+                Ok(&self.map.map[pgno as usize * ps..end as usize * ps])
+            }
+            _ => Err(corrupted(
+                pgno,
+                format!(
+                    "page run of {npages} is outside the file's {} pages",
+                    self.page_count
+                ),
+            )),
+        }
+    }
+
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+}

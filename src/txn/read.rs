@@ -1,0 +1,68 @@
+//! [`ReadTxn`]: a stable snapshot of one committed version.
+
+use super::{Shared, Version};
+use crate::btree::cursor::RangeIter;
+use crate::btree::{self, TreeRoot};
+use crate::catalog;
+use crate::error::{Error, Result};
+use crate::table::Table;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// A read transaction: a snapshot of the database as of the latest commit when it began.
+///
+/// It never blocks and is never blocked by the writer, however long it lives. It is
+/// `Send + Sync + 'static` and may outlive the [`crate::Database`] it came from (the file stays
+/// open and locked until the last snapshot is dropped). While it lives, the pages it can reach are
+/// not reused, so a long-lived snapshot makes the file grow by at most what is freed meanwhile.
+pub struct ReadTxn {
+    _shared: Arc<Shared>,
+    version: Arc<Version>,
+}
+
+impl ReadTxn {
+    /// A snapshot of the current version.
+    pub(crate) fn begin(shared: Arc<Shared>) -> ReadTxn {
+        let version = shared.current.load_full();
+        ReadTxn {
+            _shared: shared,
+            version,
+        }
+    }
+
+    /// Id of the commit this snapshot shows.
+    pub fn id(&self) -> u64 {
+        self.version.txn
+    }
+
+    /// Opens table `name`. Fails with [`Error::TableNotFound`] if it does not exist.
+    pub fn open_table(&self, name: &str) -> Result<Table<'_>> {
+        catalog::check_name(name)?;
+        let v = &self.version;
+        match btree::get(&v.view, v.catalog, name.as_bytes())? {
+            Some(b) => Ok(Table::new(&v.view, catalog::decode(v.catalog.pgno, b)?)),
+            None => Err(Error::TableNotFound(name.to_string())),
+        }
+    }
+
+    /// Names of all tables, in byte order.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        list_tables(
+            &self.version.view,
+            TreeRoot {
+                root: self.version.catalog,
+                count: 0,
+            },
+        )
+    }
+}
+
+/// Names of the tables in the catalog tree `catalog`.
+pub(crate) fn list_tables(src: &dyn btree::PageSource, catalog: TreeRoot) -> Result<Vec<String>> {
+    RangeIter::new(src, catalog.root, Bound::Unbounded, Bound::Unbounded)
+        .map(|e| {
+            let (k, _) = e?;
+            Ok(String::from_utf8_lossy(k).into_owned())
+        })
+        .collect()
+}
