@@ -82,7 +82,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("scanned {count} keys in [0x40, 0x80): {:.2?}", t.elapsed());
     assert_eq!(table.len()?, n as u64);
-    drop(table);
     drop(rtx);
 
     let t = Instant::now();

@@ -90,6 +90,9 @@ enum Mode {
     Since(u64),
 }
 
+/// A page still to visit: pointer, depth, and the key bounds its parent gives it.
+type Pending<'a> = (PagePtr, usize, Option<&'a [u8]>, Option<&'a [u8]>);
+
 struct Walker<'a> {
     src: &'a View,
     mode: Mode,
@@ -154,8 +157,7 @@ impl<'a> Walker<'a> {
         let ps = self.src.page_size();
         let full = matches!(self.mode, Mode::Full);
         let mut leaf_depth: Option<usize> = None;
-        let mut stack: Vec<(PagePtr, usize, Option<&'a [u8]>, Option<&'a [u8]>)> =
-            vec![(root, 1, None, None)];
+        let mut stack: Vec<Pending<'a>> = vec![(root, 1, None, None)];
         while let Some((ptr, depth, lo, hi)) = stack.pop() {
             if depth > MAX_DEPTH {
                 return Err(corrupted(

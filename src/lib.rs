@@ -47,6 +47,11 @@ mod store;
 mod table;
 mod txn;
 
+/// The README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use catalog::MAX_TABLE_NAME_LEN;
 pub use db::{Builder, Database};
 pub use error::{Error, Result};

@@ -41,14 +41,14 @@ fn range_of<'a, R: RangeBounds<[u8]>>(src: &'a dyn PageSource, tree: TreeRoot, r
     }
 }
 
-fn first_of<'a>(src: &'a dyn PageSource, tree: TreeRoot) -> Result<Option<(&'a [u8], &'a [u8])>> {
+fn first_of(src: &dyn PageSource, tree: TreeRoot) -> Result<Option<(&[u8], &[u8])>> {
     let c = Cursor::seek_lower(src, tree.root, Bound::Unbounded)?;
     c.current()?
         .map(|(k, v)| Ok((k, btree::value(src, v)?)))
         .transpose()
 }
 
-fn last_of<'a>(src: &'a dyn PageSource, tree: TreeRoot) -> Result<Option<(&'a [u8], &'a [u8])>> {
+fn last_of(src: &dyn PageSource, tree: TreeRoot) -> Result<Option<(&[u8], &[u8])>> {
     let c = Cursor::seek_upper(src, tree.root, Bound::Unbounded)?;
     c.current()?
         .map(|(k, v)| Ok((k, btree::value(src, v)?)))

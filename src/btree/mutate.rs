@@ -267,7 +267,7 @@ pub(crate) fn remove<S: PageStore>(
     };
     free_run(s, old);
     pn::remove_cell(s.page_mut(leaf), pos);
-    tree.count -= 1;
+    tree.count = tree.count.saturating_sub(1); // the catalog and freelist do not track counts
     rebalance(s, sc, tree, leaf, depth)?;
     Ok(true)
 }
