@@ -160,7 +160,7 @@ pub(crate) fn insert<S: PageStore>(
     sc.list.push_page(buf, 0..pos);
     sc.list.push(&cell);
     sc.list.push_page(buf, pos + usize::from(existed)..n);
-    let m = sc.list.split_point(ps, !existed && pos == n);
+    let m = sc.list.split_point(ps, KIND_LEAF, !existed && pos == n);
     let right = s.alloc(1)?;
     sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
     sc.list
@@ -229,7 +229,7 @@ fn push_up<S: PageStore>(
         sc.list.push_page(buf, 0..pos);
         sc.list.push(&cell);
         sc.list.push_page(buf, pos..n);
-        let m = sc.list.split_point(ps, pos == n);
+        let m = sc.list.split_point(ps, KIND_BRANCH, pos == n);
         let new = s.alloc(1)?;
         sc.list
             .write_page(0..m, s.page_mut(parent), KIND_BRANCH, txn);
@@ -351,7 +351,7 @@ fn rebalance<S: PageStore>(
             level -= 1;
             continue;
         }
-        let m = sc.list.split_point(ps, false);
+        let m = sc.list.split_point(ps, kind, false);
         sc.list.write_page(0..m, s.page_mut(l), kind, txn);
         sc.list
             .write_page(m..sc.list.len(), s.page_mut(r), kind, txn);

@@ -81,14 +81,20 @@ impl CellList {
         }
     }
 
-    /// Chooses where to split the list into two pages of `page_size`: cells `..m` go left and
-    /// `m..` go right. With `append`, the left keeps everything but the last cell (sequential
-    /// inserts then fill pages completely); otherwise the bytes are balanced.
-    pub fn split_point(&self, page_size: usize, append: bool) -> usize {
+    /// Chooses where to split the list into two pages of `page_size` holding cells of `kind`:
+    /// cells `..m` go left and `m..` go right. With `append`, the left keeps as much as it can (so
+    /// sequential inserts fill pages completely); otherwise the bytes are balanced. A leaf keeps
+    /// at least one cell on each side, a branch at least two children.
+    pub fn split_point(&self, page_size: usize, kind: u8, append: bool) -> usize {
         let n = self.len();
+        let min = if kind == KIND_BRANCH { 2 } else { 1 };
+        debug_assert!(
+            n >= 2 * min,
+            "a page overflows only with enough cells to split"
+        );
         let usable = page_size - HEADER_LEN;
-        if append && self.size(0..n - 1) <= usable {
-            return n - 1;
+        if append && self.size(0..n - min) <= usable {
+            return n - min;
         }
         let total = self.size(0..n);
         let mut m = 0;
@@ -97,11 +103,11 @@ impl CellList {
             left += self.size(m..m + 1);
             m += 1;
         }
-        m = m.clamp(1, n - 1);
-        while m < n - 1 && self.size(m..n) > usable {
+        m = m.clamp(min, n - min);
+        while m < n - min && self.size(m..n) > usable {
             m += 1;
         }
-        while m > 1 && self.size(0..m) > usable {
+        while m > min && self.size(0..m) > usable {
             m -= 1;
         }
         m
