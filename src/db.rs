@@ -126,12 +126,13 @@ impl Database {
         integrity::check(&v, self.shared.store.len()?)
     }
 
-    /// Makes every commit so far durable, including Eventual ones.
+    /// Makes every commit so far durable, including Eventual ones. A failed sync leaves the handle
+    /// refusing writes (`PreviousIo`), as a failed commit does: what reached the disk is unknown.
     pub fn sync(&self) -> Result<()> {
         if self.shared.read_only {
             return Ok(());
         }
-        self.shared.sync().inspect_err(|_| ())
+        self.shared.sync()
     }
 
     /// The file's page size.

@@ -48,6 +48,8 @@ pub enum Error {
     InvalidOption(String),
     /// The file exists, is not empty, and is not a larchdb database. It was left untouched.
     NotADatabase,
+    /// The file is a larchdb database of a format version this build cannot read.
+    UnsupportedVersion(u32),
     /// An earlier commit failed with an I/O error; this handle refuses writes until reopened.
     /// Reads of the last good commit keep working.
     PreviousIo(String),
@@ -78,6 +80,11 @@ impl fmt::Display for Error {
             Error::ReadOnly => write!(f, "database was opened read-only"),
             Error::InvalidOption(msg) => write!(f, "invalid option: {msg}"),
             Error::NotADatabase => write!(f, "file is not a larchdb database"),
+            Error::UnsupportedVersion(v) => write!(
+                f,
+                "database has format version {v}; this build reads version {}",
+                crate::page::meta::FORMAT_VERSION
+            ),
             Error::PreviousIo(msg) => {
                 write!(f, "writes disabled after an I/O error in an earlier commit ({msg}); reopen the database")
             }

@@ -170,8 +170,11 @@ impl<'a> Walker<'a> {
             verify_checksum(ptr.pgno, data)?;
             let n = Node::parse(ptr.pgno, data, ptr.txn)?;
             n.validate_cells()?;
-            if full && ptr != root && n.count() < if n.is_leaf() { 1 } else { 2 } {
-                return Err(corrupted(ptr.pgno, "non-root page with too few entries"));
+            if full && n.count() < if n.is_leaf() { 1 } else { 2 } {
+                return Err(corrupted(
+                    ptr.pgno,
+                    "page with too few entries (a leaf needs one, a branch two)",
+                ));
             }
             stats.used_bytes += n.used() as u64;
             let first = if n.is_leaf() { 0 } else { 1 };

@@ -118,6 +118,10 @@ fn choose(store: &FileStore) -> Result<Recovered> {
     let len = store.len()?;
     let slot0 = read_slot(store, 0)?;
     let mut seen_magic = !matches!(slot0, MetaRead::Foreign);
+    let mut unsupported = match slot0 {
+        MetaRead::Unsupported(v) => Some(v),
+        _ => None,
+    };
     let mut slots: Vec<(u64, Meta)> = Vec::new();
     let sizes: Vec<usize> = match &slot0 {
         MetaRead::Valid(m) => {
@@ -134,10 +138,17 @@ fn choose(store: &FileStore) -> Result<Recovered> {
                 break;
             }
             MetaRead::Foreign => {}
+            MetaRead::Unsupported(v) => {
+                unsupported.get_or_insert(v);
+                seen_magic = true;
+            }
             _ => seen_magic = true,
         }
     }
     if slots.is_empty() {
+        if let Some(v) = unsupported {
+            return Err(Error::UnsupportedVersion(v));
+        }
         return Err(if seen_magic {
             corrupted(0, "both meta slots are damaged")
         } else {

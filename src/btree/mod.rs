@@ -14,8 +14,8 @@ use crate::page::node::{LeafValue, Node};
 use crate::page::{overflow_pages, overflow_value, PagePtr, HEADER_LEN, SLOT_LEN};
 pub(crate) use crate::store::PageSource;
 
-/// Deepest tree larchdb will descend. With at least three children per branch this is far more
-/// than any file can hold, so reaching it means a cycle or a damaged page.
+/// Deepest tree larchdb will descend. With at least two children per branch (usually over a
+/// hundred) this is far more than any file can hold, so reaching it means a cycle or a damaged page.
 pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Largest key for a page size: a quarter of the page.
@@ -54,7 +54,14 @@ pub(crate) fn value<'a, S: PageSource + ?Sized>(s: &'a S, v: LeafValue<'a>) -> R
     match v {
         LeafValue::Inline(b) => Ok(b),
         LeafValue::Overflow { ptr, len } => {
-            let run = s.run(ptr.pgno, overflow_pages(len, s.page_size()))?;
+            let npages = overflow_pages(len, s.page_size());
+            let run = s.run(ptr.pgno, npages)?;
+            if crate::page::get_u32(run, crate::page::OFF_CELLS_START) != Some(npages as u32) {
+                return Err(corrupted(
+                    ptr.pgno,
+                    "overflow run page count differs from its value length",
+                ));
+            }
             overflow_value(ptr.pgno, run, ptr.txn, len)
         }
     }

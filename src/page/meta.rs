@@ -54,6 +54,8 @@ pub(crate) enum MetaRead {
     Damaged,
     /// No larchdb magic at all.
     Foreign,
+    /// A valid slot of another format version.
+    Unsupported(u32),
 }
 
 impl Meta {
@@ -99,9 +101,12 @@ impl Meta {
             },
             page_count: field(META_OFF_PAGE_COUNT),
         };
+        let version = get_u32(b, META_OFF_VERSION).unwrap_or(0);
+        if version != FORMAT_VERSION {
+            return MetaRead::Unsupported(version);
+        }
         let ps = meta.page_size as usize;
-        let sane = get_u32(b, META_OFF_VERSION) == Some(FORMAT_VERSION)
-            && ps.is_power_of_two()
+        let sane = ps.is_power_of_two()
             && (crate::options::MIN_PAGE_SIZE..=crate::options::MAX_PAGE_SIZE).contains(&ps)
             && meta.page_count >= 2
             && meta.catalog.pgno < meta.page_count

@@ -1,7 +1,7 @@
 //! Page formats: views over `&[u8]` and in-place edits of `&mut [u8]`.
 //!
 //! Every byte offset is a named constant here, pinned to `docs/FORMAT.md` by the tests in
-//! `tests/format.rs` and the const assertions below. All integers are little-endian; nothing is
+//! `format_tests.rs` and the const assertions below. All integers are little-endian; nothing is
 //! read by casting a native struct. Decoders never index out of bounds: a bad offset read from the
 //! file becomes [`crate::Error::Corrupted`].
 
@@ -160,3 +160,6 @@ pub(crate) fn overflow_value(pgno: u64, run: &[u8], txn: u64, len: u64) -> Resul
     run.get(HEADER_LEN..HEADER_LEN + len as usize)
         .ok_or_else(|| corrupted(pgno, "overflow value runs past its pages"))
 }
+
+#[cfg(test)]
+mod format_tests;

@@ -168,8 +168,9 @@ impl FileStore {
         let mut rc = unsafe {
             libc::posix_fallocate(self.file.as_raw_fd(), len as i64, (target - len) as i64)
         };
-        if rc != 0 && rc != libc::ENOSPC {
-            // Some filesystems cannot preallocate; fall back to the exact size needed.
+        if rc != 0 {
+            // Not enough room for a whole chunk, or no preallocation on this filesystem: try the
+            // exact size needed.
             // SAFETY: as above.
             rc = unsafe {
                 libc::posix_fallocate(self.file.as_raw_fd(), len as i64, (needed - len) as i64)

@@ -62,8 +62,8 @@ pub(crate) struct Shared {
     pub current: ArcSwap<Version>,
     writer_busy: Mutex<bool>,
     writer_released: Condvar,
-    /// Id the next write transaction gets.
-    next_txn: Mutex<u64>,
+    /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
+    pub(crate) next_txn: Mutex<u64>,
     /// Meta-slot and durability bookkeeping.
     pub meta: Mutex<MetaState>,
     versions: Mutex<Vec<Weak<Version>>>,
@@ -158,7 +158,7 @@ impl Shared {
         self.current.store(v);
     }
 
-    /// Step 4 of a commit: writes `meta` to the slot that does not hold the last durable commit,
+    /// Step 5 of a commit: writes `meta` to the slot that does not hold the last durable commit,
     /// then syncs if the commit must be durable, or if too much is held back waiting for a sync.
     fn write_meta(&self, meta: &Meta, durability: Durability, freed: u64) -> Result<()> {
         let mut st = self.meta.lock();
@@ -181,8 +181,10 @@ impl Shared {
 
     /// Makes every commit so far durable.
     pub fn sync(&self) -> Result<()> {
+        // After a failed commit, what reached the disk is unknown: do not declare it durable.
+        self.check_poisoned()?;
         let mut st = self.meta.lock();
-        self.sync_locked(&mut st)
+        self.sync_locked(&mut st).inspect_err(|e| self.poison(e))
     }
 
     fn sync_locked(&self, st: &mut MetaState) -> Result<()> {

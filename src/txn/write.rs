@@ -35,7 +35,19 @@ pub struct WriteTxn {
     durability: Durability,
     /// First error that left the transaction's trees in an unknown state (a damaged page).
     failed: Option<(u64, String)>,
+    /// Set once the commit starts writing: from then on this txn id may be on disk.
+    wrote: bool,
     _guard: WriterGuard,
+}
+
+impl Drop for WriteTxn {
+    /// A transaction that wrote nothing gives its id back, so the ids stamped on disk since the
+    /// last durable commit stay consecutive (recovery relies on it, see `MAX_UNSYNCED_COMMITS`).
+    fn drop(&mut self) {
+        if !self.wrote {
+            *self.shared.next_txn.lock() = self.pages.txn_id();
+        }
+    }
 }
 
 impl WriteTxn {
@@ -68,6 +80,7 @@ impl WriteTxn {
             scratch: Scratch::default(),
             tables: Vec::new(),
             failed: None,
+            wrote: false,
             _guard: guard,
         })
     }
@@ -239,8 +252,10 @@ impl WriteTxn {
     }
 
     /// Commits: after `Ok`, new read transactions see the changes; with `Immediate` durability
-    /// they also survive power loss. On `Err` the database is still at its previous commit. An
-    /// I/O error while writing leaves this handle refusing writes (`PreviousIo`) until reopened.
+    /// they also survive power loss. On `Err` readers of this handle still see the previous
+    /// commit. An I/O error while writing leaves this handle refusing writes (`PreviousIo`) until
+    /// reopened; whether the failed commit reached the disk is then unknown, so a reopen shows
+    /// either it or the previous commit, never a mixture.
     pub fn commit(mut self) -> Result<()> {
         self.check_failed()?;
         self.shared.check_poisoned()?;
@@ -272,6 +287,7 @@ impl WriteTxn {
         };
         // Step 4: write the pages, each sealed with its checksum, into space no snapshot reads.
         let freed = self.pages.freed_count() as u64;
+        self.wrote = true;
         let pages = self.pages.sealed_pages();
         if let Err(e) = shared.store.write_pages(&pages, ps) {
             shared.poison(&e);

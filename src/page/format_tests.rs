@@ -1,0 +1,740 @@
+//! Pins the on-disk format to `docs/FORMAT.md`: every named constant is compared with the number
+//! the document gives, and real structures are encoded by the code and checked byte by byte at the
+//! documented offsets. A failure here means the code and FORMAT.md disagree: fix one of them (and
+//! bump `FORMAT_VERSION` if the bytes on disk change).
+
+use crate::alloc::{freelist_key, freelist_key_txn, freelist_pages, FREELIST_KEY_LEN};
+use crate::btree::key::{shortest_separator, SmallKey};
+use crate::btree::{max_inline_cell, max_key_len, value_inline, TreeRoot, MAX_DEPTH};
+use crate::catalog::{self, CATALOG_VALUE_LEN, MAX_TABLE_NAME_LEN};
+use crate::options::{MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+use crate::page::cells::CellList;
+use crate::page::meta::{
+    Meta, MetaRead, FORMAT_VERSION, MAGIC, META_LEN, META_OFF_CATALOG, META_OFF_CHECKSUM,
+    META_OFF_FREELIST, META_OFF_MAGIC, META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN,
+    META_OFF_VERSION,
+};
+use crate::page::node::{
+    self, BranchCell, LeafCell, LeafValue, Node, BRANCH_CELL_HEADER, BRANCH_OFF_CHILD,
+    BRANCH_OFF_CHILD_TXN, BRANCH_OFF_KEY_LEN, LEAF_CELL_HEADER, LEAF_FLAG_OVERFLOW, LEAF_OFF_FLAGS,
+    LEAF_OFF_KEY_LEN, LEAF_OFF_VALUE_LEN, OVERFLOW_REF_LEN,
+};
+use crate::page::{
+    checksum, checksummed_len, init_overflow, overflow_pages, overflow_value, seal,
+    verify_checksum, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, OFF_CELLS_START,
+    OFF_CHECKSUM, OFF_COUNT, OFF_KIND, OFF_TXN, OFF_VALUE_LEN, SLOT_LEN,
+};
+use crate::txn::write::MAX_VALUE_LEN;
+use crate::txn::MAX_UNSYNCED_COMMITS;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+const PS: usize = 4096;
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    u16::from_le_bytes(b[off..off + 2].try_into().unwrap())
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+/// The checksum FORMAT.md describes, computed independently of `page::checksum`.
+fn documented_checksum(covered: &[u8]) -> u64 {
+    xxh3_64_with_seed(&covered[..16], xxh3_64(&covered[24..]))
+}
+
+/// A small deterministic generator (xorshift64*), so the tests need no extra crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn fill(&mut self, b: &mut [u8]) {
+        for x in b {
+            *x = self.next() as u8;
+        }
+    }
+}
+
+// ---- constants -----------------------------------------------------------------------------
+
+#[test]
+fn page_header_constants() {
+    assert_eq!(HEADER_LEN, 32);
+    assert_eq!(OFF_KIND, 0);
+    assert_eq!(OFF_COUNT, 2);
+    assert_eq!(OFF_CELLS_START, 4);
+    assert_eq!(OFF_TXN, 8);
+    assert_eq!(OFF_CHECKSUM, 16);
+    assert_eq!(OFF_VALUE_LEN, 24);
+    assert_eq!(SLOT_LEN, 2);
+    assert_eq!(KIND_LEAF, 1);
+    assert_eq!(KIND_BRANCH, 2);
+    assert_eq!(KIND_OVERFLOW, 3);
+}
+
+#[test]
+fn cell_constants() {
+    assert_eq!(LEAF_OFF_KEY_LEN, 0);
+    assert_eq!(LEAF_OFF_FLAGS, 2);
+    assert_eq!(LEAF_OFF_VALUE_LEN, 4);
+    assert_eq!(LEAF_CELL_HEADER, 8);
+    assert_eq!(LEAF_FLAG_OVERFLOW, 1);
+    assert_eq!(OVERFLOW_REF_LEN, 16);
+    assert_eq!(BRANCH_OFF_CHILD, 0);
+    assert_eq!(BRANCH_OFF_CHILD_TXN, 8);
+    assert_eq!(BRANCH_OFF_KEY_LEN, 16);
+    assert_eq!(BRANCH_CELL_HEADER, 18);
+}
+
+#[test]
+fn meta_constants() {
+    assert_eq!(&MAGIC, b"LARCHDB\0");
+    assert_eq!(MAGIC, [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00]);
+    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!(META_OFF_MAGIC, 0);
+    assert_eq!(META_OFF_VERSION, 8);
+    assert_eq!(META_OFF_PAGE_SIZE, 12);
+    assert_eq!(META_OFF_TXN, 16);
+    assert_eq!(META_OFF_CATALOG, 24);
+    assert_eq!(META_OFF_FREELIST, 40);
+    assert_eq!(META_OFF_PAGE_COUNT, 56);
+    assert_eq!(META_OFF_CHECKSUM, 64);
+    assert_eq!(META_LEN, 72);
+    // The meta lies inside one 512-byte sector.
+    const { assert!(META_LEN <= 512) };
+}
+
+#[test]
+fn tree_entry_constants() {
+    assert_eq!(FREELIST_KEY_LEN, 20);
+    assert_eq!(CATALOG_VALUE_LEN, 24);
+    assert_eq!(MAX_TABLE_NAME_LEN, 255);
+}
+
+#[test]
+fn limits() {
+    assert_eq!(MIN_PAGE_SIZE, 4096);
+    assert_eq!(MAX_PAGE_SIZE, 65536);
+    assert_eq!(MAX_DEPTH, 32);
+    assert_eq!(MAX_VALUE_LEN, u32::MAX as usize);
+    assert_eq!(MAX_UNSYNCED_COMMITS, 4096);
+    // The per-page-size table of FORMAT.md: max key, max inline cell, merge threshold, freelist
+    // page numbers per entry.
+    let table: [(usize, usize, usize, usize, usize); 5] = [
+        (4096, 1024, 1014, 1016, 123),
+        (8192, 2048, 2038, 2040, 251),
+        (16384, 4096, 4086, 4088, 507),
+        (32768, 8192, 8182, 8184, 1019),
+        (65536, 16384, 16374, 16376, 2043),
+    ];
+    for (ps, key, inline, merge, chunk) in table {
+        assert_eq!(max_key_len(ps), ps / 4);
+        assert_eq!(max_key_len(ps), key, "max key at {ps}");
+        assert_eq!(max_inline_cell(ps), (ps - HEADER_LEN) / 4 - SLOT_LEN);
+        assert_eq!(max_inline_cell(ps), inline, "max inline cell at {ps}");
+        assert_eq!((ps - HEADER_LEN) / 4, merge, "merge threshold at {ps}");
+        assert_eq!(
+            (max_inline_cell(ps) - LEAF_CELL_HEADER - FREELIST_KEY_LEN) / 8,
+            chunk,
+            "freelist chunk at {ps}"
+        );
+        // A freelist entry of a full chunk stays inline.
+        assert!(value_inline(FREELIST_KEY_LEN, chunk * 8, ps));
+        assert!(!value_inline(FREELIST_KEY_LEN, (chunk + 1) * 8, ps));
+        // Three of the largest leaf (or branch) cells fit in one page, so a split always has room.
+        let largest_leaf = LEAF_CELL_HEADER + key + OVERFLOW_REF_LEN + SLOT_LEN;
+        assert!(3 * largest_leaf <= ps - HEADER_LEN);
+        let largest_branch = BRANCH_CELL_HEADER + key + SLOT_LEN;
+        assert!(3 * largest_branch <= ps - HEADER_LEN);
+    }
+}
+
+#[test]
+fn inline_threshold_rule() {
+    // Values of up to 16 bytes are always inline, whatever the key.
+    assert!(value_inline(1024, 16, PS));
+    // Otherwise: inline iff 8 + key + value <= max_inline_cell (1014 at 4 KiB).
+    assert!(value_inline(10, 1014 - 8 - 10, PS));
+    assert!(!value_inline(10, 1014 - 8 - 10 + 1, PS));
+    assert!(!value_inline(1024, 17, PS));
+}
+
+// ---- meta ----------------------------------------------------------------------------------
+
+fn sample_meta() -> Meta {
+    Meta {
+        page_size: 8192,
+        txn: 0x0102_0304_0506_0708,
+        catalog: PagePtr {
+            pgno: 0x11,
+            txn: 0x22,
+        },
+        freelist: PagePtr {
+            pgno: 0x33,
+            txn: 0x44,
+        },
+        page_count: 0x1000,
+    }
+}
+
+#[test]
+fn meta_encoding() {
+    let m = sample_meta();
+    let b = m.encode();
+    assert_eq!(b.len(), 72);
+    assert_eq!(&b[0..8], b"LARCHDB\0");
+    assert_eq!(u32_at(&b, 8), 1);
+    assert_eq!(u32_at(&b, 12), 8192);
+    assert_eq!(u64_at(&b, 16), 0x0102_0304_0506_0708);
+    assert_eq!(&b[16..24], &[8, 7, 6, 5, 4, 3, 2, 1], "little-endian");
+    assert_eq!(u64_at(&b, 24), 0x11);
+    assert_eq!(u64_at(&b, 32), 0x22);
+    assert_eq!(u64_at(&b, 40), 0x33);
+    assert_eq!(u64_at(&b, 48), 0x44);
+    assert_eq!(u64_at(&b, 56), 0x1000);
+    assert_eq!(u64_at(&b, 64), xxh3_64(&b[0..64]));
+    assert_eq!(Meta::decode(&b), MetaRead::Valid(m));
+    // As recovery reads it: the first 72 bytes of a page whose rest is zero.
+    let mut page = vec![0u8; 8192];
+    page[..72].copy_from_slice(&b);
+    assert_eq!(Meta::decode(&page), MetaRead::Valid(m));
+}
+
+#[test]
+fn initial_meta_is_valid() {
+    let m = Meta {
+        page_size: 4096,
+        txn: 0,
+        catalog: PagePtr::NULL,
+        freelist: PagePtr::NULL,
+        page_count: 2,
+    };
+    let b = m.encode();
+    assert!(b[16..64].iter().enumerate().all(|(i, &x)| {
+        // Only the page count (2 at offset 56) is non-zero among txn and roots.
+        x == if i + 16 == 56 { 2 } else { 0 }
+    }));
+    assert_eq!(Meta::decode(&b), MetaRead::Valid(m));
+    // The hex dump of page 0 of a new 4 KiB database in FORMAT.md.
+    let dump: [u8; META_LEN] = [
+        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0xa6, 0xbb, 0xcf, 0x1d, 0xb4, 0xa5, 0xce, 0xfd,
+    ];
+    assert_eq!(b, dump);
+    assert_eq!(u64_at(&b, 64), 0xfdce_a5b4_1dcf_bba6);
+}
+
+#[test]
+fn meta_with_a_flipped_byte_is_damaged() {
+    let b = sample_meta().encode();
+    for i in 0..META_LEN {
+        for bit in [0x01u8, 0x80] {
+            let mut d = b;
+            d[i] ^= bit;
+            let expect = if i < 8 {
+                MetaRead::Foreign
+            } else {
+                MetaRead::Damaged
+            };
+            assert_eq!(Meta::decode(&d), expect, "byte {i} bit {bit:#x}");
+        }
+    }
+}
+
+#[test]
+fn meta_random_bytes_are_foreign() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..1000 {
+        let mut b = [0u8; META_LEN];
+        rng.fill(&mut b);
+        assert_ne!(&b[..8], &MAGIC);
+        assert_eq!(Meta::decode(&b), MetaRead::Foreign);
+    }
+    // Magic followed by random bytes: damaged (the checksum cannot match).
+    for _ in 0..1000 {
+        let mut b = [0u8; META_LEN];
+        rng.fill(&mut b);
+        b[..8].copy_from_slice(&MAGIC);
+        assert_eq!(Meta::decode(&b), MetaRead::Damaged);
+    }
+    assert_eq!(Meta::decode(&[]), MetaRead::Foreign);
+    assert_eq!(Meta::decode(&[0u8; META_LEN]), MetaRead::Foreign);
+    // Cut short after the magic: damaged.
+    assert_eq!(
+        Meta::decode(&sample_meta().encode()[..40]),
+        MetaRead::Damaged
+    );
+}
+
+/// Re-encodes `b` with a valid checksum after `edit`, and decodes it.
+fn decode_edited(edit: impl FnOnce(&mut [u8; META_LEN])) -> MetaRead {
+    let mut b = sample_meta().encode();
+    edit(&mut b);
+    let sum = xxh3_64(&b[..64]);
+    b[64..72].copy_from_slice(&sum.to_le_bytes());
+    Meta::decode(&b)
+}
+
+#[test]
+fn meta_field_checks() {
+    assert!(matches!(decode_edited(|_| {}), MetaRead::Valid(_)));
+    // Another format version: recognised, and refused as unsupported.
+    assert_eq!(
+        decode_edited(|b| b[8..12].copy_from_slice(&2u32.to_le_bytes())),
+        MetaRead::Unsupported(2)
+    );
+    // Page size not a power of two in 4096..=65536.
+    for ps in [0u32, 2048, 4095, 6000, 131072] {
+        assert_eq!(
+            decode_edited(|b| b[12..16].copy_from_slice(&ps.to_le_bytes())),
+            MetaRead::Damaged,
+            "page size {ps}"
+        );
+    }
+    for ps in [4096u32, 16384, 65536] {
+        assert!(matches!(
+            decode_edited(|b| b[12..16].copy_from_slice(&ps.to_le_bytes())),
+            MetaRead::Valid(_)
+        ));
+    }
+    // page_count >= 2; roots below page_count; root txns <= the meta's txn.
+    assert_eq!(
+        decode_edited(|b| b[56..64].copy_from_slice(&1u64.to_le_bytes())),
+        MetaRead::Damaged
+    );
+    assert_eq!(
+        decode_edited(|b| b[24..32].copy_from_slice(&0x1000u64.to_le_bytes())),
+        MetaRead::Damaged
+    );
+    assert_eq!(
+        decode_edited(|b| b[40..48].copy_from_slice(&0x1000u64.to_le_bytes())),
+        MetaRead::Damaged
+    );
+    assert_eq!(
+        decode_edited(|b| b[32..40].copy_from_slice(&u64::MAX.to_le_bytes())),
+        MetaRead::Damaged
+    );
+    assert_eq!(
+        decode_edited(|b| b[48..56].copy_from_slice(&u64::MAX.to_le_bytes())),
+        MetaRead::Damaged
+    );
+}
+
+// ---- checksums -----------------------------------------------------------------------------
+
+#[test]
+fn checksum_rule() {
+    let mut rng = Rng(7);
+    let mut page = vec![0u8; PS];
+    rng.fill(&mut page);
+    let sum = checksum(&page);
+    assert_eq!(sum, documented_checksum(&page));
+    // The checksum field itself is not covered.
+    page[16..24].copy_from_slice(&[0xAA; 8]);
+    assert_eq!(checksum(&page), sum);
+    // Every other byte is.
+    for i in (0..16).chain(24..PS).step_by(97) {
+        let mut p = page.clone();
+        p[i] ^= 1;
+        assert_ne!(checksum(&p), sum, "byte {i}");
+    }
+}
+
+// ---- leaf pages ----------------------------------------------------------------------------
+
+#[test]
+fn leaf_page_layout() {
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_LEAF, 0x77);
+    assert_eq!(page[0], 1);
+    assert_eq!(u16_at(&page, 2), 0);
+    assert_eq!(
+        u32_at(&page, 4),
+        PS as u32,
+        "an empty page's cell area starts at its end"
+    );
+    assert_eq!(u64_at(&page, 8), 0x77);
+    assert!(page[16..32].iter().all(|&b| b == 0));
+
+    // Inserted out of key order: cells are packed backward in insertion order, slots are in key
+    // order.
+    let inline = LeafCell {
+        key: b"bb",
+        value: LeafValue::Inline(b"xyz"),
+    };
+    assert!(node::insert_cell(&mut page, 0, &inline));
+    let ovf = LeafCell {
+        key: b"aa",
+        value: LeafValue::Overflow {
+            ptr: PagePtr {
+                pgno: 0x0102_0304,
+                txn: 0x55,
+            },
+            len: 100_000,
+        },
+    };
+    assert!(node::insert_cell(&mut page, 0, &ovf));
+
+    let c_inline = PS - (8 + 2 + 3);
+    let c_ovf = c_inline - (8 + 2 + 16);
+    assert_eq!(u16_at(&page, 2), 2, "count");
+    assert_eq!(u32_at(&page, 4), c_ovf as u32, "cells start");
+    assert_eq!(u16_at(&page, 32) as usize, c_ovf, "slot 0: key aa");
+    assert_eq!(u16_at(&page, 34) as usize, c_inline, "slot 1: key bb");
+    assert_eq!(node::free_space(&page), c_ovf - 32 - 4);
+
+    // Inline form: key_len u16 | flags u8 | reserved u8 | value_len u32 | key | value.
+    let c = &page[c_inline..];
+    assert_eq!(u16_at(c, 0), 2);
+    assert_eq!(c[2], 0, "flags");
+    assert_eq!(c[3], 0, "reserved");
+    assert_eq!(u32_at(c, 4), 3);
+    assert_eq!(&c[8..10], b"bb");
+    assert_eq!(&c[10..13], b"xyz");
+    assert_eq!(c.len(), 13, "the last cell ends at the end of the page");
+
+    // Overflow form: value_len is the whole value's length; the key is followed by
+    // first page u64 | txn u64 of the run.
+    let c = &page[c_ovf..c_inline];
+    assert_eq!(u16_at(c, 0), 2);
+    assert_eq!(c[2], LEAF_FLAG_OVERFLOW);
+    assert_eq!(c[3], 0);
+    assert_eq!(u32_at(c, 4), 100_000);
+    assert_eq!(&c[8..10], b"aa");
+    assert_eq!(u64_at(c, 10), 0x0102_0304);
+    assert_eq!(u64_at(c, 18), 0x55);
+    assert_eq!(c.len(), 26);
+
+    // The code reads back what the document describes.
+    let n = Node::parse(9, &page, 0x77).unwrap();
+    n.validate_cells().unwrap();
+    assert!(n.is_leaf());
+    assert_eq!(n.count(), 2);
+    assert_eq!(n.used(), 2 * 2 + 13 + 26);
+    let (k, v) = n.leaf_entry(0).unwrap();
+    assert_eq!(k, b"aa");
+    assert!(matches!(
+        v,
+        LeafValue::Overflow {
+            ptr: PagePtr {
+                pgno: 0x0102_0304,
+                txn: 0x55
+            },
+            len: 100_000
+        }
+    ));
+    let (k, v) = n.leaf_entry(1).unwrap();
+    assert_eq!(k, b"bb");
+    assert!(matches!(v, LeafValue::Inline(b"xyz")));
+    // A pointer that records another txn than the page header is refused.
+    assert!(Node::parse(9, &page, 0x78).is_err());
+
+    // Checksum: the whole page minus bytes 16..24.
+    seal(&mut page);
+    assert_eq!(checksummed_len(&page), PS);
+    assert_eq!(u64_at(&page, 16), documented_checksum(&page));
+    verify_checksum(9, &page).unwrap();
+    let mut bad = page.clone();
+    bad[PS / 2] ^= 0x10; // a byte of the free gap is covered too
+    assert!(verify_checksum(9, &bad).is_err());
+
+    // Removing a cell compacts the cell area: no gaps.
+    node::remove_cell(&mut page, 1);
+    assert_eq!(u16_at(&page, 2), 1);
+    assert_eq!(u32_at(&page, 4) as usize, PS - 26);
+    assert_eq!(u16_at(&page, 32) as usize, PS - 26);
+    Node::parse(9, &page, 0x77)
+        .unwrap()
+        .validate_cells()
+        .unwrap();
+}
+
+#[test]
+fn leaf_cells_fill_the_cell_area_exactly() {
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_LEAF, 1);
+    assert!(node::insert_cell(
+        &mut page,
+        0,
+        &LeafCell {
+            key: b"k",
+            value: LeafValue::Inline(b"v"),
+        }
+    ));
+    // Grow the cell area by a stray byte: a gap, which the reader refuses.
+    let start = u32_at(&page, 4);
+    page[4..8].copy_from_slice(&(start - 1).to_le_bytes());
+    let n = Node::parse(2, &page, 1).unwrap();
+    assert!(n.validate_cells().is_err());
+}
+
+// ---- branch pages --------------------------------------------------------------------------
+
+#[test]
+fn branch_page_layout() {
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_BRANCH, 0x99);
+    let c0 = BranchCell {
+        child: PagePtr {
+            pgno: 0x0a0b,
+            txn: 0x0c,
+        },
+        key: &[],
+    };
+    let c1 = BranchCell {
+        child: PagePtr {
+            pgno: 0x0d0e,
+            txn: 0x0f,
+        },
+        key: b"m",
+    };
+    assert!(node::insert_cell(&mut page, 0, &c0));
+    assert!(node::insert_cell(&mut page, 1, &c1));
+    assert_eq!(page[0], 2);
+    assert_eq!(u16_at(&page, 2), 2);
+    assert_eq!(u64_at(&page, 8), 0x99);
+    let off0 = PS - 18;
+    let off1 = off0 - 19;
+    assert_eq!(u32_at(&page, 4) as usize, off1);
+    assert_eq!(u16_at(&page, 32) as usize, off0);
+    assert_eq!(u16_at(&page, 34) as usize, off1);
+    // child pgno u64 | child txn u64 | key_len u16 | key
+    let c = &page[off0..];
+    assert_eq!(u64_at(c, 0), 0x0a0b);
+    assert_eq!(u64_at(c, 8), 0x0c);
+    assert_eq!(u16_at(c, 16), 0, "cell 0 has an empty key");
+    let c = &page[off1..off0];
+    assert_eq!(u64_at(c, 0), 0x0d0e);
+    assert_eq!(u64_at(c, 8), 0x0f);
+    assert_eq!(u16_at(c, 16), 1);
+    assert_eq!(&c[18..], b"m");
+
+    // Child i holds keys >= key_i and < key_(i+1).
+    let n = Node::parse(4, &page, 0x99).unwrap();
+    n.validate_cells().unwrap();
+    assert!(!n.is_leaf());
+    assert_eq!(n.child_index(b"a").unwrap(), 0);
+    assert_eq!(n.child_index(b"l\xff\xff").unwrap(), 0);
+    assert_eq!(n.child_index(b"m").unwrap(), 1);
+    assert_eq!(n.child_index(b"m\x00").unwrap(), 1);
+    assert_eq!(n.child_index(b"z").unwrap(), 1);
+    assert_eq!(
+        n.child(1).unwrap(),
+        PagePtr {
+            pgno: 0x0d0e,
+            txn: 0x0f
+        }
+    );
+
+    seal(&mut page);
+    assert_eq!(u64_at(&page, 16), documented_checksum(&page));
+
+    // A branch without children is refused; so is a child pointer at a meta page.
+    let mut empty = vec![0u8; PS];
+    node::init(&mut empty, KIND_BRANCH, 1);
+    assert!(Node::parse(4, &empty, 1).is_err());
+    let mut meta_child = vec![0u8; PS];
+    node::init(&mut meta_child, KIND_BRANCH, 1);
+    assert!(node::insert_cell(
+        &mut meta_child,
+        0,
+        &BranchCell {
+            child: PagePtr { pgno: 1, txn: 1 },
+            key: &[],
+        }
+    ));
+    assert!(Node::parse(4, &meta_child, 1).unwrap().child(0).is_err());
+}
+
+#[test]
+fn branch_split_moves_the_key_up_and_empties_cell_0() {
+    let mut list = CellList::default();
+    for (i, k) in [&b""[..], b"c", b"f", b"k"].iter().enumerate() {
+        list.push(&BranchCell {
+            child: PagePtr {
+                pgno: 10 + i as u64,
+                txn: 3,
+            },
+            key: k,
+        });
+    }
+    let mut page = vec![0u8; PS];
+    list.write_page(2..4, &mut page, KIND_BRANCH, 5);
+    let n = Node::parse(7, &page, 5).unwrap();
+    assert_eq!(n.count(), 2);
+    assert_eq!(
+        n.key(0).unwrap(),
+        b"",
+        "the first cell of a branch page has an empty key"
+    );
+    assert_eq!(n.child(0).unwrap().pgno, 12);
+    assert_eq!(n.key(1).unwrap(), b"k");
+    assert_eq!(
+        list.branch_key(2),
+        b"f",
+        "the separator that moves up to the parent"
+    );
+}
+
+// ---- split policy and separators -------------------------------------------------------------
+
+#[test]
+fn split_policy() {
+    // 40 leaf cells of 100 bytes (102 with their slot): 39 fill a 4 KiB page, 40 do not.
+    let keys: Vec<[u8; 4]> = (0..40u32).map(|i| i.to_be_bytes()).collect();
+    let value = [7u8; 88];
+    let mut list = CellList::default();
+    for k in &keys {
+        list.push(&LeafCell {
+            key: k,
+            value: LeafValue::Inline(&value),
+        });
+    }
+    assert_eq!(list.size(0..40), 4080);
+    assert!(list.size(0..39) <= PS - HEADER_LEN);
+    // Appending at the end of a leaf: the left page keeps every old cell, the right gets the new.
+    assert_eq!(list.split_point(PS, KIND_LEAF, true), 39);
+    // Elsewhere: byte-balanced.
+    assert_eq!(list.split_point(PS, KIND_LEAF, false), 20);
+
+    // 34 branch cells of 118 bytes (120 with their slot): 33 fill a page, 34 do not.
+    let key = [b'k'; 100];
+    let mut list = CellList::default();
+    for i in 0..34u64 {
+        list.push(&BranchCell {
+            child: PagePtr {
+                pgno: 2 + i,
+                txn: 1,
+            },
+            key: &key,
+        });
+    }
+    assert_eq!(list.size(0..34), 4080);
+    // Appending at the end of a branch: the right page gets the last two cells (two children).
+    assert_eq!(list.split_point(PS, KIND_BRANCH, true), 32);
+    assert_eq!(list.split_point(PS, KIND_BRANCH, false), 17);
+}
+
+#[test]
+fn separator_shortening() {
+    let mut s = SmallKey::default();
+    shortest_separator(b"abc", b"abzzz", &mut s);
+    assert_eq!(s.as_slice(), b"abz");
+    shortest_separator(b"ab", b"abc", &mut s);
+    assert_eq!(s.as_slice(), b"abc");
+    shortest_separator(b"apple", b"banana", &mut s);
+    assert_eq!(s.as_slice(), b"b");
+}
+
+// ---- overflow runs -------------------------------------------------------------------------
+
+#[test]
+fn overflow_run_layout() {
+    assert_eq!(overflow_pages(0, PS), 1);
+    assert_eq!(overflow_pages((PS - 32) as u64, PS), 1);
+    assert_eq!(overflow_pages((PS - 32 + 1) as u64, PS), 2);
+    assert_eq!(overflow_pages(u32::MAX as u64, PS), 1_048_577);
+
+    let len = 5000u64;
+    let npages = overflow_pages(len, PS);
+    assert_eq!(npages, 2);
+    let mut run = vec![0u8; npages as usize * PS];
+    init_overflow(&mut run, 0x42, npages, len);
+    assert_eq!(run[0], 3, "kind");
+    assert_eq!(&run[1..4], &[0, 0, 0]);
+    assert_eq!(u32_at(&run, 4), 2, "pages in the run");
+    assert_eq!(u64_at(&run, 8), 0x42, "txn");
+    assert_eq!(u64_at(&run, 16), 0, "checksum, until sealed");
+    assert_eq!(u64_at(&run, 24), 5000, "value length");
+    let mut rng = Rng(3);
+    rng.fill(&mut run[32..32 + len as usize]);
+    // Slack after the value: not covered by the checksum.
+    seal(&mut run);
+    assert_eq!(checksummed_len(&run), 32 + 5000);
+    assert_eq!(u64_at(&run, 16), documented_checksum(&run[..32 + 5000]));
+    verify_checksum(20, &run).unwrap();
+    let mut slack = run.clone();
+    slack[32 + 5000] = 0xff;
+    verify_checksum(20, &slack).unwrap();
+    // A value byte on the second page is covered.
+    let mut bad = run.clone();
+    bad[PS + 10] ^= 1;
+    assert!(verify_checksum(20, &bad).is_err());
+
+    let v = overflow_value(20, &run, 0x42, len).unwrap();
+    assert_eq!(v, &run[32..32 + 5000]);
+    // The leaf's pointer txn and length must match the header.
+    assert!(overflow_value(20, &run, 0x43, len).is_err());
+    assert!(overflow_value(20, &run, 0x42, len - 1).is_err());
+}
+
+// ---- freelist and catalog entries ----------------------------------------------------------
+
+#[test]
+fn freelist_entry_encoding() {
+    let k = freelist_key(0x0102_0304_0506_0708, 0x1112_1314_1516_1718, 0x2122_2324);
+    assert_eq!(k.len(), 20);
+    assert_eq!(
+        k,
+        [
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // freeing txn, big-endian
+            0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, // writing txn, big-endian
+            0x21, 0x22, 0x23, 0x24, // chunk, big-endian
+        ]
+    );
+    assert_eq!(freelist_key_txn(&k), Some(0x0102_0304_0506_0708));
+    assert_eq!(freelist_key_txn(&k[..19]), None);
+    // Big-endian keys sort by freeing txn, then writer, then chunk; txn 0 sorts first.
+    assert!(freelist_key(0, u64::MAX, 9) < freelist_key(1, 0, 0));
+    assert!(freelist_key(255, 0, 0) < freelist_key(256, 0, 0));
+    assert!(freelist_key(5, 6, 1) < freelist_key(5, 6, 256));
+
+    // Value: page numbers, u64 little-endian, packed.
+    let mut v = Vec::new();
+    for p in [2u64, 0x0102, 0xdead_beef] {
+        v.extend_from_slice(&p.to_le_bytes());
+    }
+    assert_eq!(&v[8..10], &[0x02, 0x01]);
+    let pages: Vec<u64> = freelist_pages(&v).unwrap().collect();
+    assert_eq!(pages, [2, 0x0102, 0xdead_beef]);
+    assert!(freelist_pages(&v[..7]).is_none());
+}
+
+#[test]
+fn catalog_entry_encoding() {
+    let t = TreeRoot {
+        root: PagePtr {
+            pgno: 0x0102_0304,
+            txn: 0x0506,
+        },
+        count: 0x0708_090a,
+    };
+    let b = catalog::encode(&t);
+    assert_eq!(b.len(), 24);
+    assert_eq!(u64_at(&b, 0), 0x0102_0304);
+    assert_eq!(u64_at(&b, 8), 0x0506);
+    assert_eq!(u64_at(&b, 16), 0x0708_090a);
+    assert_eq!(&b[0..4], &[0x04, 0x03, 0x02, 0x01], "little-endian");
+    assert_eq!(catalog::decode(5, &b).unwrap(), t);
+    assert!(catalog::decode(5, &b[..23]).is_err());
+    // An empty table: a null root.
+    assert_eq!(catalog::encode(&TreeRoot::default()), [0u8; 24]);
+    // Names of 1..=255 bytes.
+    assert!(catalog::check_name("").is_err());
+    assert!(catalog::check_name("t").is_ok());
+    assert!(catalog::check_name(&"n".repeat(255)).is_ok());
+    assert!(catalog::check_name(&"n".repeat(256)).is_err());
+}
