@@ -287,7 +287,11 @@ impl PageStore for WriterPages {
         if ptr.txn == self.txn && self.dirty.contains_key(&ptr.pgno) {
             return Ok(ptr.pgno);
         }
-        Node::parse(ptr.pgno, self.view.page(ptr.pgno)?, ptr.txn)?.validate_cells()?;
+        // A page is copied and resealed here, so verify it first: resealing a damaged page would
+        // make the damage permanent and invisible to check().
+        let page = self.view.page(ptr.pgno)?;
+        crate::page::verify_checksum(ptr.pgno, page)?;
+        Node::parse(ptr.pgno, page, ptr.txn)?.validate_cells()?;
         let new = self.alloc(1)?;
         let src = self.view.page(ptr.pgno)?;
         let dst = self

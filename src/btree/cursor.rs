@@ -74,6 +74,14 @@ impl<'a> Cursor<'a> {
         &mut self.stack[self.depth - 1]
     }
 
+    /// Page number of the leaf under the cursor (0 when it is past either end).
+    pub fn leaf_pgno(&self) -> u64 {
+        self.depth
+            .checked_sub(1)
+            .and_then(|d| self.stack[d].node)
+            .map_or(0, |n| n.pgno())
+    }
+
     /// The entry under the cursor, or None when it is past either end.
     pub fn current(&self) -> Result<Option<(&'a [u8], LeafValue<'a>)>> {
         if self.depth == 0 {
@@ -176,65 +184,76 @@ impl<'a> Cursor<'a> {
         self.step_back_leaf()
     }
 
-    /// From the end of the current leaf, moves to the first entry of the next non-empty leaf, or
-    /// empties the cursor at the end of the tree.
+    /// From the end of the current leaf, moves to the first entry of the next leaf, or empties
+    /// the cursor at the end of the tree.
     fn step_forward_leaf(&mut self) -> Result<()> {
+        self.depth -= 1; // drop the leaf
         loop {
-            self.depth -= 1; // drop the leaf
-            loop {
-                if self.depth == 0 {
-                    return Ok(());
-                }
-                let f = &mut self.stack[self.depth - 1];
-                let n = f
-                    .node
-                    .ok_or_else(|| corrupted(0, "cursor frame without a page"))?;
-                if f.idx + 1 < n.count() {
-                    f.idx += 1;
-                    break;
-                }
-                self.depth -= 1;
-            }
-            let f = self.stack[self.depth - 1];
-            let child = f
-                .node
-                .ok_or_else(|| corrupted(0, "cursor frame without a page"))?
-                .child(f.idx)?;
-            let leaf = self.descend(child, Edge::First)?;
-            if leaf.count() > 0 {
+            if self.depth == 0 {
                 return Ok(());
             }
+            let f = &mut self.stack[self.depth - 1];
+            let n = f
+                .node
+                .ok_or_else(|| corrupted(0, "cursor frame without a page"))?;
+            if f.idx + 1 < n.count() {
+                f.idx += 1;
+                break;
+            }
+            self.depth -= 1;
         }
+        self.descend_from_top(Edge::First)?;
+        Ok(())
     }
 
-    /// From the start of the current leaf, moves to the last entry of the previous non-empty leaf,
-    /// or empties the cursor at the start of the tree.
+    /// From the start of the current leaf, moves to the last entry of the previous leaf, or
+    /// empties the cursor at the start of the tree.
     fn step_back_leaf(&mut self) -> Result<()> {
+        self.depth -= 1; // drop the leaf
         loop {
-            self.depth -= 1;
-            loop {
-                if self.depth == 0 {
-                    return Ok(());
-                }
-                let f = &mut self.stack[self.depth - 1];
-                if f.idx > 0 {
-                    f.idx -= 1;
-                    break;
-                }
-                self.depth -= 1;
-            }
-            let f = self.stack[self.depth - 1];
-            let child = f
-                .node
-                .ok_or_else(|| corrupted(0, "cursor frame without a page"))?
-                .child(f.idx)?;
-            let leaf = self.descend(child, Edge::Last)?;
-            if leaf.count() > 0 {
-                self.leaf_frame().idx = leaf.count() - 1;
+            if self.depth == 0 {
                 return Ok(());
             }
+            let f = &mut self.stack[self.depth - 1];
+            if f.idx > 0 {
+                f.idx -= 1;
+                break;
+            }
+            self.depth -= 1;
         }
+        let leaf = self.descend_from_top(Edge::Last)?;
+        self.leaf_frame().idx = leaf.count() - 1;
+        Ok(())
     }
+
+    /// Descends from the child the top frame points at to a leaf, which must not be empty (only
+    /// a root may be).
+    fn descend_from_top(&mut self, edge: Edge<'_>) -> Result<Node<'a>> {
+        let f = self.stack[self.depth - 1];
+        let child = f
+            .node
+            .ok_or_else(|| corrupted(0, "cursor frame without a page"))?
+            .child(f.idx)?;
+        let leaf = self.descend(child, edge)?;
+        if leaf.count() == 0 {
+            return Err(empty_leaf(leaf.pgno()));
+        }
+        Ok(leaf)
+    }
+}
+
+/// Only the root may be an empty leaf (and an empty tree has no root at all).
+fn empty_leaf(pgno: u64) -> crate::error::Error {
+    corrupted(pgno, "empty leaf below the root")
+}
+
+/// A key that does not strictly follow the previous one in the direction of iteration: a page
+/// reached twice (a cycle) or a misdirected write. Never yielded as data.
+fn out_of_order(c: Option<&Cursor<'_>>) -> crate::error::Error {
+    corrupted(
+        c.map_or(0, Cursor::leaf_pgno),
+        "keys out of order across pages (a cycle or a misdirected write)",
+    )
 }
 
 /// An owned copy of a range bound (small keys stay on the stack).
@@ -329,6 +348,9 @@ impl<'a> RangeIter<'a> {
         else {
             return Ok(None);
         };
+        if self.front_last.is_some_and(|p| k <= p) {
+            return Err(out_of_order(self.front.as_ref()));
+        }
         let in_range = match self.back_last {
             Some(b) => k < b,
             None => below_upper(k, borrow(&self.upper)),
@@ -359,6 +381,9 @@ impl<'a> RangeIter<'a> {
         else {
             return Ok(None);
         };
+        if self.back_last.is_some_and(|p| k >= p) {
+            return Err(out_of_order(self.back.as_ref()));
+        }
         let in_range = match self.front_last {
             Some(f) => k > f,
             None => above_lower(k, borrow(&self.lower)),

@@ -20,9 +20,9 @@ use crate::page::node::{
     LEAF_OFF_KEY_LEN, LEAF_OFF_VALUE_LEN, OVERFLOW_REF_LEN,
 };
 use crate::page::{
-    checksum, checksummed_len, init_overflow, overflow_pages, overflow_value, seal,
+    checksum, checksummed_len, init_overflow, key_hint, overflow_pages, overflow_value, seal,
     verify_checksum, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, OFF_CELLS_START,
-    OFF_CHECKSUM, OFF_COUNT, OFF_KIND, OFF_TXN, OFF_VALUE_LEN, SLOT_LEN,
+    OFF_CHECKSUM, OFF_COUNT, OFF_KIND, OFF_TXN, OFF_VALUE_LEN, SLOT_LEN, SLOT_OFF_HINT,
 };
 use crate::txn::write::MAX_VALUE_LEN;
 use crate::txn::MAX_UNSYNCED_COMMITS;
@@ -40,6 +40,27 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+/// Offset of slot `i` as FORMAT.md gives it: 6-byte slots right after the 32-byte header.
+fn slot_at(i: usize) -> usize {
+    32 + 6 * i
+}
+
+/// The cell offset stored in slot `i` (u16 LE at slot offset 0).
+fn slot_cell(page: &[u8], i: usize) -> usize {
+    u16_at(page, slot_at(i)) as usize
+}
+
+/// The key hint stored in slot `i` (u32 BE at slot offset 2).
+fn slot_hint(page: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes(page[slot_at(i) + 2..slot_at(i) + 6].try_into().unwrap())
+}
+
+/// The key hint as FORMAT.md describes it, computed independently of `page::key_hint`.
+fn documented_hint(key: &[u8]) -> u32 {
+    let b = |i: usize| key.get(i).copied().unwrap_or(0) as u32;
+    (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3)
 }
 
 /// The checksum FORMAT.md describes, computed independently of `page::checksum`.
@@ -76,7 +97,9 @@ fn page_header_constants() {
     assert_eq!(OFF_TXN, 8);
     assert_eq!(OFF_CHECKSUM, 16);
     assert_eq!(OFF_VALUE_LEN, 24);
-    assert_eq!(SLOT_LEN, 2);
+    assert_eq!(SLOT_LEN, 6);
+    assert_eq!(SLOT_OFF_HINT, 2);
+    assert_eq!(SLOT_OFF_HINT + 4, SLOT_LEN, "the hint ends the slot");
     assert_eq!(KIND_LEAF, 1);
     assert_eq!(KIND_BRANCH, 2);
     assert_eq!(KIND_OVERFLOW, 3);
@@ -131,16 +154,16 @@ fn limits() {
     // The per-page-size table of FORMAT.md: max key, max inline cell, merge threshold, freelist
     // page numbers per entry.
     let table: [(usize, usize, usize, usize, usize); 5] = [
-        (4096, 1024, 1014, 1016, 123),
-        (8192, 2048, 2038, 2040, 251),
-        (16384, 4096, 4086, 4088, 507),
-        (32768, 8192, 8182, 8184, 1019),
-        (65536, 16384, 16374, 16376, 2043),
+        (4096, 1024, 1010, 1016, 122),
+        (8192, 2048, 2034, 2040, 250),
+        (16384, 4096, 4082, 4088, 506),
+        (32768, 8192, 8178, 8184, 1018),
+        (65536, 16384, 16370, 16376, 2042),
     ];
     for (ps, key, inline, merge, chunk) in table {
         assert_eq!(max_key_len(ps), ps / 4);
         assert_eq!(max_key_len(ps), key, "max key at {ps}");
-        assert_eq!(max_inline_cell(ps), (ps - HEADER_LEN) / 4 - SLOT_LEN);
+        assert_eq!(max_inline_cell(ps), (ps - 32) / 4 - 6);
         assert_eq!(max_inline_cell(ps), inline, "max inline cell at {ps}");
         assert_eq!((ps - HEADER_LEN) / 4, merge, "merge threshold at {ps}");
         assert_eq!(
@@ -153,19 +176,36 @@ fn limits() {
         assert!(!value_inline(FREELIST_KEY_LEN, (chunk + 1) * 8, ps));
         // Three of the largest leaf (or branch) cells fit in one page, so a split always has room.
         let largest_leaf = LEAF_CELL_HEADER + key + OVERFLOW_REF_LEN + SLOT_LEN;
+        assert_eq!(largest_leaf, ps / 4 + 30);
         assert!(3 * largest_leaf <= ps - HEADER_LEN);
         let largest_branch = BRANCH_CELL_HEADER + key + SLOT_LEN;
+        assert_eq!(largest_branch, ps / 4 + 24);
         assert!(3 * largest_branch <= ps - HEADER_LEN);
+        // The largest leaf cell is the overflow form under the largest key: inline it would be
+        // too large for any value above 16 bytes.
+        assert!(!value_inline(key, OVERFLOW_REF_LEN + 1, ps));
     }
+    // The worked numbers of FORMAT.md section 11 at 4 KiB.
+    assert_eq!(
+        3 * (LEAF_CELL_HEADER + 1024 + OVERFLOW_REF_LEN + SLOT_LEN),
+        3162
+    );
+    assert_eq!(3 * (BRANCH_CELL_HEADER + 1024 + SLOT_LEN), 3144);
+    assert_eq!(PS - HEADER_LEN, 4064);
+    // 3 * (ps/4 + 30) <= ps - 32 holds from 488 bytes up, far below MIN_PAGE_SIZE.
+    let smallest = (HEADER_LEN..=MIN_PAGE_SIZE)
+        .step_by(4)
+        .find(|&ps| 3 * (ps / 4 + 30) <= ps - HEADER_LEN);
+    assert_eq!(smallest, Some(488));
 }
 
 #[test]
 fn inline_threshold_rule() {
     // Values of up to 16 bytes are always inline, whatever the key.
     assert!(value_inline(1024, 16, PS));
-    // Otherwise: inline iff 8 + key + value <= max_inline_cell (1014 at 4 KiB).
-    assert!(value_inline(10, 1014 - 8 - 10, PS));
-    assert!(!value_inline(10, 1014 - 8 - 10 + 1, PS));
+    // Otherwise: inline iff 8 + key + value <= max_inline_cell (1010 at 4 KiB).
+    assert!(value_inline(10, 1010 - 8 - 10, PS));
+    assert!(!value_inline(10, 1010 - 8 - 10 + 1, PS));
     assert!(!value_inline(1024, 17, PS));
 }
 
@@ -393,8 +433,23 @@ fn leaf_page_layout() {
     assert_eq!(u16_at(&page, 2), 2, "count");
     assert_eq!(u32_at(&page, 4), c_ovf as u32, "cells start");
     assert_eq!(u16_at(&page, 32) as usize, c_ovf, "slot 0: key aa");
-    assert_eq!(u16_at(&page, 34) as usize, c_inline, "slot 1: key bb");
-    assert_eq!(node::free_space(&page), c_ovf - 32 - 4);
+    assert_eq!(u16_at(&page, 38) as usize, c_inline, "slot 1: key bb");
+    assert_eq!(
+        u32::from_be_bytes(page[34..38].try_into().unwrap()),
+        0x6161_0000
+    );
+    assert_eq!(
+        u32::from_be_bytes(page[40..44].try_into().unwrap()),
+        0x6262_0000
+    );
+    assert_eq!(node::free_space(&page), c_ovf - 32 - 2 * 6);
+    // The worked example of FORMAT.md section 5.1.
+    assert_eq!((c_inline, c_ovf), (4083, 4057));
+    assert_eq!(
+        page[32..44],
+        [0xd9, 0x0f, 0x61, 0x61, 0x00, 0x00, 0xf3, 0x0f, 0x62, 0x62, 0x00, 0x00]
+    );
+    assert_eq!(node::free_space(&page), 4013);
 
     // Inline form: key_len u16 | flags u8 | reserved u8 | value_len u32 | key | value.
     let c = &page[c_inline..];
@@ -423,7 +478,7 @@ fn leaf_page_layout() {
     n.validate_cells().unwrap();
     assert!(n.is_leaf());
     assert_eq!(n.count(), 2);
-    assert_eq!(n.used(), 2 * 2 + 13 + 26);
+    assert_eq!(n.used(), 2 * 6 + 13 + 26);
     let (k, v) = n.leaf_entry(0).unwrap();
     assert_eq!(k, b"aa");
     assert!(matches!(
@@ -456,6 +511,11 @@ fn leaf_page_layout() {
     assert_eq!(u16_at(&page, 2), 1);
     assert_eq!(u32_at(&page, 4) as usize, PS - 26);
     assert_eq!(u16_at(&page, 32) as usize, PS - 26);
+    assert_eq!(
+        slot_hint(&page, 0),
+        0x6161_0000,
+        "the remaining slot keeps its hint"
+    );
     Node::parse(9, &page, 0x77)
         .unwrap()
         .validate_cells()
@@ -510,7 +570,14 @@ fn branch_page_layout() {
     let off1 = off0 - 19;
     assert_eq!(u32_at(&page, 4) as usize, off1);
     assert_eq!(u16_at(&page, 32) as usize, off0);
-    assert_eq!(u16_at(&page, 34) as usize, off1);
+    assert_eq!(u16_at(&page, 38) as usize, off1);
+    assert_eq!(
+        &page[34..38],
+        &[0, 0, 0, 0],
+        "cell 0's empty key has hint 0"
+    );
+    assert_eq!(&page[40..44], b"m\0\0\0", "hint of m");
+    assert_eq!(node::free_space(&page), off1 - 32 - 2 * 6);
     // child pgno u64 | child txn u64 | key_len u16 | key
     let c = &page[off0..];
     assert_eq!(u64_at(c, 0), 0x0a0b);
@@ -589,13 +656,355 @@ fn branch_split_moves_the_key_up_and_empties_cell_0() {
     );
 }
 
+// ---- key hints ----------------------------------------------------------------------------
+
+/// Checks every slot of `page` against FORMAT.md: slot `i` at `32 + 6*i` names the cell of
+/// `keys[i]` and holds its first four bytes, zero-padded, big-endian.
+fn assert_slots(page: &[u8], keys: &[&[u8]], key_of_cell: impl Fn(&[u8]) -> Vec<u8>) {
+    assert_eq!(u16_at(page, 2) as usize, keys.len(), "count");
+    for (i, k) in keys.iter().enumerate() {
+        let cell = &page[slot_cell(page, i)..];
+        assert_eq!(key_of_cell(cell), *k, "slot {i} names the cell of its key");
+        let mut padded = [0u8; 4];
+        let n = k.len().min(4);
+        padded[..n].copy_from_slice(&k[..n]);
+        assert_eq!(
+            page[slot_at(i) + 2..slot_at(i) + 6],
+            padded,
+            "hint bytes of slot {i}"
+        );
+        assert_eq!(slot_hint(page, i), documented_hint(k), "slot {i}");
+        assert_eq!(slot_hint(page, i), key_hint(k), "slot {i}");
+    }
+}
+
+fn leaf_cell_key_bytes(cell: &[u8]) -> Vec<u8> {
+    cell[8..8 + u16_at(cell, 0) as usize].to_vec()
+}
+
+fn branch_cell_key_bytes(cell: &[u8]) -> Vec<u8> {
+    cell[18..18 + u16_at(cell, 16) as usize].to_vec()
+}
+
+#[test]
+fn slot_hints_of_leaf_and_branch_pages() {
+    // Leaf: keys inserted out of order at their sorted position; several tie on their hint.
+    let inserts: [&[u8]; 12] = [
+        b"abcdf",
+        b"a",
+        b"\xff\xff\xff\xff\x00",
+        b"abcde",
+        b"a\0",
+        b"zz",
+        b"ab",
+        b"\xff",
+        b"abc",
+        b"abcd",
+        b"\x00\x01",
+        b"", // not a valid user key, but the page format allows it: hint 0
+    ];
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_LEAF, 3);
+    let mut keys: Vec<&[u8]> = Vec::new();
+    for (j, k) in inserts.iter().enumerate() {
+        let pos = keys.binary_search(k).unwrap_err();
+        let value = [j as u8; 5];
+        let cell = LeafCell {
+            key: k,
+            value: if j % 3 == 0 {
+                LeafValue::Overflow {
+                    ptr: PagePtr {
+                        pgno: 100 + j as u64,
+                        txn: 2,
+                    },
+                    len: 50_000,
+                }
+            } else {
+                LeafValue::Inline(&value)
+            },
+        };
+        assert!(node::insert_cell(&mut page, pos, &cell));
+        keys.insert(pos, k);
+        assert_slots(&page, &keys, leaf_cell_key_bytes);
+    }
+    assert_eq!(slot_hint(&page, 0), 0, "the empty key");
+    assert_eq!(keys[0], b"");
+    assert_eq!(slot_hint(&page, 1), 0x0001_0000, "00 01");
+    assert_eq!(slot_hint(&page, 2), 0x6100_0000, "a");
+    assert_eq!(slot_hint(&page, 3), 0x6100_0000, "a\\0 ties with a");
+    assert_eq!(slot_hint(&page, 7), 0x6162_6364, "abcde");
+    assert_eq!(slot_hint(&page, 8), 0x6162_6364, "abcdf ties with abcde");
+    assert_eq!(slot_hint(&page, 10), 0xff00_0000, "ff");
+    assert_eq!(slot_hint(&page, 11), 0xffff_ffff, "ff ff ff ff 00");
+
+    // The searches resolve ties by the keys themselves.
+    let n = Node::parse(5, &page, 3).unwrap();
+    n.validate_cells().unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(n.search(k).unwrap(), Ok(i), "{k:?}");
+    }
+    let absent: [&[u8]; 10] = [
+        b"\0",
+        b"a\0\0",
+        b"a\x01",
+        b"abcd\0",
+        b"abcdef",
+        b"abcdg",
+        b"abd",
+        b"\xff\0",
+        b"\xff\xff\xff\xff",
+        b"\xff\xff\xff\xff\x00\x00",
+    ];
+    for k in absent {
+        assert_eq!(n.search(k).unwrap(), keys.binary_search(&k), "{k:?}");
+    }
+
+    // Removing cells moves the remaining slots whole: each keeps its hint.
+    node::remove_cell(&mut page, 3);
+    keys.remove(3);
+    node::remove_cell(&mut page, 0);
+    keys.remove(0);
+    assert_slots(&page, &keys, leaf_cell_key_bytes);
+    Node::parse(5, &page, 3).unwrap().validate_cells().unwrap();
+
+    // Branch: cell 0's empty key has hint 0; separators tie on "c" padded with zeros.
+    let seps: [&[u8]; 8] = [
+        b"",
+        b"b",
+        b"bcde1",
+        b"bcde2",
+        b"c",
+        b"c\0",
+        b"c\0\0\0\0",
+        b"d",
+    ];
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_BRANCH, 4);
+    // Inserted back to front, each at index 0 of what is there so far.
+    for (i, k) in seps.iter().enumerate().rev() {
+        let cell = BranchCell {
+            child: PagePtr {
+                pgno: 10 + i as u64,
+                txn: 4,
+            },
+            key: k,
+        };
+        assert!(node::insert_cell(&mut page, 0, &cell));
+    }
+    assert_slots(&page, &seps, branch_cell_key_bytes);
+    assert_eq!(&page[34..38], &[0, 0, 0, 0], "cell 0");
+    assert_eq!(slot_hint(&page, 2), 0x6263_6465, "bcde1");
+    assert_eq!(slot_hint(&page, 3), 0x6263_6465, "bcde2");
+    for i in 4..7 {
+        assert_eq!(
+            slot_hint(&page, i),
+            0x6300_0000,
+            "c, c\\0, c\\0\\0\\0\\0 tie"
+        );
+    }
+    let n = Node::parse(6, &page, 4).unwrap();
+    n.validate_cells().unwrap();
+    let probes: [&[u8]; 14] = [
+        b"\0",
+        b"a",
+        b"b",
+        b"bcde",
+        b"bcde1",
+        b"bcde15",
+        b"bcde2",
+        b"bcdf",
+        b"c",
+        b"c\0",
+        b"c\0\0",
+        b"c\0\0\0\0",
+        b"c\0\0\0\0\0",
+        b"\xff",
+    ];
+    for k in probes {
+        // The documented rule: the last child whose separator is <= k (child 0 has none).
+        let want = (1..seps.len()).rev().find(|&i| seps[i] <= k).unwrap_or(0);
+        assert_eq!(n.child_index(k).unwrap(), want, "{k:?}");
+        assert_eq!(n.child(want).unwrap().pgno, 10 + want as u64);
+    }
+
+    // Replacing a separator by one of the same length (written in place) updates the hint.
+    assert!(node::replace_cell(
+        &mut page,
+        7,
+        &BranchCell {
+            child: PagePtr { pgno: 17, txn: 4 },
+            key: b"e",
+        }
+    ));
+    let mut seps = seps.to_vec();
+    seps[7] = b"e";
+    assert_slots(&page, &seps, branch_cell_key_bytes);
+    let n = Node::parse(6, &page, 4).unwrap();
+    n.validate_cells().unwrap();
+    assert_eq!(n.child_index(b"d").unwrap(), 6);
+    assert_eq!(n.child_index(b"e").unwrap(), 7);
+
+    // A branch page rebuilt by the page builder: its first cell's key is emptied, hint 0.
+    let mut list = CellList::default();
+    list.push_page(&page, 0..8);
+    let mut rebuilt = vec![0u8; PS];
+    list.write_page(3..8, &mut rebuilt, KIND_BRANCH, 4);
+    assert_slots(
+        &rebuilt,
+        &[b"", b"c", b"c\0", b"c\0\0\0\0", b"e"],
+        branch_cell_key_bytes,
+    );
+    Node::parse(6, &rebuilt, 4)
+        .unwrap()
+        .validate_cells()
+        .unwrap();
+}
+
+#[test]
+fn key_hints_order_like_keys() {
+    assert_eq!(key_hint(b""), 0);
+    assert_eq!(key_hint(b"a"), 0x6100_0000);
+    assert_eq!(key_hint(b"abcd"), 0x6162_6364);
+    assert_eq!(key_hint(b"abcdef"), 0x6162_6364);
+    assert_eq!(key_hint(b"\xff\xff\xff\xff\x00"), u32::MAX);
+
+    // (smaller key, larger key, whether their hints tie)
+    let pairs: [(&[u8], &[u8], bool); 14] = [
+        (b"", b"\0", true),
+        (b"", b"a", false),
+        (b"a", b"a\0", true),
+        (b"a\0", b"a\0\0\0", true),
+        (b"a\0\0\0", b"a\0\0\0\0", true),
+        (b"a", b"a\x01", false),
+        (b"ab", b"abc", false),
+        (b"abc", b"abd", false),
+        (b"abcd", b"abcde", true),
+        (b"abcde", b"abcdf", true),
+        (b"abcdzzzz", b"abcdzzzzz", true),
+        (b"\x7f\xff\xff\xff", b"\x80", false),
+        (b"\xff", b"\xff\xff\xff\xff\x00", false),
+        (b"\xff\xff\xff\xff", b"\xff\xff\xff\xff\x00", true),
+    ];
+    for (a, b, tie) in pairs {
+        assert!(a < b, "{a:?} < {b:?}");
+        assert_eq!(key_hint(a), documented_hint(a));
+        assert_eq!(key_hint(b), documented_hint(b));
+        if tie {
+            assert_eq!(key_hint(a), key_hint(b), "{a:?} and {b:?} tie");
+        } else {
+            assert!(key_hint(a) < key_hint(b), "{a:?} < {b:?} by hint");
+        }
+    }
+
+    // Exhaustively over short keys of a few boundary bytes: whenever the hints differ, they
+    // order like the keys.
+    let alphabet = [0x00u8, 0x01, 0x61, 0x7f, 0x80, 0xff];
+    let mut keys: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut last = vec![Vec::new()];
+    for _ in 0..5 {
+        last = last
+            .iter()
+            .flat_map(|k| {
+                alphabet.iter().map(move |&b| {
+                    let mut k = k.clone();
+                    k.push(b);
+                    k
+                })
+            })
+            .collect();
+        keys.extend(last.iter().cloned());
+    }
+    let mut rng = Rng(11);
+    for _ in 0..200_000 {
+        let a = &keys[rng.next() as usize % keys.len()];
+        let b = &keys[rng.next() as usize % keys.len()];
+        let (ha, hb) = (key_hint(a), key_hint(b));
+        assert_eq!(ha, documented_hint(a));
+        if ha != hb {
+            assert_eq!(ha.cmp(&hb), a.cmp(b), "{a:?} vs {b:?}");
+        }
+    }
+}
+
+#[test]
+fn validate_cells_rejects_a_wrong_hint() {
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_LEAF, 8);
+    for (i, k) in [&b"apple"[..], b"b", b"cherry"].iter().enumerate() {
+        assert!(node::insert_cell(
+            &mut page,
+            i,
+            &LeafCell {
+                key: k,
+                value: LeafValue::Inline(b"v"),
+            }
+        ));
+    }
+    seal(&mut page);
+    Node::parse(12, &page, 8).unwrap().validate_cells().unwrap();
+
+    let rejected = |edit: &dyn Fn(&mut [u8])| {
+        let mut bad = page.clone();
+        edit(&mut bad);
+        // Resealed: the checksum is right, as after a writer bug; the hint is still caught.
+        seal(&mut bad);
+        verify_checksum(12, &bad).unwrap();
+        let n = Node::parse(12, &bad, 8).expect("the header is fine");
+        match n.validate_cells() {
+            Err(crate::Error::Corrupted { page, .. }) => assert_eq!(page, 12),
+            other => panic!("expected Corrupted, got {other:?}"),
+        }
+    };
+    // Every byte of a hint counts, also a change that keeps the slots in order.
+    for byte in 0..4 {
+        for slot in 0..3 {
+            rejected(&|b: &mut [u8]| b[slot_at(slot) + 2 + byte] ^= 0x01);
+        }
+    }
+    rejected(&|b: &mut [u8]| {
+        b[slot_at(1) + 2..slot_at(1) + 6].copy_from_slice(&[0x61, 0xff, 0, 0])
+    });
+    rejected(&|b: &mut [u8]| b[slot_at(2) + 2..slot_at(2) + 6].fill(0));
+    // A hint in little-endian byte order is wrong too.
+    rejected(&|b: &mut [u8]| {
+        let h = key_hint(b"apple").to_le_bytes();
+        b[slot_at(0) + 2..slot_at(0) + 6].copy_from_slice(&h);
+    });
+
+    // A branch's cell 0 must have hint 0.
+    let mut branch = vec![0u8; PS];
+    node::init(&mut branch, KIND_BRANCH, 8);
+    for (i, k) in [&b""[..], b"m"].iter().enumerate() {
+        assert!(node::insert_cell(
+            &mut branch,
+            i,
+            &BranchCell {
+                child: PagePtr {
+                    pgno: 20 + i as u64,
+                    txn: 8
+                },
+                key: k,
+            }
+        ));
+    }
+    Node::parse(13, &branch, 8)
+        .unwrap()
+        .validate_cells()
+        .unwrap();
+    branch[slot_at(0) + 5] = 1;
+    assert!(matches!(
+        Node::parse(13, &branch, 8).unwrap().validate_cells(),
+        Err(crate::Error::Corrupted { page: 13, .. })
+    ));
+}
+
 // ---- split policy and separators -------------------------------------------------------------
 
 #[test]
 fn split_policy() {
-    // 40 leaf cells of 100 bytes (102 with their slot): 39 fill a 4 KiB page, 40 do not.
+    // 40 leaf cells of 96 bytes (102 with their 6-byte slot): 39 fill a 4 KiB page, 40 do not.
     let keys: Vec<[u8; 4]> = (0..40u32).map(|i| i.to_be_bytes()).collect();
-    let value = [7u8; 88];
+    let value = [7u8; 84];
     let mut list = CellList::default();
     for k in &keys {
         list.push(&LeafCell {
@@ -603,6 +1012,7 @@ fn split_policy() {
             value: LeafValue::Inline(&value),
         });
     }
+    assert_eq!(list.size(0..1), 96 + 6);
     assert_eq!(list.size(0..40), 4080);
     assert!(list.size(0..39) <= PS - HEADER_LEN);
     // Appending at the end of a leaf: the left page keeps every old cell, the right gets the new.
@@ -610,8 +1020,8 @@ fn split_policy() {
     // Elsewhere: byte-balanced.
     assert_eq!(list.split_point(PS, KIND_LEAF, false), 20);
 
-    // 34 branch cells of 118 bytes (120 with their slot): 33 fill a page, 34 do not.
-    let key = [b'k'; 100];
+    // 34 branch cells of 114 bytes (120 with their 6-byte slot): 33 fill a page, 34 do not.
+    let key = [b'k'; 96];
     let mut list = CellList::default();
     for i in 0..34u64 {
         list.push(&BranchCell {
@@ -622,6 +1032,7 @@ fn split_policy() {
             key: &key,
         });
     }
+    assert_eq!(list.size(0..1), 114 + 6);
     assert_eq!(list.size(0..34), 4080);
     // Appending at the end of a branch: the right page gets the last two cells (two children).
     assert_eq!(list.split_point(PS, KIND_BRANCH, true), 32);

@@ -25,8 +25,20 @@ pub(crate) const OFF_TXN: usize = 8;
 pub(crate) const OFF_CHECKSUM: usize = 16;
 /// Offset of the u64 value length (overflow pages; zero elsewhere).
 pub(crate) const OFF_VALUE_LEN: usize = 24;
-/// Size of one slot (a u16 cell offset) in the slot array that follows the header.
-pub(crate) const SLOT_LEN: usize = 2;
+/// Size of one slot in the slot array that follows the header: the u16 cell offset, then the
+/// u32 key hint (the key's first four bytes, zero-padded, read big-endian).
+pub(crate) const SLOT_LEN: usize = 6;
+/// Offset of the key hint within a slot.
+pub(crate) const SLOT_OFF_HINT: usize = 2;
+
+/// The hint of a key: its first four bytes, zero-padded, as a big-endian u32. Hints order like
+/// the keys they come from whenever they differ, so a search compares whole keys only on ties.
+pub(crate) fn key_hint(key: &[u8]) -> u32 {
+    let mut b = [0u8; 4];
+    let n = key.len().min(4);
+    b[..n].copy_from_slice(&key[..n]);
+    u32::from_be_bytes(b)
+}
 
 /// Page kind: a leaf of a B+tree.
 pub(crate) const KIND_LEAF: u8 = 1;

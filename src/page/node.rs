@@ -8,8 +8,8 @@
 //! Branch cell: `child pgno u64 | child txn u64 | key_len u16 | key`; cell 0's key is empty.
 
 use super::{
-    get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN, KIND_BRANCH,
-    KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, OFF_TXN, SLOT_LEN,
+    get_u16, get_u32, get_u64, key_hint, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN,
+    KIND_BRANCH, KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, OFF_TXN, SLOT_LEN, SLOT_OFF_HINT,
 };
 use crate::error::{corrupted, Result};
 use std::cmp::Ordering;
@@ -107,12 +107,19 @@ impl<'a> Node<'a> {
         })
     }
 
-    /// Checks every cell's bounds and that the cells fill the cell area exactly. Done once before a
-    /// page is copied into a write transaction, so that in-place edits can trust it.
+    /// Checks every cell's bounds, every slot's key hint, and that the cells fill the cell area
+    /// exactly. Done once before a page is copied into a write transaction, so that in-place edits
+    /// can trust it, and by `check()`.
     pub fn validate_cells(&self) -> Result<()> {
         let mut total = 0usize;
         for i in 0..self.count {
             total += self.cell(i)?.len();
+            if self.hint(i) != key_hint(self.key(i)?) {
+                return Err(corrupted(
+                    self.pgno,
+                    format!("slot {i} has a key hint that does not match its key"),
+                ));
+            }
         }
         if total != self.data.len() - self.cells_start {
             return Err(corrupted(
@@ -217,12 +224,31 @@ impl<'a> Node<'a> {
         Ok(PagePtr { pgno, txn })
     }
 
+    /// The key hint stored in slot `i` (in bounds for `i < count`, which `parse` checked).
+    fn hint(&self, i: usize) -> u32 {
+        let at = HEADER_LEN + i * SLOT_LEN + SLOT_OFF_HINT;
+        self.data
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_be_bytes)
+    }
+
+    /// Compares entry `i`'s key with `key` (whose hint is `hint`), reading the cell only when the
+    /// hints tie.
+    fn cmp_key(&self, i: usize, key: &[u8], hint: u32) -> Result<Ordering> {
+        match self.hint(i).cmp(&hint) {
+            Ordering::Equal => Ok(self.key(i)?.cmp(key)),
+            o => Ok(o),
+        }
+    }
+
     /// Binary search of a leaf: Ok(index) of `key`, or Err(index where it would go).
     pub fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        let h = key_hint(key);
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.key(mid)?.cmp(key) {
+            match self.cmp_key(mid, key, h)? {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(Ok(mid)),
@@ -233,10 +259,11 @@ impl<'a> Node<'a> {
 
     /// In a branch: index of the child whose key range holds `key` (last separator <= key).
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
+        let h = key_hint(key);
         let (mut lo, mut hi) = (1usize, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.key(mid)? <= key {
+            if self.cmp_key(mid, key, h)? != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -357,6 +384,29 @@ pub(crate) fn cell_bytes(buf: &[u8], i: usize) -> &[u8] {
     &buf[off..off + len]
 }
 
+/// The key of an encoded cell of a dirty page of `kind`.
+fn cell_key(kind: u8, cell: &[u8]) -> &[u8] {
+    let (off, len) = if kind == KIND_LEAF {
+        (
+            LEAF_CELL_HEADER,
+            get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize,
+        )
+    } else {
+        (
+            BRANCH_CELL_HEADER,
+            get_u16(cell, BRANCH_OFF_KEY_LEN).unwrap_or(0) as usize,
+        )
+    };
+    &cell[off..off + len]
+}
+
+/// Stores in slot `idx` the hint of the key of the cell at byte `off`.
+fn set_hint(buf: &mut [u8], idx: usize, off: usize) {
+    let hint = key_hint(cell_key(buf[OFF_KIND], &buf[off..]));
+    let s = HEADER_LEN + idx * SLOT_LEN + SLOT_OFF_HINT;
+    buf[s..s + 4].copy_from_slice(&hint.to_be_bytes());
+}
+
 /// Inserts `src` as cell `idx`; false (and nothing changed) if it does not fit.
 pub(crate) fn insert_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> bool {
     let len = src.encoded_len();
@@ -369,6 +419,7 @@ pub(crate) fn insert_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> boo
     let s = HEADER_LEN + idx * SLOT_LEN;
     buf.copy_within(s..HEADER_LEN + n * SLOT_LEN, s + SLOT_LEN);
     put_u16(buf, s, start as u16);
+    set_hint(buf, idx, start);
     put_u16(buf, OFF_COUNT, (n + 1) as u16);
     put_u32(buf, OFF_CELLS_START, start as u32);
     true
@@ -401,6 +452,7 @@ pub(crate) fn replace_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> bo
     let len = src.encoded_len();
     if len == old {
         src.write_to(&mut buf[off..off + len]);
+        set_hint(buf, idx, off);
         return true;
     }
     if len > old && free_space(buf) < len - old {
