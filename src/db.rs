@@ -61,6 +61,26 @@ impl Builder {
     /// [`Error::Corrupted`]. If the latest commit did not reach the disk entirely (a crash before
     /// its sync), the previous one is opened.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
+        self.open_store(path, |s| s)
+    }
+
+    /// Opens like [`Builder::open`], with every change to the file also going through the
+    /// simulated disk `disk`, which logs it for crash images and may fail it (tests only).
+    #[cfg(feature = "testing")]
+    pub fn open_simulated(
+        &self,
+        path: impl AsRef<Path>,
+        disk: Arc<crate::testing::SimDisk>,
+    ) -> Result<Database> {
+        self.open_store(path, |s| s.with_sim(disk))
+    }
+
+    /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
+    fn open_store(
+        &self,
+        path: impl AsRef<Path>,
+        wrap: impl FnOnce(FileStore) -> FileStore,
+    ) -> Result<Database> {
         let o = &self.opts;
         o.validate()?;
         let file = if o.read_only {
@@ -73,7 +93,7 @@ impl Builder {
                 .truncate(false)
                 .open(path)?
         };
-        let store = FileStore::lock(file, o.read_only)?;
+        let store = wrap(FileStore::lock(file, o.read_only)?);
         let rec = recovery::recover(&store, o.page_size, o.read_only)?;
         if !o.read_only {
             // Whatever recovery trusted may still sit only in the OS cache: make it durable

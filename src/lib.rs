@@ -52,6 +52,12 @@ mod txn;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// Test support (cargo feature `testing`): the simulated disk for crash and fault injection.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::store::sim::{OpKind, Rng, SimDisk};
+}
+
 pub use catalog::MAX_TABLE_NAME_LEN;
 pub use db::{Builder, Database};
 pub use error::{Error, Result};

@@ -11,6 +11,9 @@
 //! use the cached backend once it exists.
 #![allow(unsafe_code)]
 
+#[cfg(feature = "testing")]
+pub mod sim;
+
 use crate::error::{corrupted, Error, Result};
 use std::fs::File;
 use std::io;
@@ -39,7 +42,21 @@ const MAX_GROWTH: u64 = 256 << 20;
 /// The open database file, locked for this handle.
 pub(crate) struct FileStore {
     file: File,
+    /// With the `testing` feature: a simulated disk that logs every change and injects faults.
+    #[cfg(feature = "testing")]
+    sim: Option<Arc<sim::SimDisk>>,
 }
+
+/// Operation kinds, as the simulated disk counts them.
+#[cfg(not(feature = "testing"))]
+#[derive(Clone, Copy)]
+enum OpKind {
+    Write,
+    Sync,
+    SetLen,
+}
+#[cfg(feature = "testing")]
+use sim::OpKind;
 
 impl FileStore {
     /// Takes over an open file and locks it: exclusively for a writable handle, shared for a
@@ -61,7 +78,46 @@ impl FileStore {
                 Error::Io(err)
             });
         }
-        Ok(FileStore { file })
+        Ok(FileStore {
+            file,
+            #[cfg(feature = "testing")]
+            sim: None,
+        })
+    }
+
+    /// Routes this file's changes through a simulated disk (crash and fault tests).
+    #[cfg(feature = "testing")]
+    pub fn with_sim(mut self, sim: Arc<sim::SimDisk>) -> FileStore {
+        self.sim = Some(sim);
+        self
+    }
+
+    /// Before an operation: the simulated disk may fail it.
+    fn before(&self, kind: OpKind) -> io::Result<()> {
+        #[cfg(feature = "testing")]
+        if let Some(s) = &self.sim {
+            return s.before(kind);
+        }
+        let _ = kind;
+        Ok(())
+    }
+
+    /// After a write: the simulated disk logs it.
+    fn wrote(&self, offset: u64, data: &[u8]) {
+        #[cfg(feature = "testing")]
+        if let Some(s) = &self.sim {
+            s.wrote(offset, data);
+        }
+        let _ = (offset, data);
+    }
+
+    /// After a change of length: the simulated disk logs it.
+    fn resized(&self, len: u64) {
+        #[cfg(feature = "testing")]
+        if let Some(s) = &self.sim {
+            s.set_len(len);
+        }
+        let _ = len;
     }
 
     /// Current length of the file in bytes.
@@ -85,12 +141,16 @@ impl FileStore {
 
     /// Writes `buf` at `offset` in full.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-        Ok(self.file.write_all_at(buf, offset)?)
+        self.before(OpKind::Write)?;
+        self.file.write_all_at(buf, offset)?;
+        self.wrote(offset, buf);
+        Ok(())
     }
 
     /// Writes pages, given as `(pgno, bytes)` sorted by page number, coalescing runs of
     /// consecutive pages into one `pwritev` each.
     pub fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> Result<()> {
+        self.before(OpKind::Write)?;
         const MAX_IOV: usize = 512;
         let mut i = 0;
         while i < pages.len() {
@@ -102,6 +162,9 @@ impl FileStore {
             }
             self.write_vectored_at(&pages[i..j], pages[i].0 * page_size as u64)?;
             i = j;
+        }
+        for &(pgno, bytes) in pages {
+            self.wrote(pgno * page_size as u64, bytes);
         }
         Ok(())
     }
@@ -142,7 +205,8 @@ impl FileStore {
                 let end = pos + b.len();
                 if end > written {
                     let skip = written.saturating_sub(pos);
-                    self.write_at(&b[skip..], offset + (pos + skip) as u64)?;
+                    self.file
+                        .write_all_at(&b[skip..], offset + (pos + skip) as u64)?;
                 }
                 pos = end;
             }
@@ -152,7 +216,13 @@ impl FileStore {
 
     /// Makes everything written so far durable (`fdatasync`).
     pub fn sync(&self) -> Result<()> {
-        Ok(self.file.sync_data()?)
+        self.before(OpKind::Sync)?;
+        self.file.sync_data()?;
+        #[cfg(feature = "testing")]
+        if let Some(s) = &self.sim {
+            s.synced();
+        }
+        Ok(())
     }
 
     /// Ensures the file is at least `needed` bytes long, preallocating in chunks so that a full
@@ -162,6 +232,7 @@ impl FileStore {
         if len >= needed {
             return Ok(());
         }
+        self.before(OpKind::SetLen)?;
         let extra = (len / 8).clamp(MIN_GROWTH, MAX_GROWTH);
         let target = (needed + extra).next_multiple_of(page_size as u64);
         // SAFETY: posix_fallocate takes our open fd and two integers; it touches no memory of ours.
@@ -181,12 +252,16 @@ impl FileStore {
             let _ = self.file.set_len(len);
             return Err(Error::Io(io::Error::from_raw_os_error(rc)));
         }
+        self.resized(self.len()?);
         Ok(())
     }
 
     /// Sets the file length (used only when initialising an empty file).
     pub fn set_len(&self, len: u64) -> Result<()> {
-        Ok(self.file.set_len(len)?)
+        self.before(OpKind::SetLen)?;
+        self.file.set_len(len)?;
+        self.resized(len);
+        Ok(())
     }
 
     /// Maps the file read-only, reserving at least `min_len` bytes of address space.

@@ -1,0 +1,176 @@
+//! `larch stat` and `larch check`.
+
+use crate::fail::{open_existing, CliResult, DbContext, Fail};
+use crate::progress;
+use indicatif::HumanBytes;
+use larchdb::{Error, Stats};
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// `larch stat PATH [--json]`.
+pub fn stat(path: &Path, as_json: bool, quiet: bool) -> CliResult {
+    let db = open_existing(path, false)?;
+    let sp = progress::spinner(quiet, "reading statistics");
+    let s = db.stats().on(path);
+    sp.finish_and_clear();
+    let s = s?;
+    let text = if as_json {
+        serde_json::to_string_pretty(&to_json(path, &s)).expect("JSON of plain values") + "\n"
+    } else {
+        summary(path, &s)
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Fail::io("stdout", e))
+}
+
+/// The statistics as a JSON value.
+fn to_json(path: &Path, s: &Stats) -> serde_json::Value {
+    let tables: Vec<_> = s
+        .tables
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "entries": t.entries,
+                "depth": t.depth,
+                "leaf_pages": t.leaf_pages,
+                "branch_pages": t.branch_pages,
+                "overflow_pages": t.overflow_pages,
+                "used_bytes": t.used_bytes,
+            })
+        })
+        .collect();
+    json!({
+        "path": path.display().to_string(),
+        "format_version": s.format_version,
+        "page_size": s.page_size,
+        "txn_id": s.txn_id,
+        "file_size": s.file_size,
+        "page_count": s.page_count,
+        "pages": {
+            "meta": s.meta_pages,
+            "catalog": s.catalog_pages,
+            "freelist": s.freelist_pages,
+            "leaf": s.leaf_pages,
+            "branch": s.branch_pages,
+            "overflow": s.overflow_pages,
+            "free": s.free_pages,
+        },
+        "fill_factor": s.fill_factor(),
+        "tables": tables,
+    })
+}
+
+/// The human-readable statistics (also printed by `larch demo`).
+pub fn summary(path: &Path, s: &Stats) -> String {
+    let mut o = String::new();
+    let used = s.page_count * s.page_size as u64;
+    let line = |o: &mut String, k: &str, v: String| o.push_str(&format!("{k:<13} {v}\n"));
+    line(&mut o, "file", path.display().to_string());
+    line(
+        &mut o,
+        "format",
+        format!("version {}, page size {}", s.format_version, s.page_size),
+    );
+    line(&mut o, "last txn", s.txn_id.to_string());
+    line(
+        &mut o,
+        "file size",
+        format!("{} ({} bytes)", HumanBytes(s.file_size), s.file_size),
+    );
+    line(
+        &mut o,
+        "pages",
+        format!(
+            "{} in use or free ({}; the rest of the file is preallocated)",
+            s.page_count,
+            HumanBytes(used)
+        ),
+    );
+    line(
+        &mut o,
+        "  by kind",
+        format!(
+            "meta {}, catalog {}, freelist {}, leaf {}, branch {}, overflow {}",
+            s.meta_pages,
+            s.catalog_pages,
+            s.freelist_pages,
+            s.leaf_pages,
+            s.branch_pages,
+            s.overflow_pages,
+        ),
+    );
+    line(&mut o, "free pages", s.free_pages.to_string());
+    line(
+        &mut o,
+        "fill factor",
+        format!(
+            "{:.1}% of leaf and branch page space",
+            s.fill_factor() * 100.0
+        ),
+    );
+    if s.tables.is_empty() {
+        line(&mut o, "tables", "none".into());
+        return o;
+    }
+    line(&mut o, "tables", s.tables.len().to_string());
+    let w = s
+        .tables
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    o.push_str(&format!(
+        "  {:<w$}  {:>12}  {:>5}  {:>10}  {:>8}  {:>10}\n",
+        "TABLE", "ENTRIES", "DEPTH", "LEAF", "BRANCH", "OVERFLOW"
+    ));
+    for t in &s.tables {
+        o.push_str(&format!(
+            "  {:<w$}  {:>12}  {:>5}  {:>10}  {:>8}  {:>10}\n",
+            t.name, t.entries, t.depth, t.leaf_pages, t.branch_pages, t.overflow_pages
+        ));
+    }
+    o
+}
+
+/// `larch check PATH`: exit 0 if the check passes, 1 with the page and reason if it finds damage.
+pub fn check(path: &Path, quiet: bool) -> CliResult {
+    crate::fail::require_file(path)?;
+    let t = Instant::now();
+    let sp = progress::spinner(quiet, &format!("checking {}", path.display()));
+    let r = (|| {
+        let db = larchdb::Database::builder().read_only(true).open(path)?;
+        db.check()?;
+        // What was checked, for the report (O(1) per table).
+        let rtx = db.begin_read()?;
+        let mut entries = 0u64;
+        let names = rtx.list_tables()?;
+        for name in &names {
+            entries += rtx.open_table(name)?.len()?;
+        }
+        Ok((names.len(), entries, rtx.id()))
+    })();
+    sp.finish_and_clear();
+    match r {
+        Ok((tables, entries, txn)) => {
+            println!(
+                "{}: ok, no damage found ({}, {}, last txn {}; checked in {:.2?})",
+                path.display(),
+                progress::count(tables as u64, "table", "tables"),
+                progress::count(entries, "entry", "entries"),
+                txn,
+                t.elapsed()
+            );
+            Ok(())
+        }
+        Err(Error::Corrupted { page, reason }) => {
+            println!("{}: DAMAGED at page {page}: {reason}", path.display());
+            Err(Fail::found(String::new()))
+        }
+        Err(e) => Err(Fail::db(path, e)),
+    }
+}

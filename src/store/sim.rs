@@ -1,0 +1,267 @@
+//! A simulated disk for crash and fault testing (cargo feature `testing`).
+//!
+//! The database still reads and writes a real file (so the memory map and every code path are
+//! the production ones), but every write, size change and sync is also logged here. From the
+//! log, [`SimDisk::crash_image`] builds what a power cut at any point could have left on disk:
+//! the image as of the last completed sync, plus each later write applied, dropped, torn at a
+//! 512-byte or 4 KiB boundary, or replaced with garbage, chosen by a seeded generator. A fault
+//! plan ([`SimDisk::fail_op`]) makes the Nth operation fail, once or from then on.
+//!
+//! Garbage only lands inside the file's last durable length: filesystems that journal metadata
+//! in ordered mode (ext4, XFS, btrfs) show blocks allocated after the last sync as zeros after a
+//! power cut, never as stale or random data. Past that length a garbled write reads as zeros.
+
+use parking_lot::Mutex;
+use std::io;
+
+/// Kinds of I/O operation the simulated disk counts (reads are never failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// A write (`pwrite` or one `pwritev` call).
+    Write,
+    /// `fdatasync`.
+    Sync,
+    /// A change of the file's length (`set_len`, `fallocate`).
+    SetLen,
+}
+
+/// One logged change to the file.
+#[derive(Debug, Clone)]
+enum Entry {
+    Write { offset: u64, data: Vec<u8> },
+    SetLen(u64),
+    Sync,
+}
+
+/// What a planned fault does.
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    at: u64,
+    forever: bool,
+    errno: i32,
+}
+
+#[derive(Default)]
+struct State {
+    log: Vec<Entry>,
+    /// (log length right after a sync, durable image then).
+    synced: Vec<(usize, Vec<u8>)>,
+    /// Durable image as of the last sync.
+    durable: Vec<u8>,
+    ops: u64,
+    fault: Option<Fault>,
+    faults_injected: u64,
+}
+
+/// The simulated disk. Share it (`Arc`) between the database that writes through it and the test
+/// that crashes it.
+#[derive(Default)]
+pub struct SimDisk {
+    state: Mutex<State>,
+}
+
+/// A small seeded generator (xorshift64*), so crash outcomes are reproducible.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+fn apply_write(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    let end = offset as usize + data.len();
+    if image.len() < end {
+        image.resize(end, 0);
+    }
+    image[offset as usize..end].copy_from_slice(data);
+}
+
+impl SimDisk {
+    /// A new simulated disk, for a file that starts empty.
+    pub fn new() -> std::sync::Arc<SimDisk> {
+        std::sync::Arc::new(SimDisk::default())
+    }
+
+    /// A simulated disk for a file whose durable contents are `image` (write the same bytes to
+    /// the real file before opening it through this disk).
+    pub fn starting_from(image: Vec<u8>) -> std::sync::Arc<SimDisk> {
+        let disk = SimDisk::default();
+        {
+            let mut st = disk.state.lock();
+            st.synced.push((0, image.clone()));
+            st.durable = image;
+        }
+        std::sync::Arc::new(disk)
+    }
+
+    /// Makes operation number `n` (counting from 1 over all operations so far and to come) fail
+    /// with `errno`; with `forever`, every operation after it fails too.
+    pub fn fail_op(&self, n: u64, forever: bool, errno: i32) {
+        self.state.lock().fault = Some(Fault {
+            at: n,
+            forever,
+            errno,
+        });
+    }
+
+    /// Removes the fault plan.
+    pub fn clear_fault(&self) {
+        self.state.lock().fault = None;
+    }
+
+    /// Operations counted so far.
+    pub fn op_count(&self) -> u64 {
+        self.state.lock().ops
+    }
+
+    /// Faults injected so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.state.lock().faults_injected
+    }
+
+    /// Length of the change log: crash points are `0..=log_len()`.
+    pub fn log_len(&self) -> usize {
+        self.state.lock().log.len()
+    }
+
+    /// Log positions right after each sync.
+    pub fn sync_points(&self) -> Vec<usize> {
+        self.state.lock().synced.iter().map(|&(p, _)| p).collect()
+    }
+
+    /// Called before an operation: counts it and fails it if the fault plan says so.
+    pub(crate) fn before(&self, _kind: OpKind) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.ops += 1;
+        if let Some(f) = st.fault {
+            if st.ops == f.at || (f.forever && st.ops > f.at) {
+                st.faults_injected += 1;
+                return Err(io::Error::from_raw_os_error(f.errno));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a completed write.
+    pub(crate) fn wrote(&self, offset: u64, data: &[u8]) {
+        self.state.lock().log.push(Entry::Write {
+            offset,
+            data: data.to_vec(),
+        });
+    }
+
+    /// Records a completed change of length.
+    pub(crate) fn set_len(&self, len: u64) {
+        self.state.lock().log.push(Entry::SetLen(len));
+    }
+
+    /// Records a completed sync: everything logged so far is durable.
+    pub(crate) fn synced(&self) {
+        let mut st = self.state.lock();
+        let start = st.synced.last().map_or(0, |&(p, _)| p);
+        let mut image = std::mem::take(&mut st.durable);
+        for e in &st.log[start..] {
+            match e {
+                Entry::Write { offset, data } => apply_write(&mut image, *offset, data),
+                Entry::SetLen(len) => image.resize(*len as usize, 0),
+                Entry::Sync => {}
+            }
+        }
+        st.log.push(Entry::Sync);
+        let at = st.log.len();
+        st.synced.push((at, image.clone()));
+        st.durable = image;
+    }
+
+    /// The file a power cut right after log position `point` could leave: the image of the last
+    /// sync before it, then each later change applied, dropped, torn or garbled by `rng`.
+    pub fn crash_image(&self, point: usize, rng: &mut Rng) -> Vec<u8> {
+        let st = self.state.lock();
+        let point = point.min(st.log.len());
+        let (start, mut image) = st
+            .synced
+            .iter()
+            .rev()
+            .find(|&&(p, _)| p <= point)
+            .map_or((0, Vec::new()), |(p, img)| (*p, img.clone()));
+        let durable_len = image.len() as u64;
+        for e in &st.log[start..point] {
+            match e {
+                Entry::Write { offset, data } => match rng.below(100) {
+                    0..=39 => apply_write(&mut image, *offset, data),
+                    40..=64 => {}
+                    65..=84 => {
+                        // Torn: only some 512-byte or 4 KiB sectors reached the disk.
+                        let sector = if rng.below(2) == 0 { 512 } else { 4096 };
+                        for (i, chunk) in data.chunks(sector).enumerate() {
+                            if rng.below(2) == 0 {
+                                apply_write(&mut image, offset + (i * sector) as u64, chunk);
+                            }
+                        }
+                    }
+                    _ => {
+                        let garbage: Vec<u8> = (0..data.len() as u64)
+                            .map(|i| {
+                                if offset + i < durable_len {
+                                    rng.next_u64() as u8
+                                } else {
+                                    0
+                                }
+                            })
+                            .collect();
+                        apply_write(&mut image, *offset, &garbage);
+                    }
+                },
+                Entry::SetLen(len) => {
+                    if rng.below(2) == 0 {
+                        image.resize(*len as usize, 0);
+                    }
+                }
+                Entry::Sync => {}
+            }
+        }
+        image
+    }
+
+    /// The file as the operating system shows it now (every change applied): what survives a
+    /// process crash.
+    pub fn current_image(&self) -> Vec<u8> {
+        self.prefix_image(usize::MAX)
+    }
+
+    /// The file with every change up to log position `point` applied, in order: a crash at that
+    /// point after which the operating system still wrote out everything it had.
+    pub fn prefix_image(&self, point: usize) -> Vec<u8> {
+        let st = self.state.lock();
+        let point = point.min(st.log.len());
+        let (start, mut image) = st
+            .synced
+            .iter()
+            .rev()
+            .find(|&&(p, _)| p <= point)
+            .map_or((0, Vec::new()), |(p, img)| (*p, img.clone()));
+        for e in &st.log[start..point] {
+            match e {
+                Entry::Write { offset, data } => apply_write(&mut image, *offset, data),
+                Entry::SetLen(len) => image.resize(*len as usize, 0),
+                Entry::Sync => {}
+            }
+        }
+        image
+    }
+}
