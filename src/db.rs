@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::integrity::{self, Stats};
 use crate::options::{Backend, Durability, Options};
-use crate::recovery;
+use crate::recovery::{self, Recovery};
 use crate::store::{FileStore, View};
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn;
@@ -102,7 +102,8 @@ impl Builder {
         }
         let ps = rec.meta.page_size as usize;
         let view = View::new(rec.map, rec.meta.page_count, ps);
-        let shared = Shared::new(store, &rec.meta, rec.slot, view, o.durability, o.read_only);
+        let mut shared = Shared::new(store, &rec.meta, rec.slot, view, o.durability, o.read_only);
+        shared.recovery = rec.report;
         Ok(Database {
             shared: Arc::new(shared),
         })
@@ -153,6 +154,14 @@ impl Database {
             return Ok(());
         }
         self.shared.sync()
+    }
+
+    /// What opening the file rolled back or repaired, if anything: a newer commit whose meta slot
+    /// or pages did not verify (a crash before its sync completed, or damage since) was discarded
+    /// and the previous commit opened, or an interrupted creation was redone. None after a clean
+    /// open.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.shared.recovery.as_ref()
     }
 
     /// The file's page size.

@@ -63,6 +63,7 @@ pub use db::{Builder, Database};
 pub use error::{Error, Result};
 pub use integrity::{Stats, TableStats};
 pub use options::{Backend, Durability};
+pub use recovery::Recovery;
 pub use table::{Range, Table, TableMut};
 pub use txn::read::ReadTxn;
 pub use txn::write::{WriteTxn, MAX_VALUE_LEN};

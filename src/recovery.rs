@@ -21,6 +21,23 @@ pub(crate) struct Recovered {
     pub slot: u64,
     /// A mapping of the file covering its pages.
     pub map: Arc<Map>,
+    /// What was rolled back or repaired on the way, if anything.
+    pub report: Option<Recovery>,
+}
+
+/// What opening a file rolled back or repaired: see [`crate::Database::recovery`].
+///
+/// A commit interrupted by a crash (before its sync completed) and a commit whose pages were
+/// damaged afterwards look the same on disk; either way the previous commit is opened. This report
+/// is how a caller (or `larch check`) learns that it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The newer commit that was rolled back, when its meta slot was readable.
+    pub discarded_txn: Option<u64>,
+    /// The commit the database opened at.
+    pub opened_txn: u64,
+    /// The first problem found (a damaged meta slot, a page that failed verification, ...).
+    pub reason: String,
 }
 
 /// The meta of a new, empty database.
@@ -104,7 +121,15 @@ pub(crate) fn recover(store: &FileStore, page_size: usize, read_only: bool) -> R
             match torn_creation(store, len, page_size)? {
                 Some(ps) if !read_only => {
                     initialise(store, ps)?;
-                    choose(store)
+                    let mut r = choose(store)?;
+                    r.report = Some(Recovery {
+                        discarded_txn: None,
+                        opened_txn: r.meta.txn,
+                        reason:
+                            "the file was left by an interrupted creation and was initialised again"
+                                .into(),
+                    });
+                    Ok(r)
                 }
                 _ => Err(e),
             }
@@ -118,6 +143,7 @@ fn choose(store: &FileStore) -> Result<Recovered> {
     let len = store.len()?;
     let slot0 = read_slot(store, 0)?;
     let mut seen_magic = !matches!(slot0, MetaRead::Foreign);
+    let mut damaged_slot = matches!(slot0, MetaRead::Damaged).then_some(0u64);
     let mut unsupported = match slot0 {
         MetaRead::Unsupported(v) => Some(v),
         _ => None,
@@ -141,6 +167,10 @@ fn choose(store: &FileStore) -> Result<Recovered> {
             MetaRead::Unsupported(v) => {
                 unsupported.get_or_insert(v);
                 seen_magic = true;
+            }
+            MetaRead::Damaged if slots.len() == 1 => {
+                seen_magic = true;
+                damaged_slot = Some(1);
             }
             _ => seen_magic = true,
         }
@@ -179,7 +209,30 @@ fn choose(store: &FileStore) -> Result<Recovered> {
         let map = store.map(bytes)?;
         let view = View::new(map.clone(), m.page_count, ps as usize);
         match verify_since(&view, m.catalog, m.freelist, since) {
-            Ok(()) => return Ok(Recovered { meta: m, slot, map }),
+            Ok(()) => {
+                let report = match (&last_err, damaged_slot) {
+                    (Some(e), _) => Some(Recovery {
+                        discarded_txn: Some(slots[0].1.txn),
+                        opened_txn: m.txn,
+                        reason: e.to_string(),
+                    }),
+                    (None, Some(d)) => Some(Recovery {
+                        discarded_txn: None,
+                        opened_txn: m.txn,
+                        reason: format!(
+                            "meta slot {d} is damaged (a commit interrupted while writing it, or \
+                             damage); the other slot's commit was opened"
+                        ),
+                    }),
+                    (None, None) => None,
+                };
+                return Ok(Recovered {
+                    meta: m,
+                    slot,
+                    map,
+                    report,
+                });
+            }
             Err(e) => last_err = Some(e),
         }
     }

@@ -1102,3 +1102,41 @@ fn write_does_not_launder_a_damaged_page() {
     assert!(matches!(w.commit(), Err(Error::Corrupted { .. })));
     assert!(matches!(db.check(), Err(Error::Corrupted { .. })));
 }
+
+/// Damage in a page of the newest commit: the open rolls back to the previous commit (as after a
+/// crash during that commit), and `Database::recovery` says so, naming the discarded commit and
+/// the page. A clean open reports nothing.
+#[test]
+fn rollback_of_a_damaged_newest_commit_is_reported() {
+    let dir = tmp();
+    let path = dir.path().join("rollback.larch");
+    let newest = {
+        let db = Database::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            for i in 0..3000u32 {
+                t.insert(&i.to_be_bytes(), &[3u8; 60]).unwrap();
+            }
+        }
+        w.commit().unwrap();
+        db.begin_read().unwrap().id()
+    };
+    assert!(Database::open(&path).unwrap().recovery().is_none());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let pages = bytes.len() / PS;
+    let victim = (2..pages).find(|&p| bytes[p * PS] == 1).expect("a leaf");
+    bytes[victim * PS + PS - 10] ^= 0xFF;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let db = Database::open(&path).unwrap();
+    let rec = db.recovery().expect("a rollback must be reported").clone();
+    assert_eq!(rec.discarded_txn, Some(newest));
+    assert_eq!(rec.opened_txn, db.begin_read().unwrap().id());
+    assert!(
+        rec.reason.contains(&format!("page {victim}")),
+        "{}",
+        rec.reason
+    );
+    db.check().unwrap(); // the commit it opened at is intact
+}

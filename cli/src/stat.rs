@@ -145,6 +145,7 @@ pub fn check(path: &Path, quiet: bool) -> CliResult {
     let r = (|| {
         let db = larchdb::Database::builder().read_only(true).open(path)?;
         db.check()?;
+        let rolled_back = db.recovery().cloned();
         // What was checked, for the report (O(1) per table).
         let rtx = db.begin_read()?;
         let mut entries = 0u64;
@@ -152,11 +153,25 @@ pub fn check(path: &Path, quiet: bool) -> CliResult {
         for name in &names {
             entries += rtx.open_table(name)?.len()?;
         }
-        Ok((names.len(), entries, rtx.id()))
+        Ok((names.len(), entries, rtx.id(), rolled_back))
     })();
     sp.finish_and_clear();
     match r {
-        Ok((tables, entries, txn)) => {
+        Ok((_, _, txn, Some(rec))) => {
+            // The commit that opens is intact, but a newer one was discarded: a crash before its
+            // sync completed, or damage since. The operator must hear about it either way.
+            let which = rec
+                .discarded_txn
+                .map_or("a newer commit".to_string(), |t| format!("commit {t}"));
+            println!(
+                "{}: ROLLED BACK: {which} could not be verified and was discarded; commit {txn} \
+                 opened instead and checks clean. Reason: {}",
+                path.display(),
+                rec.reason
+            );
+            Err(Fail::found(String::new()))
+        }
+        Ok((tables, entries, txn, None)) => {
             println!(
                 "{}: ok, no damage found ({}, {}, last txn {}; checked in {:.2?})",
                 path.display(),

@@ -281,6 +281,32 @@ fn check_finds_a_damaged_page_and_names_it() {
     expect(&o, 0);
 }
 
+/// Damage in the newest commit's pages makes the open roll back to the previous commit (it looks
+/// exactly like a commit interrupted by a crash); `check` must still report it, exit 1, and name
+/// the page and the discarded commit.
+#[test]
+fn check_reports_a_rolled_back_newest_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.larch");
+    demo_db(&db, 20_000);
+    let page = {
+        let d = Database::builder().read_only(true).open(&db).unwrap();
+        assert!(d.recovery().is_none());
+        d.stats().unwrap().page_count / 2
+    };
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        use std::io::{Seek, SeekFrom};
+        f.seek(SeekFrom::Start(page * 4096 + 2000)).unwrap();
+        f.write_all(&[0xA5; 100]).unwrap();
+    }
+    let o = larch(&["check", s(&db)]);
+    expect(&o, 1);
+    let out = stdout(&o);
+    assert!(out.contains("ROLLED BACK"), "{out}");
+    assert!(out.contains(&format!("page {page}")), "{out}");
+}
+
 #[test]
 fn dump_load_dump_round_trips_binary_data_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();

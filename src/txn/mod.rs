@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub meta: Mutex<MetaState>,
     versions: Mutex<Vec<Weak<Version>>>,
     poisoned: Mutex<Option<String>>,
+    /// What opening the file rolled back or repaired.
+    pub recovery: Option<crate::recovery::Recovery>,
 }
 
 impl Shared {
@@ -106,6 +108,7 @@ impl Shared {
             }),
             versions: Mutex::new(versions),
             poisoned: Mutex::new(None),
+            recovery: None,
         }
     }
 
