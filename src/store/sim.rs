@@ -83,6 +83,21 @@ impl Rng {
     }
 }
 
+impl State {
+    /// For a crash at log position `point` (clamped to the log): the position of the last sync at
+    /// or before it, the clamped point, and the durable image as of that sync.
+    fn base_image(&self, point: usize) -> (usize, usize, Vec<u8>) {
+        let point = point.min(self.log.len());
+        let (start, image) = self
+            .synced
+            .iter()
+            .rev()
+            .find(|&&(p, _)| p <= point)
+            .map_or((0, Vec::new()), |(p, img)| (*p, img.clone()));
+        (start, point, image)
+    }
+}
+
 fn apply_write(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
     let end = offset as usize + data.len();
     if image.len() < end {
@@ -192,13 +207,7 @@ impl SimDisk {
     /// sync before it, then each later change applied, dropped, torn or garbled by `rng`.
     pub fn crash_image(&self, point: usize, rng: &mut Rng) -> Vec<u8> {
         let st = self.state.lock();
-        let point = point.min(st.log.len());
-        let (start, mut image) = st
-            .synced
-            .iter()
-            .rev()
-            .find(|&&(p, _)| p <= point)
-            .map_or((0, Vec::new()), |(p, img)| (*p, img.clone()));
+        let (start, point, mut image) = st.base_image(point);
         let durable_len = image.len() as u64;
         for e in &st.log[start..point] {
             match e {
@@ -248,13 +257,7 @@ impl SimDisk {
     /// point after which the operating system still wrote out everything it had.
     pub fn prefix_image(&self, point: usize) -> Vec<u8> {
         let st = self.state.lock();
-        let point = point.min(st.log.len());
-        let (start, mut image) = st
-            .synced
-            .iter()
-            .rev()
-            .find(|&&(p, _)| p <= point)
-            .map_or((0, Vec::new()), |(p, img)| (*p, img.clone()));
+        let (start, point, mut image) = st.base_image(point);
         for e in &st.log[start..point] {
             match e {
                 Entry::Write { offset, data } => apply_write(&mut image, *offset, data),
