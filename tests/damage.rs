@@ -1140,3 +1140,40 @@ fn rollback_of_a_damaged_newest_commit_is_reported() {
     );
     db.check().unwrap(); // the commit it opened at is intact
 }
+
+/// Deleting a table frees every page its tree names, so a damaged page of it must be detected
+/// first (its checksum), not trusted: otherwise pages still in use could be freed and reused.
+#[test]
+fn delete_table_does_not_trust_a_damaged_page() {
+    let dir = tmp();
+    let path = dir.path().join("delete.larch");
+    {
+        let db = Database::open(&path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("doomed").unwrap();
+            for i in 0..4000u32 {
+                t.insert(&i.to_be_bytes(), &[5u8; 50]).unwrap();
+            }
+        }
+        w.commit().unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.open_table("other").unwrap().insert(b"x", b"y").unwrap();
+        w.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let pages = bytes.len() / PS;
+    let victim = (2..pages)
+        .find(|&p| bytes[p * PS] == 1 && bytes[p * PS + 2] > 10)
+        .expect("a leaf");
+    bytes[victim * PS + PS - 7] ^= 0x3C;
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Database::open(&path).unwrap();
+    let mut w = db.begin_write().unwrap();
+    assert!(matches!(
+        w.delete_table("doomed"),
+        Err(Error::Corrupted { .. })
+    ));
+    assert!(matches!(w.commit(), Err(Error::Corrupted { .. })));
+    assert!(matches!(db.check(), Err(Error::Corrupted { .. })));
+}

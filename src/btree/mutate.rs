@@ -400,6 +400,11 @@ pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<()> {
         }
         children.clear();
         {
+            // Freeing trusts the page's pointers, so a committed page must verify first: a
+            // damaged one could otherwise free pages that are still in use.
+            if ptr.txn != s.txn() {
+                crate::page::verify_checksum(ptr.pgno, s.page(ptr.pgno)?)?;
+            }
             let n = node(s, ptr)?;
             for i in 0..n.count() {
                 if n.is_leaf() {

@@ -113,8 +113,12 @@ pub(crate) fn checksum(bytes: &[u8]) -> u64 {
 /// The bytes a page's checksum covers: the whole page, or for an overflow run the header and value.
 pub(crate) fn checksummed_len(buf: &[u8]) -> usize {
     if buf.first() == Some(&KIND_OVERFLOW) {
-        let len = get_u64(buf, OFF_VALUE_LEN).unwrap_or(0) as usize;
-        (HEADER_LEN + len).min(buf.len())
+        // The length comes from the file: saturate rather than overflow on a damaged header.
+        let len = get_u64(buf, OFF_VALUE_LEN).unwrap_or(0);
+        usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .saturating_add(HEADER_LEN)
+            .min(buf.len())
     } else {
         buf.len()
     }
