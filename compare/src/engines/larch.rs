@@ -1,0 +1,127 @@
+//! larchdb, through its public API only.
+
+use super::{Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use larchdb::{Backend, Database, Durability, Table, TableMut};
+use std::ops::Bound;
+use std::path::Path;
+
+const TABLE: &str = "bench";
+
+struct Larch {
+    db: Database,
+    durability: Durability,
+}
+
+pub fn open(dir: &Path, opts: OpenOptions, cached: bool) -> Result<Box<dyn Engine>> {
+    let durability = if opts.relaxed {
+        Durability::Eventual
+    } else {
+        Durability::Immediate
+    };
+    let backend = if cached {
+        // "A cache as large as the data": the section's data plus room for page overhead.
+        let capacity = (opts.data_bytes.saturating_mul(2)).max(64 << 20) as usize;
+        Backend::Cached { capacity }
+    } else {
+        Backend::Mmap
+    };
+    let db = Database::builder()
+        .durability(durability)
+        .backend(backend)
+        .open(dir.join("bench.larch"))?;
+    // Create the table up front, like the other engines' setup.
+    let wtx = {
+        let mut wtx = db.begin_write()?;
+        wtx.open_table(TABLE)?;
+        wtx
+    };
+    wtx.commit()?;
+    Ok(Box::new(Larch { db, durability }))
+}
+
+pub fn describe(cached: bool) -> Describe {
+    Describe {
+        version: env!("LARCH_CMP_LARCHDB").to_string(),
+        config: if cached {
+            "Backend::Cached { capacity: 2 x the section's data }, Durability::Immediate \
+             (relaxed row: Eventual), 4 KiB pages"
+                .into()
+        } else {
+            "Backend::Mmap, Durability::Immediate (relaxed row: Eventual), 4 KiB pages".into()
+        },
+    }
+}
+
+struct W<'a>(TableMut<'a>);
+
+impl WriteTxn for W<'_> {
+    fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        Ok(self.0.insert(key, value)?)
+    }
+    fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        Ok(self.0.remove(key)?)
+    }
+}
+
+struct R<'a>(Table<'a>);
+
+impl ReadTxn for R<'_> {
+    fn get(&self, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool> {
+        match self.0.get(key)? {
+            Some(v) => {
+                f(v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    fn len(&self) -> Result<u64> {
+        Ok(self.0.len()?)
+    }
+    fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        let mut seen = 0;
+        for item in self
+            .0
+            .range((Bound::Included(start), Bound::Unbounded))?
+            .take(n)
+        {
+            let (k, v) = item?;
+            f(k, v);
+            seen += 1;
+        }
+        Ok(seen)
+    }
+    fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        let mut seen = 0;
+        for item in self.0.iter()? {
+            let (k, v) = item?;
+            f(k, v);
+            seen += 1;
+        }
+        Ok(seen)
+    }
+}
+
+impl Engine for Larch {
+    fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTxn) -> Result<()>) -> Result<()> {
+        let mut wtx = self.db.begin_write()?;
+        wtx.set_durability(self.durability);
+        {
+            let mut w = W(wtx.open_table(TABLE)?);
+            f(&mut w)?;
+        }
+        wtx.commit()?;
+        Ok(())
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&dyn ReadTxn) -> Result<()>) -> Result<()> {
+        let rtx = self.db.begin_read()?;
+        let r = R(rtx.open_table(TABLE)?);
+        f(&r)
+    }
+
+    fn compact(&mut self, _dir: &Path) -> Result<Compacted> {
+        // No compaction in the library yet.
+        Ok(Compacted::Unsupported)
+    }
+}
