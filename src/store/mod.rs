@@ -42,6 +42,8 @@ const MAX_GROWTH: u64 = 256 << 20;
 /// The open database file, locked for this handle.
 pub(crate) struct FileStore {
     file: File,
+    /// The file's length as this handle last set or saw it, so growth checks need no `fstat`.
+    known_len: std::sync::atomic::AtomicU64,
     /// With the `testing` feature: a simulated disk that logs every change and injects faults.
     #[cfg(feature = "testing")]
     sim: Option<Arc<sim::SimDisk>>,
@@ -78,8 +80,10 @@ impl FileStore {
                 Error::Io(err)
             });
         }
+        let known_len = std::sync::atomic::AtomicU64::new(file.metadata()?.len());
         Ok(FileStore {
             file,
+            known_len,
             #[cfg(feature = "testing")]
             sim: None,
         })
@@ -228,8 +232,13 @@ impl FileStore {
     /// Ensures the file is at least `needed` bytes long, preallocating in chunks so that a full
     /// disk shows up here, as an error, and never as SIGBUS on a later read of the map.
     pub fn grow(&self, needed: u64, page_size: usize) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.known_len.load(Ordering::Acquire) >= needed {
+            return Ok(());
+        }
         let len = self.len()?;
         if len >= needed {
+            self.known_len.store(len, Ordering::Release);
             return Ok(());
         }
         self.before(OpKind::SetLen)?;
@@ -252,7 +261,9 @@ impl FileStore {
             let _ = self.file.set_len(len);
             return Err(Error::Io(io::Error::from_raw_os_error(rc)));
         }
-        self.resized(self.len()?);
+        let new_len = self.len()?;
+        self.known_len.store(new_len, Ordering::Release);
+        self.resized(new_len);
         Ok(())
     }
 
@@ -260,6 +271,7 @@ impl FileStore {
     pub fn set_len(&self, len: u64) -> Result<()> {
         self.before(OpKind::SetLen)?;
         self.file.set_len(len)?;
+        self.known_len.store(len, std::sync::atomic::Ordering::Release);
         self.resized(len);
         Ok(())
     }
