@@ -29,6 +29,9 @@ pub(crate) const META_OFF_PAGE_COUNT: usize = 56;
 pub(crate) const META_OFF_CHECKSUM: usize = 64;
 /// Length of the encoded meta; the rest of the meta page is zero.
 pub(crate) const META_LEN: usize = 72;
+/// Largest txn id a valid slot may carry: far beyond any real file (2^62 commits), and leaves room
+/// for the id arithmetic of a reopen (`txn + MAX_UNSYNCED_COMMITS + 2`) without overflow.
+pub(crate) const MAX_TXN: u64 = u64::MAX >> 2;
 
 /// The contents of one meta slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +111,7 @@ impl Meta {
         let ps = meta.page_size as usize;
         let sane = ps.is_power_of_two()
             && (crate::options::MIN_PAGE_SIZE..=crate::options::MAX_PAGE_SIZE).contains(&ps)
+            && meta.txn <= MAX_TXN
             && meta.page_count >= 2
             && meta.catalog.pgno < meta.page_count
             && meta.freelist.pgno < meta.page_count

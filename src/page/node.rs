@@ -111,9 +111,20 @@ impl<'a> Node<'a> {
     /// exactly. Done once before a page is copied into a write transaction, so that in-place edits
     /// can trust it, and by `check()`.
     pub fn validate_cells(&self) -> Result<()> {
+        // One bit per byte of the page: cells must not share a byte (two slots naming one cell,
+        // or overlapping cells, would let an in-place edit change other entries).
+        let mut used = [0u64; crate::options::MAX_PAGE_SIZE / 64];
         let mut total = 0usize;
         for i in 0..self.count {
-            total += self.cell(i)?.len();
+            let cell = self.cell(i)?;
+            let start = cell.as_ptr() as usize - self.data.as_ptr() as usize;
+            if !mark_unused(&mut used, start, start + cell.len()) {
+                return Err(corrupted(
+                    self.pgno,
+                    format!("cell {i} overlaps another cell"),
+                ));
+            }
+            total += cell.len();
             if self.hint(i) != key_hint(self.key(i)?) {
                 return Err(corrupted(
                     self.pgno,
@@ -271,6 +282,29 @@ impl<'a> Node<'a> {
         }
         Ok(lo - 1)
     }
+}
+
+/// Sets the bits `start..end` of `bits`; false if any of them was set already.
+fn mark_unused(bits: &mut [u64], start: usize, end: usize) -> bool {
+    let mut i = start;
+    while i < end {
+        let (w, b) = (i / 64, i % 64);
+        let n = (64 - b).min(end - i);
+        let mask = if n == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << n) - 1) << b
+        };
+        let Some(word) = bits.get_mut(w) else {
+            return false;
+        };
+        if *word & mask != 0 {
+            return false;
+        }
+        *word |= mask;
+        i += n;
+    }
+    true
 }
 
 /// Something that can be written as one cell.
