@@ -39,6 +39,8 @@ mod btree;
 mod catalog;
 mod db;
 mod error;
+#[cfg(feature = "testing")]
+mod fuzz_api;
 mod integrity;
 mod options;
 mod page;
@@ -55,6 +57,7 @@ pub struct ReadmeDoctests;
 /// Test support (cargo feature `testing`): the simulated disk for crash and fault injection.
 #[cfg(feature = "testing")]
 pub mod testing {
+    pub use crate::fuzz_api::*;
     pub use crate::store::sim::{OpKind, Rng, SimDisk};
 }
 

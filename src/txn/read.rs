@@ -62,7 +62,10 @@ pub(crate) fn list_tables(src: &dyn btree::PageSource, catalog: TreeRoot) -> Res
     RangeIter::new(src, catalog.root, Bound::Unbounded, Bound::Unbounded)
         .map(|e| {
             let (k, _) = e?;
-            Ok(String::from_utf8_lossy(k).into_owned())
+            // Names are written from `&str`: anything else is damage, not a name to show.
+            std::str::from_utf8(k)
+                .map(str::to_owned)
+                .map_err(|_| crate::error::corrupted(catalog.root.pgno, "table name is not UTF-8"))
         })
         .collect()
 }
