@@ -271,7 +271,8 @@ impl FileStore {
     pub fn set_len(&self, len: u64) -> Result<()> {
         self.before(OpKind::SetLen)?;
         self.file.set_len(len)?;
-        self.known_len.store(len, std::sync::atomic::Ordering::Release);
+        self.known_len
+            .store(len, std::sync::atomic::Ordering::Release);
         self.resized(len);
         Ok(())
     }
