@@ -1044,6 +1044,40 @@ fn cycle_from_misdirected_write_reported_by_iteration() {
     );
 }
 
+/// Builds a database whose table `table` holds `n` keys (`key(i)`) from a first commit, then a
+/// second commit to another table (so recovery does not fall back past the first one), and flips
+/// one byte in the last leaf of the file. Returns the damaged page.
+fn damaged_leaf_after_two_commits(
+    path: &Path,
+    table: &str,
+    n: u32,
+    key: impl Fn(u32) -> Vec<u8>,
+) -> usize {
+    {
+        let db = Database::open(path).unwrap();
+        let mut w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(table).unwrap();
+            for i in 0..n {
+                t.insert(&key(i), &[1u8; 40]).unwrap();
+            }
+        }
+        w.commit().unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.open_table("other").unwrap().insert(b"x", b"y").unwrap();
+        w.commit().unwrap();
+    }
+    let mut bytes = std::fs::read(path).unwrap();
+    let pages = bytes.len() / PS;
+    let victim = (2..pages)
+        .rev()
+        .find(|&p| bytes[p * PS] == 1 && bytes[p * PS + 2] > 10)
+        .expect("a leaf page");
+    bytes[victim * PS + PS - 3] ^= 0x55;
+    std::fs::write(path, &bytes).unwrap();
+    victim
+}
+
 /// A write transaction that touches a damaged page must not reseal it: copying a page into a
 /// transaction verifies its checksum first, so the damage stays visible instead of becoming
 /// permanent, checksummed, wrong data.
@@ -1051,33 +1085,8 @@ fn cycle_from_misdirected_write_reported_by_iteration() {
 fn write_does_not_launder_a_damaged_page() {
     let dir = tmp();
     let path = dir.path().join("launder.larch");
-    {
-        let db = Database::open(&path).unwrap();
-        let mut w = db.begin_write().unwrap();
-        {
-            let mut t = w.open_table("t").unwrap();
-            for i in 0..5000u32 {
-                t.insert(format!("key{i:06}").as_bytes(), &[1u8; 40])
-                    .unwrap();
-            }
-        }
-        w.commit().unwrap();
-        // A second commit, so the first one's pages are older than both meta slots' commits and
-        // recovery does not fall back past them.
-        let mut w = db.begin_write().unwrap();
-        w.open_table("other").unwrap().insert(b"x", b"y").unwrap();
-        w.commit().unwrap();
-    }
-    // Flip one byte in the value area of the last page of the first table's leaves.
-    let mut bytes = std::fs::read(&path).unwrap();
-    let pages = bytes.len() / PS;
-    let victim = (2..pages)
-        .rev()
-        .find(|&p| bytes[p * PS] == 1 && bytes[p * PS + 2] > 10)
-        .expect("a leaf page");
-    bytes[victim * PS + PS - 3] ^= 0x55;
-    std::fs::write(&path, &bytes).unwrap();
-
+    let key = |i: u32| format!("key{i:06}").into_bytes();
+    let victim = damaged_leaf_after_two_commits(&path, "t", 5000, key);
     let db = Database::open(&path).unwrap();
     assert!(matches!(db.check(), Err(Error::Corrupted { .. })));
     // Read the victim's keys to find one on it, then overwrite every key: some write must hit it.
@@ -1147,27 +1156,7 @@ fn rollback_of_a_damaged_newest_commit_is_reported() {
 fn delete_table_does_not_trust_a_damaged_page() {
     let dir = tmp();
     let path = dir.path().join("delete.larch");
-    {
-        let db = Database::open(&path).unwrap();
-        let mut w = db.begin_write().unwrap();
-        {
-            let mut t = w.open_table("doomed").unwrap();
-            for i in 0..4000u32 {
-                t.insert(&i.to_be_bytes(), &[5u8; 50]).unwrap();
-            }
-        }
-        w.commit().unwrap();
-        let mut w = db.begin_write().unwrap();
-        w.open_table("other").unwrap().insert(b"x", b"y").unwrap();
-        w.commit().unwrap();
-    }
-    let mut bytes = std::fs::read(&path).unwrap();
-    let pages = bytes.len() / PS;
-    let victim = (2..pages)
-        .find(|&p| bytes[p * PS] == 1 && bytes[p * PS + 2] > 10)
-        .expect("a leaf");
-    bytes[victim * PS + PS - 7] ^= 0x3C;
-    std::fs::write(&path, &bytes).unwrap();
+    damaged_leaf_after_two_commits(&path, "doomed", 4000, |i| i.to_be_bytes().to_vec());
     let db = Database::open(&path).unwrap();
     let mut w = db.begin_write().unwrap();
     assert!(matches!(
