@@ -1,6 +1,6 @@
 //! canopydb.
 
-use super::{Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{feed, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
 use canopydb::{Database, DbOptions, EnvOptions, Tree};
 use std::path::Path;
 
@@ -62,22 +62,10 @@ impl ReadTxn for R<'_> {
         Ok(self.0.len())
     }
     fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for item in self.0.range::<&[u8]>(start..)?.take(n) {
-            let (k, v) = item?;
-            f(&k, &v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(self.0.range::<&[u8]>(start..)?.take(n), f)
     }
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for item in self.0.iter()? {
-            let (k, v) = item?;
-            f(&k, &v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(self.0.iter()?, f)
     }
 }
 

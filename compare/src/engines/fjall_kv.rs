@@ -1,6 +1,6 @@
 //! fjall (an LSM tree): every transaction is one atomic `WriteBatch`.
 
-use super::{Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{feed, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode, Readable, Snapshot,
 };
@@ -75,22 +75,16 @@ impl ReadTxn for R<'_> {
         Ok(self.snap.len(self.ks)? as u64)
     }
     fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for guard in self.snap.range::<&[u8], _>(self.ks, start..).take(n) {
-            let (k, v) = guard.into_inner()?;
-            f(&k, &v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(
+            self.snap
+                .range::<&[u8], _>(self.ks, start..)
+                .take(n)
+                .map(|g| g.into_inner()),
+            f,
+        )
     }
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for guard in self.snap.iter(self.ks) {
-            let (k, v) = guard.into_inner()?;
-            f(&k, &v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(self.snap.iter(self.ks).map(|g| g.into_inner()), f)
     }
 }
 

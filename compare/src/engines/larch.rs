@@ -1,6 +1,6 @@
 //! larchdb, through its public API only.
 
-use super::{Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{feed, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
 use larchdb::{Backend, Database, Durability, Table, TableMut};
 use std::ops::Bound;
 use std::path::Path;
@@ -79,26 +79,15 @@ impl ReadTxn for R<'_> {
         Ok(self.0.len()?)
     }
     fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for item in self
-            .0
-            .range((Bound::Included(start), Bound::Unbounded))?
-            .take(n)
-        {
-            let (k, v) = item?;
-            f(k, v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(
+            self.0
+                .range((Bound::Included(start), Bound::Unbounded))?
+                .take(n),
+            f,
+        )
     }
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for item in self.0.iter()? {
-            let (k, v) = item?;
-            f(k, v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(self.0.iter()?, f)
     }
 }
 

@@ -1,6 +1,6 @@
 //! LMDB through `heed` (which bundles LMDB's mdb.master branch).
 
-use super::{Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{feed, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, CompactionOption, Database, Env, EnvFlags, EnvOpenOptions, RoTxn};
 use std::ops::Bound;
@@ -90,22 +90,10 @@ impl ReadTxn for R<'_, '_> {
     }
     fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
         let range: (Bound<&[u8]>, Bound<&[u8]>) = (Bound::Included(start), Bound::Unbounded);
-        let mut seen = 0;
-        for item in self.db.range(self.txn, &range)?.take(n) {
-            let (k, v) = item?;
-            f(k, v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(self.db.range(self.txn, &range)?.take(n), f)
     }
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
-        let mut seen = 0;
-        for item in self.db.iter(self.txn)? {
-            let (k, v) = item?;
-            f(k, v);
-            seen += 1;
-        }
-        Ok(seen)
+        feed(self.db.iter(self.txn)?, f)
     }
 }
 

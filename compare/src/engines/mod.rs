@@ -22,6 +22,26 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// Result with a boxed error.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Passes each `(key, value)` of `items` to `f` and returns how many there were: the loop behind
+/// every adapter's `range_from` and `scan` whose engine yields pairs of byte-like values.
+pub fn feed<K, V, E>(
+    items: impl Iterator<Item = std::result::Result<(K, V), E>>,
+    f: &mut dyn FnMut(&[u8], &[u8]),
+) -> Result<usize>
+where
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+    Error: From<E>,
+{
+    let mut seen = 0;
+    for item in items {
+        let (k, v) = item?;
+        f(k.as_ref(), v.as_ref());
+        seen += 1;
+    }
+    Ok(seen)
+}
+
 /// How an engine is opened for one section of the workload.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenOptions {
