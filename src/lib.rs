@@ -58,6 +58,10 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::fuzz_api::*;
+    pub use crate::store::arc::{ArcLens, ArcList, ArcPolicy};
+    pub use crate::store::lru::LruPolicy;
+    pub use crate::store::policy::trace::{hit_rate, Workload, Zipf};
+    pub use crate::store::policy::ReplacementPolicy;
     pub use crate::store::sim::{OpKind, Rng, SimDisk};
 }
 

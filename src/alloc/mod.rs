@@ -10,7 +10,7 @@
 //! and freed dirty pages are held as pending: that keeps the edits from recursing and makes the
 //! commit-time fixed point terminate.
 
-mod hasher;
+pub(crate) mod hasher;
 
 use crate::btree::cursor::Cursor;
 use crate::btree::mutate::{self, Scratch};

@@ -11,6 +11,12 @@
 //! use the cached backend once it exists.
 #![allow(unsafe_code)]
 
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) mod arc;
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) mod lru;
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) mod policy;
 #[cfg(feature = "testing")]
 pub mod sim;
 
