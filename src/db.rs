@@ -4,7 +4,8 @@ use crate::error::{Error, Result};
 use crate::integrity::{self, Stats};
 use crate::options::{Backend, Durability, Options};
 use crate::recovery::{self, Recovery};
-use crate::store::{FileStore, View};
+use crate::store::cache::CacheStats;
+use crate::store::{Backing, FileStore};
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn;
 use crate::txn::Shared;
@@ -94,15 +95,37 @@ impl Builder {
                 .open(path)?
         };
         let store = wrap(FileStore::lock(file, o.read_only)?);
-        let rec = recovery::recover(&store, o.page_size, o.read_only)?;
+        let cache = std::cell::RefCell::new(None);
+        let backing = |bytes: u64, page_size: usize| -> Result<Backing> {
+            match o.backend {
+                Backend::Mmap => Ok(Backing::Map(store.map(bytes)?)),
+                Backend::Cached { capacity } => {
+                    let mut cache = cache.borrow_mut();
+                    match &*cache {
+                        Some((ps, c)) if *ps == page_size => Ok(Backing::Cache(Arc::clone(c))),
+                        _ => {
+                            let c = store.page_cache(page_size, capacity)?;
+                            *cache = Some((page_size, c.clone()));
+                            Ok(Backing::Cache(c))
+                        }
+                    }
+                }
+            }
+        };
+        let rec = recovery::recover(&store, o.page_size, o.read_only, &backing)?;
         if !o.read_only {
             // Whatever recovery trusted may still sit only in the OS cache: make it durable
             // before commits start treating it as the fallback.
             store.sync()?;
         }
-        let ps = rec.meta.page_size as usize;
-        let view = View::new(rec.map, rec.meta.page_count, ps);
-        let mut shared = Shared::new(store, &rec.meta, rec.slot, view, o.durability, o.read_only);
+        let mut shared = Shared::new(
+            store,
+            &rec.meta,
+            rec.slot,
+            rec.view,
+            o.durability,
+            o.read_only,
+        );
         shared.recovery = rec.report;
         Ok(Database {
             shared: Arc::new(shared),
@@ -145,6 +168,12 @@ impl Database {
     pub fn stats(&self) -> Result<Stats> {
         let v = self.shared.current.load_full();
         integrity::check(&v, self.shared.store.len()?)
+    }
+
+    /// The page cache's counters (hits, misses, evictions, ARC's lists and target), with
+    /// [`Backend::Cached`]; None with the map. Cheap: it does not walk the database.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.shared.current.load().view.cache().map(|c| c.stats())
     }
 
     /// Makes every commit so far durable, including Eventual ones. A failed sync leaves the handle

@@ -12,8 +12,10 @@ use crate::catalog;
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
 use crate::page::{overflow_pages, verify_checksum, PagePtr, HEADER_LEN};
-use crate::store::View;
+use crate::store::cache::CacheStats;
+use crate::store::TxnView;
 use crate::txn::Version;
+use std::rc::Rc;
 
 /// Statistics of one table (or of the catalog or freelist tree).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +65,9 @@ pub struct Stats {
     pub overflow_pages: u64,
     /// Per-table statistics, by name.
     pub tables: Vec<TableStats>,
+    /// The page cache's counters, with the cached backend (taken before the walk, which reads
+    /// through the cache too).
+    pub cache: Option<CacheStats>,
 }
 
 impl Stats {
@@ -90,17 +95,22 @@ enum Mode {
     Since(u64),
 }
 
-/// A page still to visit: pointer, depth, and the key bounds its parent gives it.
-type Pending<'a> = (PagePtr, usize, Option<&'a [u8]>, Option<&'a [u8]>);
+/// What a walk calls for each entry of a tree: key and value.
+type Visit<'v> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'v;
+
+/// A page still to visit: pointer, depth, and the key bounds its parent gives it (copied, so that
+/// the parent's page need not stay in memory: with the cached backend a walk of the whole database
+/// keeps only the pages it is looking at).
+type Pending = (PagePtr, usize, Option<Rc<[u8]>>, Option<Rc<[u8]>>);
 
 struct Walker<'a> {
-    src: &'a View,
+    src: &'a TxnView,
     mode: Mode,
     seen: Vec<u64>,
 }
 
 impl<'a> Walker<'a> {
-    fn new(src: &'a View, mode: Mode) -> Walker<'a> {
+    fn new(src: &'a TxnView, mode: Mode) -> Walker<'a> {
         let n = if matches!(mode, Mode::Full) {
             src.page_count().div_ceil(64) as usize
         } else {
@@ -145,19 +155,14 @@ impl<'a> Walker<'a> {
     }
 
     /// Walks the tree at `root`, calling `visit` for each entry, and fills `stats`.
-    fn tree(
-        &mut self,
-        root: PagePtr,
-        stats: &mut TableStats,
-        visit: &mut dyn FnMut(&'a [u8], &'a [u8]) -> Result<()>,
-    ) -> Result<()> {
+    fn tree(&mut self, root: PagePtr, stats: &mut TableStats, visit: &mut Visit<'_>) -> Result<()> {
         if root.is_null() || !self.enters(root) {
             return Ok(());
         }
         let ps = self.src.page_size();
         let full = matches!(self.mode, Mode::Full);
         let mut leaf_depth: Option<usize> = None;
-        let mut stack: Vec<Pending<'a>> = vec![(root, 1, None, None)];
+        let mut stack: Vec<Pending> = vec![(root, 1, None, None)];
         while let Some((ptr, depth, lo, hi)) = stack.pop() {
             if depth > MAX_DEPTH {
                 return Err(corrupted(
@@ -166,9 +171,9 @@ impl<'a> Walker<'a> {
                 ));
             }
             self.mark(ptr.pgno, 1, "tree")?;
-            let data = self.src.page(ptr.pgno)?;
-            verify_checksum(ptr.pgno, data)?;
-            let n = Node::parse(ptr.pgno, data, ptr.txn)?;
+            let data = self.src.lend(ptr.pgno, 1)?;
+            verify_checksum(ptr.pgno, &data)?;
+            let n = Node::parse(ptr.pgno, &data, ptr.txn)?;
             n.validate_cells()?;
             if full && n.count() < if n.is_leaf() { 1 } else { 2 } {
                 return Err(corrupted(
@@ -187,7 +192,9 @@ impl<'a> Walker<'a> {
                         format!("keys out of order at entry {i}"),
                     ));
                 }
-                if lo.is_some_and(|l| k < l) || hi.is_some_and(|h| k >= h) {
+                if lo.as_ref().is_some_and(|l| k < &l[..])
+                    || hi.as_ref().is_some_and(|h| k >= &h[..])
+                {
                     return Err(corrupted(
                         ptr.pgno,
                         format!("key of entry {i} outside its parent's bounds"),
@@ -202,34 +209,36 @@ impl<'a> Walker<'a> {
                 }
                 stats.depth = stats.depth.max(depth as u32);
                 for i in 0..n.count() {
-                    let (k, v) = n.leaf_entry(i)?;
-                    if let LeafValue::Overflow { ptr: run, len } = v {
-                        if !self.enters(run) {
-                            stats.entries += 1;
-                            continue;
-                        }
-                        let np = overflow_pages(len, ps);
-                        self.mark(run.pgno, np, "overflow")?;
-                        stats.overflow_pages += np;
-                        verify_checksum(run.pgno, self.src.run(run.pgno, np)?)?;
-                    }
                     stats.entries += 1;
-                    visit(k, btree::value(self.src, v)?)?;
+                    match n.leaf_entry(i)? {
+                        (k, LeafValue::Inline(v)) => visit(k, v)?,
+                        (_, LeafValue::Overflow { ptr: run, .. }) if !self.enters(run) => {}
+                        (k, LeafValue::Overflow { ptr: run, len }) => {
+                            let np = overflow_pages(len, ps);
+                            self.mark(run.pgno, np, "overflow")?;
+                            stats.overflow_pages += np;
+                            let bytes = self.src.lend(run.pgno, np)?;
+                            verify_checksum(run.pgno, &bytes)?;
+                            visit(k, btree::run_value(run, &bytes, np, len)?)?;
+                        }
+                    }
                 }
             } else {
                 stats.branch_pages += 1;
+                // Children right to left, so the leftmost is visited first; each separator bounds
+                // the child on its left (above) and the one on its right (below).
+                let mut chi = hi;
                 for i in (0..n.count()).rev() {
                     let child = n.child(i)?;
-                    if !self.enters(child) {
-                        continue;
-                    }
-                    let clo = if i == 0 { lo } else { Some(n.key(i)?) };
-                    let chi = if i + 1 < n.count() {
-                        Some(n.key(i + 1)?)
+                    let clo = if i == 0 {
+                        lo.clone()
                     } else {
-                        hi
+                        Some(Rc::from(n.key(i)?))
                     };
-                    stack.push((child, depth + 1, clo, chi));
+                    if self.enters(child) {
+                        stack.push((child, depth + 1, clo.clone(), chi));
+                    }
+                    chi = clo;
                 }
             }
         }
@@ -239,7 +248,9 @@ impl<'a> Walker<'a> {
 
 /// Walks everything reachable from `v` and checks every invariant; returns the statistics.
 pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
-    let src = &v.view;
+    let cache = v.view.cache().map(|c| c.stats());
+    let reader = v.view.reader();
+    let src = &reader;
     let mut w = Walker::new(src, Mode::Full);
     let mut stats = Stats {
         format_version: crate::page::meta::FORMAT_VERSION,
@@ -248,6 +259,7 @@ pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
         file_size,
         page_count: src.page_count(),
         meta_pages: 2,
+        cache,
         ..Stats::default()
     };
     let mut tables = Vec::new();
@@ -312,7 +324,7 @@ pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
 /// Verifies the checksums of every page reachable from `catalog` and `freelist` that was written
 /// after txn `since`: the pages a crash could have left unwritten.
 pub(crate) fn verify_since(
-    src: &View,
+    src: &TxnView,
     catalog: PagePtr,
     freelist: PagePtr,
     since: u64,

@@ -54,10 +54,12 @@ mod txn;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// Test support (cargo feature `testing`): the simulated disk for crash and fault injection.
+/// Test support (cargo feature `testing`): the simulated disk for crash and fault injection, the
+/// fuzzing entry points, and a per-thread default backend.
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::fuzz_api::*;
+    pub use crate::options::with_default_backend;
     pub use crate::store::arc::{ArcLens, ArcList, ArcPolicy};
     pub use crate::store::lru::LruPolicy;
     pub use crate::store::policy::trace::{hit_rate, Workload, Zipf};
@@ -71,6 +73,7 @@ pub use error::{Error, Result};
 pub use integrity::{Stats, TableStats};
 pub use options::{Backend, Durability};
 pub use recovery::Recovery;
+pub use store::cache::CacheStats;
 pub use table::{Range, Table, TableMut};
 pub use txn::read::ReadTxn;
 pub use txn::write::{WriteTxn, MAX_VALUE_LEN};

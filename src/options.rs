@@ -19,8 +19,14 @@ pub enum Backend {
     /// A read-only memory map of the file (default): reads are slices of the map.
     #[default]
     Mmap,
-    /// `pread` into a bounded page cache of `capacity` bytes. Not available yet: opening with it
-    /// returns [`crate::Error::InvalidOption`].
+    /// `pread` into a page cache of `capacity` bytes (ARC replacement), for when a memory map
+    /// is not wanted: a database larger than the memory it may use, a container that counts
+    /// mapped pages against its limit, a remote filesystem, or a file another process might
+    /// truncate (an error here, SIGBUS under a map). Reads are still zero-copy slices of cache
+    /// frames. A read transaction keeps the frames it has read alive until it ends, even if the
+    /// cache evicts them, so memory is the capacity plus what live transactions hold; values
+    /// larger than a page bypass the cache and are read once per transaction. The capacity must
+    /// hold at least 4 pages, or opening fails with [`crate::Error::InvalidOption`].
     Cached {
         /// Cache size in bytes.
         capacity: usize,
@@ -46,10 +52,40 @@ impl Default for Options {
         Options {
             page_size: 4096,
             durability: Durability::Immediate,
-            backend: Backend::Mmap,
+            backend: default_backend(),
             read_only: false,
         }
     }
+}
+
+#[cfg(feature = "testing")]
+thread_local! {
+    /// The backend builders on this thread start with (`testing` feature only).
+    static DEFAULT_BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Mmap) };
+}
+
+/// The backend a builder starts with: [`Backend::Mmap`], unless a test on this thread chose
+/// another with [`with_default_backend`].
+fn default_backend() -> Backend {
+    #[cfg(feature = "testing")]
+    return DEFAULT_BACKEND.with(|b| b.get());
+    #[cfg(not(feature = "testing"))]
+    Backend::Mmap
+}
+
+/// Runs `f` with builders on this thread starting with `backend` instead of [`Backend::Mmap`]
+/// (`testing` feature only): how the test suites run every test on both backends without
+/// changing each open.
+#[cfg(feature = "testing")]
+pub fn with_default_backend<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
+    struct Restore(Backend);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFAULT_BACKEND.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(DEFAULT_BACKEND.with(|b| b.replace(backend)));
+    f()
 }
 
 impl Options {
@@ -61,10 +97,9 @@ impl Options {
                 "page size {ps} is not a power of two in {MIN_PAGE_SIZE}..={MAX_PAGE_SIZE}"
             )));
         }
-        if let Backend::Cached { .. } = self.backend {
-            return Err(crate::Error::InvalidOption(
-                "Backend::Cached is not implemented yet; use Backend::Mmap".into(),
-            ));
+        // Checked again once the file's own page size is known (an existing file keeps its own).
+        if let Backend::Cached { capacity } = self.backend {
+            crate::store::cache::check_capacity(capacity, ps)?;
         }
         Ok(())
     }

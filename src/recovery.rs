@@ -10,8 +10,7 @@ use crate::integrity::verify_since;
 use crate::options::{MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::page::meta::{Meta, MetaRead, META_LEN};
 use crate::page::PagePtr;
-use crate::store::{FileStore, Map, View};
-use std::sync::Arc;
+use crate::store::{Backing, FileStore, View};
 
 /// The commit a file opens at.
 pub(crate) struct Recovered {
@@ -19,8 +18,8 @@ pub(crate) struct Recovered {
     pub meta: Meta,
     /// The slot (0 or 1) holding it.
     pub slot: u64,
-    /// A mapping of the file covering its pages.
-    pub map: Arc<Map>,
+    /// A view of its pages, through the backend chosen at open.
+    pub view: View,
     /// What was rolled back or repaired on the way, if anything.
     pub report: Option<Recovery>,
 }
@@ -106,22 +105,30 @@ fn read_slot(store: &FileStore, offset: u64) -> Result<MetaRead> {
     })
 }
 
+/// How recovery reads pages: the backing for a file of `bytes` bytes with pages of `page_size`.
+pub(crate) type OpenBacking<'a> = dyn Fn(u64, usize) -> Result<Backing> + 'a;
+
 /// Opens the database in `store`: initialises an empty file (unless `read_only`), then recovers
-/// the latest commit that is entirely on disk.
-pub(crate) fn recover(store: &FileStore, page_size: usize, read_only: bool) -> Result<Recovered> {
+/// the latest commit that is entirely on disk, reading its pages through `backing`.
+pub(crate) fn recover(
+    store: &FileStore,
+    page_size: usize,
+    read_only: bool,
+    backing: &OpenBacking<'_>,
+) -> Result<Recovered> {
     if store.len()? == 0 {
         if read_only {
             return Err(Error::NotADatabase);
         }
         initialise(store, page_size)?;
     }
-    match choose(store) {
+    match choose(store, backing) {
         Err(e @ (Error::NotADatabase | Error::Corrupted { .. })) => {
             let len = store.len()?;
             match torn_creation(store, len, page_size)? {
                 Some(ps) if !read_only => {
                     initialise(store, ps)?;
-                    let mut r = choose(store)?;
+                    let mut r = choose(store, backing)?;
                     r.report = Some(Recovery {
                         discarded_txn: None,
                         opened_txn: r.meta.txn,
@@ -139,7 +146,7 @@ pub(crate) fn recover(store: &FileStore, page_size: usize, read_only: bool) -> R
 }
 
 /// Picks the meta slot to open at.
-fn choose(store: &FileStore) -> Result<Recovered> {
+fn choose(store: &FileStore, backing: &OpenBacking<'_>) -> Result<Recovered> {
     let len = store.len()?;
     let slot0 = read_slot(store, 0)?;
     let mut seen_magic = !matches!(slot0, MetaRead::Foreign);
@@ -206,9 +213,8 @@ fn choose(store: &FileStore) -> Result<Recovered> {
             Some(&(_, other)) if i == 0 && other.txn < m.txn => other.txn,
             _ => m.txn.saturating_sub(1),
         };
-        let map = store.map(bytes)?;
-        let view = View::new(map.clone(), m.page_count, ps as usize);
-        match verify_since(&view, m.catalog, m.freelist, since) {
+        let view = View::new(backing(bytes, ps as usize)?, m.page_count, ps as usize);
+        match verify_since(&view.reader(), m.catalog, m.freelist, since) {
             Ok(()) => {
                 let report = match (&last_err, damaged_slot) {
                     (Some(e), _) => Some(Recovery {
@@ -229,7 +235,7 @@ fn choose(store: &FileStore) -> Result<Recovered> {
                 return Ok(Recovered {
                     meta: m,
                     slot,
-                    map,
+                    view,
                     report,
                 });
             }

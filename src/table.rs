@@ -57,12 +57,12 @@ fn last_of(src: &dyn PageSource, tree: TreeRoot) -> Result<Option<(&[u8], &[u8])
 
 /// A table in a read transaction.
 pub struct Table<'txn> {
-    src: &'txn crate::store::View,
+    src: &'txn crate::store::TxnView,
     tree: TreeRoot,
 }
 
 impl<'txn> Table<'txn> {
-    pub(crate) fn new(src: &'txn crate::store::View, tree: TreeRoot) -> Table<'txn> {
+    pub(crate) fn new(src: &'txn crate::store::TxnView, tree: TreeRoot) -> Table<'txn> {
         Table { src, tree }
     }
 

@@ -6,6 +6,8 @@ use larchdb::{Database, Durability};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod common;
+
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
@@ -37,8 +39,15 @@ fn key(i: u64) -> [u8; 24] {
     k
 }
 
+/// On both backends, one after the other: the allocation counter is global, so the two must not
+/// run at once.
 #[test]
 fn small_key_inserts_do_not_allocate() {
+    count_write_path_allocations();
+    common::cached(count_write_path_allocations);
+}
+
+fn count_write_path_allocations() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::builder()
         .durability(Durability::Eventual)

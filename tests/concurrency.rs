@@ -5,6 +5,8 @@ use larchdb::{Database, Durability};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+mod common;
+
 const ACCOUNTS: u64 = 500;
 const START: u64 = 1_000;
 
@@ -161,3 +163,8 @@ fn long_lived_reader_bounds_growth() {
     );
     db.check().unwrap();
 }
+
+crate::also_cached!(
+    readers_see_constant_total_while_writer_commits,
+    long_lived_reader_bounds_growth,
+);

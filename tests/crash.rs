@@ -228,3 +228,9 @@ fn crash_during_and_after_recovery() {
     }
     eprintln!("double-crash outcomes checked: {outcomes}");
 }
+
+crate::also_cached!(
+    crash_consistency,
+    process_crash_keeps_eventual_commits,
+    crash_during_and_after_recovery,
+);

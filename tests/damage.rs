@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+mod common;
+
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 const PS: usize = 4096;
@@ -1166,3 +1168,20 @@ fn delete_table_does_not_trust_a_damaged_page() {
     assert!(matches!(w.commit(), Err(Error::Corrupted { .. })));
     assert!(matches!(db.check(), Err(Error::Corrupted { .. })));
 }
+
+crate::also_cached!(
+    not_a_database_left_untouched,
+    empty_file_opens_as_new_database,
+    torn_creation_opens_as_new_database,
+    truncated_file,
+    zeroed_meta_slot,
+    torn_newest_meta_opens_older_commit,
+    both_metas_damaged,
+    garbage_tree_pages,
+    flipped_byte_in_tree_pages,
+    misdirected_write_detected,
+    cycle_from_misdirected_write_reported_by_iteration,
+    write_does_not_launder_a_damaged_page,
+    rollback_of_a_damaged_newest_commit_is_reported,
+    delete_table_does_not_trust_a_damaged_page,
+);

@@ -12,6 +12,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+mod common;
+
 /// A fresh temporary directory and a database path inside it.
 fn tmp() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -346,20 +348,40 @@ fn valid_page_sizes_accepted() {
 }
 
 #[test]
-fn cached_backend_rejected() {
+fn cache_too_small_rejected_and_cached_backend_opens() {
     let (_dir, path) = tmp();
-    let r = Database::builder()
-        .backend(Backend::Cached { capacity: 64 << 20 })
-        .open(&path);
-    assert!(
-        matches!(r, Err(Error::InvalidOption(_))),
-        "Backend::Cached: {r:?}"
-    );
-    // The default backend still opens the same path.
+    for capacity in [0, 4095, 3 * 4096] {
+        let r = Database::builder()
+            .backend(Backend::Cached { capacity })
+            .open(&path);
+        assert!(
+            matches!(r, Err(Error::InvalidOption(_))),
+            "Backend::Cached {{ capacity: {capacity} }}: {r:?}"
+        );
+        assert!(!path.exists(), "a rejected open created the file");
+    }
+    // Both backends open the same file and see the same data.
+    let db = Database::builder()
+        .backend(Backend::Cached { capacity: 4 * 4096 })
+        .open(&path)
+        .unwrap();
+    let mut w = db.begin_write().unwrap();
+    w.open_table("t").unwrap().insert(b"key", b"value").unwrap();
+    w.commit().unwrap();
+    let stats = db
+        .cache_stats()
+        .expect("cache stats with the cached backend");
+    assert_eq!(stats.capacity_frames, 4);
+    drop(db);
     let db = Database::builder()
         .backend(Backend::Mmap)
         .open(&path)
         .unwrap();
+    assert!(db.cache_stats().is_none());
+    assert_eq!(
+        dump(&db.begin_read().unwrap(), "t"),
+        map(&[(b"key", b"value")])
+    );
     db.check().unwrap();
 }
 
@@ -984,3 +1006,22 @@ fn snapshot_isolation() {
     drop((before, during, after, latest));
     db.check().unwrap();
 }
+
+crate::also_cached!(
+    locked_second_open_in_same_process,
+    locked_while_read_txn_outlives_database,
+    read_only_rejects_writes,
+    read_only_open_of_missing_file,
+    invalid_page_sizes_rejected,
+    valid_page_sizes_accepted,
+    table_not_found_and_invalid_names,
+    open_table_creates_empty_table,
+    delete_table_and_list_tables,
+    key_length_limits,
+    key_length_limit_at_16k_pages,
+    large_values_round_trip,
+    drop_and_abort_discard_changes,
+    begin_write_blocks_while_a_writer_is_open,
+    eventual_commits_visible_and_survive_reopen,
+    snapshot_isolation,
+);

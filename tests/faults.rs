@@ -237,3 +237,8 @@ fn libc_eio() -> i32 {
 fn libc_enospc() -> i32 {
     28
 }
+
+crate::also_cached!(
+    every_io_fails_once_and_forever,
+    full_disk_at_growth_fails_the_commit_only,
+);

@@ -13,6 +13,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
 type Target = fn(&[u8]);
 
 const TARGETS: [(&str, Target); 6] = [
@@ -352,3 +354,5 @@ fn regenerate_seeds() {
         ],
     );
 }
+
+crate::also_cached!(corpus_ops, corpus_open_damaged,);

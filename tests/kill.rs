@@ -3,14 +3,19 @@
 //! reopens the file and verifies that every acknowledged commit is there, that nothing beyond the
 //! one in flight is, and that `check()` passes. Many rounds, on one file.
 //!
-//! The child is this test binary run again with `LARCH_KILL_CHILD` set (see `child`).
+//! The child is this test binary run again with `LARCH_KILL_CHILD` set (see `child`); odd rounds
+//! run it on the cached backend.
 
 use larchdb::{Database, Durability};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const CHILD_ENV: &str = "LARCH_KILL_CHILD";
+/// Set for the child (odd rounds) to open the database with the cached backend.
+const CACHED_ENV: &str = "LARCH_KILL_CACHED";
 
 /// Runs only as the child: commits forever, printing the id of each acknowledged commit.
 #[test]
@@ -18,9 +23,17 @@ fn child() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
+    if std::env::var(CACHED_ENV).is_ok() {
+        common::cached(|| commit_forever(&path));
+    } else {
+        commit_forever(&path);
+    }
+}
+
+fn commit_forever(path: &str) {
     let db = Database::builder()
         .durability(Durability::Immediate)
-        .open(&path)
+        .open(path)
         .unwrap();
     let start = db
         .begin_read()
@@ -70,7 +83,13 @@ fn kill_minus_nine_loses_no_acknowledged_commit() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        if round % 2 == 1 {
+            cmd.env(CACHED_ENV, "1");
+        } else {
+            cmd.env_remove(CACHED_ENV);
+        }
+        let mut child = cmd
             .args(["--exact", "child", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
@@ -105,8 +124,14 @@ fn kill_minus_nine_loses_no_acknowledged_commit() {
         while let Ok(i) = rx.try_recv() {
             last_acked = i; // printed before the kill landed
         }
-        let db =
-            Database::open(&path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+        let reopen = || {
+            Database::open(&path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"))
+        };
+        let db = if round % 2 == 1 {
+            common::cached(reopen)
+        } else {
+            reopen()
+        };
         db.check()
             .unwrap_or_else(|e| panic!("round {round}: check failed: {e}"));
         let r = db.begin_read().unwrap();

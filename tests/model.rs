@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 
+mod common;
+
 type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 const TABLES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -481,3 +483,10 @@ fn bulk_random_load_checks() {
         assert_eq!(t.get(k).unwrap(), Some(&k[..20]));
     }
 }
+
+crate::also_cached!(
+    model_4k,
+    model_16k,
+    deep_tree_insert_remove_cycles,
+    bulk_random_load_checks,
+);

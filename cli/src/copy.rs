@@ -8,7 +8,6 @@ use crate::batch::{BatchWriter, DEFAULT_BATCH};
 use crate::fail::{check_source, open_existing, same_file, CliResult, DbContext, Fail};
 use crate::progress::{self, count, STEP};
 use indicatif::HumanBytes;
-use larchdb::Database;
 use std::path::Path;
 
 /// Removes a half-written destination unless disarmed.
@@ -74,7 +73,7 @@ pub fn copy(src: &Path, dst: &Path, o: CopyOpts) -> CliResult {
     }
 
     let mut guard = RemoveOnDrop(Some(dst));
-    let ddb = Database::builder()
+    let ddb = crate::backend::builder()
         .page_size(sdb.page_size())
         .open(dst)
         .on(dst)?;

@@ -4,7 +4,7 @@ use crate::fail::{CliResult, DbContext, Fail};
 use crate::progress::{self, STEP};
 use crate::stat::summary;
 use indicatif::HumanCount;
-use larchdb::{Database, Durability};
+use larchdb::Durability;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -84,7 +84,7 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
         "kept afterwards"
     };
     println!("larch demo: {} ({kept})", path.display());
-    let db = Database::builder()
+    let db = crate::backend::builder()
         .durability(Durability::Immediate)
         .open(path)
         .on(path)?;

@@ -16,7 +16,6 @@ use crate::batch::BatchWriter;
 use crate::codec::{unescape_into, write_escaped};
 use crate::fail::{check_source, open_existing, same_file, CliResult, DbContext, Fail};
 use crate::progress::{self, count, STEP};
-use larchdb::Database;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -173,7 +172,7 @@ pub fn load(o: &LoadOpts) -> CliResult {
         };
         return Err(Fail::error(format!("{}:1: {msg}", what.display())));
     }
-    let mut b = Database::builder();
+    let mut b = crate::backend::builder();
     if let Some(ps) = o.page_size {
         b.page_size(ps);
     }

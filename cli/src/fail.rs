@@ -103,7 +103,10 @@ pub fn require_file(path: &Path) -> CliResult {
 /// Opens the existing database at `path`, read-only (shared lock) unless `writable`.
 pub fn open_existing(path: &Path, writable: bool) -> CliResult<Database> {
     require_file(path)?;
-    Database::builder().read_only(!writable).open(path).on(path)
+    crate::backend::builder()
+        .read_only(!writable)
+        .open(path)
+        .on(path)
 }
 
 /// True if `a` and `b` name the same existing file.

@@ -105,7 +105,7 @@ pub fn put(
         (None, Some(i)) => std::fs::read(i).map_err(|e| Fail::io(i.display(), e))?,
         _ => return Err(Fail::error("give either VALUE or --input FILE")),
     };
-    let db = Database::open(path).on(path)?;
+    let db = crate::backend::builder().open(path).on(path)?;
     let mut wtx = db.begin_write().on(path)?;
     let old = {
         let mut t = wtx.open_table(table).on(path)?;

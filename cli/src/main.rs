@@ -1,6 +1,7 @@
 //! `larch`: the larchdb command-line tool. A thin layer over larchdb's public API (plus
 //! `Database::stats` and `Database::check`); each subcommand lives in its own module.
 
+mod backend;
 mod batch;
 mod codec;
 mod copy;
@@ -33,6 +34,10 @@ struct Cli {
     /// Show no progress bars (they are shown only on a terminal anyway).
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Read through a page cache of SIZE bytes (e.g. 64M, 1G) with pread, instead of a memory
+    /// map (larchdb's cached backend).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = backend::parse_size)]
+    cache: Option<usize>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -200,6 +205,9 @@ enum Cmd {
 
 fn run(cli: Cli) -> fail::CliResult {
     let q = cli.quiet;
+    if let Some(capacity) = cli.cache {
+        backend::set(larchdb::Backend::Cached { capacity });
+    }
     match cli.cmd {
         Cmd::Demo { path, keys, force } => demo::demo(path.as_deref(), keys, force, q),
         Cmd::Stat { path, json } => stat::stat(&path, json, q),

@@ -61,6 +61,18 @@ fn to_json(path: &Path, s: &Stats) -> serde_json::Value {
         },
         "fill_factor": s.fill_factor(),
         "tables": tables,
+        "cache": s.cache.as_ref().map(|c| json!({
+            "capacity_bytes": c.capacity_bytes,
+            "capacity_frames": c.capacity_frames,
+            "resident_frames": c.resident_frames,
+            "hits": c.hits,
+            "misses": c.misses,
+            "hit_rate": c.hit_rate(),
+            "evictions": c.evictions,
+            "run_reads": c.run_reads,
+            "arc_target_t1": c.target_t1,
+            "arc_lists": { "t1": c.arc_lists[0], "t2": c.arc_lists[1], "b1": c.arc_lists[2], "b2": c.arc_lists[3] },
+        })),
     })
 }
 
@@ -112,6 +124,31 @@ pub fn summary(path: &Path, s: &Stats) -> String {
             s.fill_factor() * 100.0
         ),
     );
+    if let Some(c) = &s.cache {
+        line(
+            &mut o,
+            "page cache",
+            format!(
+                "{} ({} frames), {} resident; {} hits, {} misses ({:.1}% hits), {} evictions",
+                HumanBytes(c.capacity_bytes),
+                c.capacity_frames,
+                c.resident_frames,
+                c.hits,
+                c.misses,
+                c.hit_rate() * 100.0,
+                c.evictions
+            ),
+        );
+        let [t1, t2, b1, b2] = c.arc_lists;
+        line(
+            &mut o,
+            "  ARC",
+            format!(
+                "T1 {t1}, T2 {t2}, B1 {b1}, B2 {b2}, target T1 {}",
+                c.target_t1
+            ),
+        );
+    }
     if s.tables.is_empty() {
         line(&mut o, "tables", "none".into());
         return o;
@@ -143,7 +180,7 @@ pub fn check(path: &Path, quiet: bool) -> CliResult {
     let t = Instant::now();
     let sp = progress::spinner(quiet, &format!("checking {}", path.display()));
     let r = (|| {
-        let db = larchdb::Database::builder().read_only(true).open(path)?;
+        let db = crate::backend::builder().read_only(true).open(path)?;
         db.check()?;
         let rolled_back = db.recovery().cloned();
         // What was checked, for the report (O(1) per table).

@@ -18,7 +18,7 @@ use crate::btree::{PageSource, PageStore, TreeRoot};
 use crate::error::{corrupted, Result};
 use crate::page::node::Node;
 use crate::page::{PagePtr, OFF_TXN};
-use crate::store::View;
+use crate::store::{TxnView, View};
 use hasher::PgnoMap;
 use std::ops::Bound;
 
@@ -69,7 +69,7 @@ fn chunk_len(page_size: usize) -> usize {
 /// A write transaction's view of the pages: its dirty pages over the committed snapshot, and
 /// where new pages come from.
 pub(crate) struct WriterPages {
-    view: View,
+    view: TxnView,
     txn: u64,
     page_size: usize,
     dirty: PgnoMap<Box<[u8]>>,
@@ -89,11 +89,11 @@ pub(crate) struct WriterPages {
 impl WriterPages {
     /// Pages for transaction `txn` over the committed `view`, reusing freelist entries of txns up
     /// to `gate`.
-    pub fn new(view: View, txn: u64, freelist: PagePtr, gate: u64) -> WriterPages {
+    pub fn new(view: &View, txn: u64, freelist: PagePtr, gate: u64) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
         WriterPages {
-            view,
+            view: view.reader(),
             txn,
             page_size,
             dirty: PgnoMap::default(),

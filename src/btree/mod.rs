@@ -55,16 +55,20 @@ pub(crate) fn value<'a, S: PageSource + ?Sized>(s: &'a S, v: LeafValue<'a>) -> R
         LeafValue::Inline(b) => Ok(b),
         LeafValue::Overflow { ptr, len } => {
             let npages = overflow_pages(len, s.page_size());
-            let run = s.run(ptr.pgno, npages)?;
-            if crate::page::get_u32(run, crate::page::OFF_CELLS_START) != Some(npages as u32) {
-                return Err(corrupted(
-                    ptr.pgno,
-                    "overflow run page count differs from its value length",
-                ));
-            }
-            overflow_value(ptr.pgno, run, ptr.txn, len)
+            run_value(ptr, s.run(ptr.pgno, npages)?, npages, len)
         }
     }
+}
+
+/// The value of `len` bytes stored in `run`, the `npages`-page overflow run `ptr` points at.
+pub(crate) fn run_value(ptr: PagePtr, run: &[u8], npages: u64, len: u64) -> Result<&[u8]> {
+    if crate::page::get_u32(run, crate::page::OFF_CELLS_START) != Some(npages as u32) {
+        return Err(corrupted(
+            ptr.pgno,
+            "overflow run page count differs from its value length",
+        ));
+    }
+    overflow_value(ptr.pgno, run, ptr.txn, len)
 }
 
 /// Looks `key` up in the tree rooted at `root`.

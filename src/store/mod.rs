@@ -1,5 +1,6 @@
-//! Storage backends: the database file, its lock, its growth, and the read-only memory map pages
-//! are read through. All of larchdb's `unsafe` code lives in this module.
+//! Storage backends: the database file, its lock, its growth, and the two ways pages are read:
+//! the read-only memory map, or `pread` into a bounded page cache ([`cache`]). All of larchdb's
+//! `unsafe` code lives in this module.
 //!
 //! Writes never go through the map: pages are written with `pwrite`/`pwritev`, so a stray pointer
 //! cannot corrupt the file. The map reserves address space well beyond the file, so growth rarely
@@ -7,20 +8,23 @@
 //! snapshot that reads through it is dropped.
 //!
 //! The one thing Rust cannot check: another process truncating or rewriting the file under the
-//! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out should
-//! use the cached backend once it exists.
+//! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out use the
+//! cached backend, where a short read is an error.
 #![allow(unsafe_code)]
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
+pub(crate) mod cache;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
-#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod policy;
 #[cfg(feature = "testing")]
 pub mod sim;
+mod view;
 
-use crate::error::{corrupted, Error, Result};
+pub(crate) use view::{Backing, TxnView, View};
+
+use crate::error::{Error, Result};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -283,6 +287,12 @@ impl FileStore {
         Ok(())
     }
 
+    /// A page cache of `capacity` bytes reading this file (through its own descriptor).
+    pub fn page_cache(&self, page_size: usize, capacity: usize) -> Result<Arc<cache::PageCache>> {
+        let file = self.file.try_clone()?;
+        Ok(Arc::new(cache::PageCache::new(file, page_size, capacity)?))
+    }
+
     /// Maps the file read-only, reserving at least `min_len` bytes of address space.
     pub fn map(&self, min_len: u64) -> Result<Arc<Map>> {
         let reserve = min_len
@@ -300,6 +310,17 @@ impl FileStore {
     }
 }
 
+impl Drop for FileStore {
+    /// Releases the lock explicitly. Closing the descriptor would release it too, but only once
+    /// every copy of it is closed: a child process forked by another thread at that moment holds
+    /// one until it calls `exec`, and the next open of the file would fail with
+    /// `DatabaseLocked` in the meantime.
+    fn drop(&mut self) {
+        // SAFETY: flock takes a file descriptor we own (still open here) and plain integer flags.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
 /// A read-only mapping of the database file, shared by the snapshots that read through it.
 pub(crate) struct Map {
     map: memmap2::Mmap,
@@ -310,59 +331,10 @@ impl Map {
     pub fn reserved(&self) -> u64 {
         self.map.len() as u64
     }
-}
 
-/// The pages of one committed snapshot: the mapping and how many pages of it are valid.
-#[derive(Clone)]
-pub(crate) struct View {
-    map: Arc<Map>,
-    page_count: u64,
-    page_size: usize,
-}
-
-impl View {
-    /// A view of the first `page_count` pages of `map`; the caller ensures the file is that long.
-    pub fn new(map: Arc<Map>, page_count: u64, page_size: usize) -> View {
-        View {
-            map,
-            page_count,
-            page_size,
-        }
-    }
-
-    /// The mapping this view reads through.
-    pub fn map(&self) -> &Arc<Map> {
+    /// The mapped bytes, including the reserved space beyond the end of the file: callers read
+    /// only below the length of a commit ([`View`] checks it).
+    pub fn bytes(&self) -> &[u8] {
         &self.map
-    }
-
-    /// Number of pages this view covers.
-    pub fn page_count(&self) -> u64 {
-        self.page_count
-    }
-}
-
-impl PageSource for View {
-    fn page(&self, pgno: u64) -> Result<&[u8]> {
-        self.run(pgno, 1)
-    }
-
-    fn run(&self, pgno: u64, npages: u64) -> Result<&[u8]> {
-        match pgno.checked_add(npages) {
-            Some(end) if end <= self.page_count && pgno >= 2 => {
-                let ps = self.page_size;
-                Ok(&self.map.map[pgno as usize * ps..end as usize * ps])
-            }
-            _ => Err(corrupted(
-                pgno,
-                format!(
-                    "page run of {npages} is outside the file's {} pages",
-                    self.page_count
-                ),
-            )),
-        }
-    }
-
-    fn page_size(&self) -> usize {
-        self.page_size
     }
 }

@@ -5,6 +5,7 @@ use crate::btree::cursor::RangeIter;
 use crate::btree::{self, TreeRoot};
 use crate::catalog;
 use crate::error::{Error, Result};
+use crate::store::TxnView;
 use crate::table::Table;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -16,8 +17,11 @@ use std::sync::Arc;
 /// open and locked until the last snapshot is dropped). While it lives, the pages it can reach are
 /// not reused, so a long-lived snapshot makes the file grow by at most what is freed meanwhile.
 pub struct ReadTxn {
-    _shared: Arc<Shared>,
+    /// Declared first so it is dropped first: its pinned cache frames go before the version that
+    /// keeps its pages from reuse.
+    pages: TxnView,
     version: Arc<Version>,
+    _shared: Arc<Shared>,
 }
 
 impl ReadTxn {
@@ -25,8 +29,9 @@ impl ReadTxn {
     pub(crate) fn begin(shared: Arc<Shared>) -> ReadTxn {
         let version = shared.current.load_full();
         ReadTxn {
-            _shared: shared,
+            pages: version.view.reader(),
             version,
+            _shared: shared,
         }
     }
 
@@ -35,12 +40,23 @@ impl ReadTxn {
         self.version.txn
     }
 
+    /// With [`crate::Backend::Cached`]: lets go of the cache frames this transaction has read.
+    ///
+    /// A read transaction keeps every page it has read in memory until it ends, even if the cache
+    /// evicts it meanwhile, because the slices it handed out point into those pages. A long-lived
+    /// reader that no longer holds any (which `&mut self` proves: no [`Table`] or slice borrowed
+    /// from this transaction is alive) can call this to bring its memory back to the cache's
+    /// bound. The snapshot stays the same. Does nothing with the map backend.
+    pub fn release_pages(&mut self) {
+        self.pages.unpin_all();
+    }
+
     /// Opens table `name`. Fails with [`Error::TableNotFound`] if it does not exist.
     pub fn open_table(&self, name: &str) -> Result<Table<'_>> {
         catalog::check_name(name)?;
         let v = &self.version;
-        match btree::get(&v.view, v.catalog, name.as_bytes())? {
-            Some(b) => Ok(Table::new(&v.view, catalog::decode(v.catalog.pgno, b)?)),
+        match btree::get(&self.pages, v.catalog, name.as_bytes())? {
+            Some(b) => Ok(Table::new(&self.pages, catalog::decode(v.catalog.pgno, b)?)),
             None => Err(Error::TableNotFound(name.to_string())),
         }
     }
@@ -48,7 +64,7 @@ impl ReadTxn {
     /// Names of all tables, in byte order.
     pub fn list_tables(&self) -> Result<Vec<String>> {
         list_tables(
-            &self.version.view,
+            &self.pages,
             TreeRoot {
                 root: self.version.catalog,
                 count: 0,

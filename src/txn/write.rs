@@ -9,7 +9,6 @@ use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
-use crate::store::View;
 use crate::table::TableMut;
 use std::sync::Arc;
 
@@ -67,7 +66,7 @@ impl WriteTxn {
             t
         };
         let gate = shared.reuse_gate();
-        let pages = WriterPages::new(base.view.clone(), txn, base.freelist, gate);
+        let pages = WriterPages::new(&base.view, txn, base.freelist, gate);
         Ok(WriteTxn {
             durability: shared.durability,
             catalog: TreeRoot {
@@ -280,11 +279,7 @@ impl WriteTxn {
         // Step 3: make room (preallocation fails cleanly on a full disk), map any new space.
         let file_bytes = meta.page_count * ps as u64;
         shared.store.grow(file_bytes, ps)?;
-        let map = if file_bytes > self.base.view.map().reserved() {
-            shared.store.map(file_bytes)?
-        } else {
-            self.base.view.map().clone()
-        };
+        let view = self.base.view.resized(&shared.store, meta.page_count)?;
         // Step 4: write the pages, each sealed with its checksum, into space no snapshot reads.
         let freed = self.pages.freed_count() as u64;
         self.wrote = true;
@@ -293,13 +288,14 @@ impl WriteTxn {
             shared.poison(&e);
             return Err(e);
         }
+        // The page cache (cached backend) takes the new contents of the pages it holds.
+        view.wrote(&pages);
         // Step 5: write the meta slot, and sync (Immediate: one fdatasync covers pages and meta).
         if let Err(e) = shared.write_meta(&meta, self.durability, freed) {
             shared.poison(&e);
             return Err(e);
         }
         // Step 6: publish the new version to readers.
-        let view = View::new(map, meta.page_count, ps);
         shared.publish(Arc::new(Version {
             txn: meta.txn,
             catalog: meta.catalog,

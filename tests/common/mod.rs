@@ -23,3 +23,32 @@ pub fn read_state(db: &Database) -> State {
     }
     s
 }
+
+/// The cached backend every suite also runs on: a deliberately small cache (64 pages of 4 KiB,
+/// 16 of 16 KiB), so that the tests' databases do not fit and pages are evicted and read again
+/// all the time.
+pub const SMALL_CACHE: larchdb::Backend = larchdb::Backend::Cached {
+    capacity: 256 << 10,
+};
+
+/// Runs `f` with every database it opens on this thread using [`SMALL_CACHE`].
+pub fn cached<R>(f: impl FnOnce() -> R) -> R {
+    larchdb::testing::with_default_backend(SMALL_CACHE, f)
+}
+
+/// Declares, for each named test function of the file, a second test `cached::<name>` that runs
+/// it with every database on the cached backend ([`SMALL_CACHE`]).
+#[macro_export]
+macro_rules! also_cached {
+    ($($test:ident),* $(,)?) => {
+        /// The file's tests again, on the cached backend.
+        mod cached {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::common::cached(super::$test)
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,359 @@
+//! The cached backend's page cache: pages read with `pread` into frames, kept within a fixed
+//! capacity by the ARC policy ([`super::arc`]), shared by every transaction of a database.
+//!
+//! How it stays fast with several reader threads:
+//! - **Lookups** go to a sharded map (page number → frame) under a shard's *read* lock, so hits
+//!   never take a lock exclusively, even on the same page.
+//! - **Hits reach the policy in batches.** Each thread records its hits in its own stripe; every
+//!   `HIT_BATCH` hits it replays them into the policy if the policy's lock is free at that
+//!   moment. A hit that finds its stripe busy or full is not recorded: recency is a hint, and
+//!   dropping a few hits under contention is what keeps hits from serialising (Caffeine does the
+//!   same).
+//! - **Misses evict in batches.** A miss reads the page outside every lock, inserts the frame
+//!   into the map at once, and queues the page for the policy. The thread that queues the
+//!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
+//!   every page the policy evicted from the map, shard by shard: many frames per acquisition.
+//!   The policy's capacity is the frame count minus one batch, so resident frames never exceed
+//!   the capacity (plus one frame per thread in the middle of a miss).
+//!
+//! Frames are reference-counted. The map holds one reference; every transaction that was handed
+//! the frame holds another until it ends ([`super::TxnView`]). An evicted frame is freed when the
+//! last transaction that read it ends, never earlier, so slices handed to readers stay valid.
+//!
+//! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
+//! commit replaces the cached frames of every page it wrote before it publishes the new version
+//! ([`PageCache::overwrite`]). No other process writes the file while it is open (the file lock).
+
+use super::arc::ArcPolicy;
+use super::policy::ReplacementPolicy;
+use crate::alloc::hasher::PgnoMap;
+use crate::error::{corrupted, Error, Result};
+use parking_lot::{Mutex, RwLock};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Fewest frames a cache may have.
+pub const MIN_FRAMES: usize = 4;
+/// Number of map shards (a power of two).
+const SHARDS: usize = 64;
+/// Number of hit stripes (a power of two); each thread uses one.
+const STRIPES: usize = 16;
+/// Hits a stripe collects before it tries to replay them into the policy.
+const HIT_BATCH: usize = 64;
+/// Hits a stripe holds at most; more are dropped until the policy takes them.
+const HIT_CAP: usize = 256;
+/// Largest number of misses replayed (and evictions made) per policy lock acquisition.
+const MAX_MISS_BATCH: usize = 64;
+
+/// One cached page (or, for a large value, one run of pages): immutable once built.
+pub(crate) struct Frame {
+    bytes: Box<[u8]>,
+}
+
+impl Frame {
+    /// The frame's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
+/// [`crate::Database::cache_stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Capacity in bytes, as configured.
+    pub capacity_bytes: u64,
+    /// Capacity in frames (one page each).
+    pub capacity_frames: usize,
+    /// Frames in the cache now.
+    pub resident_frames: usize,
+    /// Page lookups served from the cache.
+    pub hits: u64,
+    /// Page lookups that read the file.
+    pub misses: u64,
+    /// Frames evicted.
+    pub evictions: u64,
+    /// Large values (runs of pages) read from the file; they bypass the cache and are assembled
+    /// once per transaction.
+    pub run_reads: u64,
+    /// ARC's adaptive target size of T1 (`p`), in frames.
+    pub target_t1: usize,
+    /// ARC's list lengths: T1 (resident, seen once), T2 (resident, seen again), B1 and B2 (ghosts
+    /// of pages evicted from T1 and T2).
+    pub arc_lists: [usize; 4],
+}
+
+impl CacheStats {
+    /// Hits divided by lookups (0 before the first lookup).
+    pub fn hit_rate(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 {
+            0.0
+        } else {
+            self.hits as f64 / total as f64
+        }
+    }
+}
+
+/// One thread's hit recorder, on its own cache lines.
+#[repr(align(128))]
+#[derive(Default)]
+struct Stripe {
+    hits: AtomicU64,
+    pending: Mutex<Vec<u64>>,
+}
+
+/// What the policy lock guards.
+struct Policy {
+    arc: ArcPolicy,
+    /// Misses taken from the queue, being replayed.
+    replaying: Vec<u64>,
+    /// Pages the policy evicted, to remove from the map.
+    evicted: Vec<u64>,
+    evictions: u64,
+}
+
+/// A bounded cache of pages read from one file; see the module documentation.
+pub(crate) struct PageCache {
+    file: File,
+    page_size: usize,
+    capacity_bytes: u64,
+    capacity_frames: usize,
+    batch: usize,
+    shards: Box<[RwLock<PgnoMap<Arc<Frame>>>]>,
+    stripes: Box<[Stripe]>,
+    queued: Mutex<Vec<u64>>,
+    policy: Mutex<Policy>,
+    misses: AtomicU64,
+    run_reads: AtomicU64,
+}
+
+/// The stripe of the calling thread.
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+    INDEX.with(|i| *i)
+}
+
+/// The number of frames `capacity_bytes` holds; `InvalidOption` if fewer than [`MIN_FRAMES`].
+pub(crate) fn check_capacity(capacity_bytes: usize, page_size: usize) -> Result<usize> {
+    let frames = capacity_bytes / page_size;
+    if frames < MIN_FRAMES {
+        return Err(Error::InvalidOption(format!(
+            "cache capacity of {capacity_bytes} bytes holds fewer than {MIN_FRAMES} pages of \
+             {page_size} bytes"
+        )));
+    }
+    Ok(frames)
+}
+
+/// The map shard of page `pgno`.
+fn shard_index(pgno: u64) -> usize {
+    (pgno.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS
+}
+
+impl PageCache {
+    /// A cache of `capacity_bytes` for pages of `page_size` bytes read from `file`. Fails with
+    /// `InvalidOption` if that is fewer than [`MIN_FRAMES`] pages.
+    pub fn new(file: File, page_size: usize, capacity_bytes: usize) -> Result<PageCache> {
+        let frames = check_capacity(capacity_bytes, page_size)?;
+        let batch = (frames / 16).clamp(1, MAX_MISS_BATCH);
+        Ok(PageCache {
+            file,
+            page_size,
+            capacity_bytes: capacity_bytes as u64,
+            capacity_frames: frames,
+            batch,
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            queued: Mutex::new(Vec::with_capacity(batch)),
+            policy: Mutex::new(Policy {
+                arc: ArcPolicy::new(frames - batch),
+                replaying: Vec::with_capacity(batch),
+                evicted: Vec::with_capacity(batch),
+                evictions: 0,
+            }),
+            misses: AtomicU64::new(0),
+            run_reads: AtomicU64::new(0),
+        })
+    }
+
+    fn shard(&self, pgno: u64) -> &RwLock<PgnoMap<Arc<Frame>>> {
+        &self.shards[shard_index(pgno)]
+    }
+
+    /// Page `pgno`, from the cache or read from the file into it.
+    pub fn get(&self, pgno: u64) -> Result<Arc<Frame>> {
+        if let Some(f) = self.shard(pgno).read().get(&pgno) {
+            let f = f.clone();
+            self.hit(pgno);
+            return Ok(f);
+        }
+        let frame = Arc::new(self.read(pgno, 1)?);
+        let (frame, inserted) = {
+            let mut shard = self.shard(pgno).write();
+            match shard.get(&pgno) {
+                // Another thread read it meanwhile: use its frame.
+                Some(f) => (f.clone(), false),
+                None => {
+                    shard.insert(pgno, frame.clone());
+                    (frame, true)
+                }
+            }
+        };
+        if inserted {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            self.queue_miss(pgno);
+        } else {
+            self.hit(pgno);
+        }
+        Ok(frame)
+    }
+
+    /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
+    /// of their own, outside the cache.
+    pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Arc<Frame>> {
+        self.run_reads.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(self.read(pgno, npages)?))
+    }
+
+    /// Reads `npages` pages from `pgno`; a short read (the file was truncated under us) is an
+    /// error, never a partial page.
+    fn read(&self, pgno: u64, npages: u64) -> Result<Frame> {
+        let ps = self.page_size as u64;
+        let len = usize::try_from(npages * ps)
+            .map_err(|_| corrupted(pgno, format!("run of {npages} pages is too large")))?;
+        let mut bytes = vec![0u8; len].into_boxed_slice();
+        let mut done = 0;
+        while done < len {
+            match self
+                .file
+                .read_at(&mut bytes[done..], pgno * ps + done as u64)
+            {
+                Ok(0) => {
+                    return Err(corrupted(
+                        pgno,
+                        format!(
+                            "the file ends inside this page run ({done} of {len} bytes read): \
+                             truncated while open?"
+                        ),
+                    ))
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Frame { bytes })
+    }
+
+    /// Records a hit in the calling thread's stripe, replaying the stripe into the policy once it
+    /// holds a batch and the policy is free.
+    fn hit(&self, pgno: u64) {
+        let stripe = &self.stripes[stripe_index()];
+        stripe.hits.fetch_add(1, Ordering::Relaxed);
+        let Some(mut pending) = stripe.pending.try_lock() else {
+            return;
+        };
+        if pending.len() < HIT_CAP {
+            pending.push(pgno);
+        }
+        if pending.len() >= HIT_BATCH {
+            if let Some(mut policy) = self.policy.try_lock() {
+                for k in pending.drain(..) {
+                    policy.arc.touch(k);
+                }
+            }
+        }
+    }
+
+    /// Queues a page just inserted into the map; the thread that fills the queue replays it.
+    fn queue_miss(&self, pgno: u64) {
+        let full = {
+            let mut q = self.queued.lock();
+            q.push(pgno);
+            q.len() >= self.batch
+        };
+        if full {
+            let mut policy = self.policy.lock();
+            self.replay(&mut policy);
+        }
+    }
+
+    /// Under the policy lock: replays the recorded hits and queued misses, then removes what the
+    /// policy evicted from the map.
+    fn replay(&self, policy: &mut Policy) {
+        for stripe in self.stripes.iter() {
+            if let Some(mut pending) = stripe.pending.try_lock() {
+                for k in pending.drain(..) {
+                    policy.arc.touch(k);
+                }
+            }
+        }
+        std::mem::swap(&mut *self.queued.lock(), &mut policy.replaying);
+        let Policy {
+            arc,
+            replaying,
+            evicted,
+            ..
+        } = policy;
+        for k in replaying.drain(..) {
+            arc.access(k, evicted);
+        }
+        policy.evictions += policy.evicted.len() as u64;
+        self.remove(&mut policy.evicted);
+    }
+
+    /// Removes `pages` from the map, taking each shard's lock once; frames are dropped after the
+    /// locks are released.
+    fn remove(&self, pages: &mut Vec<u64>) {
+        pages.sort_unstable_by_key(|&p| shard_index(p));
+        let mut dropped = Vec::with_capacity(pages.len());
+        for group in pages.chunk_by(|&a, &b| shard_index(a) == shard_index(b)) {
+            let mut shard = self.shard(group[0]).write();
+            dropped.extend(group.iter().filter_map(|p| shard.remove(p)));
+        }
+        pages.clear();
+        drop(dropped);
+    }
+
+    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages): every cached page among them
+    /// takes its new contents. Pages not cached are left alone. Readers still holding an old frame
+    /// cannot reach these pages (they were free in every live snapshot), so they are unaffected.
+    pub fn overwrite(&self, pages: &[(u64, &[u8])]) {
+        let ps = self.page_size;
+        for &(first, bytes) in pages {
+            for (i, page) in bytes.chunks_exact(ps).enumerate() {
+                let pgno = first + i as u64;
+                let mut shard = self.shard(pgno).write();
+                if let Some(f) = shard.get_mut(&pgno) {
+                    *f = Arc::new(Frame { bytes: page.into() });
+                }
+            }
+        }
+    }
+
+    /// Counters and policy state.
+    pub fn stats(&self) -> CacheStats {
+        let policy = self.policy.lock();
+        let lens = policy.arc.lens();
+        CacheStats {
+            capacity_bytes: self.capacity_bytes,
+            capacity_frames: self.capacity_frames,
+            resident_frames: self.shards.iter().map(|s| s.read().len()).sum(),
+            hits: self
+                .stripes
+                .iter()
+                .map(|s| s.hits.load(Ordering::Relaxed))
+                .sum(),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: policy.evictions,
+            run_reads: self.run_reads.load(Ordering::Relaxed),
+            target_t1: policy.arc.target(),
+            arc_lists: [lens.t1, lens.t2, lens.b1, lens.b2],
+        }
+    }
+}
