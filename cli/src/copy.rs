@@ -7,6 +7,7 @@
 use crate::batch::{BatchWriter, DEFAULT_BATCH};
 use crate::fail::{check_source, open_existing, same_file, CliResult, DbContext, Fail};
 use crate::progress::{self, count, STEP};
+use crate::scan::for_each_entry;
 use indicatif::HumanBytes;
 use std::path::Path;
 
@@ -65,7 +66,7 @@ pub fn copy(src: &Path, dst: &Path, o: CopyOpts) -> CliResult {
     if replace {
         std::fs::remove_file(dst).map_err(|e| Fail::io(dst.display(), e))?;
     }
-    let rtx = sdb.begin_read().on(src)?;
+    let mut rtx = sdb.begin_read().on(src)?;
     let names = rtx.list_tables().on(src)?;
     let mut total = 0u64;
     for name in &names {
@@ -82,15 +83,14 @@ pub fn copy(src: &Path, dst: &Path, o: CopyOpts) -> CliResult {
     let mut n = 0u64;
     for name in &names {
         w.create_table(name).on(dst)?;
-        let table = rtx.open_table(name).on(src)?;
-        for item in table.iter().on(src)? {
-            let (k, v) = item.on(src)?;
+        for_each_entry(&mut rtx, src, name, |k, v| {
             w.insert(name, k, v).on(dst)?;
             n += 1;
             if n % STEP == 0 {
                 pb.inc(STEP);
             }
-        }
+            Ok(())
+        })?;
     }
     w.finish().on(dst)?;
     pb.finish_and_clear();

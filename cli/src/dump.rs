@@ -16,6 +16,7 @@ use crate::batch::BatchWriter;
 use crate::codec::{unescape_into, write_escaped};
 use crate::fail::{check_source, open_existing, same_file, CliResult, DbContext, Fail};
 use crate::progress::{self, count, STEP};
+use crate::scan::for_each_entry;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -38,17 +39,16 @@ pub fn dump(
     if !no_check {
         check_source(&db, path, quiet)?;
     }
-    let rtx = db.begin_read().on(path)?;
+    let mut rtx = db.begin_read().on(path)?;
     let names = if only.is_empty() {
         rtx.list_tables().on(path)?
     } else {
         only.to_vec()
     };
-    let mut tables = Vec::with_capacity(names.len());
+    let mut total = 0u64;
     for name in &names {
-        tables.push((name, rtx.open_table(name).on(path)?));
+        total += rtx.open_table(name).on(path)?.len().on(path)?;
     }
-    let total: u64 = tables.iter().map(|(_, t)| t.len().unwrap_or(0)).sum();
 
     let (sink, what): (Box<dyn Write>, String) = match output {
         Some(o) if o != Path::new("-") => {
@@ -67,13 +67,12 @@ pub fn dump(
     let pb = progress::bar(quiet, total, "dump");
     let io_err = |e| Fail::io(&what, e);
     writeln!(out, "{HEADER}").map_err(io_err)?;
-    for (name, table) in &tables {
+    for name in &names {
         out.write_all(b"table ").map_err(io_err)?;
         write_escaped(&mut out, name.as_bytes()).map_err(io_err)?;
         out.write_all(b"\n").map_err(io_err)?;
         let mut n = 0u64;
-        for item in table.iter().on(path)? {
-            let (k, v) = item.on(path)?;
+        for_each_entry(&mut rtx, path, name, |k, v| {
             (|| {
                 out.write_all(b" ")?;
                 write_escaped(&mut out, k)?;
@@ -86,17 +85,18 @@ pub fn dump(
             if n % STEP == 0 {
                 pb.inc(STEP);
             }
-        }
+            Ok(())
+        })?;
         pb.inc(n % STEP);
         writeln!(out, "end {n}").map_err(io_err)?;
     }
-    writeln!(out, "done {}", tables.len()).map_err(io_err)?;
+    writeln!(out, "done {}", names.len()).map_err(io_err)?;
     out.flush().map_err(io_err)?;
     pb.finish_and_clear();
     if output.is_some_and(|o| o != Path::new("-")) {
         eprintln!(
             "dumped {}, {} from txn {} of {}",
-            count(tables.len() as u64, "table", "tables"),
+            count(names.len() as u64, "table", "tables"),
             count(total, "entry", "entries"),
             rtx.id(),
             path.display()

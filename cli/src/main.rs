@@ -10,6 +10,7 @@ mod dump;
 mod fail;
 mod inspect;
 mod progress;
+mod scan;
 mod stat;
 
 use clap::{Parser, Subcommand};

@@ -677,3 +677,38 @@ fn outputs_to_a_file_never_overwrite_the_database() {
     expect(&larch(&["load", s(&db), "-i", s(&db)]), 2);
     assert!(std::fs::read(&db).unwrap() == before);
 }
+
+#[test]
+fn cache_option_reads_through_the_page_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.larch");
+    demo_db(&db, 30_000);
+    // stat shows the cache's counters; check and a chunked dump run within a 256 KiB cache
+    // (the database is about 8 MiB) and give the same dump as the map.
+    let o = larch(&["--cache", "256K", "stat", s(&db)]);
+    expect(&o, 0);
+    assert!(stdout(&o).contains("page cache"), "{}", stdout(&o));
+    let o = larch(&["--cache", "256K", "stat", "--json", s(&db)]);
+    expect(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["cache"]["capacity_frames"], 64);
+    assert!(v["cache"]["misses"].as_u64().unwrap() > 0);
+    expect(&larch(&["--cache", "256K", "check", s(&db)]), 0);
+    let cached = larch(&["--cache", "256K", "dump", s(&db)]);
+    expect(&cached, 0);
+    let mapped = larch(&["dump", s(&db)]);
+    expect(&mapped, 0);
+    assert!(
+        cached.stdout == mapped.stdout,
+        "dumps differ between backends"
+    );
+    assert!(stdout(&cached).contains("end 30000"));
+    let copy = dir.path().join("copy.larch");
+    expect(&larch(&["--cache", "256K", "copy", s(&db), s(&copy)]), 0);
+    assert!(larch(&["dump", s(&copy)]).stdout == mapped.stdout);
+    // Bad sizes are usage errors; a cache too small for 4 pages is a clear error.
+    expect(&larch(&["--cache", "12 parsecs", "stat", s(&db)]), 2);
+    let o = larch(&["--cache", "4K", "stat", s(&db)]);
+    expect(&o, 2);
+    assert!(stderr(&o).contains("cache capacity"), "{}", stderr(&o));
+}
