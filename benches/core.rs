@@ -5,12 +5,15 @@
 //! All groups share one database, built once per process in a temporary directory, loaded with
 //! the standard workload: `N` pairs of 24 random key bytes and 150 random value bytes from one
 //! seeded xorshift64* stream (key, then value, per pair). `N` defaults to 1,000,000 and can be
-//! overridden with the `LARCH_BENCH_KEYS` environment variable.
+//! overridden with the `LARCH_BENCH_KEYS` environment variable. With `LARCH_BENCH_CACHE=BYTES`
+//! the database is opened with `Backend::Cached { capacity: BYTES }` instead of the map (the
+//! `get` group then reads through one transaction's pinned frames after the first pass; see
+//! `benches/cache_reads.rs` for reads in short transactions and for memory).
 //!
 //! Run with `cargo bench --bench core`.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use larchdb::{Database, Durability};
+use larchdb::{Backend, Database, Durability};
 use std::ops::Bound;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -91,7 +94,15 @@ fn env() -> &'static Env {
         let n = key_count();
         let dir = tempfile::tempdir().expect("create temp dir");
         let path = dir.path().join("core.larch");
-        let db = Database::open(&path).expect("open database");
+        let mut builder = Database::builder();
+        if let Ok(bytes) = std::env::var("LARCH_BENCH_CACHE") {
+            let capacity = bytes
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("LARCH_BENCH_CACHE must be a byte count, got {bytes:?}"));
+            builder.backend(Backend::Cached { capacity });
+        }
+        let db = builder.open(&path).expect("open database");
         let mut rng = Rng::new(LOAD_SEED);
         let mut keys = Vec::with_capacity(n);
         let start = Instant::now();
