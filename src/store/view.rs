@@ -133,15 +133,31 @@ impl TxnView {
         pins.runs.clear();
     }
 
-    /// Bytes of frame `f`, borrowed for as long as `self`.
-    fn pinned<'a>(&'a self, f: &Arc<Frame>) -> &'a [u8] {
-        let bytes: &[u8] = f.bytes();
-        // SAFETY: the bytes live in the frame's own heap allocation, which never moves and is
-        // never written after the frame is built. An `Arc` of the frame sits in `self.pins`,
-        // from which entries leave only through `&mut self` (`unpin_all`) or drop, both of which
-        // the borrow checker forbids while the returned slice (borrowing `self`) is alive. So the
-        // allocation outlives the slice.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) }
+    /// The bytes of the frame pinned under `key` in the map `select` picks, fetching and pinning
+    /// it first if needed; borrowed for as long as `self`.
+    fn pinned<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
+        &self,
+        select: impl Fn(&mut Pins) -> &mut HashMap<K, Arc<Frame>, S>,
+        key: K,
+        fetch: impl FnOnce() -> Result<Arc<Frame>>,
+    ) -> Result<&[u8]> {
+        let lend = |f: &Arc<Frame>| -> &[u8] {
+            let bytes = f.bytes();
+            // SAFETY: `f` is an entry of `self.pins` (both callers below pass one). The bytes live
+            // in the frame's own heap allocation, which never moves and is never written after
+            // the frame is built; the entry's `Arc` keeps it alive, and entries leave `self.pins`
+            // only through `&mut self` (`unpin_all`) or drop, which the borrow checker forbids
+            // while the returned slice (borrowing `self`) is alive.
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) }
+        };
+        if let Some(f) = select(&mut self.pins.lock()).get(&key) {
+            return Ok(lend(f));
+        }
+        let fetched = fetch()?;
+        // Another thread sharing the transaction may have pinned the frame meanwhile: keep its
+        // frame (its slices point into it) and drop ours.
+        let mut pins = self.pins.lock();
+        Ok(lend(select(&mut pins).entry(key).or_insert(fetched)))
     }
 }
 
@@ -182,16 +198,7 @@ impl PageSource for TxnView {
         let range = self.view.bounds(pgno, 1)?;
         match &self.view.backing {
             Backing::Map(m) => Ok(&m.bytes()[range]),
-            Backing::Cache(c) => {
-                if let Some(f) = self.pins.lock().pages.get(&pgno) {
-                    return Ok(self.pinned(f));
-                }
-                let f = c.get(pgno)?;
-                // Another thread sharing the transaction may have pinned the page meanwhile: keep
-                // its frame (its slices point into it) and drop ours.
-                let mut pins = self.pins.lock();
-                Ok(self.pinned(pins.pages.entry(pgno).or_insert(f)))
-            }
+            Backing::Cache(c) => self.pinned(|p| &mut p.pages, pgno, || c.get(pgno)),
         }
     }
 
@@ -203,12 +210,7 @@ impl PageSource for TxnView {
         match &self.view.backing {
             Backing::Map(m) => Ok(&m.bytes()[range]),
             Backing::Cache(c) => {
-                if let Some(f) = self.pins.lock().runs.get(&(pgno, npages)) {
-                    return Ok(self.pinned(f));
-                }
-                let f = c.read_run(pgno, npages)?;
-                let mut pins = self.pins.lock();
-                Ok(self.pinned(pins.runs.entry((pgno, npages)).or_insert(f)))
+                self.pinned(|p| &mut p.runs, (pgno, npages), || c.read_run(pgno, npages))
             }
         }
     }
