@@ -13,8 +13,9 @@
 //!   into the map at once, and queues the page for the policy. The thread that queues the
 //!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
 //!   every page the policy evicted from the map, shard by shard: many frames per acquisition.
-//!   The policy's capacity is the frame count minus one batch, so resident frames never exceed
-//!   the capacity (plus one frame per thread in the middle of a miss).
+//!   The policy's capacity is the frame count minus two batches (one being replayed, one
+//!   queued meanwhile), so resident frames stay within the capacity, plus at most three frames
+//!   per thread reading at that moment (one being read, one queued, one being replayed).
 //!
 //! Frames are reference-counted. The map holds one reference; every transaction that was handed
 //! the frame holds another until it ends ([`super::TxnView`]). An evicted frame is freed when the
@@ -161,6 +162,7 @@ impl PageCache {
     pub fn new(file: File, page_size: usize, capacity_bytes: usize) -> Result<PageCache> {
         let frames = check_capacity(capacity_bytes, page_size)?;
         let batch = (frames / 16).clamp(1, MAX_MISS_BATCH);
+        debug_assert!(frames >= MIN_FRAMES && 2 * batch < frames);
         Ok(PageCache {
             file,
             page_size,
@@ -171,7 +173,7 @@ impl PageCache {
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
             queued: Mutex::new(Vec::with_capacity(batch)),
             policy: Mutex::new(Policy {
-                arc: ArcPolicy::new(frames - batch),
+                arc: ArcPolicy::new((frames - 2 * batch).max(1)),
                 replaying: Vec::with_capacity(batch),
                 evicted: Vec::with_capacity(batch),
                 evictions: 0,
@@ -355,5 +357,104 @@ impl PageCache {
             target_t1: policy.arc.target(),
             arc_lists: [lens.t1, lens.t2, lens.b1, lens.b2],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const PS: usize = 4096;
+
+    /// A file of `pages` pages, page `i` filled with the bytes of `i`.
+    fn file(pages: u64) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        for i in 0..pages {
+            let page: Vec<u8> = i.to_le_bytes().iter().copied().cycle().take(PS).collect();
+            f.write_all(&page).unwrap();
+        }
+        f
+    }
+
+    fn check(frame: &Frame, pgno: u64) {
+        assert_eq!(frame.bytes().len(), PS);
+        assert!(
+            frame.bytes().chunks(8).all(|c| c == pgno.to_le_bytes()),
+            "page {pgno} holds other contents"
+        );
+    }
+
+    #[test]
+    fn threads_racing_on_a_small_cache_read_the_right_pages() {
+        const PAGES: u64 = 500;
+        const THREADS: u64 = 4;
+        let cache = PageCache::new(file(PAGES), PS, 32 * PS).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let cache = &cache;
+                s.spawn(move || {
+                    let mut x = t + 1;
+                    let mut held = Vec::new();
+                    for i in 0..20_000u64 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        // Half the reads on 20 hot pages, half anywhere.
+                        let pgno = if i % 2 == 0 { x % 20 } else { x % PAGES };
+                        let f = cache.get(pgno).unwrap();
+                        check(&f, pgno);
+                        if i % 1000 == 0 {
+                            held.push((pgno, f));
+                        }
+                        let resident: usize = cache.shards.iter().map(|s| s.read().len()).sum();
+                        let bound = 32 + 3 * THREADS as usize;
+                        assert!(resident <= bound, "{resident} frames resident");
+                    }
+                    // Frames held across evictions keep their contents.
+                    for (pgno, f) in held {
+                        check(&f, pgno);
+                    }
+                });
+            }
+        });
+        let s = cache.stats();
+        assert_eq!(s.capacity_frames, 32);
+        assert!(s.hits > 0 && s.misses > 0 && s.evictions > 0, "{s:?}");
+        let [t1, t2, b1, b2] = s.arc_lists;
+        assert!(
+            t1 + t2 <= 32 && t1 + b1 <= 32 && t1 + t2 + b1 + b2 <= 64,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn overwrite_replaces_cached_pages_only() {
+        let cache = PageCache::new(file(100), PS, 16 * PS).unwrap();
+        let old = cache.get(5).unwrap();
+        let new_page = vec![0xAB; PS];
+        let run = vec![0xCD; 2 * PS];
+        cache.overwrite(&[(5, &new_page[..]), (50, &run[..])]);
+        assert!(cache.get(5).unwrap().bytes().iter().all(|&b| b == 0xAB));
+        check(&old, 5); // a holder of the old frame is unaffected
+                        // Page 50 was not cached: it is read from the file again.
+        check(&cache.get(50).unwrap(), 50);
+    }
+
+    #[test]
+    fn short_reads_are_errors() {
+        let cache = PageCache::new(file(10), PS, 16 * PS).unwrap();
+        assert!(matches!(
+            cache.get(10),
+            Err(Error::Corrupted { page: 10, .. })
+        ));
+        assert!(matches!(
+            cache.read_run(8, 3),
+            Err(Error::Corrupted { page: 8, .. })
+        ));
+        assert!(matches!(
+            PageCache::new(file(1), PS, 3 * PS),
+            Err(Error::InvalidOption(_))
+        ));
     }
 }
