@@ -43,8 +43,8 @@ pub fn describe(cached: bool) -> Describe {
     Describe {
         version: env!("LARCH_CMP_LARCHDB").to_string(),
         config: if cached {
-            "Backend::Cached { capacity: 2 x the section's data }, Durability::Immediate \
-             (relaxed row: Eventual), 4 KiB pages"
+            "Backend::Cached { capacity: 2 x the section's key and value bytes, at least \
+             64 MiB }, Durability::Immediate (relaxed row: Eventual), 4 KiB pages"
                 .into()
         } else {
             "Backend::Mmap, Durability::Immediate (relaxed row: Eventual), 4 KiB pages".into()
