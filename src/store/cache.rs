@@ -17,9 +17,15 @@
 //!   queued meanwhile), so resident frames stay within the capacity, plus at most three frames
 //!   per thread reading at that moment (one being read, one queued, one being replayed).
 //!
-//! Frames are reference-counted. The map holds one reference; every transaction that was handed
-//! the frame holds another until it ends ([`super::TxnView`]). An evicted frame is freed when the
-//! last transaction that read it ends, never earlier, so slices handed to readers stay valid.
+//! **Reclamation by epochs.** A transaction that reads through the cache first *enters* it: it is
+//! registered under the current epoch ([`PageCache::enter`]). Hits then hand out plain slices of
+//! frames, with no reference count touched. A frame removed from the map (evicted, or replaced by
+//! a commit) is *retired* under the current epoch, and the epoch advances; it is freed only once
+//! every transaction that entered at or before that epoch has left, so no slice handed out can
+//! dangle. A transaction leaves when it ends, or when `ReadTxn::release_pages(&mut self)` proves
+//! it holds no slice. Freed frames go back to a small pool for the next misses, so memory is
+//! allocated once and reused, whatever thread reads. (crossbeam-epoch's guards cannot be used
+//! here: they are tied to a thread, and a read transaction may move between threads.)
 //!
 //! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
 //! commit replaces the cached frames of every page it wrote before it publishes the new version
@@ -49,17 +55,12 @@ const HIT_CAP: usize = 256;
 /// Largest number of misses replayed (and evictions made) per policy lock acquisition.
 const MAX_MISS_BATCH: usize = 64;
 
-/// One cached page (or, for a large value, one run of pages): immutable once built.
-pub(crate) struct Frame {
-    bytes: Box<[u8]>,
-}
+/// One cached page (or, for a large value, one run of pages): immutable once in the map. The
+/// reference count and the first bytes of the page share one allocation.
+pub(crate) type Frame = Arc<[u8]>;
 
-impl Frame {
-    /// The frame's bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
+/// Frames kept for reuse at most.
+const POOL_MAX: usize = 2 * MAX_MISS_BATCH;
 
 /// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
 /// [`crate::Database::cache_stats`].
@@ -77,6 +78,9 @@ pub struct CacheStats {
     pub misses: u64,
     /// Frames evicted.
     pub evictions: u64,
+    /// Frames evicted (or replaced by a commit) that are kept until the read transactions that
+    /// were reading when they left the cache end.
+    pub retired_frames: usize,
     /// Large values (runs of pages) read from the file; they bypass the cache and are assembled
     /// once per transaction.
     pub run_reads: u64,
@@ -107,6 +111,18 @@ struct Stripe {
     pending: Mutex<Vec<u64>>,
 }
 
+/// Who is reading, and what waits for them: guarded by one lock, so an epoch seen on entry and
+/// the retirements after it are ordered.
+#[derive(Default)]
+struct Epochs {
+    /// The current epoch: advances at every retirement.
+    current: u64,
+    /// Transactions inside the cache, by the epoch they entered at.
+    readers: std::collections::BTreeMap<u64, usize>,
+    /// Frames removed from the map, by the epoch they were retired at (ascending).
+    retired: std::collections::VecDeque<(u64, Vec<Frame>)>,
+}
+
 /// What the policy lock guards.
 struct Policy {
     arc: ArcPolicy,
@@ -124,8 +140,10 @@ pub(crate) struct PageCache {
     capacity_bytes: u64,
     capacity_frames: usize,
     batch: usize,
-    shards: Box<[RwLock<PgnoMap<Arc<Frame>>>]>,
+    shards: Box<[RwLock<PgnoMap<Frame>>]>,
     stripes: Box<[Stripe]>,
+    epochs: Mutex<Epochs>,
+    pool: Mutex<Vec<Frame>>,
     queued: Mutex<Vec<u64>>,
     policy: Mutex<Policy>,
     misses: AtomicU64,
@@ -171,6 +189,8 @@ impl PageCache {
             batch,
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            epochs: Mutex::new(Epochs::default()),
+            pool: Mutex::new(Vec::with_capacity(POOL_MAX)),
             queued: Mutex::new(Vec::with_capacity(batch)),
             policy: Mutex::new(Policy {
                 arc: ArcPolicy::new((frames - 2 * batch).max(1)),
@@ -183,52 +203,140 @@ impl PageCache {
         })
     }
 
-    fn shard(&self, pgno: u64) -> &RwLock<PgnoMap<Arc<Frame>>> {
+    fn shard(&self, pgno: u64) -> &RwLock<PgnoMap<Frame>> {
         &self.shards[shard_index(pgno)]
     }
 
-    /// Page `pgno`, from the cache or read from the file into it.
-    pub fn get(&self, pgno: u64) -> Result<Arc<Frame>> {
-        if let Some(f) = self.shard(pgno).read().get(&pgno) {
-            let f = f.clone();
-            self.hit(pgno);
-            return Ok(f);
+    /// Registers a reader: until the matching [`PageCache::leave`], no frame it finds in the cache
+    /// is freed. Returns the epoch to leave with.
+    pub fn enter(&self) -> u64 {
+        let mut e = self.epochs.lock();
+        let epoch = e.current;
+        *e.readers.entry(epoch).or_default() += 1;
+        epoch
+    }
+
+    /// Unregisters a reader that entered at `epoch`, and frees what no reader can hold any more.
+    pub fn leave(&self, epoch: u64) {
+        let mut e = self.epochs.lock();
+        if let std::collections::btree_map::Entry::Occupied(mut o) = e.readers.entry(epoch) {
+            *o.get_mut() -= 1;
+            if *o.get() == 0 {
+                o.remove();
+            }
         }
-        let frame = Arc::new(self.read(pgno, 1)?);
-        let (frame, inserted) = {
+        self.collect(&mut e);
+    }
+
+    /// Retires frames just removed from the map, and frees what no reader can hold any more.
+    fn retire(&self, frames: Vec<Frame>) {
+        if frames.is_empty() {
+            return;
+        }
+        let mut e = self.epochs.lock();
+        let epoch = e.current;
+        e.current += 1;
+        e.retired.push_back((epoch, frames));
+        self.collect(&mut e);
+    }
+
+    /// Frees the retired frames that every reader entered after; they go back to the pool.
+    fn collect(&self, e: &mut Epochs) {
+        let oldest = e.readers.keys().next().copied().unwrap_or(u64::MAX);
+        while e.retired.front().is_some_and(|(epoch, _)| *epoch < oldest) {
+            let Some((_, frames)) = e.retired.pop_front() else {
+                break;
+            };
+            for f in frames {
+                self.recycle(f);
+            }
+        }
+    }
+
+    /// Page `pgno`, from the cache or read from the file into it; `with` gets the frame while it
+    /// is certainly in the map (under the shard's lock).
+    fn lookup<R>(&self, pgno: u64, with: impl FnOnce(&Frame) -> R) -> Result<R> {
+        if let Some(f) = self.shard(pgno).read().get(&pgno) {
+            let r = with(f);
+            self.hit(pgno);
+            return Ok(r);
+        }
+        let frame = self.read_page(pgno)?;
+        let (r, ours) = {
             let mut shard = self.shard(pgno).write();
             match shard.get(&pgno) {
-                // Another thread read it meanwhile: use its frame.
-                Some(f) => (f.clone(), false),
-                None => {
-                    shard.insert(pgno, frame.clone());
-                    (frame, true)
-                }
+                // Another thread read it meanwhile: use its frame; ours goes back to the pool.
+                Some(f) => (with(f), Some(frame)),
+                None => (with(shard.entry(pgno).or_insert(frame)), None),
             }
         };
-        if inserted {
-            self.misses.fetch_add(1, Ordering::Relaxed);
-            self.queue_miss(pgno);
-        } else {
-            self.hit(pgno);
+        match ours {
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                self.queue_miss(pgno);
+            }
+            Some(frame) => {
+                self.recycle(frame);
+                self.hit(pgno);
+            }
         }
-        Ok(frame)
+        Ok(r)
+    }
+
+    /// Page `pgno`, as a frame the caller shares (it lives as long as the caller holds it).
+    pub fn get(&self, pgno: u64) -> Result<Frame> {
+        self.lookup(pgno, Frame::clone)
+    }
+
+    /// Page `pgno`, as a pointer to the bytes of a frame in the map. The caller must have entered
+    /// the cache ([`PageCache::enter`]) and not left since: then the bytes stay allocated, and
+    /// unchanged, until it leaves.
+    pub fn get_entered(&self, pgno: u64) -> Result<*const [u8]> {
+        self.lookup(pgno, Arc::as_ptr)
+    }
+
+    /// Puts a frame nobody else holds back into the pool (or frees it if the pool is full). A
+    /// frame still shared (lent out as a `PageRef`) is freed by its last holder instead.
+    fn recycle(&self, mut frame: Frame) {
+        if Arc::get_mut(&mut frame).is_some() {
+            let mut pool = self.pool.lock();
+            if pool.len() < POOL_MAX {
+                pool.push(frame);
+            }
+        }
+    }
+
+    /// Reads page `pgno` into a frame from the pool (or a new one).
+    fn read_page(&self, pgno: u64) -> Result<Frame> {
+        let pooled = self.pool.lock().pop();
+        let mut frame = pooled.unwrap_or_else(|| Frame::from(vec![0u8; self.page_size]));
+        loop {
+            // Pooled and new frames are never shared, so this takes the first branch.
+            if let Some(buf) = Arc::get_mut(&mut frame) {
+                self.read_into(buf, pgno)?;
+                return Ok(frame);
+            }
+            frame = Frame::from(vec![0u8; self.page_size]);
+        }
     }
 
     /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
     /// of their own, outside the cache.
-    pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Arc<Frame>> {
+    pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Frame> {
         self.run_reads.fetch_add(1, Ordering::Relaxed);
-        Ok(Arc::new(self.read(pgno, npages)?))
+        let len = npages
+            .checked_mul(self.page_size as u64)
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| corrupted(pgno, format!("run of {npages} pages is too large")))?;
+        let mut bytes = vec![0u8; len];
+        self.read_into(&mut bytes, pgno)?;
+        Ok(Frame::from(bytes))
     }
 
-    /// Reads `npages` pages from `pgno`; a short read (the file was truncated under us) is an
+    /// Fills `bytes` from page `pgno` on; a short read (the file was truncated under us) is an
     /// error, never a partial page.
-    fn read(&self, pgno: u64, npages: u64) -> Result<Frame> {
-        let ps = self.page_size as u64;
-        let len = usize::try_from(npages * ps)
-            .map_err(|_| corrupted(pgno, format!("run of {npages} pages is too large")))?;
-        let mut bytes = vec![0u8; len].into_boxed_slice();
+    fn read_into(&self, bytes: &mut [u8], pgno: u64) -> Result<()> {
+        let (ps, len) = (self.page_size as u64, bytes.len());
         let mut done = 0;
         while done < len {
             match self
@@ -249,7 +357,7 @@ impl PageCache {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Frame { bytes })
+        Ok(())
     }
 
     /// Records a hit in the calling thread's stripe, replaying the stripe into the policy once it
@@ -309,17 +417,16 @@ impl PageCache {
         self.remove(&mut policy.evicted);
     }
 
-    /// Removes `pages` from the map, taking each shard's lock once; frames are dropped after the
-    /// locks are released.
+    /// Removes `pages` from the map, taking each shard's lock once, and retires their frames.
     fn remove(&self, pages: &mut Vec<u64>) {
         pages.sort_unstable_by_key(|&p| shard_index(p));
-        let mut dropped = Vec::with_capacity(pages.len());
+        let mut removed = Vec::with_capacity(pages.len());
         for group in pages.chunk_by(|&a, &b| shard_index(a) == shard_index(b)) {
             let mut shard = self.shard(group[0]).write();
-            dropped.extend(group.iter().filter_map(|p| shard.remove(p)));
+            removed.extend(group.iter().filter_map(|p| shard.remove(p)));
         }
         pages.clear();
-        drop(dropped);
+        self.retire(removed);
     }
 
     /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages): every cached page among them
@@ -327,15 +434,17 @@ impl PageCache {
     /// cannot reach these pages (they were free in every live snapshot), so they are unaffected.
     pub fn overwrite(&self, pages: &[(u64, &[u8])]) {
         let ps = self.page_size;
+        let mut replaced = Vec::new();
         for &(first, bytes) in pages {
             for (i, page) in bytes.chunks_exact(ps).enumerate() {
                 let pgno = first + i as u64;
                 let mut shard = self.shard(pgno).write();
                 if let Some(f) = shard.get_mut(&pgno) {
-                    *f = Arc::new(Frame { bytes: page.into() });
+                    replaced.push(std::mem::replace(f, Frame::from(page)));
                 }
             }
         }
+        self.retire(replaced);
     }
 
     /// Counters and policy state.
@@ -353,6 +462,13 @@ impl PageCache {
                 .sum(),
             misses: self.misses.load(Ordering::Relaxed),
             evictions: policy.evictions,
+            retired_frames: self
+                .epochs
+                .lock()
+                .retired
+                .iter()
+                .map(|(_, f)| f.len())
+                .sum(),
             run_reads: self.run_reads.load(Ordering::Relaxed),
             target_t1: policy.arc.target(),
             arc_lists: [lens.t1, lens.t2, lens.b1, lens.b2],
@@ -377,10 +493,10 @@ mod tests {
         f
     }
 
-    fn check(frame: &Frame, pgno: u64) {
-        assert_eq!(frame.bytes().len(), PS);
+    fn check(frame: &[u8], pgno: u64) {
+        assert_eq!(frame.len(), PS);
         assert!(
-            frame.bytes().chunks(8).all(|c| c == pgno.to_le_bytes()),
+            frame.chunks(8).all(|c| c == pgno.to_le_bytes()),
             "page {pgno} holds other contents"
         );
     }
@@ -435,10 +551,45 @@ mod tests {
         let new_page = vec![0xAB; PS];
         let run = vec![0xCD; 2 * PS];
         cache.overwrite(&[(5, &new_page[..]), (50, &run[..])]);
-        assert!(cache.get(5).unwrap().bytes().iter().all(|&b| b == 0xAB));
+        assert!(cache.get(5).unwrap().iter().all(|&b| b == 0xAB));
         check(&old, 5); // a holder of the old frame is unaffected
                         // Page 50 was not cached: it is read from the file again.
         check(&cache.get(50).unwrap(), 50);
+    }
+
+    #[test]
+    fn frames_of_an_entered_reader_outlive_eviction_until_it_leaves() {
+        let cache = PageCache::new(file(200), PS, 16 * PS).unwrap();
+        let epoch = cache.enter();
+        let held: Vec<(u64, *const [u8])> =
+            (0..8).map(|p| (p, cache.get_entered(p).unwrap())).collect();
+        // Another reader sweeps the file twice: every frame above is evicted and retired.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let e = cache.enter();
+                for p in (0..200).chain(0..200) {
+                    // SAFETY: this reader entered above and leaves after its last use.
+                    check(unsafe { &*cache.get_entered(p).unwrap() }, p);
+                }
+                cache.leave(e);
+            });
+        });
+        let s = cache.stats();
+        assert!(s.evictions >= 200 && s.retired_frames >= 8, "{s:?}");
+        for (p, ptr) in held {
+            // SAFETY: `epoch` has not left yet.
+            check(unsafe { &*ptr }, p);
+        }
+        cache.leave(epoch);
+        assert_eq!(
+            cache.stats().retired_frames,
+            0,
+            "nothing waits once every reader left"
+        );
+        assert!(
+            !cache.pool.lock().is_empty(),
+            "freed frames are kept for reuse"
+        );
     }
 
     #[test]

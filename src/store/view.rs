@@ -1,6 +1,7 @@
 //! What a committed version reads through ([`View`]: the map or the page cache, and how many
-//! pages are valid), and what one transaction reads through ([`TxnView`]: a view plus the cache
-//! frames the transaction has been handed, kept alive until it ends).
+//! pages are valid), and what one transaction reads through ([`TxnView`]: a view plus, with the
+//! cache, its entry in the cache's epochs, which keeps the frames it was handed allocated until it
+//! ends).
 #![allow(unsafe_code)]
 
 use super::cache::{Frame, PageCache};
@@ -8,7 +9,7 @@ use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Where a view's pages come from.
 #[derive(Clone)]
@@ -79,7 +80,8 @@ impl View {
     pub fn reader(&self) -> TxnView {
         TxnView {
             view: self.clone(),
-            pins: Mutex::new(Pins::default()),
+            entered: OnceLock::new(),
+            runs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -102,22 +104,17 @@ impl View {
     }
 }
 
-/// Cache frames a transaction has been handed: they stay allocated while it lives, even if the
-/// cache evicts them meanwhile.
-#[derive(Default)]
-struct Pins {
-    /// Single pages, by page number.
-    pages: crate::alloc::hasher::PgnoMap<Arc<Frame>>,
-    /// Multi-page runs (large values), assembled once per transaction, by (first page, pages).
-    runs: HashMap<(u64, u64), Arc<Frame>>,
-}
-
-/// One transaction's reader of a [`View`]. With the map backend it returns slices of the map;
-/// with the cached backend it pins every frame it returns, so slices stay valid for as long as the
-/// transaction (which owns this reader) lives, whatever the cache evicts.
+/// One transaction's reader of a [`View`]. With the map backend it returns slices of the map.
+/// With the cached backend it enters the cache (see [`PageCache::enter`]) at its first read, so
+/// the frames it is handed stay allocated until it leaves: when it is dropped, or through
+/// `&mut self` ([`TxnView::release`]), either of which proves no slice it returned is borrowed.
+/// Large values (multi-page runs) are read once per transaction and kept here.
 pub(crate) struct TxnView {
     view: View,
-    pins: Mutex<Pins>,
+    /// The cache epoch this reader entered at, once it has read through the cache.
+    entered: OnceLock<u64>,
+    /// Multi-page runs, by (first page, pages).
+    runs: Mutex<HashMap<(u64, u64), Frame>>,
 }
 
 impl TxnView {
@@ -126,38 +123,51 @@ impl TxnView {
         self.view.page_count
     }
 
-    /// Forgets the pinned frames. `&mut self` proves that no slice handed out is still borrowed.
-    pub fn unpin_all(&mut self) {
-        let pins = self.pins.get_mut();
-        pins.pages.clear();
-        pins.runs.clear();
+    /// Lets the cache free what this reader was handed (leaving it), and drops the large values
+    /// read. `&mut self` proves that no slice handed out is still borrowed.
+    pub fn release(&mut self) {
+        if let (Some(epoch), Backing::Cache(c)) = (self.entered.take(), &self.view.backing) {
+            c.leave(epoch);
+        }
+        self.runs.get_mut().clear();
     }
 
-    /// The bytes of the frame pinned under `key` in the map `select` picks, fetching and pinning
-    /// it first if needed; borrowed for as long as `self`.
-    fn pinned<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
-        &self,
-        select: impl Fn(&mut Pins) -> &mut HashMap<K, Arc<Frame>, S>,
-        key: K,
-        fetch: impl FnOnce() -> Result<Arc<Frame>>,
-    ) -> Result<&[u8]> {
-        let lend = |f: &Arc<Frame>| -> &[u8] {
-            let bytes = f.bytes();
-            // SAFETY: `f` is an entry of `self.pins` (both callers below pass one). The bytes live
-            // in the frame's own heap allocation, which never moves and is never written after
-            // the frame is built; the entry's `Arc` keeps it alive, and entries leave `self.pins`
-            // only through `&mut self` (`unpin_all`) or drop, which the borrow checker forbids
-            // while the returned slice (borrowing `self`) is alive.
-            unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) }
+    /// Page `pgno` from `cache`, borrowed for as long as `self`.
+    fn cached_page<'a>(&'a self, cache: &PageCache, pgno: u64) -> Result<&'a [u8]> {
+        self.entered.get_or_init(|| cache.enter());
+        let page = cache.get_entered(pgno)?;
+        // SAFETY: this reader entered the cache (just above, or earlier) and leaves it only when
+        // dropped or through `release(&mut self)`, neither possible while the returned slice
+        // (borrowing `self`) lives. While it has not left, the cache frees no frame that was in
+        // its map when the reader looked it up, and a frame in the map is never written; the
+        // pointer is to such a frame's bytes, of exactly the frame's length.
+        Ok(unsafe { &*page })
+    }
+
+    /// The run of `npages` pages from `pgno`, read once per transaction, borrowed for as long as
+    /// `self`.
+    fn cached_run<'a>(&'a self, cache: &PageCache, pgno: u64, npages: u64) -> Result<&'a [u8]> {
+        let lend = |f: &Frame| -> &'a [u8] {
+            // SAFETY: `f` is an entry of `self.runs`. Its bytes live in the frame's own heap
+            // allocation, which never moves and is never written once built; the entry keeps
+            // it alive, and entries leave `self.runs` only through `&mut self` (`release`) or
+            // drop, which the borrow checker forbids while the returned slice is alive.
+            unsafe { std::slice::from_raw_parts(f.as_ptr(), f.len()) }
         };
-        if let Some(f) = select(&mut self.pins.lock()).get(&key) {
+        if let Some(f) = self.runs.lock().get(&(pgno, npages)) {
             return Ok(lend(f));
         }
-        let fetched = fetch()?;
-        // Another thread sharing the transaction may have pinned the frame meanwhile: keep its
-        // frame (its slices point into it) and drop ours.
-        let mut pins = self.pins.lock();
-        Ok(lend(select(&mut pins).entry(key).or_insert(fetched)))
+        let fetched = cache.read_run(pgno, npages)?;
+        // Another thread sharing the transaction may have read the run meanwhile: keep its frame
+        // (its slices point into it) and drop ours.
+        let mut runs = self.runs.lock();
+        Ok(lend(runs.entry((pgno, npages)).or_insert(fetched)))
+    }
+}
+
+impl Drop for TxnView {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -168,7 +178,7 @@ pub(crate) enum PageRef<'a> {
     /// A slice of the map.
     Slice(&'a [u8]),
     /// A cache frame.
-    Frame(Arc<Frame>),
+    Frame(Frame),
 }
 
 impl std::ops::Deref for PageRef<'_> {
@@ -176,7 +186,7 @@ impl std::ops::Deref for PageRef<'_> {
     fn deref(&self) -> &[u8] {
         match self {
             PageRef::Slice(s) => s,
-            PageRef::Frame(f) => f.bytes(),
+            PageRef::Frame(f) => f,
         }
     }
 }
@@ -198,7 +208,7 @@ impl PageSource for TxnView {
         let range = self.view.bounds(pgno, 1)?;
         match &self.view.backing {
             Backing::Map(m) => Ok(&m.bytes()[range]),
-            Backing::Cache(c) => self.pinned(|p| &mut p.pages, pgno, || c.get(pgno)),
+            Backing::Cache(c) => self.cached_page(c, pgno),
         }
     }
 
@@ -209,9 +219,7 @@ impl PageSource for TxnView {
         let range = self.view.bounds(pgno, npages)?;
         match &self.view.backing {
             Backing::Map(m) => Ok(&m.bytes()[range]),
-            Backing::Cache(c) => {
-                self.pinned(|p| &mut p.runs, (pgno, npages), || c.read_run(pgno, npages))
-            }
+            Backing::Cache(c) => self.cached_run(c, pgno, npages),
         }
     }
 

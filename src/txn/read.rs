@@ -48,7 +48,7 @@ impl ReadTxn {
     /// from this transaction is alive) can call this to bring its memory back to the cache's
     /// bound. The snapshot stays the same. Does nothing with the map backend.
     pub fn release_pages(&mut self) {
-        self.pages.unpin_all();
+        self.pages.release();
     }
 
     /// Opens table `name`. Fails with [`Error::TableNotFound`] if it does not exist.
