@@ -59,8 +59,11 @@ const MAX_MISS_BATCH: usize = 64;
 /// reference count and the first bytes of the page share one allocation.
 pub(crate) type Frame = Arc<[u8]>;
 
-/// Frames kept for reuse at most.
-const POOL_MAX: usize = 2 * MAX_MISS_BATCH;
+/// A page in the map: its frame, and the hit generation in which a hit on it was last recorded.
+struct Entry {
+    frame: Frame,
+    recorded: AtomicU64,
+}
 
 /// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
 /// [`crate::Database::cache_stats`].
@@ -121,6 +124,8 @@ struct Epochs {
     readers: std::collections::BTreeMap<u64, usize>,
     /// Frames removed from the map, by the epoch they were retired at (ascending).
     retired: std::collections::VecDeque<(u64, Vec<Frame>)>,
+    /// How many frames `retired` holds.
+    retired_frames: usize,
 }
 
 /// What the policy lock guards.
@@ -140,7 +145,19 @@ pub(crate) struct PageCache {
     capacity_bytes: u64,
     capacity_frames: usize,
     batch: usize,
-    shards: Box<[RwLock<PgnoMap<Frame>>]>,
+    shards: Box<[RwLock<PgnoMap<Entry>>]>,
+    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
+    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
+    /// that would only move them to the front of T2 again.
+    generation: AtomicU64,
+    /// Page frames allocated and not yet freed: in the map, retired, in the pool, or being read.
+    /// Freed frames go back to the pool while this is within the capacity plus the most frames
+    /// ever retired at once (what readers overlapping evictions need), so that misses reuse
+    /// memory instead of allocating (with glibc, memory freed by one thread is not reused by
+    /// another's allocations) and memory stays at what the workload needs.
+    allocated: AtomicUsize,
+    /// The most frames `Epochs::retired` has held.
+    retired_peak: AtomicUsize,
     stripes: Box<[Stripe]>,
     epochs: Mutex<Epochs>,
     pool: Mutex<Vec<Frame>>,
@@ -190,7 +207,10 @@ impl PageCache {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
             epochs: Mutex::new(Epochs::default()),
-            pool: Mutex::new(Vec::with_capacity(POOL_MAX)),
+            pool: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            allocated: AtomicUsize::new(0),
+            retired_peak: AtomicUsize::new(0),
             queued: Mutex::new(Vec::with_capacity(batch)),
             policy: Mutex::new(Policy {
                 arc: ArcPolicy::new((frames - 2 * batch).max(1)),
@@ -203,7 +223,7 @@ impl PageCache {
         })
     }
 
-    fn shard(&self, pgno: u64) -> &RwLock<PgnoMap<Frame>> {
+    fn shard(&self, pgno: u64) -> &RwLock<PgnoMap<Entry>> {
         &self.shards[shard_index(pgno)]
     }
 
@@ -236,7 +256,10 @@ impl PageCache {
         let mut e = self.epochs.lock();
         let epoch = e.current;
         e.current += 1;
+        e.retired_frames += frames.len();
         e.retired.push_back((epoch, frames));
+        self.retired_peak
+            .fetch_max(e.retired_frames, Ordering::Relaxed);
         self.collect(&mut e);
     }
 
@@ -247,6 +270,7 @@ impl PageCache {
             let Some((_, frames)) = e.retired.pop_front() else {
                 break;
             };
+            e.retired_frames -= frames.len();
             for f in frames {
                 self.recycle(f);
             }
@@ -256,18 +280,28 @@ impl PageCache {
     /// Page `pgno`, from the cache or read from the file into it; `with` gets the frame while it
     /// is certainly in the map (under the shard's lock).
     fn lookup<R>(&self, pgno: u64, with: impl FnOnce(&Frame) -> R) -> Result<R> {
-        if let Some(f) = self.shard(pgno).read().get(&pgno) {
-            let r = with(f);
-            self.hit(pgno);
-            return Ok(r);
+        {
+            let shard = self.shard(pgno).read();
+            if let Some(e) = shard.get(&pgno) {
+                let (r, fresh) = (with(&e.frame), self.fresh_hit(e));
+                drop(shard);
+                self.hit(pgno, fresh);
+                return Ok(r);
+            }
         }
         let frame = self.read_page(pgno)?;
         let (r, ours) = {
             let mut shard = self.shard(pgno).write();
             match shard.get(&pgno) {
                 // Another thread read it meanwhile: use its frame; ours goes back to the pool.
-                Some(f) => (with(f), Some(frame)),
-                None => (with(shard.entry(pgno).or_insert(frame)), None),
+                Some(e) => (with(&e.frame), Some(frame)),
+                None => {
+                    let e = shard.entry(pgno).or_insert(Entry {
+                        frame,
+                        recorded: AtomicU64::new(self.generation.load(Ordering::Relaxed)),
+                    });
+                    (with(&e.frame), None)
+                }
             }
         };
         match ours {
@@ -277,7 +311,7 @@ impl PageCache {
             }
             Some(frame) => {
                 self.recycle(frame);
-                self.hit(pgno);
+                self.hit(pgno, false);
             }
         }
         Ok(r)
@@ -298,25 +332,36 @@ impl PageCache {
     /// Puts a frame nobody else holds back into the pool (or frees it if the pool is full). A
     /// frame still shared (lent out as a `PageRef`) is freed by its last holder instead.
     fn recycle(&self, mut frame: Frame) {
-        if Arc::get_mut(&mut frame).is_some() {
-            let mut pool = self.pool.lock();
-            if pool.len() < POOL_MAX {
-                pool.push(frame);
-            }
+        let budget =
+            self.capacity_frames + 2 * self.batch + self.retired_peak.load(Ordering::Relaxed);
+        if Arc::get_mut(&mut frame).is_some()
+            && frame.len() == self.page_size
+            && self.allocated.load(Ordering::Relaxed) <= budget
+        {
+            self.pool.lock().push(frame);
+        } else {
+            // Freed here, or by the last holder of a frame lent out.
+            self.allocated.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// A new, zeroed page frame.
+    fn new_frame(&self) -> Frame {
+        self.allocated.fetch_add(1, Ordering::Relaxed);
+        Frame::from(vec![0u8; self.page_size])
     }
 
     /// Reads page `pgno` into a frame from the pool (or a new one).
     fn read_page(&self, pgno: u64) -> Result<Frame> {
         let pooled = self.pool.lock().pop();
-        let mut frame = pooled.unwrap_or_else(|| Frame::from(vec![0u8; self.page_size]));
+        let mut frame = pooled.unwrap_or_else(|| self.new_frame());
         loop {
             // Pooled and new frames are never shared, so this takes the first branch.
             if let Some(buf) = Arc::get_mut(&mut frame) {
                 self.read_into(buf, pgno)?;
                 return Ok(frame);
             }
-            frame = Frame::from(vec![0u8; self.page_size]);
+            frame = self.new_frame();
         }
     }
 
@@ -360,11 +405,25 @@ impl PageCache {
         Ok(())
     }
 
-    /// Records a hit in the calling thread's stripe, replaying the stripe into the policy once it
-    /// holds a batch and the policy is free.
-    fn hit(&self, pgno: u64) {
+    /// Whether a hit on `e` is the first of this generation (and so is to be recorded).
+    fn fresh_hit(&self, e: &Entry) -> bool {
+        let generation = self.generation.load(Ordering::Relaxed);
+        // Load first: hot pages are then only read, and their line stays shared between cores.
+        if e.recorded.load(Ordering::Relaxed) == generation {
+            return false;
+        }
+        e.recorded.store(generation, Ordering::Relaxed);
+        true
+    }
+
+    /// Counts a hit and, if `record`, records it in the calling thread's stripe, replaying the
+    /// stripe into the policy once it holds a batch and the policy is free.
+    fn hit(&self, pgno: u64, record: bool) {
         let stripe = &self.stripes[stripe_index()];
         stripe.hits.fetch_add(1, Ordering::Relaxed);
+        if !record {
+            return;
+        }
         let Some(mut pending) = stripe.pending.try_lock() else {
             return;
         };
@@ -376,6 +435,7 @@ impl PageCache {
                 for k in pending.drain(..) {
                     policy.arc.touch(k);
                 }
+                self.generation.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -403,6 +463,7 @@ impl PageCache {
                 }
             }
         }
+        self.generation.fetch_add(1, Ordering::Relaxed);
         std::mem::swap(&mut *self.queued.lock(), &mut policy.replaying);
         let Policy {
             arc,
@@ -423,7 +484,11 @@ impl PageCache {
         let mut removed = Vec::with_capacity(pages.len());
         for group in pages.chunk_by(|&a, &b| shard_index(a) == shard_index(b)) {
             let mut shard = self.shard(group[0]).write();
-            removed.extend(group.iter().filter_map(|p| shard.remove(p)));
+            removed.extend(
+                group
+                    .iter()
+                    .filter_map(|p| shard.remove(p).map(|e| e.frame)),
+            );
         }
         pages.clear();
         self.retire(removed);
@@ -439,8 +504,9 @@ impl PageCache {
             for (i, page) in bytes.chunks_exact(ps).enumerate() {
                 let pgno = first + i as u64;
                 let mut shard = self.shard(pgno).write();
-                if let Some(f) = shard.get_mut(&pgno) {
-                    replaced.push(std::mem::replace(f, Frame::from(page)));
+                if let Some(e) = shard.get_mut(&pgno) {
+                    self.allocated.fetch_add(1, Ordering::Relaxed);
+                    replaced.push(std::mem::replace(&mut e.frame, Frame::from(page)));
                 }
             }
         }
@@ -462,13 +528,7 @@ impl PageCache {
                 .sum(),
             misses: self.misses.load(Ordering::Relaxed),
             evictions: policy.evictions,
-            retired_frames: self
-                .epochs
-                .lock()
-                .retired
-                .iter()
-                .map(|(_, f)| f.len())
-                .sum(),
+            retired_frames: self.epochs.lock().retired_frames,
             run_reads: self.run_reads.load(Ordering::Relaxed),
             target_t1: policy.arc.target(),
             arc_lists: [lens.t1, lens.t2, lens.b1, lens.b2],
