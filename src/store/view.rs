@@ -8,7 +8,9 @@ use super::cache::{Frame, PageCache};
 use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Where a view's pages come from.
@@ -111,8 +113,9 @@ impl View {
 /// Large values (multi-page runs) are read once per transaction and kept here.
 pub(crate) struct TxnView {
     view: View,
-    /// The cache epoch this reader entered at, once it has read through the cache.
-    entered: OnceLock<u64>,
+    /// Once it has read through the cache: the epoch it entered at, and a session number, unique
+    /// to this entry of this reader, that tags what it put in the thread's [`RECENT`] pages.
+    entered: OnceLock<(u64, u64)>,
     /// Multi-page runs, by (first page, pages).
     runs: Mutex<HashMap<(u64, u64), Frame>>,
 }
@@ -126,7 +129,7 @@ impl TxnView {
     /// Lets the cache free what this reader was handed (leaving it), and drops the large values
     /// read. `&mut self` proves that no slice handed out is still borrowed.
     pub fn release(&mut self) {
-        if let (Some(epoch), Backing::Cache(c)) = (self.entered.take(), &self.view.backing) {
+        if let (Some((epoch, _)), Backing::Cache(c)) = (self.entered.take(), &self.view.backing) {
             c.leave(epoch);
         }
         self.runs.get_mut().clear();
@@ -134,8 +137,23 @@ impl TxnView {
 
     /// Page `pgno` from `cache`, borrowed for as long as `self`.
     fn cached_page<'a>(&'a self, cache: &PageCache, pgno: u64) -> Result<&'a [u8]> {
-        self.entered.get_or_init(|| cache.enter());
+        let (_, session) = *self
+            .entered
+            .get_or_init(|| (cache.enter(), SESSIONS.fetch_add(1, Ordering::Relaxed)));
+        let slot = (pgno.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let (s, p, addr, len) = RECENT.with(|r| r[slot].get());
+        if (s, p) == (session, pgno) {
+            cache.count_hit();
+            // SAFETY: this thread stored `addr` and `len` from `get_entered(pgno)` (below) while
+            // this reader was entered under `session`. Sessions are never reused, and a reader
+            // that leaves (`release`) enters again under a new one, so this reader has been
+            // entered ever since, and the frame is still allocated and unchanged (see below). The
+            // page's contents cannot have changed for this reader either: a commit only rewrites
+            // pages that no live snapshot reaches.
+            return Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len) });
+        }
         let page = cache.get_entered(pgno)?;
+        RECENT.with(|r| r[slot].set((session, pgno, page as *const u8 as usize, page.len())));
         // SAFETY: this reader entered the cache (just above, or earlier) and leaves it only when
         // dropped or through `release(&mut self)`, neither possible while the returned slice
         // (borrowing `self`) lives. While it has not left, the cache frees no frame that was in
@@ -163,6 +181,17 @@ impl TxnView {
         let mut runs = self.runs.lock();
         Ok(lend(runs.entry((pgno, npages)).or_insert(fetched)))
     }
+}
+
+/// Numbers the entries of readers into the cache (0 is never used, so an empty slot matches none).
+static SESSIONS: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The pages this thread last got from the cache, direct-mapped by page number: (session,
+    /// page number, address, length). Root and branch pages, read by every lookup, are found here
+    /// without touching the shared map.
+    static RECENT: [Cell<(u64, u64, usize, usize)>; 64] =
+        const { [const { Cell::new((0, 0, 0, 0)) }; 64] };
 }
 
 impl Drop for TxnView {
