@@ -22,7 +22,8 @@
 //! batches leaves the previous copy of most of the tree as free pages, which no read touches.
 //!
 //! Each thread reads through short transactions: a new `ReadTxn` (and table handle) every 1,000
-//! gets, so a reader pins at most the frames of 1,000 gets beyond the cache's capacity.
+//! gets. A frame evicted while a reader is inside the cache is freed only once that reader ends,
+//! so short transactions keep memory close to the capacity.
 //!
 //! The parent (which never opens the database, so that its own peak RSS, which Linux hands down
 //! to a spawned child's `getrusage` maxrss, stays small) prints one row per backend and thread
@@ -30,7 +31,7 @@
 //! threads (BENCHMARKS.md's target for a cache that holds everything: at most 1.5x); the
 //! 2-thread / 1-thread speed-up; CPU time per get and CPU time over wall time (on a shared
 //! machine, how much of the cores the pass actually got); the cache's hit rate and evictions
-//! (page lookups the transaction's own pins did not answer); and the child's peak RSS (VmHWM and
+//! (over every page lookup); and the child's peak RSS (VmHWM and
 //! `getrusage` maxrss) next to the capacity and the tree's size. A second table gives the open
 //! time, the cold pass, the memory split at the end, and the 1-minute load average when each
 //! child started.
