@@ -23,10 +23,11 @@ pub enum Backend {
     /// is not wanted: a database larger than the memory it may use, a container that counts
     /// mapped pages against its limit, a remote filesystem, or a file another process might
     /// truncate (an error here, SIGBUS under a map). Reads are still zero-copy slices of cache
-    /// frames. A read transaction keeps the frames it has read alive until it ends, even if the
-    /// cache evicts them, so memory is the capacity plus what live transactions hold; values
-    /// larger than a page bypass the cache and are read once per transaction. The capacity must
-    /// hold at least 4 pages, or opening fails with [`crate::Error::InvalidOption`].
+    /// frames. A page evicted while read transactions are reading stays allocated until they
+    /// end, so memory is the capacity plus what was evicted during the oldest live read
+    /// transaction; values larger than a page bypass the cache and are read once per
+    /// transaction. The capacity must hold at least 4 pages, or opening fails with
+    /// [`crate::Error::InvalidOption`].
     Cached {
         /// Cache size in bytes.
         capacity: usize,

@@ -40,13 +40,14 @@ impl ReadTxn {
         self.version.txn
     }
 
-    /// With [`crate::Backend::Cached`]: lets go of the cache frames this transaction has read.
+    /// With [`crate::Backend::Cached`]: lets the cache free what this transaction may still be
+    /// reading.
     ///
-    /// A read transaction keeps every page it has read in memory until it ends, even if the cache
-    /// evicts it meanwhile, because the slices it handed out point into those pages. A long-lived
-    /// reader that no longer holds any (which `&mut self` proves: no [`Table`] or slice borrowed
-    /// from this transaction is alive) can call this to bring its memory back to the cache's
-    /// bound. The snapshot stays the same. Does nothing with the map backend.
+    /// A page the cache evicts while read transactions are reading stays allocated until they
+    /// end, because the slices they returned may point into it. A long-lived reader that no longer
+    /// holds any (which `&mut self` proves: no [`Table`] or slice borrowed from this transaction
+    /// is alive) can call this so that memory goes back to the cache's bound. The snapshot stays
+    /// the same. Does nothing with the map backend.
     pub fn release_pages(&mut self) {
         self.pages.release();
     }
