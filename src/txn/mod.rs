@@ -3,6 +3,7 @@
 //! the next one and commits it in one function, steps numbered.
 
 pub(crate) mod read;
+mod versions;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
@@ -10,9 +11,9 @@ use crate::options::Durability;
 use crate::page::meta::{Meta, META_LEN};
 use crate::page::PagePtr;
 use crate::store::{FileStore, View};
-use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use versions::Versions;
 
 /// At most this many Eventual commits follow the last durable one before larchdb syncs by
 /// itself. Recovery relies on it: no page on disk can carry a txn id above
@@ -58,15 +59,15 @@ pub(crate) struct Shared {
     pub read_only: bool,
     /// Default durability of write transactions.
     pub durability: Durability,
-    /// The latest committed version; readers load it without a lock.
-    pub current: ArcSwap<Version>,
+    /// The latest committed version, which readers load without a lock, and the registry of
+    /// those a snapshot may still hold.
+    pub current: Versions<Version>,
     writer_busy: Mutex<bool>,
     writer_released: Condvar,
     /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
     pub(crate) next_txn: Mutex<u64>,
     /// Meta-slot and durability bookkeeping.
     pub meta: Mutex<MetaState>,
-    versions: Mutex<Vec<Weak<Version>>>,
     poisoned: Mutex<Option<String>>,
     /// What opening the file rolled back or repaired.
     pub recovery: Option<crate::recovery::Recovery>,
@@ -88,13 +89,12 @@ impl Shared {
             freelist: meta.freelist,
             view,
         });
-        let versions = vec![Arc::downgrade(&version)];
         Shared {
             store,
             page_size: meta.page_size as usize,
             read_only,
             durability,
-            current: ArcSwap::new(version),
+            current: Versions::new(meta.txn, version),
             writer_busy: Mutex::new(false),
             writer_released: Condvar::new(),
             next_txn: Mutex::new(meta.txn + MAX_UNSYNCED_COMMITS + 2),
@@ -106,7 +106,6 @@ impl Shared {
                 unsynced_commits: 0,
                 held_back: 0,
             }),
-            versions: Mutex::new(versions),
             poisoned: Mutex::new(None),
             recovery: None,
         }
@@ -144,21 +143,12 @@ impl Shared {
     /// commit (recovery may fall back to it), whichever is older.
     fn reuse_gate(&self) -> u64 {
         let durable = self.meta.lock().durable_txn;
-        let mut versions = self.versions.lock();
-        versions.retain(|w| w.strong_count() > 0);
-        let oldest = versions
-            .iter()
-            .filter_map(|w| w.upgrade())
-            .map(|v| v.txn)
-            .min()
-            .unwrap_or(u64::MAX);
-        oldest.min(durable)
+        self.current.reuse_gate(durable)
     }
 
     /// Publishes a committed version to readers.
     fn publish(&self, v: Arc<Version>) {
-        self.versions.lock().push(Arc::downgrade(&v));
-        self.current.store(v);
+        self.current.publish(v.txn, v);
     }
 
     /// Step 5 of a commit: writes `meta` to the slot that does not hold the last durable commit,
