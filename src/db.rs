@@ -173,7 +173,12 @@ impl Database {
     /// The page cache's counters (hits, misses, evictions, ARC's lists and target), with
     /// [`Backend::Cached`]; None with the map. Cheap: it does not walk the database.
     pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.shared.current.load().view.cache().map(|c| c.stats())
+        self.shared
+            .current
+            .load_full()
+            .view
+            .cache()
+            .map(|c| c.stats())
     }
 
     /// Makes every commit so far durable, including Eventual ones. A failed sync leaves the handle

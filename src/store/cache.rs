@@ -8,7 +8,10 @@
 //!   `HIT_BATCH` hits it replays them into the policy if the policy's lock is free at that
 //!   moment. A hit that finds its stripe busy or full is not recorded: recency is a hint, and
 //!   dropping a few hits under contention is what keeps hits from serialising (Caffeine does the
-//!   same).
+//!   same). Between two replays (a *generation*) a page records at most one hit, and only one
+//!   page in `HIT_SAMPLE` (a different sample each generation) records at all, so the pages every
+//!   lookup passes through (roots, branches) do not flood the policy. (Root and branch pages
+//!   mostly do not even reach the map: see the per-thread table in `view.rs`.)
 //! - **Misses evict in batches.** A miss reads the page outside every lock, inserts the frame
 //!   into the map at once, and queues the page for the policy. The thread that queues the
 //!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
@@ -23,8 +26,9 @@
 //! a commit) is *retired* under the current epoch, and the epoch advances; it is freed only once
 //! every transaction that entered at or before that epoch has left, so no slice handed out can
 //! dangle. A transaction leaves when it ends, or when `ReadTxn::release_pages(&mut self)` proves
-//! it holds no slice. Freed frames go back to a small pool for the next misses, so memory is
-//! allocated once and reused, whatever thread reads. (crossbeam-epoch's guards cannot be used
+//! it holds no slice. Freed frames go back to a pool for the next misses (up to the capacity
+//! plus the most frames ever retired at once), so memory is allocated once and reused, whatever
+//! thread reads. (crossbeam-epoch's guards cannot be used
 //! here: they are tied to a thread, and a read transaction may move between threads.)
 //!
 //! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
