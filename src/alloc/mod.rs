@@ -10,16 +10,14 @@
 //! and freed dirty pages are held as pending: that keeps the edits from recursing and makes the
 //! commit-time fixed point terminate.
 
-pub(crate) mod hasher;
-
 use crate::btree::cursor::Cursor;
 use crate::btree::mutate::{self, Scratch};
 use crate::btree::{PageSource, PageStore, TreeRoot};
 use crate::error::{corrupted, Result};
 use crate::page::node::Node;
 use crate::page::{PagePtr, OFF_TXN};
+use crate::store::hasher::PgnoMap;
 use crate::store::{TxnView, View};
-use hasher::PgnoMap;
 use std::ops::Bound;
 
 /// Length of a freelist key.

@@ -22,7 +22,7 @@
 #![forbid(unsafe_code)]
 
 use super::policy::{Lists, ReplacementPolicy};
-use crate::alloc::hasher::PgnoMap;
+use crate::store::hasher::PgnoMap;
 use std::fmt;
 
 /// One of ARC's four lists.

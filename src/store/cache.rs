@@ -37,8 +37,8 @@
 
 use super::arc::ArcPolicy;
 use super::policy::ReplacementPolicy;
-use crate::alloc::hasher::PgnoMap;
 use crate::error::{corrupted, Error, Result};
+use crate::store::hasher::PgnoMap;
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::io;

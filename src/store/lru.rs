@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::policy::{Lists, ReplacementPolicy};
-use crate::alloc::hasher::PgnoMap;
+use crate::store::hasher::PgnoMap;
 use std::fmt;
 
 /// The one list of an `LruPolicy`.

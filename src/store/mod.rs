@@ -15,6 +15,7 @@
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
 pub(crate) mod cache;
+pub(crate) mod hasher;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
 pub(crate) mod policy;
