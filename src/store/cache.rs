@@ -38,7 +38,7 @@
 use super::arc::ArcPolicy;
 use super::policy::ReplacementPolicy;
 use crate::error::{corrupted, Error, Result};
-use crate::store::hasher::PgnoMap;
+use crate::store::hasher::{bucket, PgnoMap};
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::io;
@@ -49,7 +49,9 @@ use std::sync::Arc;
 /// Fewest frames a cache may have.
 pub const MIN_FRAMES: usize = 4;
 /// Number of map shards (a power of two).
-const SHARDS: usize = 64;
+const SHARDS: usize = 1 << SHARD_BITS;
+/// Bits of a page number's hash that choose its shard.
+const SHARD_BITS: u32 = 6;
 /// Number of hit stripes (a power of two); each thread uses one.
 const STRIPES: usize = 16;
 /// Hits a stripe collects before it tries to replay them into the policy.
@@ -194,7 +196,7 @@ pub(crate) fn check_capacity(capacity_bytes: usize, page_size: usize) -> Result<
 
 /// The map shard of page `pgno`.
 fn shard_index(pgno: u64) -> usize {
-    (pgno.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS
+    bucket(pgno, SHARD_BITS)
 }
 
 impl PageCache {
@@ -451,11 +453,18 @@ impl PageCache {
         }
         if pending.len() >= HIT_BATCH {
             if let Some(mut policy) = self.policy.try_lock() {
-                for k in pending.drain(..) {
-                    policy.arc.touch(k);
-                }
+                Self::replay_hits(&mut pending, &mut policy);
                 self.generation.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Under the policy lock: replays a stripe's recorded hits. The caller then starts a new
+    /// generation. Every replay must: a page records hits only in the generations that sample it,
+    /// so a generation that never ended would leave some pages never recorded.
+    fn replay_hits(pending: &mut Vec<u64>, policy: &mut Policy) {
+        for k in pending.drain(..) {
+            policy.arc.touch(k);
         }
     }
 
@@ -477,9 +486,7 @@ impl PageCache {
     fn replay(&self, policy: &mut Policy) {
         for stripe in self.stripes.iter() {
             if let Some(mut pending) = stripe.pending.try_lock() {
-                for k in pending.drain(..) {
-                    policy.arc.touch(k);
-                }
+                Self::replay_hits(&mut pending, policy);
             }
         }
         self.generation.fetch_add(1, Ordering::Relaxed);

@@ -5,6 +5,7 @@
 #![allow(unsafe_code)]
 
 use super::cache::{Frame, PageCache};
+use super::hasher::bucket;
 use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
@@ -140,7 +141,7 @@ impl TxnView {
         let (_, session) = *self
             .entered
             .get_or_init(|| (cache.enter(), SESSIONS.fetch_add(1, Ordering::Relaxed)));
-        let slot = (pgno.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let slot = bucket(pgno, RECENT_BITS);
         let (s, p, addr, len) = RECENT.with(|r| r[slot].get());
         if (s, p) == (session, pgno) {
             cache.count_hit();
@@ -190,9 +191,12 @@ thread_local! {
     /// The pages this thread last got from the cache, direct-mapped by page number: (session,
     /// page number, address, length). Root and branch pages, read by every lookup, are found here
     /// without touching the shared map.
-    static RECENT: [Cell<(u64, u64, usize, usize)>; 64] =
-        const { [const { Cell::new((0, 0, 0, 0)) }; 64] };
+    static RECENT: [Cell<(u64, u64, usize, usize)>; 1 << RECENT_BITS] =
+        const { [const { Cell::new((0, 0, 0, 0)) }; 1 << RECENT_BITS] };
 }
+
+/// Bits of a page number's hash that choose its slot in [`RECENT`].
+const RECENT_BITS: u32 = 6;
 
 impl Drop for TxnView {
     fn drop(&mut self) {
