@@ -4,14 +4,17 @@ use crate::error::{Error, Result};
 use crate::integrity::{self, Stats};
 use crate::options::{Backend, Durability, Options};
 use crate::recovery::{self, Recovery};
+use crate::replay;
 use crate::store::cache::CacheStats;
 use crate::store::{Backing, FileStore};
+use crate::txn::metrics::Metrics;
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn;
-use crate::txn::Shared;
+use crate::txn::{Config, Shared};
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 /// An open database file. `Send + Sync`; share it between threads by reference or in an `Arc`.
 ///
@@ -20,6 +23,8 @@ use std::sync::Arc;
 /// [`Error::DatabaseLocked`].
 pub struct Database {
     shared: Arc<Shared>,
+    /// The background sync thread, and the sender whose drop stops it.
+    syncer: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 /// Options for opening a database; see [`Database::builder`].
@@ -45,6 +50,24 @@ impl Builder {
     /// Where reads come from (default [`Backend::Mmap`]).
     pub fn backend(&mut self, b: Backend) -> &mut Self {
         self.opts.backend = b;
+        self
+    }
+
+    /// Largest commit log region in bytes (default 64 MiB; a new file starts with a smaller one,
+    /// a quarter of its data, and grows it with the data). A commit whose record does not fit is
+    /// a checkpoint instead; so is the commit that finds the log full. 0 turns the log off: every
+    /// commit is then a checkpoint (tree pages and meta synced together, one sync per commit).
+    pub fn log_capacity(&mut self, bytes: u64) -> &mut Self {
+        self.opts.log_capacity = bytes;
+        self
+    }
+
+    /// How often a background thread syncs the commit log while `Eventual` commits wait for it
+    /// (default 100 ms): a power loss loses at most about this much of them. None: no thread;
+    /// they are synced by [`Database::sync`], by an `Immediate` commit, every 4096 commits, at
+    /// checkpoints and on close.
+    pub fn sync_interval(&mut self, every: Option<Duration>) -> &mut Self {
+        self.opts.sync_interval = every;
         self
     }
 
@@ -113,24 +136,58 @@ impl Builder {
             }
         };
         let rec = recovery::recover(&store, o.page_size, o.read_only, &backing)?;
+        let records = replay::read_log(&store, &rec.meta)?;
+        if o.read_only && !records.is_empty() {
+            return Err(Error::InvalidOption(format!(
+                "the commit log holds {} commits not yet checkpointed (the last writer did not \
+                 close cleanly); open the database writable once to replay them",
+                records.len()
+            )));
+        }
+        let config = Config {
+            read_only: o.read_only,
+            durability: o.durability,
+            log_capacity: o.log_capacity,
+        };
+        let last_txn = records.last().map_or(rec.meta.txn, |r| r.txn);
+        let mut shared = Shared::new(store, &rec.meta, rec.slot, rec.view, config, last_txn);
+        shared.recovery = rec.report;
+        let shared = Arc::new(shared);
         if !o.read_only {
             // Whatever recovery trusted may still sit only in the OS cache: make it durable
-            // before commits start treating it as the fallback.
-            store.sync()?;
+            // before commits start treating it as the fallback, with the log's replay and a new
+            // log generation (so that records of this run never mix with older ones).
+            replay::apply(&shared, &records, rec.meta.log.0)?;
         }
-        let mut shared = Shared::new(
-            store,
-            &rec.meta,
-            rec.slot,
-            rec.view,
-            o.durability,
-            o.read_only,
-        );
-        shared.recovery = rec.report;
-        Ok(Database {
-            shared: Arc::new(shared),
-        })
+        let syncer = match o.sync_interval {
+            Some(every) if !o.read_only => spawn_syncer(&shared, every),
+            _ => None,
+        };
+        Ok(Database { shared, syncer })
     }
+}
+
+/// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
+/// it; it ends when the returned sender is dropped (with the database) or the database is gone.
+/// None if no thread could be started: Eventual commits are then synced by the other means.
+fn spawn_syncer(
+    shared: &Arc<Shared>,
+    every: Duration,
+) -> Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let weak = Arc::downgrade(shared);
+    let thread = std::thread::Builder::new()
+        .name("larchdb-sync".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let Some(shared) = weak.upgrade() else { return };
+                if shared.check_poisoned().is_err() || shared.sync_log().is_err() {
+                    return;
+                }
+            }
+        })
+        .ok()?;
+    Some((stop, thread))
 }
 
 impl Database {
@@ -184,10 +241,18 @@ impl Database {
     /// Makes every commit so far durable, including Eventual ones. A failed sync leaves the handle
     /// refusing writes (`PreviousIo`), as a failed commit does: what reached the disk is unknown.
     pub fn sync(&self) -> Result<()> {
-        if self.shared.read_only {
+        if self.shared.config.read_only {
             return Ok(());
         }
         self.shared.sync()
+    }
+
+    /// Counters of the write path since the database was opened: commit latency percentiles,
+    /// commits, syncs, log records and bytes, checkpoints (count, time, bytes), and the page
+    /// cache's hit rate. Cheap: a few atomic loads.
+    pub fn metrics(&self) -> Metrics {
+        let hit_rate = self.cache_stats().map(|c| c.hit_rate());
+        self.shared.metrics.snapshot(hit_rate)
     }
 
     /// What opening the file rolled back or repaired, if anything: a newer commit whose meta slot
@@ -207,6 +272,18 @@ impl Database {
     /// also be at least one byte long.
     pub fn max_key_len(&self) -> usize {
         crate::btree::max_key_len(self.shared.page_size)
+    }
+}
+
+impl Drop for Database {
+    /// Checkpoints the newest commit (unless a write transaction is still open), so that the next
+    /// open has no log to replay.
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.syncer.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+        self.shared.close();
     }
 }
 

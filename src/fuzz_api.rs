@@ -113,17 +113,25 @@ fn allowed<T>(what: &str, r: Result<T>) -> Option<T> {
 // Decoders: meta slots, freelist entries, catalog values
 
 /// Decodes a meta slot. Input: a flags byte, then the slot's bytes. With flag bit 0 the checksum
-/// at offset 64 is recomputed first (when the slot is that long), so that the range checks behind
-/// it are reached. Checks: a Valid slot re-encodes to exactly its 72 bytes and has its fields in
-/// range; no prefix shorter than 72 bytes is Valid; Foreign means the magic is missing.
+/// is recomputed first (at offset 88, or at 64 if the version field says 1, when the slot is that
+/// long), so that the range checks behind it are reached. Checks: a Valid version 2 slot
+/// re-encodes to exactly its 96 bytes, a Valid version 1 slot has no log region, and both have
+/// their fields in range; no prefix shorter than 72 bytes is Valid; Foreign means the magic is
+/// missing.
 pub fn fuzz_meta(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
     let mut slot = rest.to_vec();
-    if flags & 1 != 0 && slot.len() >= META_LEN {
-        let sum = xxhash_rust::xxh3::xxh3_64(&slot[..META_OFF_CHECKSUM]);
-        slot[META_OFF_CHECKSUM..META_LEN].copy_from_slice(&sum.to_le_bytes());
+    let v1 = slot.get(8..12) == Some(&1u32.to_le_bytes()[..]);
+    let at = if v1 {
+        pg::meta::META_V1_OFF_CHECKSUM
+    } else {
+        META_OFF_CHECKSUM
+    };
+    if flags & 1 != 0 && slot.len() >= at + 8 {
+        let sum = xxhash_rust::xxh3::xxh3_64(&slot[..at]);
+        slot[at..at + 8].copy_from_slice(&sum.to_le_bytes());
     }
     for n in [0, 7, 8, 9, 63, 64, 71] {
         if let Some(prefix) = slot.get(..n) {
@@ -135,6 +143,7 @@ pub fn fuzz_meta(data: &[u8]) {
         }
     }
     match Meta::decode(&slot) {
+        MetaRead::Valid(m) if v1 => assert_eq!((m.log, m.log_gen), ((0, 0), 0)),
         MetaRead::Valid(m) => {
             assert_eq!(
                 &m.encode()[..],

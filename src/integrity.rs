@@ -57,6 +57,8 @@ pub struct Stats {
     pub catalog_pages: u64,
     /// Pages of the freelist tree.
     pub freelist_pages: u64,
+    /// Pages of the commit log's region.
+    pub log_pages: u64,
     /// Leaf pages of all tables.
     pub leaf_pages: u64,
     /// Branch pages of all tables.
@@ -309,6 +311,11 @@ pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
         Ok(())
     })?;
     stats.freelist_pages = fl.leaf_pages + fl.branch_pages;
+    let (log_start, log_pages) = v.log;
+    if log_pages > 0 {
+        w.mark(log_start, log_pages, "commit log")?;
+        stats.log_pages = log_pages;
+    }
     for p in free {
         w.mark(p, 1, "free")?;
         stats.free_pages += 1;

@@ -3,13 +3,15 @@
 /// How durable a write transaction's commit is when `commit` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// `commit` returns after the transaction is on stable storage (one `fdatasync`).
+    /// `commit` returns after the transaction is on stable storage: its commit log record is
+    /// synced (one sync, shared with the commits other threads make meanwhile).
     #[default]
     Immediate,
     /// `commit` does not wait for the disk. A process crash loses nothing; a power loss may lose
     /// the latest Eventual commits, and the database reopens to a consistent committed state.
-    /// [`crate::Database::sync`] makes them durable; larchdb also syncs by itself before the space
-    /// held back for not-yet-durable commits grows large.
+    /// A background thread syncs the log every [`crate::Builder::sync_interval`] (100 ms by
+    /// default), which bounds what a power loss can take; [`crate::Database::sync`] makes them
+    /// durable at once. larchdb also syncs by itself every 4096 unsynced commits.
     Eventual,
 }
 
@@ -39,6 +41,11 @@ pub const MIN_PAGE_SIZE: usize = 4096;
 /// Largest accepted page size.
 pub const MAX_PAGE_SIZE: usize = 65536;
 
+/// Default largest commit log region: 64 MiB.
+pub const DEFAULT_LOG_CAPACITY: u64 = 64 << 20;
+/// Default interval of the background sync of `Eventual` commits.
+pub const DEFAULT_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The settings a [`crate::Builder`] collects.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
@@ -46,6 +53,8 @@ pub(crate) struct Options {
     pub durability: Durability,
     pub backend: Backend,
     pub read_only: bool,
+    pub log_capacity: u64,
+    pub sync_interval: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -55,6 +64,8 @@ impl Default for Options {
             durability: Durability::Immediate,
             backend: default_backend(),
             read_only: false,
+            log_capacity: DEFAULT_LOG_CAPACITY,
+            sync_interval: Some(DEFAULT_SYNC_INTERVAL),
         }
     }
 }

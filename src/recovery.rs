@@ -47,6 +47,8 @@ fn initial_meta(page_size: usize) -> Meta {
         catalog: PagePtr::NULL,
         freelist: PagePtr::NULL,
         page_count: 2,
+        log: (0, 0),
+        log_gen: 0,
     }
 }
 
@@ -193,7 +195,8 @@ fn choose(store: &FileStore, backing: &OpenBacking<'_>) -> Result<Recovered> {
         });
     }
     // Newest first; on a tie (a new file) slot 0.
-    slots.sort_by_key(|&(slot, m)| (std::cmp::Reverse(m.txn), slot));
+    // (A writable open re-checkpoints the same commit in a new log generation: the newer one.)
+    slots.sort_by_key(|&(slot, m)| (std::cmp::Reverse((m.txn, m.log_gen)), slot));
     let mut last_err = None;
     for (i, &(slot, m)) in slots.iter().enumerate() {
         let ps = m.page_size as u64;

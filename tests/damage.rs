@@ -47,6 +47,13 @@ impl Rng {
 /// One item of a table iterator.
 type Entry<'a> = Result<(&'a [u8], &'a [u8])>;
 
+/// Opens `path` without a commit log: every commit is a checkpoint, so the newest commit is the
+/// newest meta slot, the case these tests damage. (The log's own damage cases are in
+/// `tests/commit_log.rs`.)
+fn open_db(path: impl AsRef<Path>) -> larchdb::Result<Database> {
+    Database::builder().log_capacity(0).open(path)
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
@@ -121,7 +128,11 @@ fn value_for(seed: u64, len: usize) -> Vec<u8> {
 /// Builds a database at `path` in several Immediate commits to table "t"; returns the table's
 /// contents after each commit. Every commit stores its index under key "commit".
 fn build_history(path: &Path, ps: usize, scale: usize) -> Vec<Model> {
-    let db = Database::builder().page_size(ps).open(path).unwrap();
+    let db = Database::builder()
+        .page_size(ps)
+        .log_capacity(0)
+        .open(path)
+        .unwrap();
     let mut model = Model::new();
     let mut states = Vec::new();
     let mut rng = Rng(42);
@@ -199,7 +210,7 @@ fn commit_and_reopen(path: &Path, db: Database, expect: Option<&Model>) {
     expect.insert(b"after-damage".to_vec(), b"1".to_vec());
     assert_eq!(dump(&db, "t"), Some(expect.clone()));
     drop(db);
-    let db = Database::open(path).unwrap();
+    let db = open_db(path).unwrap();
     db.check().unwrap();
     assert_eq!(dump(&db, "t"), Some(expect));
     assert_eq!(dump(&db, "extra").unwrap().len(), 1);
@@ -207,7 +218,7 @@ fn commit_and_reopen(path: &Path, db: Database, expect: Option<&Model>) {
 
 /// Asserts `path` opens as a new, empty, usable database.
 fn assert_opens_empty(path: &Path, what: &str) -> usize {
-    let db = Database::open(path).unwrap_or_else(|e| panic!("{what}: open failed: {e:?}"));
+    let db = open_db(path).unwrap_or_else(|e| panic!("{what}: open failed: {e:?}"));
     let ps = db.page_size();
     assert_eq!(
         db.begin_read().unwrap().list_tables().unwrap(),
@@ -358,7 +369,7 @@ fn truncated_file() {
         let path = dir.path().join(format!("trunc-{len}"));
         std::fs::write(&path, &pristine[..len]).unwrap();
         eprintln!("truncated to {len}");
-        let r = Database::open(&path);
+        let r = open_db(&path);
         let Some(db) = ok_or_corrupted(&format!("open truncated to {len}"), r) else {
             continue;
         };
@@ -399,7 +410,7 @@ fn zeroed_meta_slot() {
             bytes[slot * ps..(slot + 1) * ps].fill(0);
             let path = dir.path().join(format!("zeroed-{ps}-{slot}"));
             std::fs::write(&path, &bytes).unwrap();
-            let db = Database::open(&path)
+            let db = open_db(&path)
                 .unwrap_or_else(|e| panic!("page size {ps}, slot {slot} zeroed: {e:?}"));
             assert_eq!(db.page_size(), ps);
             db.check().unwrap();
@@ -434,7 +445,7 @@ fn torn_newest_meta_opens_older_commit() {
             bytes[newest.0 + off] ^= xor;
             let path = dir.path().join(format!("torn-{off}-{xor}"));
             std::fs::write(&path, &bytes).unwrap();
-            let db = Database::open(&path).unwrap_or_else(|e| {
+            let db = open_db(&path).unwrap_or_else(|e| {
                 panic!("newest meta (at byte {}) damaged at {off}: {e:?}", newest.0)
             });
             db.check().unwrap();
@@ -451,7 +462,7 @@ fn torn_newest_meta_opens_older_commit() {
     bytes[older.0 + 20] ^= 0x10;
     let path = dir.path().join("older-damaged");
     std::fs::write(&path, &bytes).unwrap();
-    let db = Database::open(&path).unwrap();
+    let db = open_db(&path).unwrap();
     db.check().unwrap();
     assert_eq!(state_index(&db, &states), Some(states.len() - 1));
     commit_and_reopen(&path, db, states.last());
@@ -506,7 +517,7 @@ struct Garbage {
 
 fn build_garbage(dir: &Path) -> Garbage {
     let path = dir.join("src");
-    let db = Database::open(&path).unwrap();
+    let db = open_db(&path).unwrap();
     let mut main = Model::new();
     let mut side = Model::new();
     let mut wtx = db.begin_write().unwrap();
@@ -605,7 +616,7 @@ enum Expect {
 fn gauntlet(path: &Path, g: &Garbage, expect: Expect, what: &str) {
     eprintln!("case: {what}");
     let strict = matches!(expect, Expect::Garbage { .. });
-    let Some(db) = ok_or_corrupted(&format!("{what}: open"), Database::open(path)) else {
+    let Some(db) = ok_or_corrupted(&format!("{what}: open"), open_db(path)) else {
         eprintln!("    open: Corrupted");
         return;
     };
@@ -768,7 +779,7 @@ fn gauntlet(path: &Path, g: &Garbage, expect: Expect, what: &str) {
     drop(db);
 
     // And after a reopen.
-    if let Some(db) = ok_or_corrupted(&format!("{what}: reopen"), Database::open(path)) {
+    if let Some(db) = ok_or_corrupted(&format!("{what}: reopen"), open_db(path)) {
         let r = db.check();
         if strict {
             corrupted_page(&format!("{what}: check after reopen"), r);
@@ -992,7 +1003,7 @@ fn cycle_from_misdirected_write_reported_by_iteration() {
             let s = b[parent as usize * PS..(parent as usize + 1) * PS].to_vec();
             b[leaf as usize * PS..(leaf as usize + 1) * PS].copy_from_slice(&s);
         });
-        let db = Database::open(&path).unwrap();
+        let db = open_db(&path).unwrap();
         corrupted_page(&format!("{what}: check"), db.check());
         let rtx = db.begin_read().unwrap();
         let t = rtx.open_table("main").unwrap();
@@ -1056,7 +1067,7 @@ fn damaged_leaf_after_two_commits(
     key: impl Fn(u32) -> Vec<u8>,
 ) -> usize {
     {
-        let db = Database::open(path).unwrap();
+        let db = open_db(path).unwrap();
         let mut w = db.begin_write().unwrap();
         {
             let mut t = w.open_table(table).unwrap();
@@ -1089,7 +1100,7 @@ fn write_does_not_launder_a_damaged_page() {
     let path = dir.path().join("launder.larch");
     let key = |i: u32| format!("key{i:06}").into_bytes();
     let victim = damaged_leaf_after_two_commits(&path, "t", 5000, key);
-    let db = Database::open(&path).unwrap();
+    let db = open_db(&path).unwrap();
     assert!(matches!(db.check(), Err(Error::Corrupted { .. })));
     // Read the victim's keys to find one on it, then overwrite every key: some write must hit it.
     let mut w = db.begin_write().unwrap();
@@ -1122,7 +1133,7 @@ fn rollback_of_a_damaged_newest_commit_is_reported() {
     let dir = tmp();
     let path = dir.path().join("rollback.larch");
     let newest = {
-        let db = Database::open(&path).unwrap();
+        let db = open_db(&path).unwrap();
         let mut w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
@@ -1133,14 +1144,14 @@ fn rollback_of_a_damaged_newest_commit_is_reported() {
         w.commit().unwrap();
         db.begin_read().unwrap().id()
     };
-    assert!(Database::open(&path).unwrap().recovery().is_none());
+    assert!(open_db(&path).unwrap().recovery().is_none());
     let mut bytes = std::fs::read(&path).unwrap();
     let pages = bytes.len() / PS;
     let victim = (2..pages).find(|&p| bytes[p * PS] == 1).expect("a leaf");
     bytes[victim * PS + PS - 10] ^= 0xFF;
     std::fs::write(&path, &bytes).unwrap();
 
-    let db = Database::open(&path).unwrap();
+    let db = open_db(&path).unwrap();
     let rec = db.recovery().expect("a rollback must be reported").clone();
     assert_eq!(rec.discarded_txn, Some(newest));
     assert_eq!(rec.opened_txn, db.begin_read().unwrap().id());
@@ -1159,7 +1170,7 @@ fn delete_table_does_not_trust_a_damaged_page() {
     let dir = tmp();
     let path = dir.path().join("delete.larch");
     damaged_leaf_after_two_commits(&path, "doomed", 4000, |i| i.to_be_bytes().to_vec());
-    let db = Database::open(&path).unwrap();
+    let db = open_db(&path).unwrap();
     let mut w = db.begin_write().unwrap();
     assert!(matches!(
         w.delete_table("doomed"),

@@ -2,9 +2,15 @@
 //!
 //! The freelist is a B+tree (the same code as tables) keyed by
 //! `freeing txn u64 BE | writing txn u64 BE | chunk u32 BE`, whose values are packed u64 LE page
-//! numbers. Pages freed by commit T are reusable once no snapshot older than T can be read again:
-//! no live reader is older than T and the last durable commit is at least T (recovery may fall back
-//! to it). Free pages a transaction pulled but did not use are written back under freeing txn 0.
+//! numbers. Pages freed by commit T are reusable once no snapshot older than T can be read again.
+//! Two kinds of freed pages wait for different things ([`Gates`]):
+//! - *young* pages, written after the last checkpoint: recovery never reads them (it opens the
+//!   checkpoint and replays the log), so only live snapshots hold them back;
+//! - *old* pages, reachable from the last checkpoint: also held back until a newer checkpoint is
+//!   durable (recovery may open the old one). Their keys carry [`OLD_FREE`] in the freeing txn, so
+//!   they sort after every young entry.
+//!
+//! Free pages a transaction pulled but did not use are written back under freeing txn 0.
 //!
 //! While the freelist itself is being edited (`in_freelist_op`), allocation never pulls from it
 //! and freed dirty pages are held as pending: that keeps the edits from recursing and makes the
@@ -23,6 +29,21 @@ use std::ops::Bound;
 /// Length of a freelist key.
 pub(crate) const FREELIST_KEY_LEN: usize = 20;
 
+/// Set in the freeing txn of entries whose pages the last checkpoint (when they were freed) could
+/// reach: they wait for a newer checkpoint as well as for snapshots.
+pub(crate) const OLD_FREE: u64 = 1 << 63;
+
+/// What a write transaction may reuse, fixed when it begins.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gates {
+    /// Txn of the last durable checkpoint: a page whose writing txn is above it is young.
+    pub checkpoint: u64,
+    /// Young pages freed by a txn up to this one are reusable (the oldest live snapshot).
+    pub young: u64,
+    /// Old pages freed by a txn up to this one are reusable (that, and the checkpoint).
+    pub old: u64,
+}
+
 /// Encodes a freelist key.
 pub(crate) fn freelist_key(
     freeing_txn: u64,
@@ -36,8 +57,14 @@ pub(crate) fn freelist_key(
     k
 }
 
-/// The freeing txn of a freelist key, or None if the key is malformed.
+/// The freeing txn of a freelist key (with [`OLD_FREE`] cleared), or None if the key is
+/// malformed.
 pub(crate) fn freelist_key_txn(key: &[u8]) -> Option<u64> {
+    freelist_key_field(key).map(|t| t & !OLD_FREE)
+}
+
+/// The freeing-txn field of a freelist key as stored ([`OLD_FREE`] included).
+fn freelist_key_field(key: &[u8]) -> Option<u64> {
     if key.len() != FREELIST_KEY_LEN {
         return None;
     }
@@ -75,19 +102,21 @@ pub(crate) struct WriterPages {
     /// Pages in use or free: the next page from the end of the file is this one.
     pub page_count: u64,
     reusable: Vec<u64>,
+    /// Young pages this transaction freed, and old ones (see the module docs).
     freed: Vec<u64>,
+    freed_old: Vec<u64>,
     /// The freelist tree.
     pub freelist: TreeRoot,
-    gate: u64,
+    gates: Gates,
     in_freelist_op: bool,
     freelist_exhausted: bool,
     fl_scratch: Scratch,
 }
 
 impl WriterPages {
-    /// Pages for transaction `txn` over the committed `view`, reusing freelist entries of txns up
-    /// to `gate`.
-    pub fn new(view: &View, txn: u64, freelist: PagePtr, gate: u64) -> WriterPages {
+    /// Pages for transaction `txn` over the committed `view`, reusing freelist entries as `gates`
+    /// allow.
+    pub fn new(view: &View, txn: u64, freelist: PagePtr, gates: Gates) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
         WriterPages {
@@ -99,11 +128,12 @@ impl WriterPages {
             page_count,
             reusable: Vec::new(),
             freed: Vec::new(),
+            freed_old: Vec::new(),
             freelist: TreeRoot {
                 root: freelist,
                 count: 0,
             },
-            gate,
+            gates,
             in_freelist_op: false,
             freelist_exhausted: false,
             fl_scratch: Scratch::default(),
@@ -117,12 +147,26 @@ impl WriterPages {
 
     /// True if the transaction changed nothing.
     pub fn is_clean(&self) -> bool {
-        self.dirty.is_empty() && self.freed.is_empty()
+        self.dirty.is_empty() && self.freed.is_empty() && self.freed_old.is_empty()
     }
 
-    /// Number of committed pages this transaction freed (held back until reusable).
-    pub fn freed_count(&self) -> usize {
-        self.freed.len()
+    /// Number of pages of the last checkpoint this transaction freed (held back until a newer
+    /// checkpoint is durable).
+    pub fn freed_old_count(&self) -> usize {
+        self.freed_old.len()
+    }
+
+    /// Takes a run of `npages` fresh pages from the end of the file for the commit log's region:
+    /// not a tree page, never sealed or written as one.
+    pub fn alloc_region(&mut self, npages: u64) -> u64 {
+        let p = self.page_count;
+        self.page_count += npages;
+        p
+    }
+
+    /// Frees the old commit log region (pages of the last checkpoint).
+    pub fn free_region(&mut self, (start, npages): (u64, u64)) {
+        self.freed_old.extend(start..start + npages);
     }
 
     fn new_buffer(&mut self, npages: u64) -> Box<[u8]> {
@@ -153,13 +197,28 @@ impl WriterPages {
     fn pull_entry(&mut self) -> Result<bool> {
         let mut pulled = Vec::new();
         let key = {
-            let c = Cursor::seek_lower(self, self.freelist.root, Bound::Unbounded)?;
-            let Some((key, v)) = c.current()? else {
+            let mut c = Cursor::seek_lower(self, self.freelist.root, Bound::Unbounded)?;
+            let malformed = || corrupted(self.freelist.root.pgno, "malformed freelist key");
+            let Some((mut key, mut v)) = c.current()? else {
                 return Ok(false);
             };
-            let txn = freelist_key_txn(key)
-                .ok_or_else(|| corrupted(self.freelist.root.pgno, "malformed freelist key"))?;
-            if txn > self.gate {
+            let mut field = freelist_key_field(key).ok_or_else(malformed)?;
+            if field & OLD_FREE == 0 && field > self.gates.young {
+                // No young entry is reusable: try the first old one.
+                let first_old = freelist_key(OLD_FREE, 0, 0);
+                c = Cursor::seek_lower(self, self.freelist.root, Bound::Included(&first_old[..]))?;
+                let Some(next) = c.current()? else {
+                    return Ok(false);
+                };
+                (key, v) = next;
+                field = freelist_key_field(key).ok_or_else(malformed)?;
+            }
+            let reusable = if field & OLD_FREE == 0 {
+                field <= self.gates.young
+            } else {
+                field & !OLD_FREE <= self.gates.old
+            };
+            if !reusable {
                 return Ok(false);
             }
             let bytes = crate::btree::value(self, v)?;
@@ -226,13 +285,17 @@ impl WriterPages {
         self.in_freelist_op = true;
         let r = (|| {
             let (mut freed_chunks, mut reuse_chunks) = (0, 0);
+            let mut old_chunks = 0;
             loop {
-                let before = (self.freed.len(), self.reusable.len());
+                let lens = |s: &Self| (s.freed.len(), s.freed_old.len(), s.reusable.len());
+                let before = lens(self);
                 let freed = self.freed.clone();
                 freed_chunks = self.write_entries(self.txn, &freed, freed_chunks)?;
+                let freed_old = self.freed_old.clone();
+                old_chunks = self.write_entries(self.txn | OLD_FREE, &freed_old, old_chunks)?;
                 let reusable = self.reusable.clone();
                 reuse_chunks = self.write_entries(0, &reusable, reuse_chunks)?;
-                if (self.freed.len(), self.reusable.len()) == before {
+                if lens(self) == before {
                     return Ok(());
                 }
             }
@@ -347,6 +410,10 @@ impl PageStore for WriterPages {
                 return;
             }
         }
-        self.freed.extend(pages);
+        if ptr.txn > self.gates.checkpoint {
+            self.freed.extend(pages);
+        } else {
+            self.freed_old.extend(pages);
+        }
     }
 }

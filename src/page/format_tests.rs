@@ -10,9 +10,9 @@ use crate::catalog::{self, CATALOG_VALUE_LEN, MAX_TABLE_NAME_LEN};
 use crate::options::{MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::page::cells::CellList;
 use crate::page::meta::{
-    Meta, MetaRead, FORMAT_VERSION, MAGIC, META_LEN, META_OFF_CATALOG, META_OFF_CHECKSUM,
-    META_OFF_FREELIST, META_OFF_MAGIC, META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN,
-    META_OFF_VERSION,
+    Meta, MetaRead, FORMAT_VERSION, FORMAT_VERSION_1, MAGIC, META_LEN, META_OFF_CATALOG,
+    META_OFF_CHECKSUM, META_OFF_FREELIST, META_OFF_LOG, META_OFF_LOG_GEN, META_OFF_MAGIC,
+    META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN, META_OFF_VERSION, META_V1_OFF_CHECKSUM,
 };
 use crate::page::node::{
     self, BranchCell, LeafCell, LeafValue, Node, BRANCH_CELL_HEADER, BRANCH_OFF_CHILD,
@@ -123,7 +123,8 @@ fn cell_constants() {
 fn meta_constants() {
     assert_eq!(&MAGIC, b"LARCHDB\0");
     assert_eq!(MAGIC, [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00]);
-    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION_1, 1);
     assert_eq!(META_OFF_MAGIC, 0);
     assert_eq!(META_OFF_VERSION, 8);
     assert_eq!(META_OFF_PAGE_SIZE, 12);
@@ -131,8 +132,11 @@ fn meta_constants() {
     assert_eq!(META_OFF_CATALOG, 24);
     assert_eq!(META_OFF_FREELIST, 40);
     assert_eq!(META_OFF_PAGE_COUNT, 56);
-    assert_eq!(META_OFF_CHECKSUM, 64);
-    assert_eq!(META_LEN, 72);
+    assert_eq!(META_OFF_LOG, 64);
+    assert_eq!(META_OFF_LOG_GEN, 80);
+    assert_eq!(META_OFF_CHECKSUM, 88);
+    assert_eq!(META_LEN, 96);
+    assert_eq!(META_V1_OFF_CHECKSUM, 64);
     // The meta lies inside one 512-byte sector.
     const { assert!(META_LEN <= 512) };
 }
@@ -224,6 +228,8 @@ fn sample_meta() -> Meta {
             txn: 0x44,
         },
         page_count: 0x1000,
+        log: (0x55, 0x66),
+        log_gen: 0x77,
     }
 }
 
@@ -231,9 +237,9 @@ fn sample_meta() -> Meta {
 fn meta_encoding() {
     let m = sample_meta();
     let b = m.encode();
-    assert_eq!(b.len(), 72);
+    assert_eq!(b.len(), 96);
     assert_eq!(&b[0..8], b"LARCHDB\0");
-    assert_eq!(u32_at(&b, 8), 1);
+    assert_eq!(u32_at(&b, 8), 2);
     assert_eq!(u32_at(&b, 12), 8192);
     assert_eq!(u64_at(&b, 16), 0x0102_0304_0506_0708);
     assert_eq!(&b[16..24], &[8, 7, 6, 5, 4, 3, 2, 1], "little-endian");
@@ -242,12 +248,53 @@ fn meta_encoding() {
     assert_eq!(u64_at(&b, 40), 0x33);
     assert_eq!(u64_at(&b, 48), 0x44);
     assert_eq!(u64_at(&b, 56), 0x1000);
-    assert_eq!(u64_at(&b, 64), xxh3_64(&b[0..64]));
+    assert_eq!(u64_at(&b, 64), 0x55);
+    assert_eq!(u64_at(&b, 72), 0x66);
+    assert_eq!(u64_at(&b, 80), 0x77);
+    assert_eq!(u64_at(&b, 88), xxh3_64(&b[0..88]));
     assert_eq!(Meta::decode(&b), MetaRead::Valid(m));
-    // As recovery reads it: the first 72 bytes of a page whose rest is zero.
+    // As recovery reads it: the first 96 bytes of a page whose rest is zero.
     let mut page = vec![0u8; 8192];
-    page[..72].copy_from_slice(&b);
+    page[..96].copy_from_slice(&b);
     assert_eq!(Meta::decode(&page), MetaRead::Valid(m));
+}
+
+#[test]
+fn format_version_1_slots_are_read_without_a_log() {
+    // A version 1 slot: the first 64 bytes as in version 2, then the checksum of them.
+    let mut b = [0u8; 72];
+    b.copy_from_slice(&sample_meta().encode()[..72]);
+    b[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let sum = xxh3_64(&b[..64]);
+    b[64..72].copy_from_slice(&sum.to_le_bytes());
+    let want = Meta {
+        log: (0, 0),
+        log_gen: 0,
+        ..sample_meta()
+    };
+    assert_eq!(Meta::decode(&b), MetaRead::Valid(want));
+    let mut page = vec![0u8; 4096];
+    page[..72].copy_from_slice(&b);
+    assert_eq!(Meta::decode(&page), MetaRead::Valid(want));
+    b[70] ^= 1;
+    assert_eq!(Meta::decode(&b), MetaRead::Damaged);
+}
+
+#[test]
+fn meta_log_region_checks() {
+    let edit = |start: u64, pages: u64| {
+        decode_edited(|b| {
+            b[64..72].copy_from_slice(&start.to_le_bytes());
+            b[72..80].copy_from_slice(&pages.to_le_bytes());
+        })
+    };
+    assert!(matches!(edit(0, 0), MetaRead::Valid(_)));
+    assert!(matches!(edit(2, 0x1000 - 2), MetaRead::Valid(_)));
+    assert_eq!(edit(0, 5), MetaRead::Damaged, "pages without a start");
+    assert_eq!(edit(1, 5), MetaRead::Damaged, "over a meta page");
+    assert_eq!(edit(5, 0), MetaRead::Damaged, "an empty region");
+    assert_eq!(edit(2, 0x1000 - 1), MetaRead::Damaged, "past page_count");
+    assert_eq!(edit(u64::MAX, 2), MetaRead::Damaged, "overflowing");
 }
 
 #[test]
@@ -258,24 +305,28 @@ fn initial_meta_is_valid() {
         catalog: PagePtr::NULL,
         freelist: PagePtr::NULL,
         page_count: 2,
+        log: (0, 0),
+        log_gen: 0,
     };
     let b = m.encode();
-    assert!(b[16..64].iter().enumerate().all(|(i, &x)| {
-        // Only the page count (2 at offset 56) is non-zero among txn and roots.
+    assert!(b[16..88].iter().enumerate().all(|(i, &x)| {
+        // Only the page count (2 at offset 56) is non-zero among txn, roots and log fields.
         x == if i + 16 == 56 { 2 } else { 0 }
     }));
     assert_eq!(Meta::decode(&b), MetaRead::Valid(m));
     // The hex dump of page 0 of a new 4 KiB database in FORMAT.md.
-    let dump: [u8; META_LEN] = [
-        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0xa6, 0xbb, 0xcf, 0x1d, 0xb4, 0xa5, 0xce, 0xfd,
-    ];
+    let mut dump = [0u8; META_LEN];
+    dump[..16].copy_from_slice(&[
+        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+        0x00,
+    ]);
+    dump[56] = 0x02;
+    dump[88..].copy_from_slice(&INITIAL_META_CHECKSUM.to_le_bytes());
     assert_eq!(b, dump);
-    assert_eq!(u64_at(&b, 64), 0xfdce_a5b4_1dcf_bba6);
 }
+
+/// The checksum of a new 4 KiB database's meta, as FORMAT.md's hex dump shows it.
+const INITIAL_META_CHECKSUM: u64 = 0x596f_ada9_ca31_8001;
 
 #[test]
 fn meta_with_a_flipped_byte_is_damaged() {
@@ -323,8 +374,8 @@ fn meta_random_bytes_are_foreign() {
 fn decode_edited(edit: impl FnOnce(&mut [u8; META_LEN])) -> MetaRead {
     let mut b = sample_meta().encode();
     edit(&mut b);
-    let sum = xxh3_64(&b[..64]);
-    b[64..72].copy_from_slice(&sum.to_le_bytes());
+    let sum = xxh3_64(&b[..88]);
+    b[88..96].copy_from_slice(&sum.to_le_bytes());
     Meta::decode(&b)
 }
 
@@ -333,8 +384,8 @@ fn meta_field_checks() {
     assert!(matches!(decode_edited(|_| {}), MetaRead::Valid(_)));
     // Another format version: recognised, and refused as unsupported.
     assert_eq!(
-        decode_edited(|b| b[8..12].copy_from_slice(&2u32.to_le_bytes())),
-        MetaRead::Unsupported(2)
+        decode_edited(|b| b[8..12].copy_from_slice(&3u32.to_le_bytes())),
+        MetaRead::Unsupported(3)
     );
     // Page size not a power of two in 4096..=65536.
     for ps in [0u32, 2048, 4095, 6000, 131072] {

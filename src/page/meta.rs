@@ -1,14 +1,18 @@
 //! The two meta slots (pages 0 and 1): which commit is current, and where its trees are.
 //!
 //! Layout (see `docs/FORMAT.md`): magic, format version, page size, txn id, catalog root, freelist
-//! root, page count, then an xxh3 checksum of the bytes before it.
+//! root, page count, the commit log's region and generation, then an xxh3 checksum of the bytes
+//! before it. Format version 1 slots (no log fields, checksum at byte 64) are still read.
 
 use super::{get_u32, get_u64, put_u32, put_u64, PagePtr};
 
 /// The eight bytes every larchdb file starts with.
 pub(crate) const MAGIC: [u8; 8] = *b"LARCHDB\0";
 /// Version of the on-disk format this code reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The previous format version, whose slots (72 bytes, no commit log) are read and upgraded by
+/// the first checkpoint.
+pub(crate) const FORMAT_VERSION_1: u32 = 1;
 
 /// Offset of the magic bytes.
 pub(crate) const META_OFF_MAGIC: usize = 0;
@@ -25,10 +29,16 @@ pub(crate) const META_OFF_FREELIST: usize = 40;
 /// Offset of the u64 page count: pages `0..count` are in use or free; the rest of the file is
 /// preallocated space.
 pub(crate) const META_OFF_PAGE_COUNT: usize = 56;
+/// Offset of the commit log's region: first page (u64, 0 if there is none) and page count (u64).
+pub(crate) const META_OFF_LOG: usize = 64;
+/// Offset of the u64 generation of the commit log: records after this checkpoint carry it.
+pub(crate) const META_OFF_LOG_GEN: usize = 80;
 /// Offset of the u64 xxh3 checksum of bytes `0..META_OFF_CHECKSUM`.
-pub(crate) const META_OFF_CHECKSUM: usize = 64;
+pub(crate) const META_OFF_CHECKSUM: usize = 88;
 /// Length of the encoded meta; the rest of the meta page is zero.
-pub(crate) const META_LEN: usize = 72;
+pub(crate) const META_LEN: usize = 96;
+/// Offset of the checksum in a format version 1 slot (which ends there, 72 bytes long).
+pub(crate) const META_V1_OFF_CHECKSUM: usize = 64;
 /// Largest txn id a valid slot may carry: far beyond any real file (2^62 commits), and leaves room
 /// for the id arithmetic of a reopen (`txn + MAX_UNSYNCED_COMMITS + 2`) without overflow.
 pub(crate) const MAX_TXN: u64 = u64::MAX >> 2;
@@ -46,6 +56,10 @@ pub(crate) struct Meta {
     pub freelist: PagePtr,
     /// Number of pages in use or free (the high-water mark).
     pub page_count: u64,
+    /// The commit log's region (pages `log.0 .. log.0 + log.1`); `(0, 0)` if the file has none.
+    pub log: (u64, u64),
+    /// Generation of the commit log: the records written after this checkpoint carry it.
+    pub log_gen: u64,
 }
 
 /// What a meta slot's bytes turned out to be.
@@ -74,23 +88,44 @@ impl Meta {
         put_u64(&mut b, META_OFF_FREELIST, self.freelist.pgno);
         put_u64(&mut b, META_OFF_FREELIST + 8, self.freelist.txn);
         put_u64(&mut b, META_OFF_PAGE_COUNT, self.page_count);
+        put_u64(&mut b, META_OFF_LOG, self.log.0);
+        put_u64(&mut b, META_OFF_LOG + 8, self.log.1);
+        put_u64(&mut b, META_OFF_LOG_GEN, self.log_gen);
         let sum = xxhash_rust::xxh3::xxh3_64(&b[..META_OFF_CHECKSUM]);
         put_u64(&mut b, META_OFF_CHECKSUM, sum);
         b
     }
 
-    /// Decodes a meta slot, checking magic, checksum, version and field ranges.
+    /// Decodes a meta slot, checking magic, checksum, version and field ranges. A format
+    /// version 1 slot decodes with no log region.
     pub fn decode(b: &[u8]) -> MetaRead {
         if b.get(META_OFF_MAGIC..META_OFF_MAGIC + 8) != Some(&MAGIC[..]) {
             return MetaRead::Foreign;
         }
-        let Some(head) = b.get(..META_OFF_CHECKSUM) else {
-            return MetaRead::Damaged;
+        let checksum_ok = |at: usize| match b.get(..at) {
+            Some(head) => get_u64(b, at) == Some(xxhash_rust::xxh3::xxh3_64(head)),
+            None => false,
         };
-        if get_u64(b, META_OFF_CHECKSUM) != Some(xxhash_rust::xxh3::xxh3_64(head)) {
+        let version = get_u32(b, META_OFF_VERSION).unwrap_or(0);
+        let ok = match version {
+            FORMAT_VERSION => checksum_ok(META_OFF_CHECKSUM),
+            FORMAT_VERSION_1 => checksum_ok(META_V1_OFF_CHECKSUM),
+            v if checksum_ok(META_OFF_CHECKSUM) || checksum_ok(META_V1_OFF_CHECKSUM) => {
+                return MetaRead::Unsupported(v)
+            }
+            _ => false,
+        };
+        if !ok {
             return MetaRead::Damaged;
         }
         let field = |off| get_u64(b, off).unwrap_or(0);
+        let v2 = |off| {
+            if version == FORMAT_VERSION {
+                field(off)
+            } else {
+                0
+            }
+        };
         let meta = Meta {
             page_size: get_u32(b, META_OFF_PAGE_SIZE).unwrap_or(0),
             txn: field(META_OFF_TXN),
@@ -103,24 +138,38 @@ impl Meta {
                 txn: field(META_OFF_FREELIST + 8),
             },
             page_count: field(META_OFF_PAGE_COUNT),
+            log: (v2(META_OFF_LOG), v2(META_OFF_LOG + 8)),
+            log_gen: v2(META_OFF_LOG_GEN),
         };
-        let version = get_u32(b, META_OFF_VERSION).unwrap_or(0);
-        if version != FORMAT_VERSION {
-            return MetaRead::Unsupported(version);
-        }
-        let ps = meta.page_size as usize;
-        let sane = ps.is_power_of_two()
-            && (crate::options::MIN_PAGE_SIZE..=crate::options::MAX_PAGE_SIZE).contains(&ps)
-            && meta.txn <= MAX_TXN
-            && meta.page_count >= 2
-            && meta.catalog.pgno < meta.page_count
-            && meta.freelist.pgno < meta.page_count
-            && meta.catalog.txn <= meta.txn
-            && meta.freelist.txn <= meta.txn;
-        if sane {
+        if meta.is_sane() {
             MetaRead::Valid(meta)
         } else {
             MetaRead::Damaged
         }
+    }
+
+    /// True if every field is in range (FORMAT.md section 3).
+    fn is_sane(&self) -> bool {
+        let ps = self.page_size as usize;
+        let (log_start, log_pages) = self.log;
+        let log_ok = if log_start == 0 {
+            log_pages == 0
+        } else {
+            log_start >= 2
+                && log_pages >= 1
+                && log_start
+                    .checked_add(log_pages)
+                    .is_some_and(|end| end <= self.page_count)
+        };
+        ps.is_power_of_two()
+            && (crate::options::MIN_PAGE_SIZE..=crate::options::MAX_PAGE_SIZE).contains(&ps)
+            && self.txn <= MAX_TXN
+            && self.log_gen <= MAX_TXN
+            && self.page_count >= 2
+            && self.catalog.pgno < self.page_count
+            && self.freelist.pgno < self.page_count
+            && self.catalog.txn <= self.txn
+            && self.freelist.txn <= self.txn
+            && log_ok
     }
 }

@@ -28,9 +28,17 @@ pub enum OpKind {
 /// One logged change to the file.
 #[derive(Debug, Clone)]
 enum Entry {
-    Write { offset: u64, data: Vec<u8> },
+    Write {
+        offset: u64,
+        data: Vec<u8>,
+    },
     SetLen(u64),
     Sync,
+    /// The write just before it (`RWF_DSYNC`) is durable: only those bytes, not the other
+    /// pending changes.
+    RangeSync {
+        offset: u64,
+    },
 }
 
 /// What a planned fault does.
@@ -154,9 +162,19 @@ impl SimDisk {
         self.state.lock().log.len()
     }
 
-    /// Log positions right after each sync.
+    /// Log positions right after each sync, whole-file or of one write's range (a commit log
+    /// record made durable on its own).
     pub fn sync_points(&self) -> Vec<usize> {
-        self.state.lock().synced.iter().map(|&(p, _)| p).collect()
+        let st = self.state.lock();
+        let mut points: Vec<usize> = st.synced.iter().map(|&(p, _)| p).collect();
+        points.extend(
+            st.log
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| matches!(e, Entry::RangeSync { .. }).then_some(i + 1)),
+        );
+        points.sort_unstable();
+        points
     }
 
     /// Called before an operation: counts it and fails it if the fault plan says so.
@@ -185,6 +203,11 @@ impl SimDisk {
         self.state.lock().log.push(Entry::SetLen(len));
     }
 
+    /// Records that the write just logged (at `offset`) is durable, and nothing else.
+    pub(crate) fn range_synced(&self, offset: u64) {
+        self.state.lock().log.push(Entry::RangeSync { offset });
+    }
+
     /// Records a completed sync: everything logged so far is durable.
     pub(crate) fn synced(&self) {
         let mut st = self.state.lock();
@@ -194,7 +217,7 @@ impl SimDisk {
             match e {
                 Entry::Write { offset, data } => apply_write(&mut image, *offset, data),
                 Entry::SetLen(len) => image.resize(*len as usize, 0),
-                Entry::Sync => {}
+                Entry::Sync | Entry::RangeSync { .. } => {}
             }
         }
         st.log.push(Entry::Sync);
@@ -209,8 +232,12 @@ impl SimDisk {
         let st = self.state.lock();
         let (start, point, mut image) = st.base_image(point);
         let durable_len = image.len() as u64;
-        for e in &st.log[start..point] {
+        let log = &st.log[start..point];
+        for (i, e) in log.iter().enumerate() {
             match e {
+                Entry::Write { offset, data } if range_synced(log.get(i + 1), *offset) => {
+                    apply_write(&mut image, *offset, data)
+                }
                 Entry::Write { offset, data } => match rng.below(100) {
                     0..=39 => apply_write(&mut image, *offset, data),
                     40..=64 => {}
@@ -241,7 +268,7 @@ impl SimDisk {
                         image.resize(*len as usize, 0);
                     }
                 }
-                Entry::Sync => {}
+                Entry::Sync | Entry::RangeSync { .. } => {}
             }
         }
         image
@@ -262,9 +289,14 @@ impl SimDisk {
             match e {
                 Entry::Write { offset, data } => apply_write(&mut image, *offset, data),
                 Entry::SetLen(len) => image.resize(*len as usize, 0),
-                Entry::Sync => {}
+                Entry::Sync | Entry::RangeSync { .. } => {}
             }
         }
         image
     }
+}
+
+/// True if `next` (the entry after a write at `offset`) says that write was made durable.
+fn range_synced(next: Option<&Entry>, offset: u64) -> bool {
+    matches!(next, Some(Entry::RangeSync { offset: o }) if *o == offset)
 }

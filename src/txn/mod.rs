@@ -2,26 +2,30 @@
 //! lock, and meta-slot bookkeeping. [`read::ReadTxn`] reads one version; [`write::WriteTxn`] builds
 //! the next one and commits it in one function, steps numbered.
 
+pub(crate) mod group;
+pub(crate) mod log;
+pub(crate) mod metrics;
 pub(crate) mod read;
 mod versions;
 pub(crate) mod write;
 
 use crate::error::{Error, Result};
 use crate::options::Durability;
-use crate::page::meta::{Meta, META_LEN};
+use crate::page::meta::Meta;
 use crate::page::PagePtr;
 use crate::store::{FileStore, View};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use versions::Versions;
 
-/// At most this many Eventual commits follow the last durable one before larchdb syncs by
-/// itself. Recovery relies on it: no page on disk can carry a txn id above
-/// `last commit + MAX_UNSYNCED_COMMITS + 1`, so a reopened writer starts its ids above that and
-/// never stamps a page with an id a lost commit already used.
+/// At most this many commits follow the last durable state (checkpoint or synced log record)
+/// before larchdb syncs by itself. Recovery relies on it: no page on disk can carry a txn id above
+/// `last recovered commit + MAX_UNSYNCED_COMMITS + 1`, so a reopened writer starts its ids above
+/// that and never stamps a page with an id a lost commit already used.
 pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
 
-/// Pages freed by not-yet-durable commits that may be held back before an automatic sync.
+/// Pages of the last checkpoint freed since it that may be held back before a checkpoint is
+/// forced (they become reusable only once a newer checkpoint is durable).
 fn max_held_back(page_count: u64) -> u64 {
     (page_count / 8).max(1024)
 }
@@ -34,19 +38,31 @@ pub(crate) struct Version {
     pub catalog: PagePtr,
     /// Root of the freelist tree.
     pub freelist: PagePtr,
+    /// The commit log's region (first page, pages); `(0, 0)` if none.
+    pub log: (u64, u64),
     /// The pages of this commit.
     pub view: View,
 }
 
-/// Which commits are durable and which meta slot holds them.
+/// The last checkpoint: the commit the meta slots name.
 pub(crate) struct MetaState {
-    /// Last commit known to be on stable storage, and its slot.
+    /// Txn of the last durable checkpoint (recovery opens it and replays the log after it).
     pub durable_txn: u64,
     durable_slot: u64,
-    latest_txn: u64,
-    latest_slot: u64,
-    unsynced_commits: u64,
+    /// Generation of the log records written after it.
+    pub log_gen: u64,
+    /// Pages reachable from the last checkpoint that commits since have freed (held back).
     held_back: u64,
+}
+
+/// How a database handle was opened: what [`Shared`] needs beyond the file.
+pub(crate) struct Config {
+    /// Opened with `read_only(true)`.
+    pub read_only: bool,
+    /// Default durability of write transactions.
+    pub durability: Durability,
+    /// Largest commit log region, in bytes (0: no log; every commit is a checkpoint).
+    pub log_capacity: u64,
 }
 
 /// State shared by a database handle, its transactions, and snapshots that outlive the handle.
@@ -55,58 +71,65 @@ pub(crate) struct Shared {
     pub store: FileStore,
     /// Page size of the file.
     pub page_size: usize,
-    /// Opened with `read_only(true)`.
-    pub read_only: bool,
-    /// Default durability of write transactions.
-    pub durability: Durability,
-    /// The latest committed version, which readers load without a lock, and the registry of
+    /// Options chosen at open.
+    pub config: Config,
+    /// The latest published version, which readers load without a lock, and the registry of
     /// those a snapshot may still hold.
     pub current: Versions<Version>,
+    /// The newest commit, published or still waiting for its log sync: the next writer's base.
+    latest: Mutex<Arc<Version>>,
     writer_busy: Mutex<bool>,
     writer_released: Condvar,
     /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
     pub(crate) next_txn: Mutex<u64>,
-    /// Meta-slot and durability bookkeeping.
+    /// The last checkpoint.
     pub meta: Mutex<MetaState>,
+    /// The commit log after it, and the commits waiting for its sync.
+    pub log: group::CommitLog,
     poisoned: Mutex<Option<String>>,
+    /// Commit, sync and checkpoint counters.
+    pub metrics: metrics::Counters,
     /// What opening the file rolled back or repaired.
     pub recovery: Option<crate::recovery::Recovery>,
 }
 
 impl Shared {
-    /// Shared state for a freshly opened file whose current commit `meta` is in `slot`.
+    /// Shared state for a freshly opened file whose current checkpoint `meta` is in `slot`; the
+    /// first write transaction gets an id above `last_txn` (the newest commit a log record may
+    /// have stamped pages with) plus the unsynced bound.
     pub fn new(
         store: FileStore,
         meta: &Meta,
         slot: u64,
         view: View,
-        durability: Durability,
-        read_only: bool,
+        config: Config,
+        last_txn: u64,
     ) -> Shared {
         let version = Arc::new(Version {
             txn: meta.txn,
             catalog: meta.catalog,
             freelist: meta.freelist,
+            log: meta.log,
             view,
         });
         Shared {
             store,
             page_size: meta.page_size as usize,
-            read_only,
-            durability,
-            current: Versions::new(meta.txn, version),
+            config,
+            current: Versions::new(meta.txn, version.clone()),
+            latest: Mutex::new(version),
             writer_busy: Mutex::new(false),
             writer_released: Condvar::new(),
-            next_txn: Mutex::new(meta.txn + MAX_UNSYNCED_COMMITS + 2),
+            next_txn: Mutex::new(last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2),
             meta: Mutex::new(MetaState {
                 durable_txn: meta.txn,
                 durable_slot: slot,
-                latest_txn: meta.txn,
-                latest_slot: slot,
-                unsynced_commits: 0,
+                log_gen: meta.log_gen,
                 held_back: 0,
             }),
+            log: group::CommitLog::new(meta.log, meta.page_size as u64),
             poisoned: Mutex::new(None),
+            metrics: metrics::Counters::default(),
             recovery: None,
         }
     }
@@ -118,6 +141,11 @@ impl Shared {
             self.writer_released.wait(&mut busy);
         }
         *busy = true;
+    }
+
+    /// Claims the writer role if no write transaction is open.
+    fn try_acquire_writer(&self) -> bool {
+        !std::mem::replace(&mut *self.writer_busy.lock(), true)
     }
 
     /// Gives the writer role up.
@@ -139,57 +167,54 @@ impl Shared {
         self.poisoned.lock().get_or_insert_with(|| err.to_string());
     }
 
-    /// Oldest txn id whose pages must stay intact: the oldest live snapshot or the last durable
-    /// commit (recovery may fall back to it), whichever is older.
-    fn reuse_gate(&self) -> u64 {
-        let durable = self.meta.lock().durable_txn;
-        self.current.reuse_gate(durable)
-    }
-
-    /// Publishes a committed version to readers.
-    fn publish(&self, v: Arc<Version>) {
-        self.current.publish(v.txn, v);
-    }
-
-    /// Step 5 of a commit: writes `meta` to the slot that does not hold the last durable commit,
-    /// then syncs if the commit must be durable, or if too much is held back waiting for a sync.
-    fn write_meta(&self, meta: &Meta, durability: Durability, freed: u64) -> Result<()> {
-        let mut st = self.meta.lock();
-        let slot = 1 - st.durable_slot;
-        let mut page = [0u8; META_LEN];
-        page.copy_from_slice(&meta.encode());
-        self.store.write_at(&page, slot * self.page_size as u64)?;
-        st.latest_txn = meta.txn;
-        st.latest_slot = slot;
-        st.unsynced_commits += 1;
-        st.held_back += freed;
-        let must_sync = durability == Durability::Immediate
-            || st.unsynced_commits >= MAX_UNSYNCED_COMMITS
-            || st.held_back > max_held_back(meta.page_count);
-        if must_sync {
-            self.sync_locked(&mut st)?;
+    /// The gates a new write transaction reuses freed pages under (see [`crate::alloc::Gates`]).
+    fn gates(&self) -> crate::alloc::Gates {
+        let checkpoint = self.meta.lock().durable_txn;
+        crate::alloc::Gates {
+            checkpoint,
+            young: self.current.oldest_live(),
+            old: self.current.reuse_gate(checkpoint),
         }
-        Ok(())
     }
 
-    /// Makes every commit so far durable.
-    pub fn sync(&self) -> Result<()> {
+    /// Makes every commit so far durable, as a checkpoint of the newest one. Waits for the
+    /// writer role, so that no commit runs meanwhile.
+    pub fn sync(self: &Arc<Self>) -> Result<()> {
         // After a failed commit, what reached the disk is unknown: do not declare it durable.
         self.check_poisoned()?;
-        let mut st = self.meta.lock();
-        self.sync_locked(&mut st).inspect_err(|e| self.poison(e))
+        let _writer = WriterGuard::acquire(self.clone());
+        self.checkpoint_latest()
     }
 
-    fn sync_locked(&self, st: &mut MetaState) -> Result<()> {
-        if st.latest_txn == st.durable_txn {
+    /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
+    fn checkpoint_latest(&self) -> Result<()> {
+        let latest = self.latest.lock().clone();
+        if latest.txn == self.meta.lock().durable_txn {
             return Ok(());
         }
-        self.store.sync()?;
-        st.durable_txn = st.latest_txn;
-        st.durable_slot = st.latest_slot;
-        st.unsynced_commits = 0;
-        st.held_back = 0;
-        Ok(())
+        self.checkpoint(&latest)
+    }
+
+    /// At a writable open with nothing to replay: makes the opened checkpoint durable (it may
+    /// sit only in the OS cache after a process crash), in a new log generation if the file has a
+    /// log.
+    pub fn restart_log(self: &Arc<Self>) -> Result<()> {
+        let _writer = WriterGuard::acquire(self.clone());
+        let latest = self.latest.lock().clone();
+        if latest.log.1 == 0 {
+            return self.store.sync();
+        }
+        self.checkpoint(&latest)
+    }
+
+    /// On close: checkpoints the newest commit if no write transaction is open (otherwise its
+    /// log records stay, and the next open replays them).
+    pub fn close(self: &Arc<Self>) {
+        if self.config.read_only || self.check_poisoned().is_err() || !self.try_acquire_writer() {
+            return;
+        }
+        let _writer = WriterGuard(self.clone());
+        let _ = self.checkpoint_latest();
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`WriteTxn`]: the single writer. Changes go to dirty pages owned by the transaction; `commit`
 //! writes them and publishes the new version, in the numbered steps of `docs/FORMAT.md`.
 
+use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
 use crate::alloc::WriterPages;
 use crate::btree::mutate::{self, Scratch};
@@ -8,9 +9,12 @@ use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
-use crate::page::meta::Meta;
 use crate::table::TableMut;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// The smallest commit log region larchdb allocates (64 pages at 4 KiB).
+const MIN_LOG_BYTES: u64 = 256 << 10;
 
 /// Largest value larchdb stores (values up to this size live in contiguous overflow pages).
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
@@ -32,11 +36,16 @@ pub struct WriteTxn {
     catalog: TreeRoot,
     tables: Vec<OpenTable>,
     durability: Durability,
+    /// The logical operations, for the commit log record.
+    ops: OpRecorder,
+    /// Commit as a checkpoint, whatever the log (recovery's replay).
+    checkpoint: bool,
     /// First error that left the transaction's trees in an unknown state (a damaged page).
     failed: Option<(u64, String)>,
     /// Set once the commit starts writing: from then on this txn id may be on disk.
     wrote: bool,
-    _guard: WriterGuard,
+    /// The writer role, given up as soon as the commit no longer needs it.
+    guard: Option<WriterGuard>,
 }
 
 impl Drop for WriteTxn {
@@ -52,23 +61,24 @@ impl Drop for WriteTxn {
 impl WriteTxn {
     /// Claims the writer role (waiting for it) and starts a transaction on the current version.
     pub(crate) fn begin(shared: Arc<Shared>) -> Result<WriteTxn> {
-        if shared.read_only {
+        if shared.config.read_only {
             return Err(Error::ReadOnly);
         }
         shared.check_poisoned()?;
         let guard = WriterGuard::acquire(shared.clone());
         shared.check_poisoned()?;
-        let base = shared.current.load_full();
+        let base = shared.latest.lock().clone();
         let txn = {
             let mut next = shared.next_txn.lock();
             let t = *next;
             *next += 1;
             t
         };
-        let gate = shared.reuse_gate();
-        let pages = WriterPages::new(&base.view, txn, base.freelist, gate);
+        let gates = shared.gates();
+        let pages = WriterPages::new(&base.view, txn, base.freelist, gates);
+        let ops = OpRecorder::new(shared.log.capacity() as usize);
         Ok(WriteTxn {
-            durability: shared.durability,
+            durability: shared.config.durability,
             catalog: TreeRoot {
                 root: base.catalog,
                 count: 0,
@@ -78,10 +88,17 @@ impl WriteTxn {
             pages,
             scratch: Scratch::default(),
             tables: Vec::new(),
+            ops,
+            checkpoint: false,
             failed: None,
             wrote: false,
-            _guard: guard,
+            guard: Some(guard),
         })
+    }
+
+    /// Makes the commit a checkpoint (recovery's replay, which must be durable at once).
+    pub(crate) fn force_checkpoint(&mut self) {
+        self.checkpoint = true;
     }
 
     /// Id this transaction's commit will have.
@@ -141,6 +158,7 @@ impl WriteTxn {
                 self.tables.len() - 1
             }
         };
+        self.ops.table(idx, name);
         Ok(TableMut::new(self, idx))
     }
 
@@ -149,6 +167,9 @@ impl WriteTxn {
         catalog::check_name(name)?;
         self.check_failed()?;
         let r = self.delete_table_inner(name);
+        if matches!(r, Ok(true)) {
+            self.ops.delete_table(name);
+        }
         self.note(r)
     }
 
@@ -229,6 +250,10 @@ impl WriteTxn {
         let t = &mut self.tables[idx];
         let r = mutate::insert(&mut self.pages, &mut self.scratch, &mut t.tree, key, value);
         t.dirty = true;
+        if r.is_ok() {
+            self.ops.table(idx, &self.tables[idx].name);
+            self.ops.insert(key, value);
+        }
         self.note(r)
     }
 
@@ -241,6 +266,8 @@ impl WriteTxn {
         let r = mutate::remove(&mut self.pages, &mut self.scratch, &mut t.tree, key);
         if matches!(r, Ok(true)) {
             t.dirty = true;
+            self.ops.table(idx, &self.tables[idx].name);
+            self.ops.remove(key);
         }
         self.note(r)
     }
@@ -255,7 +282,13 @@ impl WriteTxn {
     /// commit. An I/O error while writing leaves this handle refusing writes (`PreviousIo`) until
     /// reopened; whether the failed commit reached the disk is then unknown, so a reopen shows
     /// either it or the previous commit, never a mixture.
+    ///
+    /// A commit normally appends one record to the commit log (and, if `Immediate`, waits for a
+    /// sync that covers it, shared with the commits of other threads); its tree pages are written
+    /// without a sync and reach the disk at the next checkpoint. A commit too large for the log,
+    /// or one that finds the log full, is a checkpoint itself (docs/FORMAT.md section 13).
     pub fn commit(mut self) -> Result<()> {
+        let started = Instant::now();
         self.check_failed()?;
         self.shared.check_poisoned()?;
         // Step 1: record changed table roots in the catalog.
@@ -264,44 +297,90 @@ impl WriteTxn {
         if self.pages.is_clean() {
             return Ok(());
         }
-        // Step 2: record freed pages (and free pages pulled but unused) in the freelist tree.
+        // Step 2: the log region: allocate one, or a larger one, if this file needs it.
+        let region = self.plan_log_region();
+        // Step 3: record freed pages (and free pages pulled but unused) in the freelist tree.
         let r = self.pages.finish_freelist();
         self.note(r)?;
         let shared = self.shared.clone();
         let ps = shared.page_size;
-        let meta = Meta {
-            page_size: ps as u32,
+        let log = region.unwrap_or(self.base.log);
+        let page_count = self.pages.page_count;
+        // Step 4: make room (preallocation fails cleanly on a full disk), map any new space.
+        shared.store.grow(page_count * ps as u64, ps)?;
+        let view = self.base.view.resized(&shared.store, page_count)?;
+        // Step 5: write the pages, each sealed with its checksum, into space no snapshot and no
+        // checkpoint reads; zero a new log region.
+        self.wrote = true;
+        let freed_old = self.pages.freed_old_count() as u64;
+        let pages = self.pages.sealed_pages();
+        let bytes: u64 = pages.iter().map(|(_, b)| b.len() as u64).sum();
+        let written = shared
+            .store
+            .write_pages(&pages, ps)
+            .and_then(|()| match region {
+                Some((start, n)) => shared.store.write_zeros(start * ps as u64, n * ps as u64),
+                None => Ok(()),
+            });
+        if let Err(e) = written {
+            shared.poison(&e);
+            return Err(e);
+        }
+        shared.metrics.pages_written(bytes);
+        // The page cache (cached backend) takes the new contents of the pages it holds.
+        view.wrote(&pages);
+        let version = Arc::new(Version {
             txn: self.pages.txn_id(),
             catalog: self.catalog.root,
             freelist: self.pages.freelist.root,
-            page_count: self.pages.page_count,
-        };
-        // Step 3: make room (preallocation fails cleanly on a full disk), map any new space.
-        let file_bytes = meta.page_count * ps as u64;
-        shared.store.grow(file_bytes, ps)?;
-        let view = self.base.view.resized(&shared.store, meta.page_count)?;
-        // Step 4: write the pages, each sealed with its checksum, into space no snapshot reads.
-        let freed = self.pages.freed_count() as u64;
-        self.wrote = true;
-        let pages = self.pages.sealed_pages();
-        if let Err(e) = shared.store.write_pages(&pages, ps) {
-            shared.poison(&e);
-            return Err(e);
-        }
-        // The page cache (cached backend) takes the new contents of the pages it holds.
-        view.wrote(&pages);
-        // Step 5: write the meta slot, and sync (Immediate: one fdatasync covers pages and meta).
-        if let Err(e) = shared.write_meta(&meta, self.durability, freed) {
-            shared.poison(&e);
-            return Err(e);
-        }
-        // Step 6: publish the new version to readers.
-        shared.publish(Arc::new(Version {
-            txn: meta.txn,
-            catalog: meta.catalog,
-            freelist: meta.freelist,
+            log,
             view,
-        }));
+        });
+        // Step 6: append the log record, or checkpoint.
+        let checkpoint_due =
+            shared.hold_back(freed_old, page_count) || region.is_some() || self.checkpoint;
+        let ops = std::mem::replace(&mut self.ops, OpRecorder::new(0));
+        let record = match checkpoint_due {
+            true => None,
+            false => ops.finish(shared.meta.lock().log_gen, version.txn),
+        };
+        match record {
+            Some(rec) if super::log::aligned(rec.len() as u64) <= shared.log.room() => {
+                let need = shared.append(&rec, version, self.durability)?;
+                // The next writer may start while this commit waits for its sync.
+                self.guard = None;
+                if need > 0 {
+                    shared.wait_durable(need)?;
+                }
+            }
+            _ => shared.checkpoint(&version)?,
+        }
+        shared.metrics.committed(started.elapsed());
         Ok(())
+    }
+
+    /// Decides whether this commit gives the file a (larger) commit log region: none yet, or one
+    /// much smaller than the file now calls for (a quarter of the data, within
+    /// [`MIN_LOG_BYTES`] ..= the configured capacity). Returns the new region (first page, pages)
+    /// after allocating it and freeing the old one; such a commit is a checkpoint.
+    fn plan_log_region(&mut self) -> Option<(u64, u64)> {
+        let ps = self.shared.page_size as u64;
+        let max = self.shared.config.log_capacity;
+        if max == 0 {
+            return None;
+        }
+        let data = self.pages.page_count * ps;
+        let want = (data / 4)
+            .next_power_of_two()
+            .clamp(MIN_LOG_BYTES.min(max), max);
+        let have = self.base.log.1 * ps;
+        if have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)) {
+            return None;
+        }
+        let npages = want.div_ceil(ps).max((REC_HEADER as u64).div_ceil(ps));
+        if self.base.log.1 > 0 {
+            self.pages.free_region(self.base.log);
+        }
+        Some((self.pages.alloc_region(npages), npages))
     }
 }

@@ -1,0 +1,54 @@
+//! Opening's last step on a writable handle: replaying the commit log over the checkpoint that
+//! recovery chose, and starting a new log generation (docs/FORMAT.md section 15).
+//!
+//! The records after a checkpoint are logical operations; they are applied in order in one write
+//! transaction, which is committed as a checkpoint. A file with no records still gets a
+//! checkpoint of a new generation, so that records this run writes can never be mistaken for
+//! records an earlier run left beyond the end of the log.
+
+use crate::error::Result;
+use crate::page::meta::Meta;
+use crate::store::FileStore;
+use crate::txn::log::{self, Op, Record};
+use crate::txn::write::WriteTxn;
+use crate::txn::Shared;
+use std::sync::Arc;
+
+/// The complete records of the log after the checkpoint `meta`, in order.
+pub(crate) fn read_log(store: &FileStore, meta: &Meta) -> Result<Vec<Record>> {
+    let (start, pages) = meta.log;
+    if pages == 0 {
+        return Ok(Vec::new());
+    }
+    let ps = meta.page_size as u64;
+    log::scan(store, start * ps, pages * ps, meta.log_gen, meta.txn)
+}
+
+/// Replays `records` (read from the log region starting at page `log_page`) and checkpoints the
+/// result, or, with no records, makes the opened checkpoint durable in a new log generation.
+pub(crate) fn apply(shared: &Arc<Shared>, records: &[Record], log_page: u64) -> Result<()> {
+    if records.is_empty() {
+        return shared.restart_log();
+    }
+    let mut w = WriteTxn::begin(shared.clone())?;
+    w.force_checkpoint();
+    let mut table = String::new();
+    for r in records {
+        for op in log::ops(&r.ops, log_page)? {
+            match op {
+                Op::Table(name) => {
+                    w.open_table(name)?;
+                    table = name.to_string();
+                }
+                Op::Insert(k, v) => w.open_table(&table)?.insert(k, v)?,
+                Op::Remove(k) => {
+                    w.open_table(&table)?.remove(k)?;
+                }
+                Op::DeleteTable(name) => {
+                    w.delete_table(name)?;
+                }
+            }
+        }
+    }
+    w.commit()
+}

@@ -1,0 +1,310 @@
+//! Commit log records (docs/FORMAT.md section 14): what a write transaction did, as logical
+//! operations, so that an `Immediate` commit costs one small sequential write and one sync of that
+//! write, while the tree's pages reach the disk at the next checkpoint. [`OpRecorder`] collects a
+//! transaction's operations; [`encode`] seals them into a record; [`scan`] reads the records of a
+//! region back on open, stopping at the first one that does not verify.
+
+use crate::error::{corrupted, Result};
+use crate::page::{get_u16, get_u32, get_u64, put_u64};
+use crate::store::FileStore;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Every record starts at a multiple of this many bytes from the start of the log region, so a
+/// record never shares a 4 KiB block with the one before it: writing it cannot tear a record that
+/// is already durable.
+pub(crate) const LOG_ALIGN: u64 = 4096;
+/// The eight bytes a record starts with.
+pub(crate) const REC_MAGIC: [u8; 8] = *b"LARCHLOG";
+/// Offset of the u64 log generation (the checkpoint's `log_gen`).
+pub(crate) const REC_OFF_GEN: usize = 8;
+/// Offset of the u64 id of the committing transaction.
+pub(crate) const REC_OFF_TXN: usize = 16;
+/// Offset of the u64 length of the operations after the header.
+pub(crate) const REC_OFF_LEN: usize = 24;
+/// Offset of the u64 xxh3 checksum of bytes `0..32` followed by the operations.
+pub(crate) const REC_OFF_CHECKSUM: usize = 32;
+/// Length of a record header; the operations follow it.
+pub(crate) const REC_HEADER: usize = 40;
+
+/// Operation: the following operations apply to table `name` (created if missing).
+pub(crate) const OP_TABLE: u8 = 1;
+/// Operation: insert or overwrite `key` with `value` in the current table.
+pub(crate) const OP_INSERT: u8 = 2;
+/// Operation: remove `key` from the current table.
+pub(crate) const OP_REMOVE: u8 = 3;
+/// Operation: delete table `name` and everything in it.
+pub(crate) const OP_DELETE_TABLE: u8 = 4;
+
+/// Bytes a record of `len` bytes occupies in the region (rounded up to [`LOG_ALIGN`]).
+pub(crate) fn aligned(len: u64) -> u64 {
+    len.next_multiple_of(LOG_ALIGN)
+}
+
+/// Collects the logical operations of one write transaction, in the order they were made, up to
+/// a size limit; past it the transaction is committed by a checkpoint instead of a log record.
+pub(crate) struct OpRecorder {
+    /// Header space followed by the encoded operations.
+    buf: Vec<u8>,
+    /// Index (in the transaction's open tables) of the table the last operation named.
+    table: Option<usize>,
+    /// Largest record that fits in the log region.
+    limit: usize,
+    /// The operations outgrew `limit` (or there is no log): nothing is recorded any more.
+    overflowed: bool,
+}
+
+impl OpRecorder {
+    /// A recorder for records of at most `limit` bytes (0: no log, record nothing).
+    pub fn new(limit: usize) -> OpRecorder {
+        OpRecorder {
+            buf: Vec::new(),
+            table: None,
+            limit,
+            overflowed: limit <= REC_HEADER,
+        }
+    }
+
+    /// Appends `bytes`, giving up (and freeing the buffer) once the record would be too large.
+    fn push(&mut self, parts: &[&[u8]]) {
+        if self.overflowed {
+            return;
+        }
+        if self.buf.is_empty() {
+            self.buf.resize(REC_HEADER, 0);
+        }
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if self.buf.len() + len > self.limit {
+            self.overflowed = true;
+            self.buf = Vec::new();
+            return;
+        }
+        for p in parts {
+            self.buf.extend_from_slice(p);
+        }
+    }
+
+    /// Notes that the next operations apply to the table at `idx`, named `name`.
+    pub fn table(&mut self, idx: usize, name: &str) {
+        if self.table != Some(idx) {
+            self.table = Some(idx);
+            let len = (name.len() as u16).to_le_bytes();
+            self.push(&[&[OP_TABLE], &len, name.as_bytes()]);
+        }
+    }
+
+    /// Records an insert into the current table.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) {
+        let (k, v) = (key.len() as u32, value.len() as u32);
+        self.push(&[&[OP_INSERT], &k.to_le_bytes(), &v.to_le_bytes(), key, value]);
+    }
+
+    /// Records a removal from the current table.
+    pub fn remove(&mut self, key: &[u8]) {
+        self.push(&[&[OP_REMOVE], &(key.len() as u32).to_le_bytes(), key]);
+    }
+
+    /// Records the deletion of table `name`. Table indices change with it, so the next operation
+    /// names its table again.
+    pub fn delete_table(&mut self, name: &str) {
+        self.table = None;
+        let len = (name.len() as u16).to_le_bytes();
+        self.push(&[&[OP_DELETE_TABLE], &len, name.as_bytes()]);
+    }
+
+    /// The sealed record of these operations for transaction `txn` in log generation `gen`, or
+    /// None if they did not fit.
+    pub fn finish(mut self, gen: u64, txn: u64) -> Option<Vec<u8>> {
+        if self.overflowed {
+            return None;
+        }
+        if self.buf.is_empty() {
+            self.buf.resize(REC_HEADER, 0);
+        }
+        encode(&mut self.buf, gen, txn);
+        Some(self.buf)
+    }
+}
+
+/// Fills in the header of `rec` (header space followed by operations) and its checksum.
+pub(crate) fn encode(rec: &mut [u8], gen: u64, txn: u64) {
+    rec[..8].copy_from_slice(&REC_MAGIC);
+    put_u64(rec, REC_OFF_GEN, gen);
+    put_u64(rec, REC_OFF_TXN, txn);
+    put_u64(rec, REC_OFF_LEN, (rec.len() - REC_HEADER) as u64);
+    let sum = checksum(&rec[..REC_OFF_CHECKSUM], &rec[REC_HEADER..]);
+    put_u64(rec, REC_OFF_CHECKSUM, sum);
+}
+
+/// The checksum of a record: xxh3-64 of its first 32 header bytes followed by its operations.
+fn checksum(head: &[u8], ops: &[u8]) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(head);
+    h.update(ops);
+    h.digest()
+}
+
+/// One record read back from the log.
+pub(crate) struct Record {
+    /// Id of the transaction that wrote it.
+    pub txn: u64,
+    /// Its operations (decode with [`ops`]).
+    pub ops: Vec<u8>,
+}
+
+/// Reads the records of generation `gen` from the region at byte `start`, `len` bytes long, in
+/// order, each with a txn id above the previous one (the first above `after`). Stops at the
+/// first position that does not hold such a record whose checksum verifies: the log's end, or a
+/// record torn by a crash before its sync (never acknowledged).
+pub(crate) fn scan(
+    store: &FileStore,
+    start: u64,
+    len: u64,
+    gen: u64,
+    after: u64,
+) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    let (mut off, mut last) = (0u64, after);
+    let mut head = [0u8; REC_HEADER];
+    while off + REC_HEADER as u64 <= len {
+        if store.read_at(&mut head, start + off)? < REC_HEADER || head[..8] != REC_MAGIC {
+            break;
+        }
+        let field = |o| get_u64(&head, o).unwrap_or(0);
+        let (g, txn, n) = (field(REC_OFF_GEN), field(REC_OFF_TXN), field(REC_OFF_LEN));
+        if g != gen || txn <= last || n > len - off - REC_HEADER as u64 {
+            break;
+        }
+        let mut ops = vec![0u8; n as usize];
+        if store.read_at(&mut ops, start + off + REC_HEADER as u64)? < ops.len() {
+            break;
+        }
+        if checksum(&head[..REC_OFF_CHECKSUM], &ops) != field(REC_OFF_CHECKSUM) {
+            break;
+        }
+        records.push(Record { txn, ops });
+        last = txn;
+        off += aligned(REC_HEADER as u64 + n);
+    }
+    Ok(records)
+}
+
+/// One logical operation of a record.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Op<'a> {
+    /// Later operations apply to this table (created if missing).
+    Table(&'a str),
+    /// Insert or overwrite.
+    Insert(&'a [u8], &'a [u8]),
+    /// Remove.
+    Remove(&'a [u8]),
+    /// Delete this table.
+    DeleteTable(&'a str),
+}
+
+/// Decodes the operations of a record. A record's checksum verified, so a malformed operation
+/// means a bug or deliberate damage: `Corrupted` (naming the log region's first page, `page`).
+pub(crate) fn ops(bytes: &[u8], page: u64) -> Result<Vec<Op<'_>>> {
+    let bad = || corrupted(page, "malformed operation in a commit log record");
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    fn take<'a>(n: usize, rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let (a, b) = rest.split_at_checked(n)?;
+        *rest = b;
+        Some(a)
+    }
+    while let Some((&kind, tail)) = rest.split_first() {
+        rest = tail;
+        let op = match kind {
+            OP_TABLE | OP_DELETE_TABLE => {
+                let n = get_u16(take(2, &mut rest).ok_or_else(bad)?, 0).ok_or_else(bad)? as usize;
+                let name =
+                    std::str::from_utf8(take(n, &mut rest).ok_or_else(bad)?).map_err(|_| bad())?;
+                if kind == OP_TABLE {
+                    Op::Table(name)
+                } else {
+                    Op::DeleteTable(name)
+                }
+            }
+            OP_INSERT => {
+                let lens = take(8, &mut rest).ok_or_else(bad)?;
+                let k = get_u32(lens, 0).ok_or_else(bad)? as usize;
+                let v = get_u32(lens, 4).ok_or_else(bad)? as usize;
+                Op::Insert(
+                    take(k, &mut rest).ok_or_else(bad)?,
+                    take(v, &mut rest).ok_or_else(bad)?,
+                )
+            }
+            OP_REMOVE => {
+                let k = get_u32(take(4, &mut rest).ok_or_else(bad)?, 0).ok_or_else(bad)? as usize;
+                Op::Remove(take(k, &mut rest).ok_or_else(bad)?)
+            }
+            _ => return Err(bad()),
+        };
+        out.push(op);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_round_trip() {
+        let mut r = OpRecorder::new(1 << 20);
+        r.table(0, "users");
+        r.insert(b"alice", b"admin");
+        r.table(0, "users");
+        r.remove(b"bob");
+        r.delete_table("old");
+        r.table(1, "idx");
+        r.insert(b"k", b"");
+        let rec = r.finish(7, 42).unwrap();
+        assert_eq!(&rec[..8], b"LARCHLOG");
+        assert_eq!(get_u64(&rec, REC_OFF_GEN), Some(7));
+        assert_eq!(get_u64(&rec, REC_OFF_TXN), Some(42));
+        assert_eq!(
+            get_u64(&rec, REC_OFF_LEN),
+            Some((rec.len() - REC_HEADER) as u64)
+        );
+        let ops = ops(&rec[REC_HEADER..], 2).unwrap();
+        assert_eq!(
+            ops,
+            [
+                Op::Table("users"),
+                Op::Insert(b"alice", b"admin"),
+                Op::Remove(b"bob"),
+                Op::DeleteTable("old"),
+                Op::Table("idx"),
+                Op::Insert(b"k", b""),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recorder_past_its_limit_gives_up() {
+        let mut r = OpRecorder::new(100);
+        r.table(0, "t");
+        r.insert(b"k", &[7u8; 200]);
+        r.insert(b"k", b"v");
+        assert!(r.finish(1, 2).is_none());
+        assert!(OpRecorder::new(0).finish(1, 2).is_none());
+    }
+
+    #[test]
+    fn truncated_operations_are_corrupt() {
+        let mut r = OpRecorder::new(1 << 20);
+        r.table(0, "t");
+        r.insert(b"key", b"value");
+        let rec = r.finish(1, 2).unwrap();
+        // Cut anywhere inside the insert (1 + 8 + 3 + 5 bytes, after the table's 4).
+        for cut in 1..17 {
+            assert!(
+                ops(&rec[REC_HEADER..rec.len() - cut], 2).is_err(),
+                "cut {cut}"
+            );
+        }
+        assert_eq!(ops(&rec[REC_HEADER..rec.len() - 17], 2).unwrap().len(), 1);
+        assert!(ops(&[9], 2).is_err());
+    }
+}
