@@ -10,7 +10,7 @@ use crate::engines::{self, Compacted, Engine, OpenOptions, Result};
 use crate::report::{Msg, Row, Unit};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -255,6 +255,9 @@ pub struct Standard {
     pub key_len: usize,
     pub val_len: usize,
     pub individual: u64,
+    /// Writer threads and single-insert commits per thread of the "individual writes, N
+    /// threads" row (run right after the individual writes), or None to skip it.
+    pub threaded: Option<(u64, u64)>,
     pub batches: u64,
     pub batch_size: u64,
     pub reads: u64,
@@ -268,7 +271,8 @@ pub struct Standard {
 
 impl Standard {
     pub fn data_bytes(&self) -> u64 {
-        (self.keys + self.individual + self.batches * self.batch_size)
+        let threaded = self.threaded.map_or(0, |(t, per)| t * per);
+        (self.keys + self.individual + threaded + self.batches * self.batch_size)
             * (self.key_len + self.val_len) as u64
     }
 }
@@ -286,32 +290,35 @@ fn write_pairs(db: &dyn Engine, s: &Stream, from: u64, to: u64) -> Result<()> {
     })
 }
 
+/// Runs `f(t)` for `t in 0..threads`, each on its own scoped thread, all at once; the results in
+/// thread order.
+fn on_threads<T: Send>(threads: u64, f: impl Fn(u64) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = (0..threads).map(|t| scope.spawn(move || f(t))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// `count` gets of keys `j % n` (replaying the stream), split over `threads` threads, each with
 /// its own read transaction. Checks that every key is found with the right first byte.
 fn random_reads(db: &dyn Engine, s: &Stream, n: u64, count: u64, threads: u64) -> Result<Duration> {
     let expected: u64 = (0..count).map(|j| s.value_first_byte(j % n) as u64).sum();
     let start = Instant::now();
-    let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || -> Result<(u64, u64)> {
-                    let (lo, hi) = (count * t / threads, count * (t + 1) / threads);
-                    let mut k = vec![0u8; s.key_len];
-                    let (mut sum, mut found) = (0u64, 0u64);
-                    db.read(&mut |r| {
-                        for j in lo..hi {
-                            s.key(j % n, &mut k);
-                            if r.get(&k, &mut |v| sum += v[0] as u64)? {
-                                found += 1;
-                            }
-                        }
-                        Ok(())
-                    })?;
-                    Ok((sum, found))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let results = on_threads(threads, |t| -> Result<(u64, u64)> {
+        let (lo, hi) = (count * t / threads, count * (t + 1) / threads);
+        let mut k = vec![0u8; s.key_len];
+        let (mut sum, mut found) = (0u64, 0u64);
+        db.read(&mut |r| {
+            for j in lo..hi {
+                s.key(j % n, &mut k);
+                if r.get(&k, &mut |v| sum += v[0] as u64)? {
+                    found += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok((sum, found))
     });
     let elapsed = start.elapsed();
     let (mut sum, mut found) = (0, 0);
@@ -364,7 +371,8 @@ fn len_of(db: &dyn Engine) -> Result<u64> {
     Ok(n)
 }
 
-/// The standard workload (phases 1-9, plus reads while a writer commits).
+/// The standard workload (phases 1-9, plus individual writes from several threads right after
+/// phase 2 and reads while a writer commits at the end).
 pub fn run_standard(db: &mut Box<dyn Engine>, dir: &Path, p: &Standard, rec: &Rec) -> Result<()> {
     let s = Stream::new(p.seed, p.key_len, p.val_len);
     let n = p.keys;
@@ -387,6 +395,17 @@ pub fn run_standard(db: &mut Box<dyn Engine>, dir: &Path, p: &Standard, rec: &Re
         &format!("individual writes ({} txns x 1)", p.individual),
         &c,
     );
+
+    // 2b. individual writes from several threads sharing the handle
+    if let Some((threads, per_thread)) = p.threaded {
+        let c = threaded_writes(db.as_ref(), &s, next, threads, per_thread, p.cap)?;
+        next += c.done;
+        rec.capped(
+            &format!("individual_writes_{threads}t"),
+            &format!("individual writes, {threads} threads ({threads} x {per_thread} txns x 1)"),
+            &c,
+        );
+    }
 
     // 3. batch writes
     let c = capped_loop(p.batches, p.cap, |j| {
@@ -509,6 +528,44 @@ pub fn run_standard(db: &mut Box<dyn Engine>, dir: &Path, p: &Standard, rec: &Re
         reads_with_writer(db.as_ref(), &s, half, n, next, secs, rec)?;
     }
     Ok(())
+}
+
+/// `threads` threads share `db`, each committing `per_thread` write transactions of one insert
+/// (durable unless the engine was opened relaxed). Each commit takes the next pair from a shared
+/// counter starting at `next`, so the pairs written are `next..next + done` whatever the
+/// interleaving (new keys when `next` is past the keys written so far). Timed from before the
+/// threads start to the end of the last one; a thread stops early once `cap` has passed since
+/// the start.
+fn threaded_writes(
+    db: &dyn Engine,
+    s: &Stream,
+    next: u64,
+    threads: u64,
+    per_thread: u64,
+    cap: Duration,
+) -> Result<Capped> {
+    let counter = AtomicU64::new(next);
+    let start = Instant::now();
+    let results = on_threads(threads, |_| -> Result<(u64, Instant)> {
+        let mut done = 0;
+        while done < per_thread && start.elapsed() <= cap {
+            let i = counter.fetch_add(1, Ordering::Relaxed);
+            write_pairs(db, s, i, i + 1)?;
+            done += 1;
+        }
+        Ok((done, Instant::now()))
+    });
+    let (mut done, mut end) = (0, start);
+    for r in results {
+        let (d, e) = r?;
+        done += d;
+        end = end.max(e);
+    }
+    Ok(Capped {
+        elapsed: end - start,
+        done,
+        total: threads * per_thread,
+    })
 }
 
 /// A reader thread does random gets (a fresh read transaction every 100 gets) among the live
@@ -713,4 +770,23 @@ pub fn open(engine: &str, dir: &Path, relaxed: bool, data_bytes: u64) -> Result<
             data_bytes,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threaded_writes_insert_the_next_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open("larchdb", dir.path(), false, 1 << 20).unwrap();
+        let s = Stream::new(3, 24, 150);
+        write_pairs(db.as_ref(), &s, 0, 10).unwrap();
+        let c = threaded_writes(db.as_ref(), &s, 10, 4, 5, Duration::from_secs(60)).unwrap();
+        assert_eq!((c.done, c.total), (20, 20));
+        assert_eq!(len_of(db.as_ref()).unwrap(), 30);
+        // Every pair of 10..30 is there with its own value.
+        let d = random_reads(db.as_ref(), &s, 30, 30, 2).unwrap();
+        assert!(d > Duration::ZERO);
+    }
 }
