@@ -136,13 +136,9 @@ impl Builder {
             }
         };
         let rec = recovery::recover(&store, o.page_size, o.read_only, &backing)?;
-        let records = replay::read_log(&store, &rec.meta)?;
+        let (records, log_damage) = replay::read_log(&store, &rec.meta)?;
         if o.read_only && !records.is_empty() {
-            return Err(Error::InvalidOption(format!(
-                "the commit log holds {} commits not yet checkpointed (the last writer did not \
-                 close cleanly); open the database writable once to replay them",
-                records.len()
-            )));
+            return Err(Error::LogNotReplayed(records.len()));
         }
         let config = Config {
             read_only: o.read_only,
@@ -150,14 +146,18 @@ impl Builder {
             log_capacity: o.log_capacity,
         };
         let last_txn = records.last().map_or(rec.meta.txn, |r| r.txn);
-        let mut shared = Shared::new(store, &rec.meta, rec.slot, rec.view, config, last_txn);
-        shared.recovery = rec.report;
-        let shared = Arc::new(shared);
+        let shared = Arc::new(Shared::new(
+            store, &rec.meta, rec.slot, rec.view, config, last_txn,
+        ));
         if !o.read_only {
             // Whatever recovery trusted may still sit only in the OS cache: make it durable
             // before commits start treating it as the fallback, with the log's replay and a new
             // log generation (so that records of this run never mix with older ones).
             replay::apply(&shared, &records, rec.meta.log.0)?;
+        }
+        if let Some(mut report) = rec.report.or(log_damage) {
+            report.opened_txn = shared.current.load_full().txn;
+            let _ = shared.recovery.set(report);
         }
         let syncer = match o.sync_interval {
             Some(every) if !o.read_only => spawn_syncer(&shared, every),
@@ -260,7 +260,7 @@ impl Database {
     /// and the previous commit opened, or an interrupted creation was redone. None after a clean
     /// open.
     pub fn recovery(&self) -> Option<&Recovery> {
-        self.shared.recovery.as_ref()
+        self.shared.recovery.get()
     }
 
     /// The file's page size.

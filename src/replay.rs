@@ -8,20 +8,32 @@
 
 use crate::error::Result;
 use crate::page::meta::Meta;
+use crate::recovery::Recovery;
 use crate::store::FileStore;
 use crate::txn::log::{self, Op, Record};
 use crate::txn::write::WriteTxn;
 use crate::txn::Shared;
 use std::sync::Arc;
 
-/// The complete records of the log after the checkpoint `meta`, in order.
-pub(crate) fn read_log(store: &FileStore, meta: &Meta) -> Result<Vec<Record>> {
+/// The complete records of the log after the checkpoint `meta`, in order, and what a damaged
+/// record cost (see [`log::Scan::damaged`]), as a rollback report.
+pub(crate) fn read_log(store: &FileStore, meta: &Meta) -> Result<(Vec<Record>, Option<Recovery>)> {
     let (start, pages) = meta.log;
     if pages == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let ps = meta.page_size as u64;
-    log::scan(store, start * ps, pages * ps, meta.log_gen, meta.txn)
+    let scan = log::scan(store, start * ps, pages * ps, meta.log_gen, meta.txn)?;
+    let report = scan.damaged.map(|(offset, later)| Recovery {
+        discarded_txn: Some(later),
+        opened_txn: scan.records.last().map_or(meta.txn, |r| r.txn),
+        reason: format!(
+            "commit log record at byte {} of page {start} is damaged: commits from it on \
+             (at least up to {later}) were not replayed",
+            offset
+        ),
+    });
+    Ok((scan.records, report))
 }
 
 /// Replays `records` (read from the log region starting at page `log_page`) and checkpoints the

@@ -1,7 +1,9 @@
-//! Process-level crash test: a child process commits in a loop (Immediate durability) and reports
-//! each acknowledged commit on stdout; the parent kills it with SIGKILL at a random moment, then
-//! reopens the file and verifies that every acknowledged commit is there, that nothing beyond the
-//! one in flight is, and that `check()` passes. Many rounds, on one file.
+//! Process-level crash test: a child process runs four threads that commit concurrently in loops
+//! (Immediate durability, so their syncs are shared by group commit), each to its own table, and
+//! reports each acknowledged commit on stdout; the parent kills it with SIGKILL at a random
+//! moment, then reopens the file (replaying the commit log) and verifies that every acknowledged
+//! commit of every thread is there, that nothing beyond the one in flight per thread is, and that
+//! `check()` passes. Many rounds, on one file.
 //!
 //! The child is this test binary run again with `LARCH_KILL_CHILD` set (see `child`); odd rounds
 //! run it on the cached backend.
@@ -30,40 +32,51 @@ fn child() {
     }
 }
 
+/// Threads committing in the child, each to table `t{thread}`.
+const THREADS: usize = 4;
+
 fn commit_forever(path: &str) {
     let db = Database::builder()
         .durability(Durability::Immediate)
         .open(path)
         .unwrap();
+    std::thread::scope(|s| {
+        for thread in 0..THREADS {
+            let db = &db;
+            s.spawn(move || commit_loop(db, thread));
+        }
+    });
+}
+
+/// One thread of the child: commits key after key to its table, printing `thread i` after each.
+fn commit_loop(db: &Database, thread: usize) {
+    let table = format!("t{thread}");
     let start = db
         .begin_read()
         .unwrap()
-        .open_table("t")
+        .open_table(&table)
         .map(|t| t.len().unwrap())
         .unwrap_or(0);
-    let mut out = std::io::stdout().lock();
     for i in start.. {
         let mut w = db.begin_write().unwrap();
         {
-            let mut t = w.open_table("t").unwrap();
-            t.insert(
-                &i.to_be_bytes(),
-                &vec![(i % 251) as u8; 50 + (i % 7) as usize * 1000],
-            )
-            .unwrap();
+            let mut t = w.open_table(&table).unwrap();
+            t.insert(&i.to_be_bytes(), &value(i)).unwrap();
             // Churn: rewrite a few older keys so pages are freed and reused.
             for j in (0..i).rev().step_by(97).take(3) {
-                t.insert(
-                    &j.to_be_bytes(),
-                    &vec![(j % 251) as u8; 50 + (j % 7) as usize * 1000],
-                )
-                .unwrap();
+                t.insert(&j.to_be_bytes(), &value(j)).unwrap();
             }
         }
         w.commit().unwrap();
-        writeln!(out, "{i}").unwrap();
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{thread} {i}").unwrap();
         out.flush().unwrap();
     }
+}
+
+/// The value of key `i`.
+fn value(i: u64) -> Vec<u8> {
+    vec![(i % 251) as u8; 50 + (i % 7) as usize * 1000]
 }
 
 #[test]
@@ -78,7 +91,7 @@ fn kill_minus_nine_loses_no_acknowledged_commit() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(25);
     let mut seed = 0x5EED_u64;
-    let mut total_acked = 0;
+    let mut totals = [0u64; THREADS];
     for round in 0..rounds {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -101,28 +114,30 @@ fn kill_minus_nine_loses_no_acknowledged_commit() {
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Ok(i) = line.trim().parse::<u64>() {
-                    let _ = tx.send(i);
+                let mut words = line.split_whitespace().map(|w| w.parse::<u64>());
+                if let (Some(Ok(t)), Some(Ok(i))) = (words.next(), words.next()) {
+                    let _ = tx.send((t as usize, i));
                 }
             }
         });
         // Let it commit for a random while (at least one commit), then kill it mid-flight.
-        let first = rx
+        let mut acked: [Option<u64>; THREADS] = [None; THREADS];
+        let (t, i) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("child made no commit");
-        let mut last_acked = first;
+        acked[t] = Some(i);
         let deadline = Instant::now() + Duration::from_millis(20 + seed % 150);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
-                Ok(i) => last_acked = i,
+                Ok((t, i)) => acked[t] = Some(i),
                 Err(_) => break,
             }
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         reader.join().unwrap();
-        while let Ok(i) = rx.try_recv() {
-            last_acked = i; // printed before the kill landed
+        while let Ok((t, i)) = rx.try_recv() {
+            acked[t] = Some(i); // printed before the kill landed
         }
         let reopen = || {
             Database::open(&path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"))
@@ -135,23 +150,35 @@ fn kill_minus_nine_loses_no_acknowledged_commit() {
         db.check()
             .unwrap_or_else(|e| panic!("round {round}: check failed: {e}"));
         let r = db.begin_read().unwrap();
-        let t = r.open_table("t").unwrap();
-        let n = t.len().unwrap();
-        // Keys 0..n exist with their values: every acknowledged commit, plus perhaps the one in
-        // flight, and never a gap.
-        assert!(
-            n > last_acked && n <= last_acked + 2,
-            "round {round}: {n} keys after ack of {last_acked}"
-        );
-        for i in 0..n {
-            let v = t
-                .get(&i.to_be_bytes())
-                .unwrap()
-                .unwrap_or_else(|| panic!("round {round}: key {i} lost"));
-            assert_eq!(v.len(), 50 + (i % 7) as usize * 1000);
-            assert!(v.iter().all(|&b| b == (i % 251) as u8));
+        for (thread, last_acked) in acked.iter().enumerate() {
+            let n = r
+                .open_table(&format!("t{thread}"))
+                .map(|t| t.len().unwrap())
+                .unwrap_or(0);
+            // Keys 0..n exist with their values: every acknowledged commit, plus perhaps the one
+            // in flight, and never a gap. (A thread may not have acknowledged anything this round;
+            // its table then holds what earlier rounds acknowledged, and perhaps one more.)
+            if let Some(last) = *last_acked {
+                assert!(
+                    n > last && n <= last + 2,
+                    "round {round}, thread {thread}: {n} keys after ack of {last}"
+                );
+            }
+            assert!(
+                n >= totals[thread],
+                "round {round}, thread {thread}: {n} keys, fewer than before"
+            );
+            if n > 0 {
+                let t = r.open_table(&format!("t{thread}")).unwrap();
+                for i in 0..n {
+                    let v = t.get(&i.to_be_bytes()).unwrap();
+                    let v = v.unwrap_or_else(|| panic!("round {round}: key {i} lost"));
+                    assert_eq!(v, &value(i)[..], "round {round}, thread {thread}, key {i}");
+                }
+            }
+            totals[thread] = n;
         }
-        total_acked = n;
     }
+    let total_acked: u64 = totals.iter().sum();
     eprintln!("{rounds} SIGKILL rounds, {total_acked} commits acknowledged and verified");
 }

@@ -274,6 +274,22 @@ impl SimDisk {
         image
     }
 
+    /// The file a power cut now could leave if every write not yet synced were lost: the image
+    /// of the last sync, plus the writes synced on their own since (commit log records).
+    pub fn durable_image(&self) -> Vec<u8> {
+        let st = self.state.lock();
+        let (start, point, mut image) = st.base_image(usize::MAX);
+        let log = &st.log[start..point];
+        for (i, e) in log.iter().enumerate() {
+            if let Entry::Write { offset, data } = e {
+                if range_synced(log.get(i + 1), *offset) {
+                    apply_write(&mut image, *offset, data);
+                }
+            }
+        }
+        image
+    }
+
     /// The file as the operating system shows it now (every change applied): what survives a
     /// process crash.
     pub fn current_image(&self) -> Vec<u8> {

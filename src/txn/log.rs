@@ -151,41 +151,67 @@ pub(crate) struct Record {
     pub ops: Vec<u8>,
 }
 
+/// What [`scan`] found in a log region.
+pub(crate) struct Scan {
+    /// The complete records from the start of the region, in order.
+    pub records: Vec<Record>,
+    /// If a complete record of the same generation lies beyond the first position that does not
+    /// verify: that position's byte offset and the later record's txn. A crash only tears the
+    /// tail of the log, so this means damage, and acknowledged commits that were not replayed.
+    pub damaged: Option<(u64, u64)>,
+}
+
 /// Reads the records of generation `gen` from the region at byte `start`, `len` bytes long, in
 /// order, each with a txn id above the previous one (the first above `after`). Stops at the
 /// first position that does not hold such a record whose checksum verifies: the log's end, or a
-/// record torn by a crash before its sync (never acknowledged).
-pub(crate) fn scan(
+/// record torn by a crash before its sync (never acknowledged). Then looks further for a
+/// verifying record of the same generation, which would mean the stop was damage.
+pub(crate) fn scan(store: &FileStore, start: u64, len: u64, gen: u64, after: u64) -> Result<Scan> {
+    let mut records = Vec::new();
+    let (mut off, mut last) = (0u64, after);
+    while let Some(r) = read_record(store, start, len, off, gen, last)? {
+        off += aligned(REC_HEADER as u64 + r.ops.len() as u64);
+        last = r.txn;
+        records.push(r);
+    }
+    let mut damaged = None;
+    let mut probe = off + LOG_ALIGN;
+    while damaged.is_none() && probe + (REC_HEADER as u64) <= len {
+        damaged = read_record(store, start, len, probe, gen, last)?.map(|r| (off, r.txn));
+        probe += LOG_ALIGN;
+    }
+    Ok(Scan { records, damaged })
+}
+
+/// The record at byte `off` of the region (at `start`, `len` bytes long) if one of generation
+/// `gen` with a txn above `last` verifies there.
+fn read_record(
     store: &FileStore,
     start: u64,
     len: u64,
+    off: u64,
     gen: u64,
-    after: u64,
-) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
-    let (mut off, mut last) = (0u64, after);
+    last: u64,
+) -> Result<Option<Record>> {
     let mut head = [0u8; REC_HEADER];
-    while off + REC_HEADER as u64 <= len {
-        if store.read_at(&mut head, start + off)? < REC_HEADER || head[..8] != REC_MAGIC {
-            break;
-        }
-        let field = |o| get_u64(&head, o).unwrap_or(0);
-        let (g, txn, n) = (field(REC_OFF_GEN), field(REC_OFF_TXN), field(REC_OFF_LEN));
-        if g != gen || txn <= last || n > len - off - REC_HEADER as u64 {
-            break;
-        }
-        let mut ops = vec![0u8; n as usize];
-        if store.read_at(&mut ops, start + off + REC_HEADER as u64)? < ops.len() {
-            break;
-        }
-        if checksum(&head[..REC_OFF_CHECKSUM], &ops) != field(REC_OFF_CHECKSUM) {
-            break;
-        }
-        records.push(Record { txn, ops });
-        last = txn;
-        off += aligned(REC_HEADER as u64 + n);
+    if off + REC_HEADER as u64 > len
+        || store.read_at(&mut head, start + off)? < REC_HEADER
+        || head[..8] != REC_MAGIC
+    {
+        return Ok(None);
     }
-    Ok(records)
+    let field = |o| get_u64(&head, o).unwrap_or(0);
+    let (g, txn, n) = (field(REC_OFF_GEN), field(REC_OFF_TXN), field(REC_OFF_LEN));
+    if g != gen || txn <= last || n > len - off - REC_HEADER as u64 {
+        return Ok(None);
+    }
+    let mut ops = vec![0u8; n as usize];
+    if store.read_at(&mut ops, start + off + REC_HEADER as u64)? < ops.len()
+        || checksum(&head[..REC_OFF_CHECKSUM], &ops) != field(REC_OFF_CHECKSUM)
+    {
+        return Ok(None);
+    }
+    Ok(Some(Record { txn, ops }))
 }
 
 /// One logical operation of a record.

@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     writer_released: Condvar,
     /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
     pub(crate) next_txn: Mutex<u64>,
+    /// Id of this handle's first write transaction: pages stamped with it or later are its own.
+    first_txn: u64,
     /// The last checkpoint.
     pub meta: Mutex<MetaState>,
     /// The commit log after it, and the commits waiting for its sync.
@@ -90,7 +92,7 @@ pub(crate) struct Shared {
     /// Commit, sync and checkpoint counters.
     pub metrics: metrics::Counters,
     /// What opening the file rolled back or repaired.
-    pub recovery: Option<crate::recovery::Recovery>,
+    pub recovery: std::sync::OnceLock<crate::recovery::Recovery>,
 }
 
 impl Shared {
@@ -112,6 +114,7 @@ impl Shared {
             log: meta.log,
             view,
         });
+        let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;
         Shared {
             store,
             page_size: meta.page_size as usize,
@@ -120,7 +123,8 @@ impl Shared {
             latest: Mutex::new(version),
             writer_busy: Mutex::new(false),
             writer_released: Condvar::new(),
-            next_txn: Mutex::new(last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2),
+            next_txn: Mutex::new(first_txn),
+            first_txn,
             meta: Mutex::new(MetaState {
                 durable_txn: meta.txn,
                 durable_slot: slot,
@@ -130,7 +134,7 @@ impl Shared {
             log: group::CommitLog::new(meta.log, meta.page_size as u64),
             poisoned: Mutex::new(None),
             metrics: metrics::Counters::default(),
-            recovery: None,
+            recovery: std::sync::OnceLock::new(),
         }
     }
 
@@ -174,6 +178,7 @@ impl Shared {
             checkpoint,
             young: self.current.oldest_live(),
             old: self.current.reuse_gate(checkpoint),
+            trusted: self.first_txn,
         }
     }
 

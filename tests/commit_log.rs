@@ -1,0 +1,320 @@
+//! The commit log (docs/FORMAT.md sections 13-15): what an `Immediate` commit makes durable with
+//! one log sync, what readers see and when, group commit across threads, replay after a crash,
+//! damaged records, read-only opens, space under `Eventual` commits, and version 1 files.
+
+mod common;
+
+use common::{read_state, State};
+use larchdb::testing::SimDisk;
+use larchdb::{Database, Durability, Error};
+use std::path::Path;
+
+/// Inserts `key -> value` into table "t" in one commit of `durability`.
+fn put(db: &Database, key: &[u8], value: &[u8], durability: Durability) -> larchdb::Result<()> {
+    let mut w = db.begin_write()?;
+    w.set_durability(durability);
+    w.open_table("t")?.insert(key, value)?;
+    w.commit()
+}
+
+/// The value of `key` in table "t" as a new reader sees it.
+fn get(db: &Database, key: &[u8]) -> Option<Vec<u8>> {
+    let r = db.begin_read().unwrap();
+    let t = r.open_table("t").ok()?;
+    t.get(key).unwrap().map(|v| v.to_vec())
+}
+
+/// Opens the image `bytes` written to `path`.
+fn reopen(path: &Path, bytes: &[u8]) -> Database {
+    std::fs::write(path, bytes).unwrap();
+    Database::open(path).unwrap()
+}
+
+/// A database on a simulated disk with a first commit (which creates the log region), and the
+/// commits after it made with `durability`: returns the disk and the state after each commit.
+fn history(
+    path: &Path,
+    commits: u32,
+    durability: Durability,
+) -> (std::sync::Arc<SimDisk>, Database, Vec<State>) {
+    let disk = SimDisk::new();
+    let db = Database::builder()
+        .sync_interval(None)
+        .open_simulated(path, disk.clone())
+        .unwrap();
+    put(&db, b"first", b"commit", Durability::Immediate).unwrap();
+    let mut states = vec![read_state(&db)];
+    for i in 0..commits {
+        let mut w = db.begin_write().unwrap();
+        w.set_durability(durability);
+        {
+            let mut t = w.open_table("t").unwrap();
+            t.insert(
+                &i.to_be_bytes(),
+                &vec![i as u8; 20 + (i as usize % 5) * 900],
+            )
+            .unwrap();
+            if i % 3 == 0 {
+                t.remove(b"first").unwrap();
+            }
+            if i % 7 == 0 {
+                w.open_table(&format!("side{}", i % 2))
+                    .unwrap()
+                    .insert(b"k", b"v")
+                    .unwrap();
+            }
+            if i % 11 == 10 {
+                w.delete_table("side0").unwrap();
+            }
+        }
+        w.commit().unwrap();
+        states.push(read_state(&db));
+    }
+    (disk, db, states)
+}
+
+/// Every acknowledged `Immediate` commit survives a power cut that loses every write not synced:
+/// the tree pages of every commit since the last checkpoint are gone, and replaying the log over
+/// the checkpoint rebuilds them. One log sync per commit, and no checkpoint besides the first.
+#[test]
+fn immediate_commits_survive_losing_every_unsynced_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, db, states) = history(&dir.path().join("a.larch"), 40, Durability::Immediate);
+    let m = db.metrics();
+    assert_eq!(m.log_records, 40, "{m:?}");
+    assert_eq!(m.checkpoints, 1, "the first commit's, which made the log region: {m:?}");
+    let crashed = reopen(&dir.path().join("b.larch"), &disk.durable_image());
+    crashed.check().unwrap();
+    assert!(read_state(&crashed) == *states.last().unwrap());
+    assert!(crashed.recovery().is_none());
+}
+
+/// `Eventual` commits are in the log once `commit` returns: a process crash loses none, and a
+/// power cut loses only those the log had not synced yet (`Database::sync` syncs them).
+#[test]
+fn eventual_commits_survive_a_process_crash_and_sync_makes_them_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, db, states) = history(&dir.path().join("a.larch"), 30, Durability::Eventual);
+    let crashed = reopen(&dir.path().join("b.larch"), &disk.current_image());
+    assert!(read_state(&crashed) == states[30]);
+    drop(crashed);
+    let power_cut = reopen(&dir.path().join("c.larch"), &disk.durable_image());
+    assert!(
+        read_state(&power_cut) == states[0],
+        "nothing was synced after the first commit"
+    );
+    drop(power_cut);
+    db.sync().unwrap();
+    let synced = reopen(&dir.path().join("d.larch"), &disk.durable_image());
+    synced.check().unwrap();
+    assert!(read_state(&synced) == states[30]);
+}
+
+/// The background thread syncs `Eventual` commits within its interval.
+#[test]
+fn the_background_sync_makes_eventual_commits_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SimDisk::new();
+    let db = Database::builder()
+        .sync_interval(Some(std::time::Duration::from_millis(5)))
+        .open_simulated(dir.path().join("a.larch"), disk.clone())
+        .unwrap();
+    put(&db, b"a", b"1", Durability::Immediate).unwrap();
+    put(&db, b"b", b"2", Durability::Eventual).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let img = reopen(&dir.path().join("b.larch"), &disk.durable_image());
+        if get(&img, b"b").is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never synced");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A reader never sees an `Immediate` commit whose log sync failed (readers see a commit once it
+/// is durable), the handle refuses further writes, and a reopen shows either the failed commit
+/// (its record may have reached the disk) or the one before it.
+#[test]
+fn a_commit_whose_sync_fails_is_never_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut failed_syncs = 0;
+    for n in 1..=4u64 {
+        let path = dir.path().join(format!("f{n}.larch"));
+        let disk = SimDisk::new();
+        let db = Database::builder()
+            .sync_interval(None)
+            .open_simulated(&path, disk.clone())
+            .unwrap();
+        put(&db, b"k", b"old", Durability::Immediate).unwrap();
+        put(&db, b"other", b"x", Durability::Immediate).unwrap();
+        disk.fail_op(disk.op_count() + n, false, libc_eio());
+        let r = put(&db, b"k", b"new", Durability::Immediate);
+        disk.clear_fault();
+        match r {
+            Ok(()) => assert_eq!(get(&db, b"k").as_deref(), Some(&b"new"[..])),
+            Err(_) => {
+                failed_syncs += 1;
+                assert_eq!(get(&db, b"k").as_deref(), Some(&b"old"[..]), "op {n}");
+                assert!(matches!(db.begin_write(), Err(Error::PreviousIo(_))));
+                drop(db);
+                let again = reopen(&dir.path().join("re.larch"), &disk.current_image());
+                let v = get(&again, b"k");
+                assert!(v.as_deref() == Some(b"old") || v.as_deref() == Some(b"new"));
+                again.check().unwrap();
+            }
+        }
+    }
+    assert!(failed_syncs >= 2, "the faults missed the commit's writes");
+}
+
+fn libc_eio() -> i32 {
+    5
+}
+
+/// Many threads committing `Immediate` share syncs: fewer syncs than commits, and every commit
+/// is there.
+#[test]
+fn group_commit_shares_syncs_between_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("g.larch")).unwrap();
+    put(&db, b"start", b"", Durability::Immediate).unwrap();
+    let before = db.metrics();
+    std::thread::scope(|s| {
+        for t in 0..8u8 {
+            let db = &db;
+            s.spawn(move || {
+                for i in 0..60u8 {
+                    put(db, &[t, i], &[t; 30], Durability::Immediate).unwrap();
+                }
+            });
+        }
+    });
+    let after = db.metrics();
+    let commits = after.commits - before.commits;
+    let syncs = after.syncs - before.syncs;
+    assert_eq!(commits, 480);
+    assert!(syncs < commits, "{syncs} syncs for {commits} commits");
+    for t in 0..8u8 {
+        for i in 0..60u8 {
+            assert_eq!(get(&db, &[t, i]), Some(vec![t; 30]));
+        }
+    }
+    db.check().unwrap();
+    eprintln!("8 threads: {commits} commits, {syncs} syncs");
+}
+
+/// A damaged record in the middle of the log stops the replay there, and the open says so: the
+/// acknowledged commits after it are reported, not silently dropped.
+#[test]
+fn a_damaged_log_record_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, db, states) = history(&dir.path().join("a.larch"), 10, Durability::Immediate);
+    let mut image = disk.current_image();
+    drop(db);
+    // The 5th record after the checkpoint of the first commit.
+    let at = (0..image.len() - 8)
+        .step_by(4096)
+        .filter(|&o| &image[o..o + 8] == b"LARCHLOG")
+        .nth(4)
+        .unwrap();
+    image[at + 60] ^= 0x40;
+    let db = reopen(&dir.path().join("b.larch"), &image);
+    db.check().unwrap();
+    assert!(read_state(&db) == states[4]);
+    let rec = db.recovery().expect("the lost commits must be reported");
+    assert!(rec.reason.contains("commit log record"), "{}", rec.reason);
+    assert!(rec.discarded_txn.is_some());
+}
+
+/// A read-only open does not replay the log: it refuses with a clear error while records wait,
+/// and works once a writable open has replayed them.
+#[test]
+fn read_only_open_needs_the_log_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, db, states) = history(&dir.path().join("a.larch"), 5, Durability::Immediate);
+    let image = disk.current_image();
+    drop(db);
+    let path = dir.path().join("b.larch");
+    std::fs::write(&path, &image).unwrap();
+    let ro = Database::builder().read_only(true).open(&path);
+    assert!(matches!(ro, Err(Error::LogNotReplayed(5))), "{ro:?}");
+    drop(Database::open(&path).unwrap());
+    let ro = Database::builder().read_only(true).open(&path).unwrap();
+    assert!(read_state(&ro) == states[5]);
+}
+
+/// Relaxed commits do not leak space: the same work as `Eventual` commits leaves a file within
+/// 1.5x of what `Immediate` commits leave.
+#[test]
+fn eventual_commits_do_not_grow_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = |durability: Durability, name: &str| {
+        let path = dir.path().join(name);
+        let db = Database::builder()
+            .durability(durability)
+            .open(&path)
+            .unwrap();
+        for i in 0..20_000u32 {
+            let mut w = db.begin_write().unwrap();
+            w.open_table("t")
+                .unwrap()
+                .insert(&(i % 5000).to_be_bytes(), &[7u8; 100])
+                .unwrap();
+            w.commit().unwrap();
+        }
+        db.check().unwrap();
+        db.stats().unwrap().page_count
+    };
+    let eventual = size(Durability::Eventual, "e.larch");
+    let immediate = size(Durability::Immediate, "i.larch");
+    eprintln!("pages after 20,000 commits: Eventual {eventual}, Immediate {immediate}");
+    assert!(eventual * 2 <= immediate * 3, "{eventual} vs {immediate}");
+}
+
+/// A format version 1 file (no log region) is read, and its first commit upgrades it.
+#[test]
+fn a_version_1_file_is_read_and_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.larch");
+    {
+        let db = Database::builder().log_capacity(0).open(&path).unwrap();
+        put(&db, b"k", b"v1", Durability::Immediate).unwrap();
+    }
+    // Rewrite both meta slots as version 1 slots: 64 bytes, version 1, checksum at 64.
+    let mut bytes = std::fs::read(&path).unwrap();
+    for slot in 0..2 {
+        let m = &mut bytes[slot * 4096..slot * 4096 + 96];
+        assert_eq!(&m[64..80], &[0u8; 16], "no log region");
+        m[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let sum = xxh3(&m[..64]);
+        m[64..72].copy_from_slice(&sum.to_le_bytes());
+        m[72..96].fill(0);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Database::open(&path).unwrap();
+    assert_eq!(get(&db, b"k").as_deref(), Some(&b"v1"[..]));
+    assert_eq!(db.stats().unwrap().format_version, 2);
+    put(&db, b"k", b"v2", Durability::Immediate).unwrap();
+    drop(db);
+    let db = Database::open(&path).unwrap();
+    assert_eq!(get(&db, b"k").as_deref(), Some(&b"v2"[..]));
+    db.check().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        (0..2).any(|s| bytes[s * 4096 + 8] == 2),
+        "no slot was upgraded"
+    );
+}
+
+/// xxh3-64, as the meta slots use it (through the fuzzing API's re-export of the format).
+fn xxh3(b: &[u8]) -> u64 {
+    larchdb::testing::xxh3_64(b)
+}
+
+crate::also_cached!(
+    immediate_commits_survive_losing_every_unsynced_page,
+    eventual_commits_survive_a_process_crash_and_sync_makes_them_durable,
+    a_commit_whose_sync_fails_is_never_seen,
+    a_damaged_log_record_is_reported,
+);
