@@ -40,6 +40,7 @@ fn history(
     let disk = SimDisk::new();
     let db = Database::builder()
         .sync_interval(None)
+        .log_capacity(256 << 10)
         .open_simulated(path, disk.clone())
         .unwrap();
     put(&db, b"first", b"commit", Durability::Immediate).unwrap();
@@ -82,7 +83,10 @@ fn immediate_commits_survive_losing_every_unsynced_page() {
     let (disk, db, states) = history(&dir.path().join("a.larch"), 40, Durability::Immediate);
     let m = db.metrics();
     assert_eq!(m.log_records, 40, "{m:?}");
-    assert_eq!(m.checkpoints, 1, "the first commit's, which made the log region: {m:?}");
+    assert_eq!(
+        m.checkpoints, 1,
+        "the first commit's, which made the log region: {m:?}"
+    );
     let crashed = reopen(&dir.path().join("b.larch"), &disk.durable_image());
     crashed.check().unwrap();
     assert!(read_state(&crashed) == *states.last().unwrap());
@@ -144,6 +148,7 @@ fn a_commit_whose_sync_fails_is_never_seen() {
         let disk = SimDisk::new();
         let db = Database::builder()
             .sync_interval(None)
+            .log_capacity(256 << 10)
             .open_simulated(&path, disk.clone())
             .unwrap();
         put(&db, b"k", b"old", Durability::Immediate).unwrap();
@@ -214,7 +219,7 @@ fn a_damaged_log_record_is_reported() {
     drop(db);
     // The 5th record after the checkpoint of the first commit.
     let at = (0..image.len() - 8)
-        .step_by(4096)
+        .step_by(512)
         .filter(|&o| &image[o..o + 8] == b"LARCHLOG")
         .nth(4)
         .unwrap();

@@ -48,7 +48,9 @@ fn workload(seed: u64, dir: &std::path::Path) -> Run {
 /// Runs `commits` steps of the workload of `seed` on the file at `path` (whose durable contents
 /// `disk` knows), starting from whatever state the file opens at (commit 0).
 fn workload_on(seed: u64, path: &std::path::Path, disk: Arc<SimDisk>, steps: usize) -> Run {
+    // A small log region keeps the simulated disk's images small, and checkpoints frequent.
     let db = Database::builder()
+        .log_capacity(256 << 10)
         .open_simulated(path, disk.clone())
         .unwrap();
     let mut rng = Rng::new(seed);

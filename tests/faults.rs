@@ -91,7 +91,10 @@ fn faulty_run(dir: &Path, steps: &[Step], n: u64, forever: bool, errno: i32) -> 
     let mut errors = 0;
     let mut acked = State::new();
     let mut in_flight: Option<State> = None;
-    match Database::builder().open_simulated(&path, disk.clone()) {
+    match Database::builder()
+        .log_capacity(256 << 10)
+        .open_simulated(&path, disk.clone())
+    {
         Err(e) => {
             assert!(matches!(e, Error::Io(_)), "open failed with {e}");
             errors += 1;
@@ -158,6 +161,7 @@ fn every_io_fails_once_and_forever() {
     let disk = SimDisk::new();
     {
         let db = Database::builder()
+            .log_capacity(256 << 10)
             .open_simulated(dir.path().join("count.larch"), disk.clone())
             .unwrap();
         for s in &steps {
@@ -194,6 +198,7 @@ fn full_disk_at_growth_fails_the_commit_only() {
     let disk = SimDisk::new();
     let path = dir.path().join("full.larch");
     let db = Database::builder()
+        .log_capacity(256 << 10)
         .open_simulated(&path, disk.clone())
         .unwrap();
     let mut w = db.begin_write().unwrap();

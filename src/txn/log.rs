@@ -9,10 +9,13 @@ use crate::page::{get_u16, get_u32, get_u64, put_u64};
 use crate::store::FileStore;
 use xxhash_rust::xxh3::Xxh3;
 
-/// Every record starts at a multiple of this many bytes from the start of the log region, so a
-/// record never shares a 4 KiB block with the one before it: writing it cannot tear a record that
-/// is already durable.
-pub(crate) const LOG_ALIGN: u64 = 4096;
+/// Every record starts at a multiple of this many bytes (a disk sector) from the start of the log
+/// region. Writing a record never writes bytes of the one before it (powersafe overwrite, FORMAT.md
+/// section 1), so it cannot tear a record that is already durable.
+pub(crate) const LOG_ALIGN: u64 = 512;
+/// Largest record a commit appends; a transaction with more operations is a checkpoint instead
+/// (a large commit writes its data once that way, rather than in the log and again in the tree).
+pub(crate) const MAX_RECORD: usize = 1 << 20;
 /// The eight bytes a record starts with.
 pub(crate) const REC_MAGIC: [u8; 8] = *b"LARCHLOG";
 /// Offset of the u64 log generation (the checkpoint's `log_gen`).
@@ -54,8 +57,10 @@ pub(crate) struct OpRecorder {
 }
 
 impl OpRecorder {
-    /// A recorder for records of at most `limit` bytes (0: no log, record nothing).
+    /// A recorder for records of at most `limit` bytes (and [`MAX_RECORD`]; 0: no log, record
+    /// nothing).
     pub fn new(limit: usize) -> OpRecorder {
+        let limit = limit.min(MAX_RECORD);
         OpRecorder {
             buf: Vec::new(),
             table: None,

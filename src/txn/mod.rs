@@ -27,7 +27,7 @@ pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
 /// Pages of the last checkpoint freed since it that may be held back before a checkpoint is
 /// forced (they become reusable only once a newer checkpoint is durable).
 fn max_held_back(page_count: u64) -> u64 {
-    (page_count / 8).max(1024)
+    (page_count / 4).max(1024)
 }
 
 /// One committed state of the database, as readers see it.

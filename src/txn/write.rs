@@ -13,8 +13,9 @@ use crate::table::TableMut;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The smallest commit log region larchdb allocates (64 pages at 4 KiB).
-const MIN_LOG_BYTES: u64 = 256 << 10;
+/// The smallest commit log region larchdb allocates (unless the capacity is smaller): 2,048
+/// small records between checkpoints.
+const MIN_LOG_BYTES: u64 = 1 << 20;
 
 /// Largest value larchdb stores (values up to this size live in contiguous overflow pages).
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
