@@ -180,7 +180,40 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
     }
     drop(rtx);
 
-    // 4. Full integrity check, then the statistics.
+    // 4. Small durable commits from several threads: the commit log and group commit.
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..COMMIT_THREADS)
+            .map(|thread| {
+                let db = &db;
+                scope.spawn(move || -> larchdb::Result<()> {
+                    for i in 0..COMMITS / COMMIT_THREADS {
+                        let mut wtx = db.begin_write()?;
+                        let key = (thread * COMMITS + i).to_be_bytes();
+                        wtx.open_table("demo-commits")?
+                            .insert(&key, &[thread as u8; 100])?;
+                        wtx.commit()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().unwrap_or(Ok(())))
+    })
+    .on(path)?;
+    let commits = t.elapsed();
+    let m = db.metrics();
+    println!(
+        "  commit  {} durable single-insert commits from {COMMIT_THREADS} threads: {commits:.2?} \
+         ({}, {} log syncs)",
+        HumanCount(COMMITS),
+        rate(COMMITS, commits, "commits"),
+        HumanCount(m.syncs)
+    );
+
+    // 5. Full integrity check, then the statistics.
     let sp = progress::spinner(quiet, "checking");
     let t = Instant::now();
     let r = db.check();
@@ -195,5 +228,46 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
     let s = db.stats().on(path)?;
     println!();
     print!("{}", summary(path, &s));
+    print!("{}", metrics(&db.metrics()));
     Ok(())
+}
+
+/// Durable commits the demo makes, and the threads that make them.
+const COMMITS: u64 = 1000;
+const COMMIT_THREADS: u64 = 4;
+
+/// The write path's counters ([`larchdb::Database::metrics`]), as text.
+fn metrics(m: &larchdb::Metrics) -> String {
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<14}{v}\n"));
+    line("commits", HumanCount(m.commits).to_string());
+    line(
+        "commit time",
+        format!(
+            "p50 {:.2?}, p95 {:.2?}, p99 {:.2?}, max {:.2?}",
+            m.commit_p50, m.commit_p95, m.commit_p99, m.commit_max
+        ),
+    );
+    line(
+        "log",
+        format!(
+            "{} records, {} bytes, {} syncs",
+            HumanCount(m.log_records),
+            HumanCount(m.log_bytes),
+            HumanCount(m.syncs)
+        ),
+    );
+    line(
+        "checkpoints",
+        format!(
+            "{} in {:.2?}, {} bytes of pages",
+            m.checkpoints,
+            m.checkpoint_time,
+            HumanCount(m.checkpoint_bytes)
+        ),
+    );
+    if let Some(rate) = m.cache_hit_rate {
+        line("cache hits", format!("{:.1}%", rate * 100.0));
+    }
+    out
 }

@@ -57,6 +57,7 @@ fn to_json(path: &Path, s: &Stats) -> serde_json::Value {
             "leaf": s.leaf_pages,
             "branch": s.branch_pages,
             "overflow": s.overflow_pages,
+            "log": s.log_pages,
             "free": s.free_pages,
         },
         "fill_factor": s.fill_factor(),
@@ -106,13 +107,14 @@ pub fn summary(path: &Path, s: &Stats) -> String {
         &mut o,
         "  by kind",
         format!(
-            "meta {}, catalog {}, freelist {}, leaf {}, branch {}, overflow {}",
+            "meta {}, catalog {}, freelist {}, leaf {}, branch {}, overflow {}, commit log {}",
             s.meta_pages,
             s.catalog_pages,
             s.freelist_pages,
             s.leaf_pages,
             s.branch_pages,
             s.overflow_pages,
+            s.log_pages,
         ),
     );
     line(&mut o, "free pages", s.free_pages.to_string());
