@@ -13,9 +13,9 @@ use crate::table::TableMut;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The smallest commit log region larchdb allocates (unless the capacity is smaller): 2,048
-/// small records between checkpoints.
-const MIN_LOG_BYTES: u64 = 1 << 20;
+/// The smallest commit log region larchdb allocates (unless the capacity is smaller): 8,192
+/// small records between checkpoints (SQLite's default WAL checkpoint is at about the same size).
+const MIN_LOG_BYTES: u64 = 4 << 20;
 
 /// Largest value larchdb stores (values up to this size live in contiguous overflow pages).
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
@@ -77,7 +77,10 @@ impl WriteTxn {
         };
         let gates = shared.gates();
         let pages = WriterPages::new(&base.view, txn, base.freelist, gates);
-        let ops = OpRecorder::new(shared.log.capacity() as usize);
+        // With a capacity of 0 (no log) every commit is a checkpoint, even on a file that has a
+        // log region from an earlier open.
+        let limit = shared.log.capacity().min(shared.config.log_capacity);
+        let ops = OpRecorder::new(limit as usize);
         Ok(WriteTxn {
             durability: shared.config.durability,
             catalog: TreeRoot {
