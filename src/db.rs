@@ -5,7 +5,7 @@ use crate::integrity::{self, Stats};
 use crate::options::{Backend, Durability, Options};
 use crate::recovery::{self, Recovery};
 use crate::store::cache::CacheStats;
-use crate::store::{Backing, FileStore};
+use crate::store::{Backing, FileStore, Verifier};
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn;
 use crate::txn::Shared;
@@ -55,6 +55,21 @@ impl Builder {
         self
     }
 
+    /// Whether a page's checksum is verified before any read relies on it (default `true`).
+    ///
+    /// With the map backend each page (or overflow run) is verified at its first touch after the
+    /// open, and later touches cost one relaxed atomic load; with [`Backend::Cached`] every page
+    /// read from the file (every cache miss) is verified before it is cached. A page that fails
+    /// gives [`Error::Corrupted`] naming it, on every read that needs it, and never wrong data.
+    /// Turning this off for a file you trust saves hashing each page once per open (with the map)
+    /// or once per miss (with the cache): see the README's measurements. Reads then still check
+    /// every page's kind, writer and bounds, but damage inside a page can return wrong data until
+    /// [`Database::check`] reports it. Recovery, `check` and the writer verify checksums either way.
+    pub fn verify_checksums(&mut self, on: bool) -> &mut Self {
+        self.opts.verify_checksums = on;
+        self
+    }
+
     /// Opens (creating if missing, unless read-only) the database file at `path`.
     ///
     /// An existing empty file is initialised as a new database; a file that is not a larchdb
@@ -96,15 +111,18 @@ impl Builder {
         };
         let store = wrap(FileStore::lock(file, o.read_only)?);
         let cache = std::cell::RefCell::new(None);
+        let verify = o
+            .verify_checksums
+            .then_some(crate::page::verify_checksum as Verifier);
         let backing = |bytes: u64, page_size: usize| -> Result<Backing> {
             match o.backend {
-                Backend::Mmap => Ok(Backing::Map(store.map(bytes)?)),
+                Backend::Mmap => Ok(Backing::Map(store.map(bytes, page_size, verify)?)),
                 Backend::Cached { capacity } => {
                     let mut cache = cache.borrow_mut();
                     match &*cache {
                         Some((ps, c)) if *ps == page_size => Ok(Backing::Cache(Arc::clone(c))),
                         _ => {
-                            let c = store.page_cache(page_size, capacity)?;
+                            let c = store.page_cache(page_size, capacity, verify)?;
                             *cache = Some((page_size, c.clone()));
                             Ok(Backing::Cache(c))
                         }

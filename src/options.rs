@@ -46,6 +46,7 @@ pub(crate) struct Options {
     pub durability: Durability,
     pub backend: Backend,
     pub read_only: bool,
+    pub verify_checksums: bool,
 }
 
 impl Default for Options {
@@ -55,6 +56,7 @@ impl Default for Options {
             durability: Durability::Immediate,
             backend: default_backend(),
             read_only: false,
+            verify_checksums: true,
         }
     }
 }

@@ -64,18 +64,20 @@ impl View {
     pub fn resized(&self, store: &FileStore, page_count: u64) -> Result<View> {
         let backing = match &self.backing {
             Backing::Map(m) if page_count * self.page_size as u64 > m.reserved() => {
-                Backing::Map(store.map(page_count * self.page_size as u64)?)
+                Backing::Map(m.remapped(store, page_count * self.page_size as u64)?)
             }
             b => b.clone(),
         };
         Ok(View::new(backing, page_count, self.page_size))
     }
 
-    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages): cached frames of those pages
-    /// take the new contents, so later readers never see what the pages held before reuse.
+    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages, each a page or an overflow
+    /// run): cached frames of those pages take the new contents, so later readers never see what
+    /// the pages held before reuse; with the map, the pages (runs) count as verified.
     pub fn wrote(&self, pages: &[(u64, &[u8])]) {
-        if let Backing::Cache(c) = &self.backing {
-            c.overwrite(pages);
+        match &self.backing {
+            Backing::Cache(c) => c.overwrite(pages),
+            Backing::Map(m) => m.wrote(pages.iter().map(|&(pgno, _)| pgno)),
         }
     }
 
@@ -229,7 +231,7 @@ impl TxnView {
     pub fn lend(&self, pgno: u64, npages: u64) -> Result<PageRef<'_>> {
         let range = self.view.bounds(pgno, npages)?;
         match &self.view.backing {
-            Backing::Map(m) => Ok(PageRef::Slice(&m.bytes()[range])),
+            Backing::Map(m) => Ok(PageRef::Slice(m.page(pgno, range)?)),
             Backing::Cache(c) if npages == 1 => Ok(PageRef::Frame(c.get(pgno)?)),
             Backing::Cache(c) => Ok(PageRef::Frame(c.read_run(pgno, npages)?)),
         }
@@ -240,7 +242,7 @@ impl PageSource for TxnView {
     fn page(&self, pgno: u64) -> Result<&[u8]> {
         let range = self.view.bounds(pgno, 1)?;
         match &self.view.backing {
-            Backing::Map(m) => Ok(&m.bytes()[range]),
+            Backing::Map(m) => m.page(pgno, range),
             Backing::Cache(c) => self.cached_page(c, pgno),
         }
     }
@@ -251,7 +253,7 @@ impl PageSource for TxnView {
         }
         let range = self.view.bounds(pgno, npages)?;
         match &self.view.backing {
-            Backing::Map(m) => Ok(&m.bytes()[range]),
+            Backing::Map(m) => m.page(pgno, range),
             Backing::Cache(c) => self.cached_run(c, pgno, npages),
         }
     }
