@@ -5,7 +5,7 @@
 //! visits each page once and never starts again from the root: amortised O(1) pages per step.
 
 use super::key::SmallKey;
-use super::{node, value, PageSource, MAX_DEPTH};
+use super::{node, value, Fence, PageSource, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
 use crate::page::PagePtr;
@@ -51,11 +51,17 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Descends from `ptr` to a leaf, choosing children by `edge`; the leaf's index is left for the
-    /// caller to set.
-    fn descend(&mut self, mut ptr: PagePtr, edge: Edge<'_>) -> Result<Node<'a>> {
+    /// Descends from `ptr`, whose keys lie in `fence`, to a leaf, choosing children by `edge` and
+    /// checking each page against its fence; the leaf's index is left for the caller to set.
+    fn descend(
+        &mut self,
+        mut ptr: PagePtr,
+        mut fence: Fence<'a>,
+        edge: Edge<'_>,
+    ) -> Result<Node<'a>> {
         loop {
             let n = node(self.src, ptr)?;
+            fence.check(&n)?;
             if n.is_leaf() {
                 self.push(n, 0)?;
                 return Ok(n);
@@ -66,8 +72,20 @@ impl<'a> Cursor<'a> {
                 Edge::Key(k) => n.child_index(k)?,
             };
             self.push(n, i)?;
+            fence = fence.child(&n, i)?;
             ptr = n.child(i)?;
         }
+    }
+
+    /// The fence of the child the top frame points at: the separators nearest above it.
+    fn top_fence(&self) -> Result<Fence<'a>> {
+        let mut fence = Fence::default();
+        for f in self.stack[..self.depth].iter() {
+            if let Some(n) = &f.node {
+                fence = fence.child(n, f.idx)?;
+            }
+        }
+        Ok(fence)
     }
 
     fn leaf_frame(&mut self) -> &mut Frame<'a> {
@@ -109,7 +127,7 @@ impl<'a> Cursor<'a> {
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, edge)?;
+        let leaf = c.descend(root, Fence::default(), edge)?;
         let idx = match key {
             None => 0,
             Some((k, inclusive)) => match leaf.search(k)? {
@@ -140,7 +158,7 @@ impl<'a> Cursor<'a> {
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, edge)?;
+        let leaf = c.descend(root, Fence::default(), edge)?;
         // `below` = how many entries of this leaf satisfy the bound.
         let below = match key {
             None => leaf.count(),
@@ -234,7 +252,7 @@ impl<'a> Cursor<'a> {
             .node
             .ok_or_else(|| corrupted(0, "cursor frame without a page"))?
             .child(f.idx)?;
-        let leaf = self.descend(child, edge)?;
+        let leaf = self.descend(child, self.top_fence()?, edge)?;
         if leaf.count() == 0 {
             return Err(empty_leaf(leaf.pgno()));
         }

@@ -71,25 +71,89 @@ pub(crate) fn run_value(ptr: PagePtr, run: &[u8], npages: u64, len: u64) -> Resu
     overflow_value(ptr.pgno, run, ptr.txn, len)
 }
 
+/// The keys a page reached through a branch may hold, from the separators nearest above it on
+/// its path: `lower <= key < upper` (None: no bound). A page that passes its checksum but lies
+/// outside its fence was moved or swapped there (or is a stale copy): an error, not data.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Fence<'a> {
+    lower: Option<&'a [u8]>,
+    upper: Option<&'a [u8]>,
+}
+
+impl<'a> Fence<'a> {
+    /// The fence of child `i` of branch `n`, which lies inside this fence.
+    pub fn child(self, n: &Node<'a>, i: usize) -> Result<Fence<'a>> {
+        Ok(Fence {
+            lower: if i > 0 { Some(n.key(i)?) } else { self.lower },
+            upper: if i + 1 < n.count() {
+                Some(n.key(i + 1)?)
+            } else {
+                self.upper
+            },
+        })
+    }
+
+    /// Checks that the first and last keys of `n` (separators, for a branch) lie in the fence.
+    pub fn check(&self, n: &Node<'_>) -> Result<()> {
+        let first = usize::from(!n.is_leaf());
+        if n.count() <= first || (self.lower.is_none() && self.upper.is_none()) {
+            return Ok(());
+        }
+        let (lo, hi) = (n.key(first)?, n.key(n.count() - 1)?);
+        if self.lower.is_some_and(|l| lo < l) || self.upper.is_some_and(|u| hi >= u) {
+            return Err(corrupted(
+                n.pgno(),
+                "keys outside the separators that lead to the page (a page moved or swapped?)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Looks `key` up in the tree rooted at `root`.
+///
+/// A key found is right even in a page swapped with another of its tree (keys are unique in a
+/// tree, and the pointer's txn rules out older pages), so only a miss descends again with every
+/// page checked against its fence: a swapped page never makes a present key look absent.
 pub(crate) fn get<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
+    match lookup(s, root, key, false)? {
+        None => lookup(s, root, key, true),
+        hit => Ok(hit),
+    }
+}
+
+/// Descends from `root` to the leaf that would hold `key` and returns its value; with `fenced`,
+/// checks every page against its [`Fence`] on the way.
+fn lookup<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    root: PagePtr,
+    key: &[u8],
+    fenced: bool,
+) -> Result<Option<&'a [u8]>> {
     if root.is_null() {
         return Ok(None);
     }
-    let mut ptr = root;
+    let (mut ptr, mut fence) = (root, Fence::default());
     for _ in 0..MAX_DEPTH {
         let n = node(s, ptr)?;
+        if fenced {
+            fence.check(&n)?;
+        }
         if n.is_leaf() {
             return match n.search(key)? {
                 Ok(i) => Ok(Some(value(s, n.leaf_entry(i)?.1)?)),
                 Err(_) => Ok(None),
             };
         }
-        ptr = n.child(n.child_index(key)?)?;
+        let i = n.child_index(key)?;
+        if fenced {
+            fence = fence.child(&n, i)?;
+        }
+        ptr = n.child(i)?;
     }
     Err(corrupted(
         root.pgno,
