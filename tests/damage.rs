@@ -16,6 +16,8 @@ use std::time::Duration;
 
 mod common;
 
+use common::Rng;
+
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 const PS: usize = 4096;
@@ -26,23 +28,6 @@ const PAGE_OFF_TXN: usize = 8;
 const KIND_LEAF: u8 = 1;
 const KIND_BRANCH: u8 = 2;
 const KIND_OVERFLOW: u8 = 3;
-
-/// A small seeded PRNG (splitmix64), so every run damages the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// One item of a table iterator.
 type Entry<'a> = Result<(&'a [u8], &'a [u8])>;
