@@ -210,8 +210,10 @@ impl Database {
 
     /// What opening the file rolled back or repaired, if anything: a newer commit whose meta slot
     /// or pages did not verify (a crash before its sync completed, or damage since) was discarded
-    /// and the previous commit opened, or an interrupted creation was redone. None after a clean
-    /// open.
+    /// and the previous commit opened, or an interrupted creation was redone. A meta slot that
+    /// cannot be read at all (zeroed, overwritten) beside a valid one is reported too, since it
+    /// may have held the newest commit (its txn is then unknown: `discarded_txn` is None). None
+    /// after a clean open.
     pub fn recovery(&self) -> Option<&Recovery> {
         self.shared.recovery.as_ref()
     }
