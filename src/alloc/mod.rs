@@ -153,7 +153,7 @@ impl WriterPages {
     fn pull_entry(&mut self) -> Result<bool> {
         let mut pulled = Vec::new();
         let key = {
-            let c = Cursor::seek_lower(self, self.freelist.root, Bound::Unbounded)?;
+            let c = Cursor::seek_lower(self, self.freelist.root, None, Bound::Unbounded)?;
             let Some((key, v)) = c.current()? else {
                 return Ok(false);
             };

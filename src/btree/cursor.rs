@@ -112,10 +112,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A cursor on the first entry that satisfies `lower` (past the end if none does).
+    /// A cursor on the first entry that satisfies `lower` (past the end if none does). `count`
+    /// is the tree's entry count, if known (see [`Fence::root`]).
     pub fn seek_lower(
         src: &'a dyn PageSource,
         root: PagePtr,
+        count: Option<u64>,
         lower: Bound<&[u8]>,
     ) -> Result<Cursor<'a>> {
         let mut c = Cursor::new(src);
@@ -127,7 +129,7 @@ impl<'a> Cursor<'a> {
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, Fence::default(), edge)?;
+        let leaf = c.descend(root, Fence::root(count), edge)?;
         let idx = match key {
             None => 0,
             Some((k, inclusive)) => match leaf.search(k)? {
@@ -143,10 +145,12 @@ impl<'a> Cursor<'a> {
         Ok(c)
     }
 
-    /// A cursor on the last entry that satisfies `upper` (before the start if none does).
+    /// A cursor on the last entry that satisfies `upper` (before the start if none does). `count`
+    /// is the tree's entry count, if known (see [`Fence::root`]).
     pub fn seek_upper(
         src: &'a dyn PageSource,
         root: PagePtr,
+        count: Option<u64>,
         upper: Bound<&[u8]>,
     ) -> Result<Cursor<'a>> {
         let mut c = Cursor::new(src);
@@ -158,7 +162,7 @@ impl<'a> Cursor<'a> {
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, Fence::default(), edge)?;
+        let leaf = c.descend(root, Fence::root(count), edge)?;
         // `below` = how many entries of this leaf satisfy the bound.
         let below = match key {
             None => leaf.count(),
@@ -314,6 +318,8 @@ fn above_lower(key: &[u8], lower: Bound<&[u8]>) -> bool {
 pub(crate) struct RangeIter<'a> {
     src: &'a dyn PageSource,
     root: PagePtr,
+    /// The tree's entry count, if known (see [`Fence::root`]).
+    count: Option<u64>,
     lower: Bound<SmallKey>,
     upper: Bound<SmallKey>,
     front: Option<Cursor<'a>>,
@@ -327,16 +333,19 @@ pub(crate) struct RangeIter<'a> {
 pub(crate) type Entry<'a> = (&'a [u8], &'a [u8]);
 
 impl<'a> RangeIter<'a> {
-    /// A range over the tree at `root`; seeks happen lazily, on the first step from each end.
+    /// A range over the tree at `root` (holding `count` entries, if known); seeks happen
+    /// lazily, on the first step from each end.
     pub fn new(
         src: &'a dyn PageSource,
         root: PagePtr,
+        count: Option<u64>,
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> RangeIter<'a> {
         RangeIter {
             src,
             root,
+            count,
             lower: own(lower),
             upper: own(upper),
             front: None,
@@ -354,6 +363,7 @@ impl<'a> RangeIter<'a> {
                 self.front = Some(Cursor::seek_lower(
                     self.src,
                     self.root,
+                    self.count,
                     borrow(&self.lower),
                 )?)
             }
@@ -387,6 +397,7 @@ impl<'a> RangeIter<'a> {
                 self.back = Some(Cursor::seek_upper(
                     self.src,
                     self.root,
+                    self.count,
                     borrow(&self.upper),
                 )?)
             }

@@ -73,14 +73,26 @@ pub(crate) fn run_value(ptr: PagePtr, run: &[u8], npages: u64, len: u64) -> Resu
 
 /// The keys a page reached through a branch may hold, from the separators nearest above it on
 /// its path: `lower <= key < upper` (None: no bound). A page that passes its checksum but lies
-/// outside its fence was moved or swapped there (or is a stale copy): an error, not data.
+/// outside its fence was moved or swapped there (or is a stale copy): an error, not data. A
+/// table's root has no separators above it, but if it is a leaf it must hold exactly the table's
+/// entry count (kept in the catalog), which catches another page swapped into the root's place.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Fence<'a> {
     lower: Option<&'a [u8]>,
     upper: Option<&'a [u8]>,
+    count: Option<u64>,
 }
 
 impl<'a> Fence<'a> {
+    /// The fence of a tree's root: if it is a leaf, it holds `count` entries (when known: a
+    /// table's count; the catalog and the freelist keep none).
+    pub fn root(count: Option<u64>) -> Fence<'a> {
+        Fence {
+            count,
+            ..Fence::default()
+        }
+    }
+
     /// The fence of child `i` of branch `n`, which lies inside this fence.
     pub fn child(self, n: &Node<'a>, i: usize) -> Result<Fence<'a>> {
         Ok(Fence {
@@ -90,11 +102,22 @@ impl<'a> Fence<'a> {
             } else {
                 self.upper
             },
+            count: None,
         })
     }
 
-    /// Checks that the first and last keys of `n` (separators, for a branch) lie in the fence.
+    /// Checks that the first and last keys of `n` (separators, for a branch) lie in the fence,
+    /// and that a root leaf holds the tree's entry count.
     pub fn check(&self, n: &Node<'_>) -> Result<()> {
+        if let Some(c) = self.count.filter(|&c| n.is_leaf() && n.count() as u64 != c) {
+            return Err(corrupted(
+                n.pgno(),
+                format!(
+                    "the root leaf holds {} entries but its table {c} (a page moved or swapped?)",
+                    n.count()
+                ),
+            ));
+        }
         let first = usize::from(!n.is_leaf());
         if n.count() <= first || (self.lower.is_none() && self.upper.is_none()) {
             return Ok(());
@@ -120,28 +143,47 @@ pub(crate) fn get<'a, S: PageSource + ?Sized>(
     root: PagePtr,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    match lookup(s, root, key, false)? {
-        None => lookup(s, root, key, true),
+    find(s, root, Fence::default(), key)
+}
+
+/// Looks `key` up in the table `tree` (whose entry count fences a root leaf): as [`get`].
+pub(crate) fn get_in<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    tree: TreeRoot,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    find(s, tree.root, Fence::root(Some(tree.count)), key)
+}
+
+/// [`get`], with `root_fence` for the root on the checked descent after a miss.
+fn find<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    root: PagePtr,
+    root_fence: Fence<'a>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    match lookup(s, root, key, None)? {
+        None => lookup(s, root, key, Some(root_fence)),
         hit => Ok(hit),
     }
 }
 
-/// Descends from `root` to the leaf that would hold `key` and returns its value; with `fenced`,
-/// checks every page against its [`Fence`] on the way.
+/// Descends from `root` to the leaf that would hold `key` and returns its value; with a fence
+/// for the root, checks every page against its [`Fence`] on the way.
 fn lookup<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
     key: &[u8],
-    fenced: bool,
+    root_fence: Option<Fence<'a>>,
 ) -> Result<Option<&'a [u8]>> {
     if root.is_null() {
         return Ok(None);
     }
-    let (mut ptr, mut fence) = (root, Fence::default());
+    let (mut ptr, mut fence) = (root, root_fence);
     for _ in 0..MAX_DEPTH {
         let n = node(s, ptr)?;
-        if fenced {
-            fence.check(&n)?;
+        if let Some(f) = &fence {
+            f.check(&n)?;
         }
         if n.is_leaf() {
             return match n.search(key)? {
@@ -150,8 +192,8 @@ fn lookup<'a, S: PageSource + ?Sized>(
             };
         }
         let i = n.child_index(key)?;
-        if fenced {
-            fence = fence.child(&n, i)?;
+        if let Some(f) = fence {
+            fence = Some(f.child(&n, i)?);
         }
         ptr = n.child(i)?;
     }
