@@ -7,6 +7,9 @@
 //! needs a new mapping; when it does, the old mapping lives on (behind an `Arc`) until the last
 //! snapshot that reads through it is dropped.
 //!
+//! Pages read from the file are verified before any read relies on them (`verified.rs`): with
+//! the map at a page's first touch after the open, with the cache at every miss.
+//!
 //! The one thing Rust cannot check: another process truncating or rewriting the file under the
 //! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out use the
 //! cached backend, where a short read is an error.
