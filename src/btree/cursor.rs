@@ -22,6 +22,9 @@ pub(crate) struct Cursor<'a> {
     src: &'a dyn PageSource,
     stack: [Frame<'a>; MAX_DEPTH],
     depth: usize,
+    /// The depth of the first leaf reached: every leaf must be at the same depth, so a leaf put
+    /// in a branch's place (or the reverse) is an error when the cursor moves past it.
+    leaf_depth: Option<usize>,
 }
 
 /// Which way a seek descends at each branch.
@@ -38,6 +41,7 @@ impl<'a> Cursor<'a> {
             src,
             stack: [Frame { node: None, idx: 0 }; MAX_DEPTH],
             depth: 0,
+            leaf_depth: None,
         }
     }
 
@@ -64,6 +68,9 @@ impl<'a> Cursor<'a> {
             fence.check(&n)?;
             if n.is_leaf() {
                 self.push(n, 0)?;
+                if *self.leaf_depth.get_or_insert(self.depth) != self.depth {
+                    return Err(corrupted(n.pgno(), "leaves at different depths"));
+                }
                 return Ok(n);
             }
             let i = match edge {

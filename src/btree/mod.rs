@@ -162,33 +162,71 @@ fn find<'a, S: PageSource + ?Sized>(
     root_fence: Fence<'a>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    match lookup(s, root, key, None)? {
-        None => lookup(s, root, key, Some(root_fence)),
-        hit => Ok(hit),
+    if let (Some(v), _) = lookup(s, root, key, None)? {
+        return Ok(Some(v));
+    }
+    match lookup(s, root, key, Some(root_fence))? {
+        (None, depth) => {
+            check_depth(s, root, depth)?;
+            Ok(None)
+        }
+        (hit, _) => Ok(hit),
     }
 }
 
-/// Descends from `root` to the leaf that would hold `key` and returns its value; with a fence
-/// for the root, checks every page against its [`Fence`] on the way.
+/// After a miss in a leaf `depth` levels down: the tree's first and last leaves must be as deep
+/// (all leaves are), or a leaf stands in a branch's place (or the reverse) and the miss is not to
+/// be trusted. (Both ends, so that one damaged path does not vouch for itself.)
+fn check_depth<S: PageSource + ?Sized>(s: &S, root: PagePtr, depth: usize) -> Result<()> {
+    if root.is_null() {
+        return Ok(());
+    }
+    for last in [false, true] {
+        let mut ptr = root;
+        for d in 1..=MAX_DEPTH {
+            let n = node(s, ptr)?;
+            if n.is_leaf() {
+                if d != depth {
+                    return Err(corrupted(n.pgno(), "leaves at different depths"));
+                }
+                break;
+            }
+            ptr = n.child(if last { n.count() - 1 } else { 0 })?;
+            if d == MAX_DEPTH {
+                return Err(too_deep(root));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error for a descent past [`MAX_DEPTH`].
+fn too_deep(root: PagePtr) -> crate::error::Error {
+    corrupted(root.pgno, "tree deeper than the maximum depth (a cycle?)")
+}
+
+/// Descends from `root` to the leaf that would hold `key` and returns its value and the leaf's
+/// depth (1 for a root leaf); with a fence for the root, checks every page against its
+/// [`Fence`] on the way.
 fn lookup<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
     key: &[u8],
     root_fence: Option<Fence<'a>>,
-) -> Result<Option<&'a [u8]>> {
+) -> Result<(Option<&'a [u8]>, usize)> {
     if root.is_null() {
-        return Ok(None);
+        return Ok((None, 0));
     }
     let (mut ptr, mut fence) = (root, root_fence);
-    for _ in 0..MAX_DEPTH {
+    for d in 1..=MAX_DEPTH {
         let n = node(s, ptr)?;
         if let Some(f) = &fence {
             f.check(&n)?;
         }
         if n.is_leaf() {
             return match n.search(key)? {
-                Ok(i) => Ok(Some(value(s, n.leaf_entry(i)?.1)?)),
-                Err(_) => Ok(None),
+                Ok(i) => Ok((Some(value(s, n.leaf_entry(i)?.1)?), d)),
+                Err(_) => Ok((None, d)),
             };
         }
         let i = n.child_index(key)?;
@@ -197,10 +235,7 @@ fn lookup<'a, S: PageSource + ?Sized>(
         }
         ptr = n.child(i)?;
     }
-    Err(corrupted(
-        root.pgno,
-        "tree deeper than the maximum depth (a cycle?)",
-    ))
+    Err(too_deep(root))
 }
 
 /// A write transaction's pages, as the tree mutations need them.
