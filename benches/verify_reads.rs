@@ -8,6 +8,7 @@
 //! afresh (read-only), so it includes each page's first touch after the open, which is when
 //! verification happens (on the map; with the cache, at each miss), then runs one pass:
 //! - *gets*: `--keys` gets of keys drawn uniformly (through read transactions of 1,000 gets);
+//! - *absent gets*: as many gets of keys that are not there (a present key plus one byte);
 //! - *ranges*: `--keys / 10` range reads of 10 entries from random keys;
 //! - *scan*: one iteration over the whole table.
 //!
@@ -121,6 +122,24 @@ fn gets(db: &Database, keys: u64, n: u64) -> u64 {
     sum
 }
 
+/// `n` gets of absent keys (each a present key with one more byte): every one a miss, which
+/// checks the pages it read again (fences, leaf depths) before it answers None.
+fn misses(db: &Database, keys: u64, n: u64) -> u64 {
+    let mut found = 0u64;
+    let mut rtx: Option<ReadTxn> = None;
+    for g in 0..n {
+        if g % TXN_GETS == 0 {
+            rtx = Some(db.begin_read().expect("read"));
+        }
+        let t = rtx.as_ref().unwrap().open_table(TABLE).expect("table");
+        let mut k = key(mix(g) % keys);
+        k.push(0);
+        found += u64::from(t.get(&k).expect("get").is_some());
+    }
+    assert_eq!(found, 0, "absent keys are absent");
+    found
+}
+
 /// `n` range reads of [`RANGE_LEN`] entries from random keys.
 fn ranges(db: &Database, keys: u64, n: u64) -> u64 {
     let rtx = db.begin_read().expect("read");
@@ -200,8 +219,9 @@ fn main() {
         ("map", Backend::Mmap),
         ("cache (whole file)", Backend::Cached { capacity: 2 * file }),
     ];
-    let workloads: [(&str, &Workload); 3] = [
+    let workloads: [(&str, &Workload); 4] = [
         ("random gets", &move |db| gets(db, keys, keys)),
+        ("absent gets", &move |db| misses(db, keys, keys)),
         ("range reads", &move |db| ranges(db, keys, keys / 10)),
         ("full scan", &move |db| scan(db, keys)),
     ];
