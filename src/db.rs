@@ -6,7 +6,7 @@ use crate::options::{Backend, Durability, Options};
 use crate::recovery::{self, Recovery};
 use crate::replay;
 use crate::store::cache::CacheStats;
-use crate::store::{Backing, FileStore};
+use crate::store::{Backing, FileStore, Verifier};
 use crate::txn::metrics::Metrics;
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn;
@@ -78,6 +78,21 @@ impl Builder {
         self
     }
 
+    /// Whether a page's checksum is verified before any read relies on it (default `true`).
+    ///
+    /// With the map backend each page (or overflow run) is verified at its first touch after the
+    /// open, and later touches cost one relaxed atomic load; with [`Backend::Cached`] every page
+    /// read from the file (every cache miss) is verified before it is cached. A page that fails
+    /// gives [`Error::Corrupted`] naming it, on every read that needs it, and never wrong data.
+    /// Turning this off for a file you trust saves hashing each page once per open (with the map)
+    /// or once per miss (with the cache): see the README's measurements. Reads then still check
+    /// every page's kind, writer and bounds, but damage inside a page can return wrong data until
+    /// [`Database::check`] reports it. Recovery, `check` and the writer verify checksums either way.
+    pub fn verify_checksums(&mut self, on: bool) -> &mut Self {
+        self.opts.verify_checksums = on;
+        self
+    }
+
     /// Opens (creating if missing, unless read-only) the database file at `path`.
     ///
     /// An existing empty file is initialised as a new database; a file that is not a larchdb
@@ -119,15 +134,18 @@ impl Builder {
         };
         let store = wrap(FileStore::lock(file, o.read_only)?);
         let cache = std::cell::RefCell::new(None);
+        let verify = o
+            .verify_checksums
+            .then_some(crate::page::verify_checksum as Verifier);
         let backing = |bytes: u64, page_size: usize| -> Result<Backing> {
             match o.backend {
-                Backend::Mmap => Ok(Backing::Map(store.map(bytes)?)),
+                Backend::Mmap => Ok(Backing::Map(store.map(bytes, page_size, verify)?)),
                 Backend::Cached { capacity } => {
                     let mut cache = cache.borrow_mut();
                     match &*cache {
                         Some((ps, c)) if *ps == page_size => Ok(Backing::Cache(Arc::clone(c))),
                         _ => {
-                            let c = store.page_cache(page_size, capacity)?;
+                            let c = store.page_cache(page_size, capacity, verify)?;
                             *cache = Some((page_size, c.clone()));
                             Ok(Backing::Cache(c))
                         }
@@ -137,9 +155,6 @@ impl Builder {
         };
         let rec = recovery::recover(&store, o.page_size, o.read_only, &backing)?;
         let (records, log_damage) = replay::read_log(&store, &rec.meta)?;
-        if o.read_only && !records.is_empty() {
-            return Err(Error::LogNotReplayed(records.len()));
-        }
         let config = Config {
             read_only: o.read_only,
             durability: o.durability,
@@ -149,12 +164,11 @@ impl Builder {
         let shared = Arc::new(Shared::new(
             store, &rec.meta, rec.slot, rec.view, config, last_txn,
         ));
-        if !o.read_only {
-            // Whatever recovery trusted may still sit only in the OS cache: make it durable
-            // before commits start treating it as the fallback, with the log's replay and a new
-            // log generation (so that records of this run never mix with older ones).
-            replay::apply(&shared, &records, rec.meta.log.0)?;
-        }
+        // Whatever recovery trusted may still sit only in the OS cache: a writable open makes it
+        // durable before commits start treating it as the fallback, with the log's replay and a
+        // new log generation (so that records of this run never mix with older ones). A
+        // read-only open replays the log in memory.
+        replay::apply(&shared, &records, rec.meta.log.0)?;
         if let Some(mut report) = rec.report.or(log_damage) {
             report.opened_txn = shared.current.load_full().txn;
             let _ = shared.recovery.set(report);
@@ -257,8 +271,10 @@ impl Database {
 
     /// What opening the file rolled back or repaired, if anything: a newer commit whose meta slot
     /// or pages did not verify (a crash before its sync completed, or damage since) was discarded
-    /// and the previous commit opened, or an interrupted creation was redone. None after a clean
-    /// open.
+    /// and the previous commit opened, or an interrupted creation was redone. A meta slot that
+    /// cannot be read at all (zeroed, overwritten) beside a valid one is reported too, since it
+    /// may have held the newest commit (its txn is then unknown: `discarded_txn` is None). None
+    /// after a clean open.
     pub fn recovery(&self) -> Option<&Recovery> {
         self.shared.recovery.get()
     }

@@ -50,10 +50,6 @@ pub enum Error {
     NotADatabase,
     /// The file is a larchdb database of a format version this build cannot read.
     UnsupportedVersion(u32),
-    /// A read-only open found this many commits in the commit log that a writer acknowledged but
-    /// did not checkpoint (it did not close cleanly). A read-only handle does not replay them;
-    /// opening the database writable once does.
-    LogNotReplayed(usize),
     /// An earlier commit failed with an I/O error; this handle refuses writes until reopened.
     /// Reads of the last good commit keep working.
     PreviousIo(String),
@@ -88,11 +84,6 @@ impl fmt::Display for Error {
                 f,
                 "database has format version {v}; this build reads version {}",
                 crate::page::meta::FORMAT_VERSION
-            ),
-            Error::LogNotReplayed(n) => write!(
-                f,
-                "the commit log holds {n} commits not yet checkpointed (the last writer did not \
-                 close cleanly); open the database writable once to replay them"
             ),
             Error::PreviousIo(msg) => {
                 write!(f, "writes disabled after an I/O error in an earlier commit ({msg}); reopen the database")

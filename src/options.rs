@@ -55,6 +55,7 @@ pub(crate) struct Options {
     pub read_only: bool,
     pub log_capacity: u64,
     pub sync_interval: Option<std::time::Duration>,
+    pub verify_checksums: bool,
 }
 
 impl Default for Options {
@@ -66,6 +67,7 @@ impl Default for Options {
             read_only: false,
             log_capacity: DEFAULT_LOG_CAPACITY,
             sync_interval: Some(DEFAULT_SYNC_INTERVAL),
+            verify_checksums: true,
         }
     }
 }

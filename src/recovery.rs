@@ -194,6 +194,10 @@ fn choose(store: &FileStore, backing: &OpenBacking<'_>) -> Result<Recovered> {
             Error::NotADatabase
         });
     }
+    // A slot that is not Valid beside a Valid one may have held the newest commit (nothing on
+    // disk says otherwise), so the open is reported as a rollback: torn (the magic is there but
+    // the checksum fails) or unreadable (zeroed, overwritten, or another page moved there).
+    let unreadable = (slots.len() == 1).then(|| (1 - slots[0].0, damaged_slot.is_some()));
     // Newest first; on a tie (a new file) slot 0.
     // (A writable open re-checkpoints the same commit in a new log generation: the newer one.)
     slots.sort_by_key(|&(slot, m)| (std::cmp::Reverse((m.txn, m.log_gen)), slot));
@@ -219,19 +223,27 @@ fn choose(store: &FileStore, backing: &OpenBacking<'_>) -> Result<Recovered> {
         let view = View::new(backing(bytes, ps as usize)?, m.page_count, ps as usize);
         match verify_since(&view.reader(), m.catalog, m.freelist, since) {
             Ok(()) => {
-                let report = match (&last_err, damaged_slot) {
+                let report = match (&last_err, unreadable) {
                     (Some(e), _) => Some(Recovery {
                         discarded_txn: Some(slots[0].1.txn),
                         opened_txn: m.txn,
                         reason: e.to_string(),
                     }),
-                    (None, Some(d)) => Some(Recovery {
+                    (None, Some((d, torn))) => Some(Recovery {
                         discarded_txn: None,
                         opened_txn: m.txn,
-                        reason: format!(
-                            "meta slot {d} is damaged (a commit interrupted while writing it, or \
-                             damage); the other slot's commit was opened"
-                        ),
+                        reason: if torn {
+                            format!(
+                                "meta slot {d} is damaged (a commit interrupted while writing \
+                                 it, or damage); the other slot's commit was opened"
+                            )
+                        } else {
+                            format!(
+                                "meta slot {d} holds no larchdb meta (zeroed, overwritten or \
+                                 replaced by another page: damage); the other slot's commit \
+                                 was opened"
+                            )
+                        },
                     }),
                     (None, None) => None,
                 };

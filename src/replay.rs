@@ -37,13 +37,24 @@ pub(crate) fn read_log(store: &FileStore, meta: &Meta) -> Result<(Vec<Record>, O
 }
 
 /// Replays `records` (read from the log region starting at page `log_page`) and checkpoints the
-/// result, or, with no records, makes the opened checkpoint durable in a new log generation.
+/// result, or, with no records, makes the opened checkpoint durable in a new log generation. A
+/// read-only handle replays them in memory (the file is not written) and publishes the result.
 pub(crate) fn apply(shared: &Arc<Shared>, records: &[Record], log_page: u64) -> Result<()> {
+    let read_only = shared.config.read_only;
     if records.is_empty() {
-        return shared.restart_log();
+        return if read_only {
+            Ok(())
+        } else {
+            shared.restart_log()
+        };
     }
-    let mut w = WriteTxn::begin(shared.clone())?;
-    w.force_checkpoint();
+    let mut w = if read_only {
+        WriteTxn::begin_replay(shared.clone())?
+    } else {
+        let mut w = WriteTxn::begin(shared.clone())?;
+        w.force_checkpoint();
+        w
+    };
     let mut table = String::new();
     for r in records {
         for op in log::ops(&r.ops, log_page)? {
@@ -62,5 +73,9 @@ pub(crate) fn apply(shared: &Arc<Shared>, records: &[Record], log_page: u64) -> 
             }
         }
     }
-    w.commit()
+    if read_only {
+        w.commit_in_memory()
+    } else {
+        w.commit()
+    }
 }

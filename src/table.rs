@@ -37,19 +37,19 @@ fn bounds<R: RangeBounds<[u8]>>(r: &R) -> (Bound<&[u8]>, Bound<&[u8]>) {
 fn range_of<'a, R: RangeBounds<[u8]>>(src: &'a dyn PageSource, tree: TreeRoot, r: R) -> Range<'a> {
     let (lo, hi) = bounds(&r);
     Range {
-        inner: RangeIter::new(src, tree.root, lo, hi),
+        inner: RangeIter::new(src, tree.root, Some(tree.count), lo, hi),
     }
 }
 
 fn first_of(src: &dyn PageSource, tree: TreeRoot) -> Result<Option<(&[u8], &[u8])>> {
-    let c = Cursor::seek_lower(src, tree.root, Bound::Unbounded)?;
+    let c = Cursor::seek_lower(src, tree.root, Some(tree.count), Bound::Unbounded)?;
     c.current()?
         .map(|(k, v)| Ok((k, btree::value(src, v)?)))
         .transpose()
 }
 
 fn last_of(src: &dyn PageSource, tree: TreeRoot) -> Result<Option<(&[u8], &[u8])>> {
-    let c = Cursor::seek_upper(src, tree.root, Bound::Unbounded)?;
+    let c = Cursor::seek_upper(src, tree.root, Some(tree.count), Bound::Unbounded)?;
     c.current()?
         .map(|(k, v)| Ok((k, btree::value(src, v)?)))
         .transpose()
@@ -68,7 +68,7 @@ impl<'txn> Table<'txn> {
 
     /// The value of `key`, borrowed from the transaction (a slice of the map), or None.
     pub fn get(&self, key: &[u8]) -> Result<Option<&'txn [u8]>> {
-        btree::get(self.src, self.tree.root, key)
+        btree::get_in(self.src, self.tree, key)
     }
 
     /// Entries with keys in `range`, e.g. `(Bound::Included(a), Bound::Excluded(b))` or `..`.
@@ -130,7 +130,7 @@ impl<'txn> TableMut<'txn> {
 
     /// The value of `key` as this transaction sees it.
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        btree::get(self.txn.pages(), self.tree().root, key)
+        btree::get_in(self.txn.pages(), self.tree(), key)
     }
 
     /// Entries with keys in `range`, as this transaction sees them.

@@ -232,18 +232,26 @@ fn a_damaged_log_record_is_reported() {
     assert!(rec.discarded_txn.is_some());
 }
 
-/// A read-only open does not replay the log: it refuses with a clear error while records wait,
-/// and works once a writable open has replayed them.
+/// A read-only open replays the log in memory, writing nothing: it sees every acknowledged
+/// commit, the file is unchanged, and a writable open later replays the same records.
 #[test]
-fn read_only_open_needs_the_log_replayed() {
+fn read_only_open_replays_the_log_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let (disk, db, states) = history(&dir.path().join("a.larch"), 5, Durability::Immediate);
     let image = disk.current_image();
     drop(db);
     let path = dir.path().join("b.larch");
     std::fs::write(&path, &image).unwrap();
-    let ro = Database::builder().read_only(true).open(&path);
-    assert!(matches!(ro, Err(Error::LogNotReplayed(5))), "{ro:?}");
+    {
+        let ro = Database::builder().read_only(true).open(&path).unwrap();
+        assert!(read_state(&ro) == states[5]);
+        ro.check().unwrap();
+        assert!(matches!(ro.begin_write(), Err(Error::ReadOnly)));
+    }
+    assert!(
+        std::fs::read(&path).unwrap() == image,
+        "a read-only open wrote to the file"
+    );
     drop(Database::open(&path).unwrap());
     let ro = Database::builder().read_only(true).open(&path).unwrap();
     assert!(read_state(&ro) == states[5]);
@@ -322,4 +330,5 @@ crate::also_cached!(
     eventual_commits_survive_a_process_crash_and_sync_makes_them_durable,
     a_commit_whose_sync_fails_is_never_seen,
     a_damaged_log_record_is_reported,
+    read_only_open_replays_the_log_in_memory,
 );

@@ -227,12 +227,10 @@ fn check_passes_on_a_healthy_database() {
     assert!(stdout(&o).contains("ok, no damage found"), "{}", stdout(&o));
 }
 
-#[test]
-fn check_finds_a_damaged_page_and_names_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("d.larch");
-    // A few thousand keys in one commit, then a second commit that touches another table only:
-    // the first commit's table pages stay reachable, and the open does not re-verify them.
+/// A few thousand keys in table "a" in one commit, then a second commit that touches table "b"
+/// only: the first commit's table pages stay reachable, and the open does not re-verify them.
+/// Returns the number of pages before the commit log's region (which follows the tree pages).
+fn two_commits(db: &Path) -> u64 {
     let mut rng = Rng(3);
     let mut data = Contents::new();
     let t = data.entry("a".to_string()).or_default();
@@ -242,14 +240,18 @@ fn check_finds_a_damaged_page_and_names_it() {
     data.entry("b".to_string())
         .or_default()
         .insert(b"k".to_vec(), b"v".to_vec());
-    create(&db, &data);
+    create(db, &data);
+    let d = Database::builder().read_only(true).open(db).unwrap();
+    let stats = d.stats().unwrap();
+    stats.page_count - stats.log_pages
+}
+
+#[test]
+fn check_finds_a_damaged_page_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.larch");
+    let pages = two_commits(&db);
     expect(&larch(&["check", s(&db)]), 0);
-    // A page in the middle of the tree pages (the commit log's region follows them).
-    let pages = {
-        let d = Database::builder().read_only(true).open(&db).unwrap();
-        let stats = d.stats().unwrap();
-        stats.page_count - stats.log_pages
-    };
     let page = pages / 2;
     assert!(page >= 2);
     {
@@ -326,6 +328,52 @@ fn check_reports_a_rolled_back_newest_commit() {
     let out = stdout(&o);
     assert!(out.contains("ROLLED BACK"), "{out}");
     assert!(out.contains(&format!("page {page}")), "{out}");
+}
+
+/// A newest meta slot zeroed after the fact (no magic: damage, not a torn write) rolls the open
+/// back to the other slot's commit: `check` reports it and exits 1.
+#[test]
+fn check_reports_a_zeroed_newest_meta_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.larch");
+    demo_db(&db, 2000);
+    let mut bytes = std::fs::read(&db).unwrap();
+    let txn = |off: usize| u64::from_le_bytes(bytes[off + 16..off + 24].try_into().unwrap());
+    let newest = if txn(0) > txn(4096) { 0 } else { 4096 };
+    bytes[newest..newest + 4096].fill(0);
+    std::fs::write(&db, &bytes).unwrap();
+    let o = larch(&["check", s(&db)]);
+    expect(&o, 1);
+    assert!(stdout(&o).contains("ROLLED BACK"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("meta slot"), "{}", stdout(&o));
+}
+
+/// Even without the up-front check, dump and copy never write out data from a page that fails
+/// its checksum: the read fails, naming the page.
+#[test]
+fn dump_and_copy_without_check_stop_at_a_damaged_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.larch");
+    let page = two_commits(&db) / 2;
+    // One flipped bit in a cell of a page of the first commit (not re-verified at open).
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[page as usize * 4096 + 4000] ^= 0x04;
+    std::fs::write(&db, &bytes).unwrap();
+    let o = larch(&["dump", "--no-check", "-t", "a", s(&db)]);
+    expect(&o, 2);
+    assert!(
+        stderr(&o).contains(&format!("page {page}")),
+        "{}",
+        stderr(&o)
+    );
+    let copy = dir.path().join("copy.larch");
+    let o = larch(&["copy", "--no-check", s(&db), s(&copy)]);
+    expect(&o, 2);
+    assert!(
+        stderr(&o).contains(&format!("page {page}")),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -200,7 +200,7 @@ impl WriterPages {
     fn pull_entry(&mut self) -> Result<bool> {
         let mut pulled = Vec::new();
         let key = {
-            let mut c = Cursor::seek_lower(self, self.freelist.root, Bound::Unbounded)?;
+            let mut c = Cursor::seek_lower(self, self.freelist.root, None, Bound::Unbounded)?;
             let malformed = || corrupted(self.freelist.root.pgno, "malformed freelist key");
             let Some((mut key, mut v)) = c.current()? else {
                 return Ok(false);
@@ -209,7 +209,12 @@ impl WriterPages {
             if field & OLD_FREE == 0 && field > self.gates.young {
                 // No young entry is reusable: try the first old one.
                 let first_old = freelist_key(OLD_FREE, 0, 0);
-                c = Cursor::seek_lower(self, self.freelist.root, Bound::Included(&first_old[..]))?;
+                c = Cursor::seek_lower(
+                    self,
+                    self.freelist.root,
+                    None,
+                    Bound::Included(&first_old[..]),
+                )?;
                 let Some(next) = c.current()? else {
                     return Ok(false);
                 };
@@ -305,6 +310,15 @@ impl WriterPages {
         })();
         self.in_freelist_op = false;
         r
+    }
+
+    /// Seals every dirty page (checksum) and hands them all over (a read-only handle's replay
+    /// keeps them in memory instead of writing them).
+    pub fn take_sealed(&mut self) -> crate::store::Overlay {
+        for buf in self.dirty.values_mut() {
+            crate::page::seal(buf);
+        }
+        std::mem::take(&mut self.dirty).into_iter().collect()
     }
 
     /// Seals every dirty page (checksum) and returns them sorted by page number, for writing.

@@ -5,7 +5,7 @@
 //! visits each page once and never starts again from the root: amortised O(1) pages per step.
 
 use super::key::SmallKey;
-use super::{node, value, PageSource, MAX_DEPTH};
+use super::{node, value, Fence, PageSource, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
 use crate::page::PagePtr;
@@ -22,6 +22,9 @@ pub(crate) struct Cursor<'a> {
     src: &'a dyn PageSource,
     stack: [Frame<'a>; MAX_DEPTH],
     depth: usize,
+    /// The depth of the first leaf reached: every leaf must be at the same depth, so a leaf put
+    /// in a branch's place (or the reverse) is an error when the cursor moves past it.
+    leaf_depth: Option<usize>,
 }
 
 /// Which way a seek descends at each branch.
@@ -38,6 +41,7 @@ impl<'a> Cursor<'a> {
             src,
             stack: [Frame { node: None, idx: 0 }; MAX_DEPTH],
             depth: 0,
+            leaf_depth: None,
         }
     }
 
@@ -51,13 +55,22 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Descends from `ptr` to a leaf, choosing children by `edge`; the leaf's index is left for the
-    /// caller to set.
-    fn descend(&mut self, mut ptr: PagePtr, edge: Edge<'_>) -> Result<Node<'a>> {
+    /// Descends from `ptr`, whose keys lie in `fence`, to a leaf, choosing children by `edge` and
+    /// checking each page against its fence; the leaf's index is left for the caller to set.
+    fn descend(
+        &mut self,
+        mut ptr: PagePtr,
+        mut fence: Fence<'a>,
+        edge: Edge<'_>,
+    ) -> Result<Node<'a>> {
         loop {
             let n = node(self.src, ptr)?;
+            fence.check(&n)?;
             if n.is_leaf() {
                 self.push(n, 0)?;
+                if *self.leaf_depth.get_or_insert(self.depth) != self.depth {
+                    return Err(corrupted(n.pgno(), "leaves at different depths"));
+                }
                 return Ok(n);
             }
             let i = match edge {
@@ -66,8 +79,20 @@ impl<'a> Cursor<'a> {
                 Edge::Key(k) => n.child_index(k)?,
             };
             self.push(n, i)?;
+            fence = fence.child(&n, i)?;
             ptr = n.child(i)?;
         }
+    }
+
+    /// The fence of the child the top frame points at: the separators nearest above it.
+    fn top_fence(&self) -> Result<Fence<'a>> {
+        let mut fence = Fence::default();
+        for f in self.stack[..self.depth].iter() {
+            if let Some(n) = &f.node {
+                fence = fence.child(n, f.idx)?;
+            }
+        }
+        Ok(fence)
     }
 
     fn leaf_frame(&mut self) -> &mut Frame<'a> {
@@ -94,10 +119,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A cursor on the first entry that satisfies `lower` (past the end if none does).
+    /// A cursor on the first entry that satisfies `lower` (past the end if none does). `count`
+    /// is the tree's entry count, if known (see [`Fence::root`]).
     pub fn seek_lower(
         src: &'a dyn PageSource,
         root: PagePtr,
+        count: Option<u64>,
         lower: Bound<&[u8]>,
     ) -> Result<Cursor<'a>> {
         let mut c = Cursor::new(src);
@@ -109,7 +136,7 @@ impl<'a> Cursor<'a> {
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, edge)?;
+        let leaf = c.descend(root, Fence::root(count), edge)?;
         let idx = match key {
             None => 0,
             Some((k, inclusive)) => match leaf.search(k)? {
@@ -125,10 +152,12 @@ impl<'a> Cursor<'a> {
         Ok(c)
     }
 
-    /// A cursor on the last entry that satisfies `upper` (before the start if none does).
+    /// A cursor on the last entry that satisfies `upper` (before the start if none does). `count`
+    /// is the tree's entry count, if known (see [`Fence::root`]).
     pub fn seek_upper(
         src: &'a dyn PageSource,
         root: PagePtr,
+        count: Option<u64>,
         upper: Bound<&[u8]>,
     ) -> Result<Cursor<'a>> {
         let mut c = Cursor::new(src);
@@ -140,7 +169,7 @@ impl<'a> Cursor<'a> {
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, edge)?;
+        let leaf = c.descend(root, Fence::root(count), edge)?;
         // `below` = how many entries of this leaf satisfy the bound.
         let below = match key {
             None => leaf.count(),
@@ -234,7 +263,7 @@ impl<'a> Cursor<'a> {
             .node
             .ok_or_else(|| corrupted(0, "cursor frame without a page"))?
             .child(f.idx)?;
-        let leaf = self.descend(child, edge)?;
+        let leaf = self.descend(child, self.top_fence()?, edge)?;
         if leaf.count() == 0 {
             return Err(empty_leaf(leaf.pgno()));
         }
@@ -296,6 +325,8 @@ fn above_lower(key: &[u8], lower: Bound<&[u8]>) -> bool {
 pub(crate) struct RangeIter<'a> {
     src: &'a dyn PageSource,
     root: PagePtr,
+    /// The tree's entry count, if known (see [`Fence::root`]).
+    count: Option<u64>,
     lower: Bound<SmallKey>,
     upper: Bound<SmallKey>,
     front: Option<Cursor<'a>>,
@@ -309,16 +340,19 @@ pub(crate) struct RangeIter<'a> {
 pub(crate) type Entry<'a> = (&'a [u8], &'a [u8]);
 
 impl<'a> RangeIter<'a> {
-    /// A range over the tree at `root`; seeks happen lazily, on the first step from each end.
+    /// A range over the tree at `root` (holding `count` entries, if known); seeks happen
+    /// lazily, on the first step from each end.
     pub fn new(
         src: &'a dyn PageSource,
         root: PagePtr,
+        count: Option<u64>,
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> RangeIter<'a> {
         RangeIter {
             src,
             root,
+            count,
             lower: own(lower),
             upper: own(upper),
             front: None,
@@ -336,6 +370,7 @@ impl<'a> RangeIter<'a> {
                 self.front = Some(Cursor::seek_lower(
                     self.src,
                     self.root,
+                    self.count,
                     borrow(&self.lower),
                 )?)
             }
@@ -369,6 +404,7 @@ impl<'a> RangeIter<'a> {
                 self.back = Some(Cursor::seek_upper(
                     self.src,
                     self.root,
+                    self.count,
                     borrow(&self.upper),
                 )?)
             }

@@ -71,30 +71,171 @@ pub(crate) fn run_value(ptr: PagePtr, run: &[u8], npages: u64, len: u64) -> Resu
     overflow_value(ptr.pgno, run, ptr.txn, len)
 }
 
+/// The keys a page reached through a branch may hold, from the separators nearest above it on
+/// its path: `lower <= key < upper` (None: no bound). A page that passes its checksum but lies
+/// outside its fence was moved or swapped there (or is a stale copy): an error, not data. A
+/// table's root has no separators above it, but if it is a leaf it must hold exactly the table's
+/// entry count (kept in the catalog), which catches another page swapped into the root's place.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Fence<'a> {
+    lower: Option<&'a [u8]>,
+    upper: Option<&'a [u8]>,
+    count: Option<u64>,
+}
+
+impl<'a> Fence<'a> {
+    /// The fence of a tree's root: if it is a leaf, it holds `count` entries (when known: a
+    /// table's count; the catalog and the freelist keep none).
+    pub fn root(count: Option<u64>) -> Fence<'a> {
+        Fence {
+            count,
+            ..Fence::default()
+        }
+    }
+
+    /// The fence of child `i` of branch `n`, which lies inside this fence.
+    pub fn child(self, n: &Node<'a>, i: usize) -> Result<Fence<'a>> {
+        Ok(Fence {
+            lower: if i > 0 { Some(n.key(i)?) } else { self.lower },
+            upper: if i + 1 < n.count() {
+                Some(n.key(i + 1)?)
+            } else {
+                self.upper
+            },
+            count: None,
+        })
+    }
+
+    /// Checks that the first and last keys of `n` (separators, for a branch) lie in the fence,
+    /// and that a root leaf holds the tree's entry count.
+    pub fn check(&self, n: &Node<'_>) -> Result<()> {
+        if let Some(c) = self.count.filter(|&c| n.is_leaf() && n.count() as u64 != c) {
+            return Err(corrupted(
+                n.pgno(),
+                format!(
+                    "the root leaf holds {} entries but its table {c} (a page moved or swapped?)",
+                    n.count()
+                ),
+            ));
+        }
+        let first = usize::from(!n.is_leaf());
+        if n.count() <= first || (self.lower.is_none() && self.upper.is_none()) {
+            return Ok(());
+        }
+        let (lo, hi) = (n.key(first)?, n.key(n.count() - 1)?);
+        if self.lower.is_some_and(|l| lo < l) || self.upper.is_some_and(|u| hi >= u) {
+            return Err(corrupted(
+                n.pgno(),
+                "keys outside the separators that lead to the page (a page moved or swapped?)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Looks `key` up in the tree rooted at `root`.
+///
+/// A key found is right even in a page swapped with another of its tree (keys are unique in a
+/// tree, and the pointer's txn rules out older pages), so only a miss descends again with every
+/// page checked against its fence: a swapped page never makes a present key look absent.
 pub(crate) fn get<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    if root.is_null() {
-        return Ok(None);
+    find(s, root, Fence::default(), key)
+}
+
+/// Looks `key` up in the table `tree` (whose entry count fences a root leaf): as [`get`].
+pub(crate) fn get_in<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    tree: TreeRoot,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    find(s, tree.root, Fence::root(Some(tree.count)), key)
+}
+
+/// [`get`], with `root_fence` for the root on the checked descent after a miss.
+fn find<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    root: PagePtr,
+    root_fence: Fence<'a>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
+    if let (Some(v), _) = lookup(s, root, key, None)? {
+        return Ok(Some(v));
     }
-    let mut ptr = root;
-    for _ in 0..MAX_DEPTH {
+    match lookup(s, root, key, Some(root_fence))? {
+        (None, depth) => {
+            check_depth(s, root, depth)?;
+            Ok(None)
+        }
+        (hit, _) => Ok(hit),
+    }
+}
+
+/// After a miss in a leaf `depth` levels down: the tree's first and last leaves must be as deep
+/// (all leaves are), or a leaf stands in a branch's place (or the reverse) and the miss is not to
+/// be trusted. (Both ends, so that one damaged path does not vouch for itself.)
+fn check_depth<S: PageSource + ?Sized>(s: &S, root: PagePtr, depth: usize) -> Result<()> {
+    if root.is_null() {
+        return Ok(());
+    }
+    for last in [false, true] {
+        let mut ptr = root;
+        for d in 1..=MAX_DEPTH {
+            let n = node(s, ptr)?;
+            if n.is_leaf() {
+                if d != depth {
+                    return Err(corrupted(n.pgno(), "leaves at different depths"));
+                }
+                break;
+            }
+            ptr = n.child(if last { n.count() - 1 } else { 0 })?;
+            if d == MAX_DEPTH {
+                return Err(too_deep(root));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error for a descent past [`MAX_DEPTH`].
+fn too_deep(root: PagePtr) -> crate::error::Error {
+    corrupted(root.pgno, "tree deeper than the maximum depth (a cycle?)")
+}
+
+/// Descends from `root` to the leaf that would hold `key` and returns its value and the leaf's
+/// depth (1 for a root leaf); with a fence for the root, checks every page against its
+/// [`Fence`] on the way.
+fn lookup<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    root: PagePtr,
+    key: &[u8],
+    root_fence: Option<Fence<'a>>,
+) -> Result<(Option<&'a [u8]>, usize)> {
+    if root.is_null() {
+        return Ok((None, 0));
+    }
+    let (mut ptr, mut fence) = (root, root_fence);
+    for d in 1..=MAX_DEPTH {
         let n = node(s, ptr)?;
+        if let Some(f) = &fence {
+            f.check(&n)?;
+        }
         if n.is_leaf() {
             return match n.search(key)? {
-                Ok(i) => Ok(Some(value(s, n.leaf_entry(i)?.1)?)),
-                Err(_) => Ok(None),
+                Ok(i) => Ok((Some(value(s, n.leaf_entry(i)?.1)?), d)),
+                Err(_) => Ok((None, d)),
             };
         }
-        ptr = n.child(n.child_index(key)?)?;
+        let i = n.child_index(key)?;
+        if let Some(f) = fence {
+            fence = Some(f.child(&n, i)?);
+        }
+        ptr = n.child(i)?;
     }
-    Err(corrupted(
-        root.pgno,
-        "tree deeper than the maximum depth (a cycle?)",
-    ))
+    Err(too_deep(root))
 }
 
 /// A write transaction's pages, as the tree mutations need them.

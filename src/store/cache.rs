@@ -37,6 +37,7 @@
 
 use super::arc::ArcPolicy;
 use super::policy::ReplacementPolicy;
+use super::verified::Verifier;
 use crate::error::{corrupted, Error, Result};
 use crate::store::hasher::{bucket, PgnoMap};
 use parking_lot::{Mutex, RwLock};
@@ -173,6 +174,9 @@ pub(crate) struct PageCache {
     policy: Mutex<Policy>,
     misses: AtomicU64,
     run_reads: AtomicU64,
+    /// With verification on: the check every page or run read from the file passes before it is
+    /// cached or lent (once per miss; hits trust the frame).
+    verify: Option<Verifier>,
 }
 
 /// The stripe of the calling thread.
@@ -200,9 +204,15 @@ fn shard_index(pgno: u64) -> usize {
 }
 
 impl PageCache {
-    /// A cache of `capacity_bytes` for pages of `page_size` bytes read from `file`. Fails with
-    /// `InvalidOption` if that is fewer than [`MIN_FRAMES`] pages.
-    pub fn new(file: File, page_size: usize, capacity_bytes: usize) -> Result<PageCache> {
+    /// A cache of `capacity_bytes` for pages of `page_size` bytes read from `file`, checking
+    /// each page read from the file with `verify` (if given). Fails with `InvalidOption` if that
+    /// is fewer than [`MIN_FRAMES`] pages.
+    pub fn new(
+        file: File,
+        page_size: usize,
+        capacity_bytes: usize,
+        verify: Option<Verifier>,
+    ) -> Result<PageCache> {
         let frames = check_capacity(capacity_bytes, page_size)?;
         let batch = (frames / 16).clamp(1, MAX_MISS_BATCH);
         debug_assert!(frames >= MIN_FRAMES && 2 * batch < frames);
@@ -228,6 +238,7 @@ impl PageCache {
             }),
             misses: AtomicU64::new(0),
             run_reads: AtomicU64::new(0),
+            verify,
         })
     }
 
@@ -359,18 +370,29 @@ impl PageCache {
         Frame::from(vec![0u8; self.page_size])
     }
 
-    /// Reads page `pgno` into a frame from the pool (or a new one).
+    /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.
     fn read_page(&self, pgno: u64) -> Result<Frame> {
         let pooled = self.pool.lock().pop();
         let mut frame = pooled.unwrap_or_else(|| self.new_frame());
         loop {
             // Pooled and new frames are never shared, so this takes the first branch.
             if let Some(buf) = Arc::get_mut(&mut frame) {
-                self.read_into(buf, pgno)?;
+                let read = self
+                    .read_into(buf, pgno)
+                    .and_then(|()| self.verified(pgno, buf));
+                if let Err(e) = read {
+                    self.recycle(frame);
+                    return Err(e);
+                }
                 return Ok(frame);
             }
             frame = self.new_frame();
         }
+    }
+
+    /// Runs the check (if verification is on) on a page or run just read from the file.
+    fn verified(&self, pgno: u64, bytes: &[u8]) -> Result<()> {
+        self.verify.map_or(Ok(()), |verify| verify(pgno, bytes))
     }
 
     /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
@@ -383,6 +405,7 @@ impl PageCache {
             .ok_or_else(|| corrupted(pgno, format!("run of {npages} pages is too large")))?;
         let mut bytes = vec![0u8; len];
         self.read_into(&mut bytes, pgno)?;
+        self.verified(pgno, &bytes)?;
         Ok(Frame::from(bytes))
     }
 
@@ -591,7 +614,7 @@ mod tests {
     fn threads_racing_on_a_small_cache_read_the_right_pages() {
         const PAGES: u64 = 500;
         const THREADS: u64 = 4;
-        let cache = PageCache::new(file(PAGES), PS, 32 * PS).unwrap();
+        let cache = PageCache::new(file(PAGES), PS, 32 * PS, None).unwrap();
         std::thread::scope(|s| {
             for t in 0..THREADS {
                 let cache = &cache;
@@ -632,7 +655,7 @@ mod tests {
 
     #[test]
     fn overwrite_replaces_cached_pages_only() {
-        let cache = PageCache::new(file(100), PS, 16 * PS).unwrap();
+        let cache = PageCache::new(file(100), PS, 16 * PS, None).unwrap();
         let old = cache.get(5).unwrap();
         let new_page = vec![0xAB; PS];
         let run = vec![0xCD; 2 * PS];
@@ -645,7 +668,7 @@ mod tests {
 
     #[test]
     fn frames_of_an_entered_reader_outlive_eviction_until_it_leaves() {
-        let cache = PageCache::new(file(200), PS, 16 * PS).unwrap();
+        let cache = PageCache::new(file(200), PS, 16 * PS, None).unwrap();
         let epoch = cache.enter();
         let held: Vec<(u64, *const [u8])> =
             (0..8).map(|p| (p, cache.get_entered(p).unwrap())).collect();
@@ -680,7 +703,7 @@ mod tests {
 
     #[test]
     fn short_reads_are_errors() {
-        let cache = PageCache::new(file(10), PS, 16 * PS).unwrap();
+        let cache = PageCache::new(file(10), PS, 16 * PS, None).unwrap();
         assert!(matches!(
             cache.get(10),
             Err(Error::Corrupted { page: 10, .. })
@@ -690,7 +713,7 @@ mod tests {
             Err(Error::Corrupted { page: 8, .. })
         ));
         assert!(matches!(
-            PageCache::new(file(1), PS, 3 * PS),
+            PageCache::new(file(1), PS, 3 * PS, None),
             Err(Error::InvalidOption(_))
         ));
     }

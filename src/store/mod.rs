@@ -7,6 +7,9 @@
 //! needs a new mapping; when it does, the old mapping lives on (behind an `Arc`) until the last
 //! snapshot that reads through it is dropped.
 //!
+//! Pages read from the file are verified before any read relies on them (`verified.rs`): with
+//! the map at a page's first touch after the open, with the cache at every miss.
+//!
 //! The one thing Rust cannot check: another process truncating or rewriting the file under the
 //! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out use the
 //! cached backend, where a short read is an error.
@@ -21,9 +24,11 @@ pub(crate) mod lru;
 pub(crate) mod policy;
 #[cfg(feature = "testing")]
 pub mod sim;
+mod verified;
 mod view;
 
-pub(crate) use view::{Backing, TxnView, View};
+pub(crate) use verified::Verifier;
+pub(crate) use view::{Backing, Overlay, TxnView, View};
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -349,14 +354,29 @@ impl FileStore {
         Ok(())
     }
 
-    /// A page cache of `capacity` bytes reading this file (through its own descriptor).
-    pub fn page_cache(&self, page_size: usize, capacity: usize) -> Result<Arc<cache::PageCache>> {
+    /// A page cache of `capacity` bytes reading this file (through its own descriptor), checking
+    /// every page it reads from the file with `verify` (if given) before caching it.
+    pub fn page_cache(
+        &self,
+        page_size: usize,
+        capacity: usize,
+        verify: Option<Verifier>,
+    ) -> Result<Arc<cache::PageCache>> {
         let file = self.file.try_clone()?;
-        Ok(Arc::new(cache::PageCache::new(file, page_size, capacity)?))
+        Ok(Arc::new(cache::PageCache::new(
+            file, page_size, capacity, verify,
+        )?))
     }
 
-    /// Maps the file read-only, reserving at least `min_len` bytes of address space.
-    pub fn map(&self, min_len: u64) -> Result<Arc<Map>> {
+    /// Maps the file read-only, reserving at least `min_len` bytes of address space. With
+    /// `verify`, each page of `page_size` bytes is checked with it at its first touch through the
+    /// map ([`Map::page`]).
+    pub fn map(
+        &self,
+        min_len: u64,
+        page_size: usize,
+        verify: Option<Verifier>,
+    ) -> Result<Arc<Map>> {
         let reserve = min_len
             .saturating_mul(2)
             .max(MIN_MAP_RESERVE)
@@ -368,7 +388,15 @@ impl FileStore {
         // are published). Mapping beyond the end of the file only reserves address space.
         // Another process truncating the file is outside what Rust can check: documented above.
         let map = unsafe { memmap2::MmapOptions::new().len(reserve).map(&self.file)? };
-        Ok(Arc::new(Map { map }))
+        let checks = verify.map(|verify| verified::MapChecks {
+            verify,
+            verified: verified::VerifiedPages::new((reserve / page_size) as u64),
+        });
+        Ok(Arc::new(Map {
+            map,
+            page_size,
+            checks,
+        }))
     }
 }
 
@@ -386,6 +414,9 @@ impl Drop for FileStore {
 /// A read-only mapping of the database file, shared by the snapshots that read through it.
 pub(crate) struct Map {
     map: memmap2::Mmap,
+    page_size: usize,
+    /// With verification on: the check and the pages that passed it since the open.
+    checks: Option<verified::MapChecks>,
 }
 
 impl Map {
@@ -394,9 +425,44 @@ impl Map {
         self.map.len() as u64
     }
 
-    /// The mapped bytes, including the reserved space beyond the end of the file: callers read
-    /// only below the length of a commit ([`View`] checks it).
-    pub fn bytes(&self) -> &[u8] {
-        &self.map
+    /// The mapped bytes in `range` (which the caller checked lies below the length of a commit:
+    /// the map reserves space beyond the end of the file), a page or run starting at
+    /// page `pgno`, verified at its first touch since the open. A page that already verified costs
+    /// one relaxed load and a branch.
+    #[inline]
+    pub fn page(&self, pgno: u64, range: std::ops::Range<usize>) -> Result<&[u8]> {
+        let bytes = &self.map[range];
+        match &self.checks {
+            Some(c) if !c.verified.contains(pgno) => Self::first_touch(c, pgno, bytes),
+            _ => Ok(bytes),
+        }
+    }
+
+    /// Verifies a page or run not verified yet, and records it if it passes.
+    #[cold]
+    #[inline(never)]
+    fn first_touch<'a>(c: &verified::MapChecks, pgno: u64, bytes: &'a [u8]) -> Result<&'a [u8]> {
+        (c.verify)(pgno, bytes)?;
+        c.verified.insert(pgno);
+        Ok(bytes)
+    }
+
+    /// After this handle wrote the pages (or runs) starting at `pgnos`: they hold what it sealed,
+    /// so they count as verified.
+    pub fn wrote(&self, pgnos: impl Iterator<Item = u64>) {
+        if let Some(c) = &self.checks {
+            pgnos.for_each(|p| c.verified.insert(p));
+        }
+    }
+
+    /// A mapping of the same file reserving at least `min_len` bytes, with the same checks and
+    /// the pages verified so far.
+    pub fn remapped(&self, store: &FileStore, min_len: u64) -> Result<Arc<Map>> {
+        let verify = self.checks.as_ref().map(|c| c.verify);
+        let new = store.map(min_len, self.page_size, verify)?;
+        if let (Some(old), Some(c)) = (&self.checks, &new.checks) {
+            c.verified.inherit(&old.verified);
+        }
+        Ok(new)
     }
 }

@@ -23,12 +23,19 @@ pub(crate) enum Backing {
     Cache(Arc<PageCache>),
 }
 
+/// Pages a read-only handle rebuilt in memory by replaying the commit log, by page number (a
+/// page, or the first page of an overflow run): they are not in the file.
+pub(crate) type Overlay = super::hasher::PgnoMap<Box<[u8]>>;
+
 /// The pages of one committed version: its backing and how many pages of the file it covers.
 #[derive(Clone)]
 pub(crate) struct View {
     backing: Backing,
     page_count: u64,
     page_size: usize,
+    /// Pages held in memory instead of the file (a read-only handle's replay of the log), and
+    /// how many pages of the file lie below them.
+    overlay: Option<(Arc<Overlay>, u64)>,
 }
 
 impl View {
@@ -38,6 +45,38 @@ impl View {
             backing,
             page_count,
             page_size,
+            overlay: None,
+        }
+    }
+
+    /// This view with `pages` held in memory over it, covering `page_count` pages in all (some
+    /// of them past the file's end, each of which is in `pages`).
+    pub fn with_overlay(&self, page_count: u64, pages: Overlay) -> View {
+        View {
+            backing: self.backing.clone(),
+            page_count,
+            page_size: self.page_size,
+            overlay: Some((Arc::new(pages), self.page_count)),
+        }
+    }
+
+    /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
+    /// holds them. A page number past the file's pages that the overlay lacks is corrupt.
+    fn overlaid(&self, pgno: u64, npages: u64) -> Result<Option<&[u8]>> {
+        let Some((pages, file_pages)) = &self.overlay else {
+            return Ok(None);
+        };
+        match pages.get(&pgno) {
+            Some(b) if b.len() as u64 == npages * self.page_size as u64 => Ok(Some(b)),
+            Some(_) => Err(corrupted(
+                pgno,
+                "page run length differs from its reference",
+            )),
+            None if pgno.saturating_add(npages) > *file_pages => Err(corrupted(
+                pgno,
+                "page run lies past the end of the file's pages",
+            )),
+            None => Ok(None),
         }
     }
 
@@ -64,18 +103,20 @@ impl View {
     pub fn resized(&self, store: &FileStore, page_count: u64) -> Result<View> {
         let backing = match &self.backing {
             Backing::Map(m) if page_count * self.page_size as u64 > m.reserved() => {
-                Backing::Map(store.map(page_count * self.page_size as u64)?)
+                Backing::Map(m.remapped(store, page_count * self.page_size as u64)?)
             }
             b => b.clone(),
         };
         Ok(View::new(backing, page_count, self.page_size))
     }
 
-    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages): cached frames of those pages
-    /// take the new contents, so later readers never see what the pages held before reuse.
+    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages, each a page or an overflow
+    /// run): cached frames of those pages take the new contents, so later readers never see what
+    /// the pages held before reuse; with the map, the pages (runs) count as verified.
     pub fn wrote(&self, pages: &[(u64, &[u8])]) {
-        if let Backing::Cache(c) = &self.backing {
-            c.overwrite(pages);
+        match &self.backing {
+            Backing::Cache(c) => c.overwrite(pages),
+            Backing::Map(m) => m.wrote(pages.iter().map(|&(pgno, _)| pgno)),
         }
     }
 
@@ -228,8 +269,11 @@ impl TxnView {
     /// `npages` pages from `pgno`, lent without pinning (see [`PageRef`]).
     pub fn lend(&self, pgno: u64, npages: u64) -> Result<PageRef<'_>> {
         let range = self.view.bounds(pgno, npages)?;
+        if let Some(b) = self.view.overlaid(pgno, npages)? {
+            return Ok(PageRef::Slice(b));
+        }
         match &self.view.backing {
-            Backing::Map(m) => Ok(PageRef::Slice(&m.bytes()[range])),
+            Backing::Map(m) => Ok(PageRef::Slice(m.page(pgno, range)?)),
             Backing::Cache(c) if npages == 1 => Ok(PageRef::Frame(c.get(pgno)?)),
             Backing::Cache(c) => Ok(PageRef::Frame(c.read_run(pgno, npages)?)),
         }
@@ -239,8 +283,11 @@ impl TxnView {
 impl PageSource for TxnView {
     fn page(&self, pgno: u64) -> Result<&[u8]> {
         let range = self.view.bounds(pgno, 1)?;
+        if let Some(b) = self.view.overlaid(pgno, 1)? {
+            return Ok(b);
+        }
         match &self.view.backing {
-            Backing::Map(m) => Ok(&m.bytes()[range]),
+            Backing::Map(m) => m.page(pgno, range),
             Backing::Cache(c) => self.cached_page(c, pgno),
         }
     }
@@ -250,8 +297,11 @@ impl PageSource for TxnView {
             return self.page(pgno);
         }
         let range = self.view.bounds(pgno, npages)?;
+        if let Some(b) = self.view.overlaid(pgno, npages)? {
+            return Ok(b);
+        }
         match &self.view.backing {
-            Backing::Map(m) => Ok(&m.bytes()[range]),
+            Backing::Map(m) => m.page(pgno, range),
             Backing::Cache(c) => self.cached_run(c, pgno, npages),
         }
     }

@@ -76,7 +76,7 @@ impl ReadTxn {
 
 /// Names of the tables in the catalog tree `catalog`.
 pub(crate) fn list_tables(src: &dyn btree::PageSource, catalog: TreeRoot) -> Result<Vec<String>> {
-    RangeIter::new(src, catalog.root, Bound::Unbounded, Bound::Unbounded)
+    RangeIter::new(src, catalog.root, None, Bound::Unbounded, Bound::Unbounded)
         .map(|e| {
             let (k, _) = e?;
             // Names are written from `&str`: anything else is damage, not a name to show.

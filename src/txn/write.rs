@@ -65,6 +65,16 @@ impl WriteTxn {
         if shared.config.read_only {
             return Err(Error::ReadOnly);
         }
+        WriteTxn::begin_any(shared)
+    }
+
+    /// A transaction on a read-only handle, for its replay of the commit log, which it commits
+    /// in memory ([`WriteTxn::commit_in_memory`]).
+    pub(crate) fn begin_replay(shared: Arc<Shared>) -> Result<WriteTxn> {
+        WriteTxn::begin_any(shared)
+    }
+
+    fn begin_any(shared: Arc<Shared>) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let guard = WriterGuard::acquire(shared.clone());
         shared.check_poisoned()?;
@@ -360,6 +370,30 @@ impl WriteTxn {
             _ => shared.checkpoint(&version)?,
         }
         shared.metrics.committed(started.elapsed());
+        Ok(())
+    }
+
+    /// Commits without writing: the new version's pages stay in memory, over the file's (a
+    /// read-only handle replaying the commit log), and it is published at once.
+    pub(crate) fn commit_in_memory(mut self) -> Result<()> {
+        self.flush_catalog()?;
+        self.pages.finish_freelist()?;
+        let (txn, catalog) = (self.pages.txn_id(), self.catalog.root);
+        let (page_count, freelist) = (self.pages.page_count, self.pages.freelist.root);
+        let view = self
+            .base
+            .view
+            .with_overlay(page_count, self.pages.take_sealed());
+        let version = Arc::new(Version {
+            txn,
+            catalog,
+            freelist,
+            log: self.base.log,
+            view,
+        });
+        *self.shared.latest.lock() = version.clone();
+        self.shared.current.publish(txn, version);
+        self.wrote = true;
         Ok(())
     }
 
