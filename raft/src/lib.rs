@@ -10,14 +10,19 @@
 //!   log id and membership are in `sm_meta`; a batch of entries is applied in one transaction.
 //!   Snapshots are streamed from a [`larchdb::ReadTxn`] into a file (see [`snapshot`]), and a
 //!   received snapshot replaces the map in one write transaction.
-//! - [`net`] is a small loopback TCP transport (length-prefixed JSON over tokio) for the example
-//!   cluster in `tests/cluster.rs`.
+//! - [`net`] is a small loopback TCP transport (length-prefixed JSON over tokio), and [`node`] runs
+//!   one node of the replicated key-value service on it (the cluster test, `tests/cluster.rs`,
+//!   starts three).
 //!
 //! Both stores share one database file per node (`node.larch` in the node's directory, beside a
 //! `snapshots/` directory); open them with [`open_node`].
 
+// openraft's traits fix the error type (`StorageError`, about 190 bytes); the helpers return it too.
+#![allow(clippy::result_large_err)]
+
 pub mod log_store;
 pub mod net;
+pub mod node;
 pub mod snapshot;
 pub mod state_machine;
 
@@ -29,6 +34,7 @@ use openraft::{AnyError, BasicNode, StorageError, StorageIOError};
 use serde::{Deserialize, Serialize};
 
 pub use log_store::{LogStore, LogSync};
+pub use node::KvNode;
 pub use state_machine::{KvReader, StateMachineStore};
 
 /// A write to the replicated key-value map: the application data of a log entry.

@@ -42,9 +42,9 @@ pub fn write(rtx: &ReadTxn, table: &str, out: &mut impl Write) -> io::Result<u64
         let (k, v) = item.map_err(other)?;
         out.write_all(&[1])?;
         out.write_all(&len_u32(k.len())?)?;
-        out.write_all(&k)?;
+        out.write_all(k)?;
         out.write_all(&len_u32(v.len())?)?;
-        out.write_all(&v)?;
+        out.write_all(v)?;
         count += 1;
     }
     out.write_all(&[0])?;
