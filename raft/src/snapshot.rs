@@ -102,3 +102,75 @@ pub fn read(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use larchdb::Database;
+
+    use super::*;
+
+    /// A database with `n` pairs in table `t`, and the snapshot of it.
+    fn snapshot_of(n: u32) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("s.larch")).unwrap();
+        let mut wtx = db.begin_write().unwrap();
+        {
+            let mut t = wtx.open_table("t").unwrap();
+            for i in 0..n {
+                t.insert(
+                    format!("k{i:05}").as_bytes(),
+                    &vec![i as u8; i as usize % 300],
+                )
+                .unwrap();
+            }
+        }
+        wtx.commit().unwrap();
+        let rtx = db.begin_read().unwrap();
+        let mut out = Vec::new();
+        assert_eq!(write(&rtx, "t", &mut out).unwrap(), u64::from(n));
+        out
+    }
+
+    #[test]
+    fn round_trip_in_key_order() {
+        let bytes = snapshot_of(1000);
+        let mut seen = Vec::new();
+        let n = read(&mut &bytes[..], |k, v| {
+            seen.push((k.to_vec(), v.len()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 1000);
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(seen[7], (b"k00007".to_vec(), 7));
+    }
+
+    #[test]
+    fn empty_map() {
+        let bytes = snapshot_of(0);
+        assert_eq!(read(&mut &bytes[..], |_, _| Ok(())).unwrap(), 0);
+    }
+
+    #[test]
+    fn damaged_snapshots_are_refused() {
+        let bytes = snapshot_of(50);
+        // Truncated anywhere, or with a byte more, or another magic.
+        for cut in [0, 5, 8, 20, bytes.len() / 2, bytes.len() - 1] {
+            assert!(
+                read(&mut &bytes[..cut], |_, _| Ok(())).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(read(&mut &longer[..], |_, _| Ok(())).is_err());
+        let mut other = bytes.clone();
+        other[0] = b'X';
+        assert!(read(&mut &other[..], |_, _| Ok(())).is_err());
+        // A wrong count in the end marker.
+        let mut count = bytes;
+        let last = count.len() - 8;
+        count[last] ^= 1;
+        assert!(read(&mut &count[..], |_, _| Ok(())).is_err());
+    }
+}

@@ -85,6 +85,12 @@ fn get_json_w<T: DeserializeOwned>(wtx: &mut WriteTxn, key: &[u8]) -> Result<Opt
     }
 }
 
+/// The last applied log id (stored as a JSON log id, or `null` after installing a snapshot that
+/// has none).
+fn read_applied(rtx: &ReadTxn) -> Result<Option<LogId<u64>>, SmError> {
+    Ok(get_json::<Option<LogId<u64>>>(rtx, KEY_APPLIED)?.flatten())
+}
+
 /// A name for a new snapshot file, unique within the directory.
 fn new_file_name(last: Option<&LogId<u64>>) -> String {
     let nanos = SystemTime::now()
@@ -210,7 +216,7 @@ impl RaftSnapshotBuilder<KvConfig> for SnapshotBuilder {
         // openraft may purge the log up to it once it is built.
         self.db.sync().map_err(sm_write)?;
         let rtx = self.db.begin_read().map_err(sm_read)?;
-        let last_applied: Option<LogId<u64>> = get_json(&rtx, KEY_APPLIED)?;
+        let last_applied = read_applied(&rtx)?;
         let membership: Membership = get_json(&rtx, KEY_MEMBERSHIP)?.unwrap_or_default();
         let name = new_file_name(last_applied.as_ref());
         let meta = Meta {
@@ -310,7 +316,7 @@ impl RaftStateMachine<KvConfig> for StateMachineStore {
 
     async fn applied_state(&mut self) -> Result<(Option<LogId<u64>>, Membership), SmError> {
         let rtx = self.db.begin_read().map_err(sm_read)?;
-        let applied = get_json(&rtx, KEY_APPLIED)?;
+        let applied = read_applied(&rtx)?;
         let membership = get_json(&rtx, KEY_MEMBERSHIP)?.unwrap_or_default();
         Ok((applied, membership))
     }
