@@ -19,6 +19,7 @@
 
 // openraft's traits fix the error type (`StorageError`, about 190 bytes); the helpers return it too.
 #![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
 
 pub mod log_store;
 pub mod net;

@@ -286,8 +286,15 @@ where
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>> {
-        let rtx = self.db.begin_read().map_err(read_logs)?;
-        read_meta(&rtx, KEY_VOTE)
+        let vote_err = |e| io_err(ErrorSubject::Vote, ErrorVerb::Read, e);
+        let rtx = self.db.begin_read().map_err(vote_err)?;
+        let t = rtx.open_table(META_TABLE).map_err(vote_err)?;
+        match t.get(KEY_VOTE).map_err(vote_err)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(v)
+                .map(Some)
+                .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Read, e)),
+        }
     }
 
     async fn save_committed(
