@@ -16,6 +16,11 @@
 //!
 //! Both stores share one database file per node (`node.larch` in the node's directory, beside a
 //! `snapshots/` directory); open them with [`open_node`].
+//!
+//! The stores call larchdb synchronously inside openraft's async methods: an append with
+//! [`LogSync::Immediate`] holds its tokio worker for one `fdatasync` ([`LogSync::Grouped`] moves
+//! the sync to a thread of its own). Building and installing a snapshot run on tokio's blocking
+//! pool.
 
 // openraft's traits fix the error type (`StorageError`, about 190 bytes); the helpers return it too.
 #![allow(clippy::result_large_err)]
