@@ -160,9 +160,9 @@ impl TcpNetwork {
                 stream.set_nodelay(true).map_err(CallError::Unreachable)?;
                 self.conn = Some(BufStream::new(stream));
             }
-            let Some(conn) = self.conn.as_mut() else {
-                unreachable!("connected above");
-            };
+            let conn = self.conn.as_mut().ok_or_else(|| {
+                CallError::Unreachable(io::Error::new(io::ErrorKind::NotConnected, "no connection"))
+            })?;
             write_frame(conn, req)
                 .await
                 .map_err(CallError::Unreachable)?;
