@@ -212,10 +212,10 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<KvConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<KvConfig>, SmError> {
-        // Apply commits are Eventual: make everything this snapshot covers durable, since
-        // openraft may purge the log up to it once it is built.
-        self.db.sync().map_err(sm_write)?;
         let rtx = self.db.begin_read().map_err(sm_read)?;
+        // Apply commits are Eventual: make everything this snapshot covers durable (the commit
+        // `rtx` reads and all before it), since openraft may purge the log up to it once built.
+        self.db.sync().map_err(sm_write)?;
         let last_applied = read_applied(&rtx)?;
         let membership: Membership = get_json(&rtx, KEY_MEMBERSHIP)?.unwrap_or_default();
         let name = new_file_name(last_applied.as_ref());
