@@ -252,13 +252,27 @@ impl Database {
             .map(|c| c.stats())
     }
 
-    /// Makes every commit so far durable, including Eventual ones. A failed sync leaves the handle
+    /// Makes every commit so far durable, including Eventual ones: one sync of the commit log
+    /// (shared with the commits of other threads waiting for one). A failed sync leaves the handle
     /// refusing writes (`PreviousIo`), as a failed commit does: what reached the disk is unknown.
     pub fn sync(&self) -> Result<()> {
         if self.shared.config.read_only {
             return Ok(());
         }
         self.shared.sync()
+    }
+
+    /// Checkpoints now: the tree pages of every commit since the last checkpoint, and a meta slot
+    /// naming the newest commit, are made durable with one sync, and the commit log starts over
+    /// (docs/FORMAT.md section 13). Waits for an open write transaction to end. larchdb
+    /// checkpoints by itself when the log is full, when freed pages of the last checkpoint reach a
+    /// quarter of the file, and on close; call this to bound the next open's replay, or before
+    /// copying the file with other tools.
+    pub fn checkpoint(&self) -> Result<()> {
+        if self.shared.config.read_only {
+            return Ok(());
+        }
+        self.shared.checkpoint_now()
     }
 
     /// Counters of the write path since the database was opened: commit latency percentiles,

@@ -95,8 +95,10 @@ fn workload_on(seed: u64, path: &std::path::Path, disk: Arc<SimDisk>, steps: usi
             start,
             state: state.clone(),
         });
-        if rng.below(6) == 0 {
-            db.sync().unwrap();
+        match rng.below(12) {
+            0 => db.sync().unwrap(),
+            1 => db.checkpoint().unwrap(),
+            _ => {}
         }
     }
     Run { disk, commits }

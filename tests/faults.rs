@@ -108,6 +108,7 @@ fn faulty_run(dir: &Path, steps: &[Step], n: u64, forever: bool, errno: i32) -> 
                     in_flight = None;
                     if step.sync_after {
                         db.sync()?;
+                        db.checkpoint()?;
                     }
                     Ok(())
                 });

@@ -182,10 +182,17 @@ impl Shared {
         }
     }
 
-    /// Makes every commit so far durable, as a checkpoint of the newest one. Waits for the
-    /// writer role, so that no commit runs meanwhile.
-    pub fn sync(self: &Arc<Self>) -> Result<()> {
+    /// Makes every commit so far durable: syncs the commit log (sharing the sync with commits
+    /// that wait for one; it does not wait for the writer role).
+    pub fn sync(&self) -> Result<()> {
         // After a failed commit, what reached the disk is unknown: do not declare it durable.
+        self.check_poisoned()?;
+        self.sync_log()
+    }
+
+    /// Checkpoints the newest commit (unless it is the last checkpoint). Waits for the writer
+    /// role, so that no commit runs meanwhile.
+    pub fn checkpoint_now(self: &Arc<Self>) -> Result<()> {
         self.check_poisoned()?;
         let _writer = WriterGuard::acquire(self.clone());
         self.checkpoint_latest()
