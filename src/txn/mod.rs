@@ -3,6 +3,7 @@
 //! the next one and commits it in one function, steps numbered.
 
 pub(crate) mod group;
+mod group_sync;
 pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod read;
