@@ -87,7 +87,7 @@ fn reseal(image: &mut [u8], pgno: usize, ps: usize) {
     } else {
         start + ps
     };
-    let sum = pg::checksum(&image[start..end]);
+    let sum = pg::checksum(&image[start..end], pgno as u64);
     image[start + pg::OFF_CHECKSUM..start + pg::OFF_CHECKSUM + 8]
         .copy_from_slice(&sum.to_le_bytes());
 }

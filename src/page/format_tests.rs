@@ -64,8 +64,10 @@ fn documented_hint(key: &[u8]) -> u32 {
 }
 
 /// The checksum FORMAT.md describes, computed independently of `page::checksum`.
-fn documented_checksum(covered: &[u8]) -> u64 {
-    xxh3_64_with_seed(&covered[..16], xxh3_64(&covered[24..]))
+fn documented_checksum(covered: &[u8], pgno: u64) -> u64 {
+    let flagged = covered[1] & 1 != 0;
+    let seed = xxh3_64(&covered[24..]) ^ if flagged { pgno } else { 0 };
+    xxh3_64_with_seed(&covered[..16], seed)
 }
 
 /// A small deterministic generator (xorshift64*), so the tests need no extra crate.
@@ -431,16 +433,16 @@ fn checksum_rule() {
     let mut rng = Rng(7);
     let mut page = vec![0u8; PS];
     rng.fill(&mut page);
-    let sum = checksum(&page);
-    assert_eq!(sum, documented_checksum(&page));
+    let sum = checksum(&page, 7);
+    assert_eq!(sum, documented_checksum(&page, 7));
     // The checksum field itself is not covered.
     page[16..24].copy_from_slice(&[0xAA; 8]);
-    assert_eq!(checksum(&page), sum);
+    assert_eq!(checksum(&page, 7), sum);
     // Every other byte is.
     for i in (0..16).chain(24..PS).step_by(97) {
         let mut p = page.clone();
         p[i] ^= 1;
-        assert_ne!(checksum(&p), sum, "byte {i}");
+        assert_ne!(checksum(&p, 7), sum, "byte {i}");
     }
 }
 
@@ -549,10 +551,13 @@ fn leaf_page_layout() {
     assert!(Node::parse(9, &page, 0x78).is_err());
 
     // Checksum: the whole page minus bytes 16..24.
-    seal(&mut page);
+    seal(&mut page, 9);
+    assert_eq!(page[1], 1, "sealed with the page number as seed");
     assert_eq!(checksummed_len(&page), PS);
-    assert_eq!(u64_at(&page, 16), documented_checksum(&page));
+    assert_eq!(u64_at(&page, 16), documented_checksum(&page, 9));
     verify_checksum(9, &page).unwrap();
+    // The same bytes at another page number fail: a misplaced page is caught.
+    assert!(verify_checksum(10, &page).is_err());
     let mut bad = page.clone();
     bad[PS / 2] ^= 0x10; // a byte of the free gap is covered too
     assert!(verify_checksum(9, &bad).is_err());
@@ -657,8 +662,8 @@ fn branch_page_layout() {
         }
     );
 
-    seal(&mut page);
-    assert_eq!(u64_at(&page, 16), documented_checksum(&page));
+    seal(&mut page, 9);
+    assert_eq!(u64_at(&page, 16), documented_checksum(&page, 9));
 
     // A branch without children is refused; so is a child pointer at a meta page.
     let mut empty = vec![0u8; PS];
@@ -991,14 +996,14 @@ fn validate_cells_rejects_a_wrong_hint() {
             }
         ));
     }
-    seal(&mut page);
+    seal(&mut page, 12);
     Node::parse(12, &page, 8).unwrap().validate_cells().unwrap();
 
     let rejected = |edit: &dyn Fn(&mut [u8])| {
         let mut bad = page.clone();
         edit(&mut bad);
         // Resealed: the checksum is right, as after a writer bug; the hint is still caught.
-        seal(&mut bad);
+        seal(&mut bad, 12);
         verify_checksum(12, &bad).unwrap();
         let n = Node::parse(12, &bad, 8).expect("the header is fine");
         match n.validate_cells() {
@@ -1116,7 +1121,7 @@ fn overflow_run_layout() {
     let mut run = vec![0u8; npages as usize * PS];
     init_overflow(&mut run, 0x42, npages, len);
     assert_eq!(run[0], 3, "kind");
-    assert_eq!(&run[1..4], &[0, 0, 0]);
+    assert_eq!(&run[1..4], &[0, 0, 0], "flags 0 until sealed");
     assert_eq!(u32_at(&run, 4), 2, "pages in the run");
     assert_eq!(u64_at(&run, 8), 0x42, "txn");
     assert_eq!(u64_at(&run, 16), 0, "checksum, until sealed");
@@ -1124,9 +1129,9 @@ fn overflow_run_layout() {
     let mut rng = Rng(3);
     rng.fill(&mut run[32..32 + len as usize]);
     // Slack after the value: not covered by the checksum.
-    seal(&mut run);
+    seal(&mut run, 20);
     assert_eq!(checksummed_len(&run), 32 + 5000);
-    assert_eq!(u64_at(&run, 16), documented_checksum(&run[..32 + 5000]));
+    assert_eq!(u64_at(&run, 16), documented_checksum(&run[..32 + 5000], 20));
     verify_checksum(20, &run).unwrap();
     let mut slack = run.clone();
     slack[32 + 5000] = 0xff;

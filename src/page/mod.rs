@@ -15,6 +15,11 @@ use crate::error::{corrupted, Result};
 pub(crate) const HEADER_LEN: usize = 32;
 /// Offset of the page kind byte.
 pub(crate) const OFF_KIND: usize = 0;
+/// Offset of the header's flags byte.
+pub(crate) const OFF_FLAGS: usize = 1;
+/// Flag: the page's checksum is seeded with its page number (every page format version 2 writes),
+/// so a page found at another page number than its own fails its checksum.
+pub(crate) const PAGE_FLAG_PGNO_SEED: u8 = 1;
 /// Offset of the u16 cell count (leaf and branch).
 pub(crate) const OFF_COUNT: usize = 2;
 /// Offset of the u32 start of the cell area (leaf and branch) or the run's page count (overflow).
@@ -102,11 +107,18 @@ pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
     b[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-/// Checksum of a page or overflow run: xxh3-64 over `bytes` without the checksum field.
-pub(crate) fn checksum(bytes: &[u8]) -> u64 {
+/// Checksum of the page or overflow run `bytes` found at page `pgno`: xxh3-64 over `bytes`
+/// without the checksum field, seeded with `pgno` when the page's flags say so.
+pub(crate) fn checksum(bytes: &[u8], pgno: u64) -> u64 {
     let head = bytes.get(..OFF_CHECKSUM).unwrap_or(bytes);
     let tail = bytes.get(OFF_CHECKSUM + 8..).unwrap_or(&[]);
-    let seed = xxhash_rust::xxh3::xxh3_64(tail);
+    let mut seed = xxhash_rust::xxh3::xxh3_64(tail);
+    if bytes
+        .get(OFF_FLAGS)
+        .is_some_and(|f| f & PAGE_FLAG_PGNO_SEED != 0)
+    {
+        seed ^= pgno;
+    }
     xxhash_rust::xxh3::xxh3_64_with_seed(head, seed)
 }
 
@@ -124,10 +136,14 @@ pub(crate) fn checksummed_len(buf: &[u8]) -> usize {
     }
 }
 
-/// Stores the checksum of a finished dirty page (or overflow run) in its header.
-pub(crate) fn seal(buf: &mut [u8]) {
+/// Stores the checksum of a finished dirty page (or overflow run), to be written at page `pgno`,
+/// in its header, seeded with `pgno`.
+pub(crate) fn seal(buf: &mut [u8], pgno: u64) {
+    if let Some(f) = buf.get_mut(OFF_FLAGS) {
+        *f |= PAGE_FLAG_PGNO_SEED;
+    }
     let n = checksummed_len(buf);
-    let sum = checksum(&buf[..n]);
+    let sum = checksum(&buf[..n], pgno);
     put_u64(buf, OFF_CHECKSUM, sum);
 }
 
@@ -136,7 +152,7 @@ pub(crate) fn verify_checksum(pgno: u64, buf: &[u8]) -> Result<()> {
     let stored = get_u64(buf, OFF_CHECKSUM)
         .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?;
     let n = checksummed_len(buf);
-    if checksum(&buf[..n]) != stored {
+    if checksum(&buf[..n], pgno) != stored {
         return Err(corrupted(pgno, "page checksum mismatch"));
     }
     Ok(())
