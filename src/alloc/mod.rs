@@ -246,6 +246,9 @@ impl WriterPages {
             k
         };
         self.reusable.extend(pulled);
+        // Popped from the end: ascending page numbers, so a commit's pages tend to form runs that
+        // one `pwritev` writes.
+        self.reusable.sort_unstable_by(|a, b| b.cmp(a));
         self.edit_freelist(|s, sc, root| mutate::remove(s, sc, root, &key).map(|_| ()))?;
         Ok(true)
     }
