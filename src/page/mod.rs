@@ -33,7 +33,11 @@ pub(crate) const SLOT_OFF_HINT: usize = 2;
 
 /// The hint of a key: its first four bytes, zero-padded, as a big-endian u32. Hints order like
 /// the keys they come from whenever they differ, so a search compares whole keys only on ties.
+#[inline]
 pub(crate) fn key_hint(key: &[u8]) -> u32 {
+    if let Some(b) = key.first_chunk::<4>() {
+        return u32::from_be_bytes(*b);
+    }
     let mut b = [0u8; 4];
     let n = key.len().min(4);
     b[..n].copy_from_slice(&key[..n]);
