@@ -315,6 +315,13 @@ impl<'a> Node<'a> {
     /// ties with `key`'s, touching no cell; only those cells are read.
     fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
         let h = key_hint(key);
+        // Keys sharing a prefix of four bytes or more all tie: then skip the searches of the
+        // hints, which could only return the whole range, and their slot-array misses.
+        if let Some(last) = self.count.checked_sub(1).filter(|&l| l >= from) {
+            if self.hint(from) == h && self.hint(last) == h {
+                return self.search_cells(from, self.count, key);
+            }
+        }
         let lo = self.hint_bound(from, h, false);
         if lo == self.count || self.hint(lo) != h {
             return Ok(Err(lo));
