@@ -1,29 +1,121 @@
 //! Cursors and the double-ended range iterator.
 //!
-//! A cursor keeps its root-to-leaf path as a stack of (page, index) frames. Stepping past the end
-//! of a leaf pops to the nearest ancestor with a next child and descends from there, so a scan
-//! visits each page once and never starts again from the root: amortised O(1) pages per step.
+//! A cursor keeps its root-to-leaf path as a stack of (branch, index) frames and the leaf it is
+//! on. A step inside the leaf is an index increment and one entry decode (one slot read, one
+//! bounds check per field; the slot array was bounded once, when the page was parsed). Stepping
+//! past the end of a leaf pops to the nearest ancestor with a next child and descends from
+//! there, so a scan visits each page once and never starts again from the root: amortised O(1)
+//! pages per step. A scanning cursor touches the next leaf as it arrives at one, so that leaf's
+//! cache misses overlap with the steps through the current one.
+//!
+//! Every page a cursor arrives at is verified before it is trusted (docs/FORMAT.md section 8): a
+//! page reached through a branch must hold keys within the separators above it (its [`Fence`]),
+//! every leaf must be as deep as the first one reached, and a table's root, if a leaf, must hold
+//! the catalog's entry count. A range also checks that keys keep increasing across pages.
 
 use super::key::SmallKey;
 use super::{node, value, Fence, PageSource, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
-use crate::page::PagePtr;
+use crate::page::{cmp_keys, PagePtr};
+use std::cmp::Ordering;
 use std::ops::Bound;
 
+/// A branch on the cursor's path and the index of the child taken.
 #[derive(Clone, Copy)]
 struct Frame<'a> {
-    node: Option<Node<'a>>,
+    /// The branch.
+    node: Node<'a>,
+    /// The index of the child the path goes through.
     idx: usize,
 }
 
-/// A position in a tree: the path from the root to an entry of a leaf.
+/// Branches kept inline on a cursor's path: trees of up to this many levels above the leaves
+/// (billions of entries) need no heap; deeper ones (long keys, small fan-out) spill to a `Vec`.
+const INLINE_FRAMES: usize = 6;
+
+/// The branches from the root down to the leaf's parent. Small, so that a cursor (and a range
+/// holding two) is cheap to create and move.
+#[derive(Default)]
+struct Path<'a> {
+    /// The first [`INLINE_FRAMES`] branches from the root (the first `len` of them are set).
+    inline: [Option<Frame<'a>>; INLINE_FRAMES],
+    /// The branches below the inline ones, in a path deeper than [`INLINE_FRAMES`].
+    deep: Vec<Frame<'a>>,
+    /// The number of branches on the path.
+    len: usize,
+}
+
+impl<'a> Path<'a> {
+    /// Forgets every frame.
+    fn clear(&mut self) {
+        self.len = 0;
+        self.deep.clear();
+    }
+
+    /// Adds `f` below the deepest branch; an error past [`MAX_DEPTH`] levels.
+    fn push(&mut self, f: Frame<'a>) -> Result<()> {
+        if self.len + 1 >= MAX_DEPTH {
+            return Err(corrupted(
+                f.node.pgno(),
+                "tree deeper than the maximum depth (a cycle?)",
+            ));
+        }
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = Some(f),
+            None => self.deep.push(f),
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Drops the deepest branch.
+    fn pop(&mut self) {
+        if self.len > INLINE_FRAMES {
+            self.deep.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    /// The deepest branch, if any.
+    fn top(&mut self) -> Option<&mut Frame<'a>> {
+        let i = self.len.checked_sub(1)?;
+        match self.inline.get_mut(i) {
+            Some(f) => f.as_mut(),
+            None => self.deep.last_mut(),
+        }
+    }
+
+    /// The fence of the child the deepest branch points at: the separators nearest above it on
+    /// the path (no bounds for an empty path, whose child is the root).
+    fn child_fence(&self) -> Result<Fence<'a>> {
+        let frames = self
+            .inline
+            .iter()
+            .take(self.len.min(INLINE_FRAMES))
+            .flatten();
+        frames
+            .chain(&self.deep)
+            .try_fold(Fence::default(), |fence, f| fence.child(&f.node, f.idx))
+    }
+}
+
+/// A position in a tree: the path from the root to an entry of a leaf. Steps inside a leaf read
+/// one slot and one cell header; the page was parsed (its slot array bounded) once, on arrival.
 pub(crate) struct Cursor<'a> {
+    /// Where the pages come from.
     src: &'a dyn PageSource,
-    stack: [Frame<'a>; MAX_DEPTH],
-    depth: usize,
-    /// The depth of the first leaf reached: every leaf must be at the same depth, so a leaf put
-    /// in a branch's place (or the reverse) is an error when the cursor moves past it.
+    /// The branches from the root down to the leaf's parent.
+    path: Path<'a>,
+    /// The leaf under the cursor; None once the cursor is past either end.
+    leaf: Option<Node<'a>>,
+    /// The index of the entry under the cursor in `leaf`.
+    idx: usize,
+    /// Leaves reached by stepping since the last seek: from the second on, the cursor is
+    /// scanning, and warms the next leaf in its direction as it arrives at one.
+    stepped: u32,
+    /// The number of branches above the first leaf reached: every leaf must be as deep, so a
+    /// leaf put in a branch's place (or the reverse) is an error when the cursor arrives at it.
     leaf_depth: Option<usize>,
 }
 
@@ -35,28 +127,25 @@ enum Edge<'k> {
     Key(&'k [u8]),
 }
 
+/// An entry as a leaf stores it.
+type RawEntry<'a> = (&'a [u8], LeafValue<'a>);
+
 impl<'a> Cursor<'a> {
+    /// A cursor on no entry, before its first seek.
     fn new(src: &'a dyn PageSource) -> Cursor<'a> {
         Cursor {
             src,
-            stack: [Frame { node: None, idx: 0 }; MAX_DEPTH],
-            depth: 0,
+            path: Path::default(),
+            leaf: None,
+            idx: 0,
+            stepped: 0,
             leaf_depth: None,
         }
     }
 
-    fn push(&mut self, n: Node<'a>, idx: usize) -> Result<()> {
-        let frame = self
-            .stack
-            .get_mut(self.depth)
-            .ok_or_else(|| corrupted(n.pgno(), "tree deeper than the maximum depth (a cycle?)"))?;
-        *frame = Frame { node: Some(n), idx };
-        self.depth += 1;
-        Ok(())
-    }
-
-    /// Descends from `ptr`, whose keys lie in `fence`, to a leaf, choosing children by `edge` and
-    /// checking each page against its fence; the leaf's index is left for the caller to set.
+    /// Descends from `ptr`, whose keys lie in `fence`, to a leaf, choosing children by `edge`
+    /// and checking each page against its fence and the leaf's depth, and makes the leaf the
+    /// cursor's; the index in it is left for the caller to set.
     fn descend(
         &mut self,
         mut ptr: PagePtr,
@@ -67,54 +156,48 @@ impl<'a> Cursor<'a> {
             let n = node(self.src, ptr)?;
             fence.check(&n)?;
             if n.is_leaf() {
-                self.push(n, 0)?;
-                if *self.leaf_depth.get_or_insert(self.depth) != self.depth {
+                if *self.leaf_depth.get_or_insert(self.path.len) != self.path.len {
                     return Err(corrupted(n.pgno(), "leaves at different depths"));
                 }
+                self.leaf = Some(n);
                 return Ok(n);
             }
-            let i = match edge {
+            let idx = match edge {
                 Edge::First => 0,
                 Edge::Last => n.count() - 1,
                 Edge::Key(k) => n.child_index(k)?,
             };
-            self.push(n, i)?;
-            fence = fence.child(&n, i)?;
-            ptr = n.child(i)?;
+            self.path.push(Frame { node: n, idx })?;
+            fence = fence.child(&n, idx)?;
+            ptr = n.child(idx)?;
         }
     }
 
-    /// The fence of the child the top frame points at: the separators nearest above it.
-    fn top_fence(&self) -> Result<Fence<'a>> {
-        let mut fence = Fence::default();
-        for f in self.stack[..self.depth].iter() {
-            if let Some(n) = &f.node {
-                fence = fence.child(n, f.idx)?;
-            }
-        }
-        Ok(fence)
+    /// Descends from the child the deepest branch now points at, `child`, to a leaf reached by
+    /// stepping, which must not be empty (only a root may be).
+    fn descend_to_sibling(&mut self, child: PagePtr, edge: Edge<'_>) -> Result<Node<'a>> {
+        let fence = self.path.child_fence()?;
+        nonempty(self.descend(child, fence, edge)?)
     }
 
-    fn leaf_frame(&mut self) -> &mut Frame<'a> {
-        &mut self.stack[self.depth - 1]
+    /// Forgets the position, before a seek.
+    fn reset(&mut self) {
+        self.path.clear();
+        self.leaf = None;
+        self.stepped = 0;
+        self.leaf_depth = None;
     }
 
     /// Page number of the leaf under the cursor (0 when it is past either end).
     pub fn leaf_pgno(&self) -> u64 {
-        self.depth
-            .checked_sub(1)
-            .and_then(|d| self.stack[d].node)
-            .map_or(0, |n| n.pgno())
+        self.leaf.map_or(0, |n| n.pgno())
     }
 
     /// The entry under the cursor, or None when it is past either end.
-    pub fn current(&self) -> Result<Option<(&'a [u8], LeafValue<'a>)>> {
-        if self.depth == 0 {
-            return Ok(None);
-        }
-        let f = self.stack[self.depth - 1];
-        match f.node {
-            Some(n) if f.idx < n.count() => Ok(Some(n.leaf_entry(f.idx)?)),
+    #[inline]
+    pub fn current(&self) -> Result<Option<RawEntry<'a>>> {
+        match self.leaf {
+            Some(n) if self.idx < n.count() => n.leaf_entry(self.idx).map(Some),
             _ => Ok(None),
         }
     }
@@ -128,16 +211,29 @@ impl<'a> Cursor<'a> {
         lower: Bound<&[u8]>,
     ) -> Result<Cursor<'a>> {
         let mut c = Cursor::new(src);
+        c.move_to_lower(root, count, lower)?;
+        Ok(c)
+    }
+
+    /// Moves to the first entry that satisfies `lower` (past the end if none does) in the tree
+    /// at `root`, holding `count` entries if known.
+    fn move_to_lower(
+        &mut self,
+        root: PagePtr,
+        count: Option<u64>,
+        lower: Bound<&[u8]>,
+    ) -> Result<()> {
+        self.reset();
         if root.is_null() {
-            return Ok(c);
+            return Ok(());
         }
         let (edge, key) = match lower {
             Bound::Unbounded => (Edge::First, None),
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, Fence::root(count), edge)?;
-        let idx = match key {
+        let leaf = self.descend(root, Fence::root(count), edge)?;
+        self.idx = match key {
             None => 0,
             Some((k, inclusive)) => match leaf.search(k)? {
                 Ok(i) if inclusive => i,
@@ -145,11 +241,10 @@ impl<'a> Cursor<'a> {
                 Err(i) => i,
             },
         };
-        c.leaf_frame().idx = idx;
-        if idx >= leaf.count() {
-            c.step_forward_leaf()?;
+        if self.idx >= leaf.count() {
+            self.step_forward_leaf()?;
         }
-        Ok(c)
+        Ok(())
     }
 
     /// A cursor on the last entry that satisfies `upper` (before the start if none does). `count`
@@ -161,15 +256,28 @@ impl<'a> Cursor<'a> {
         upper: Bound<&[u8]>,
     ) -> Result<Cursor<'a>> {
         let mut c = Cursor::new(src);
+        c.move_to_upper(root, count, upper)?;
+        Ok(c)
+    }
+
+    /// Moves to the last entry that satisfies `upper` (before the start if none does) in the
+    /// tree at `root`, holding `count` entries if known.
+    fn move_to_upper(
+        &mut self,
+        root: PagePtr,
+        count: Option<u64>,
+        upper: Bound<&[u8]>,
+    ) -> Result<()> {
+        self.reset();
         if root.is_null() {
-            return Ok(c);
+            return Ok(());
         }
         let (edge, key) = match upper {
             Bound::Unbounded => (Edge::Last, None),
             Bound::Included(k) => (Edge::Key(k), Some((k, true))),
             Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
         };
-        let leaf = c.descend(root, Fence::root(count), edge)?;
+        let leaf = self.descend(root, Fence::root(count), edge)?;
         // `below` = how many entries of this leaf satisfy the bound.
         let below = match key {
             None => leaf.count(),
@@ -179,96 +287,127 @@ impl<'a> Cursor<'a> {
                 Err(i) => i,
             },
         };
-        if below == 0 {
-            c.step_back_leaf()?;
-        } else {
-            c.leaf_frame().idx = below - 1;
+        match below.checked_sub(1) {
+            Some(i) => self.idx = i,
+            None => self.step_back_leaf()?,
         }
-        Ok(c)
+        Ok(())
     }
 
-    /// Moves to the next entry.
-    pub fn next(&mut self) -> Result<()> {
-        if self.depth == 0 {
-            return Ok(());
+    /// Moves to the next entry and returns it (None past the end). Inside a leaf this is an
+    /// index increment and one entry decode.
+    #[inline]
+    pub fn next(&mut self) -> Result<Option<RawEntry<'a>>> {
+        let Some(leaf) = self.leaf else {
+            return Ok(None);
+        };
+        self.idx += 1;
+        if self.idx < leaf.count() {
+            return leaf.leaf_entry(self.idx).map(Some);
         }
-        let f = self.leaf_frame();
-        f.idx += 1;
-        if f.node.is_some_and(|n| f.idx < n.count()) {
-            return Ok(());
-        }
-        self.step_forward_leaf()
+        self.step_forward_leaf()?;
+        self.current()
     }
 
-    /// Moves to the previous entry.
-    pub fn prev(&mut self) -> Result<()> {
-        if self.depth == 0 {
-            return Ok(());
+    /// Moves to the previous entry and returns it (None before the start).
+    #[inline]
+    pub fn prev(&mut self) -> Result<Option<RawEntry<'a>>> {
+        let Some(leaf) = self.leaf else {
+            return Ok(None);
+        };
+        if let Some(i) = self.idx.checked_sub(1) {
+            self.idx = i;
+            return leaf.leaf_entry(i).map(Some);
         }
-        let f = self.leaf_frame();
-        if f.idx > 0 {
-            f.idx -= 1;
-            return Ok(());
-        }
-        self.step_back_leaf()
+        self.step_back_leaf()?;
+        self.current()
     }
 
     /// From the end of the current leaf, moves to the first entry of the next leaf, or empties
     /// the cursor at the end of the tree.
+    #[cold]
     fn step_forward_leaf(&mut self) -> Result<()> {
-        self.depth -= 1; // drop the leaf
-        loop {
-            if self.depth == 0 {
+        self.leaf = None;
+        let child = loop {
+            let Some(f) = self.path.top() else {
                 return Ok(());
-            }
-            let f = &mut self.stack[self.depth - 1];
-            let n = f
-                .node
-                .ok_or_else(|| corrupted(0, "cursor frame without a page"))?;
-            if f.idx + 1 < n.count() {
+            };
+            if f.idx + 1 < f.node.count() {
                 f.idx += 1;
-                break;
+                break f.node.child(f.idx)?;
             }
-            self.depth -= 1;
-        }
-        self.descend_from_top(Edge::First)?;
+            self.path.pop();
+        };
+        self.idx = 0;
+        self.descend_to_sibling(child, Edge::First)?;
+        self.warm_next(1);
         Ok(())
     }
 
     /// From the start of the current leaf, moves to the last entry of the previous leaf, or
     /// empties the cursor at the start of the tree.
+    #[cold]
     fn step_back_leaf(&mut self) -> Result<()> {
-        self.depth -= 1; // drop the leaf
-        loop {
-            if self.depth == 0 {
+        self.leaf = None;
+        let child = loop {
+            let Some(f) = self.path.top() else {
                 return Ok(());
-            }
-            let f = &mut self.stack[self.depth - 1];
+            };
             if f.idx > 0 {
                 f.idx -= 1;
-                break;
+                break f.node.child(f.idx)?;
             }
-            self.depth -= 1;
-        }
-        let leaf = self.descend_from_top(Edge::Last)?;
-        self.leaf_frame().idx = leaf.count() - 1;
+            self.path.pop();
+        };
+        let leaf = self.descend_to_sibling(child, Edge::Last)?;
+        self.idx = leaf.count() - 1;
+        self.warm_next(-1);
         Ok(())
     }
 
-    /// Descends from the child the top frame points at to a leaf, which must not be empty (only
-    /// a root may be).
-    fn descend_from_top(&mut self, edge: Edge<'_>) -> Result<Node<'a>> {
-        let f = self.stack[self.depth - 1];
-        let child = f
-            .node
-            .ok_or_else(|| corrupted(0, "cursor frame without a page"))?
-            .child(f.idx)?;
-        let leaf = self.descend(child, self.top_fence()?, edge)?;
-        if leaf.count() == 0 {
-            return Err(empty_leaf(leaf.pgno()));
+    /// Once the cursor is scanning, touches the leaf after the one it just reached (`dir` 1:
+    /// to the right, -1: to the left), so that its cache misses overlap with the steps through
+    /// the current leaf instead of following them. A sibling under another parent, or one that
+    /// cannot be read, is left alone: this is only a hint.
+    fn warm_next(&mut self, dir: isize) {
+        self.stepped = self.stepped.saturating_add(1);
+        if self.stepped < 2 {
+            return;
         }
-        Ok(leaf)
+        let Some(f) = self.path.top() else {
+            return;
+        };
+        let next = f.idx.wrapping_add_signed(dir);
+        if next >= f.node.count() {
+            return;
+        }
+        if let Some(page) = f
+            .node
+            .child(next)
+            .ok()
+            .and_then(|p| self.src.page(p.pgno).ok())
+        {
+            warm(page);
+        }
     }
+}
+
+/// Reads one byte of each 64-byte line of `page` (the result is unused), so that the CPU fetches
+/// the lines in parallel, ahead of the dependent loads of stepping through the page.
+fn warm(page: &[u8]) {
+    let sum = page
+        .iter()
+        .step_by(64)
+        .fold(0u8, |acc, &b| acc.wrapping_add(b));
+    std::hint::black_box(sum);
+}
+
+/// A leaf reached by stepping: it must not be empty (only a root may be).
+fn nonempty(leaf: Node<'_>) -> Result<Node<'_>> {
+    if leaf.count() == 0 {
+        return Err(empty_leaf(leaf.pgno()));
+    }
+    Ok(leaf)
 }
 
 /// Only the root may be an empty leaf (and an empty tree has no root at all).
@@ -294,6 +433,8 @@ fn own(b: Bound<&[u8]>) -> Bound<SmallKey> {
     }
 }
 
+/// A borrowed view of an owned range bound.
+#[inline]
 fn borrow(b: &Bound<SmallKey>) -> Bound<&[u8]> {
     match b {
         Bound::Included(k) => Bound::Included(k.as_slice()),
@@ -303,19 +444,21 @@ fn borrow(b: &Bound<SmallKey>) -> Bound<&[u8]> {
 }
 
 /// True if `key` is not beyond `upper`.
+#[inline]
 fn below_upper(key: &[u8], upper: Bound<&[u8]>) -> bool {
     match upper {
-        Bound::Included(u) => key <= u,
-        Bound::Excluded(u) => key < u,
+        Bound::Included(u) => cmp_keys(key, u) != Ordering::Greater,
+        Bound::Excluded(u) => cmp_keys(key, u) == Ordering::Less,
         Bound::Unbounded => true,
     }
 }
 
 /// True if `key` is not before `lower`.
+#[inline]
 fn above_lower(key: &[u8], lower: Bound<&[u8]>) -> bool {
     match lower {
-        Bound::Included(l) => key >= l,
-        Bound::Excluded(l) => key > l,
+        Bound::Included(l) => cmp_keys(key, l) != Ordering::Less,
+        Bound::Excluded(l) => cmp_keys(key, l) == Ordering::Greater,
         Bound::Unbounded => true,
     }
 }
@@ -323,16 +466,25 @@ fn above_lower(key: &[u8], lower: Bound<&[u8]>) -> bool {
 /// Iterator over the entries of a tree between two bounds, from either end. The two ends meet in
 /// the middle: no entry is yielded twice.
 pub(crate) struct RangeIter<'a> {
+    /// Where the pages come from.
     src: &'a dyn PageSource,
+    /// The tree's root (null for an empty tree).
     root: PagePtr,
     /// The tree's entry count, if known (see [`Fence::root`]).
     count: Option<u64>,
+    /// The range's lower bound.
     lower: Bound<SmallKey>,
+    /// The range's upper bound.
     upper: Bound<SmallKey>,
+    /// The cursor of the front end, once it has been seeked.
     front: Option<Cursor<'a>>,
+    /// The cursor of the back end, once it has been seeked.
     back: Option<Cursor<'a>>,
+    /// The last key yielded from the front: the next must follow it, and the back stops there.
     front_last: Option<&'a [u8]>,
+    /// The last key yielded from the back: the next must precede it, and the front stops there.
     back_last: Option<&'a [u8]>,
+    /// Set once the ends have met, the range is exhausted, or an error was yielded.
     done: bool,
 }
 
@@ -363,31 +515,47 @@ impl<'a> RangeIter<'a> {
         }
     }
 
-    fn step_front(&mut self) -> Result<Option<Entry<'a>>> {
+    /// The front cursor's next entry (its first: a seek, on the first call).
+    #[inline]
+    fn advance_front(&mut self) -> Result<Option<RawEntry<'a>>> {
         match &mut self.front {
-            Some(c) => c.next()?,
+            Some(c) => c.next(),
             None => {
-                self.front = Some(Cursor::seek_lower(
-                    self.src,
-                    self.root,
-                    self.count,
-                    borrow(&self.lower),
-                )?)
+                let c = self.front.insert(Cursor::new(self.src));
+                c.move_to_lower(self.root, self.count, borrow(&self.lower))?;
+                c.current()
             }
         }
-        let Some((k, v)) = self
-            .front
-            .as_ref()
-            .and_then(|c| c.current().transpose())
-            .transpose()?
-        else {
+    }
+
+    /// The back cursor's previous entry (its first: a seek, on the first call).
+    #[inline]
+    fn advance_back(&mut self) -> Result<Option<RawEntry<'a>>> {
+        match &mut self.back {
+            Some(c) => c.prev(),
+            None => {
+                let c = self.back.insert(Cursor::new(self.src));
+                c.move_to_upper(self.root, self.count, borrow(&self.upper))?;
+                c.current()
+            }
+        }
+    }
+
+    /// The next entry from the front, checked to follow the last one yielded (None once the
+    /// range is exhausted from the front or the ends meet).
+    #[inline]
+    fn step_front(&mut self) -> Result<Option<Entry<'a>>> {
+        let Some((k, v)) = self.advance_front()? else {
             return Ok(None);
         };
-        if self.front_last.is_some_and(|p| k <= p) {
+        if self
+            .front_last
+            .is_some_and(|p| cmp_keys(k, p) != Ordering::Greater)
+        {
             return Err(out_of_order(self.front.as_ref()));
         }
         let in_range = match self.back_last {
-            Some(b) => k < b,
+            Some(b) => cmp_keys(k, b) == Ordering::Less,
             None => below_upper(k, borrow(&self.upper)),
         };
         if !in_range {
@@ -397,31 +565,21 @@ impl<'a> RangeIter<'a> {
         Ok(Some((k, value(self.src, v)?)))
     }
 
+    /// The next entry from the back, checked to precede the last one yielded (None once the
+    /// range is exhausted from the back or the ends meet).
+    #[inline]
     fn step_back(&mut self) -> Result<Option<Entry<'a>>> {
-        match &mut self.back {
-            Some(c) => c.prev()?,
-            None => {
-                self.back = Some(Cursor::seek_upper(
-                    self.src,
-                    self.root,
-                    self.count,
-                    borrow(&self.upper),
-                )?)
-            }
-        }
-        let Some((k, v)) = self
-            .back
-            .as_ref()
-            .and_then(|c| c.current().transpose())
-            .transpose()?
-        else {
+        let Some((k, v)) = self.advance_back()? else {
             return Ok(None);
         };
-        if self.back_last.is_some_and(|p| k >= p) {
+        if self
+            .back_last
+            .is_some_and(|p| cmp_keys(k, p) != Ordering::Less)
+        {
             return Err(out_of_order(self.back.as_ref()));
         }
         let in_range = match self.front_last {
-            Some(f) => k > f,
+            Some(f) => cmp_keys(k, f) == Ordering::Greater,
             None => above_lower(k, borrow(&self.lower)),
         };
         if !in_range {
@@ -431,6 +589,7 @@ impl<'a> RangeIter<'a> {
         Ok(Some((k, value(self.src, v)?)))
     }
 
+    /// Turns a step's result into an iterator item; the range ends after None or an error.
     fn finish(&mut self, r: Result<Option<Entry<'a>>>) -> Option<Result<Entry<'a>>> {
         match r {
             Ok(Some(e)) => Some(Ok(e)),

@@ -50,14 +50,18 @@ pub(crate) fn node<S: PageSource + ?Sized>(s: &S, ptr: PagePtr) -> Result<Node<'
 }
 
 /// The bytes of a leaf value: a slice of the leaf, or of its overflow run.
+#[inline]
 pub(crate) fn value<'a, S: PageSource + ?Sized>(s: &'a S, v: LeafValue<'a>) -> Result<&'a [u8]> {
     match v {
         LeafValue::Inline(b) => Ok(b),
-        LeafValue::Overflow { ptr, len } => {
-            let npages = overflow_pages(len, s.page_size());
-            run_value(ptr, s.run(ptr.pgno, npages)?, npages, len)
-        }
+        LeafValue::Overflow { ptr, len } => overflow(s, ptr, len),
     }
+}
+
+/// The value of `len` bytes in the overflow run `ptr` points at.
+fn overflow<S: PageSource + ?Sized>(s: &S, ptr: PagePtr, len: u64) -> Result<&[u8]> {
+    let npages = overflow_pages(len, s.page_size());
+    run_value(ptr, s.run(ptr.pgno, npages)?, npages, len)
 }
 
 /// The value of `len` bytes stored in `run`, the `npages`-page overflow run `ptr` points at.

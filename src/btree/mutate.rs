@@ -10,14 +10,18 @@ use crate::page::node::{
     self as pn, BranchCell, LeafCell, LeafValue, Node, LEAF_CELL_HEADER, LEAF_OFF_KEY_LEN,
 };
 use crate::page::{
-    get_u16, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF,
+    cmp_keys, get_u16, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF,
 };
+use std::cmp::Ordering;
 
 /// Reusable buffers for mutations, so that steady-state inserts allocate nothing but pages.
 pub(crate) struct Scratch {
     list: CellList,
     path: [(u64, usize); MAX_DEPTH],
     sep: SmallKey,
+    /// Where the last insert landed, if that was the rightmost leaf of its tree (the append
+    /// path); `path` still holds the branches above it.
+    rightmost: Option<Rightmost>,
 }
 
 impl Default for Scratch {
@@ -26,8 +30,21 @@ impl Default for Scratch {
             list: CellList::default(),
             path: [(0, 0); MAX_DEPTH],
             sep: SmallKey::default(),
+            rightmost: None,
         }
     }
+}
+
+/// The rightmost leaf of a tree, remembered between inserts so that keys arriving in order skip
+/// the descent from the root. Valid while the tree's root is `root` and no other mutation went
+/// through the same [`Scratch`]: every insert or remove that does not take the append path
+/// forgets it or records it anew, and so does every split. A tree whose root is a dirty page of
+/// this transaction got that root from such a mutation, so `root` names one tree.
+#[derive(Clone, Copy)]
+struct Rightmost {
+    root: PagePtr,
+    leaf: u64,
+    depth: usize,
 }
 
 /// The key of an encoded leaf cell.
@@ -37,7 +54,8 @@ fn leaf_cell_key(cell: &[u8]) -> &[u8] {
 }
 
 /// Copies the path to `key` into the transaction (root first) and returns the leaf and its depth;
-/// `sc.path[..depth]` holds each branch and the index of the child taken.
+/// `sc.path[..depth]` holds each branch and the index of the child taken. Remembers the leaf as
+/// the tree's rightmost if every child taken was the last.
 fn descend_mut<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
@@ -48,13 +66,20 @@ fn descend_mut<S: PageStore>(
     let mut cur = s.cow(tree.root)?;
     tree.root = PagePtr { pgno: cur, txn };
     let mut depth = 0;
+    let mut rightmost = true;
     loop {
         let (i, child) = {
             let n = node(s, PagePtr { pgno: cur, txn })?;
             if n.is_leaf() {
+                sc.rightmost = rightmost.then_some(Rightmost {
+                    root: tree.root,
+                    leaf: cur,
+                    depth,
+                });
                 return Ok((cur, depth));
             }
             let i = n.child_index(key)?;
+            rightmost &= i + 1 == n.count();
             (i, n.child(i)?)
         };
         if depth + 1 >= MAX_DEPTH {
@@ -123,6 +148,7 @@ pub(crate) fn insert<S: PageStore>(
     };
     let cell = LeafCell { key, value: val };
     if tree.root.is_null() {
+        sc.rightmost = None;
         let pgno = s.alloc(1)?;
         let buf = s.page_mut(pgno);
         pn::init(buf, KIND_LEAF, txn);
@@ -133,12 +159,15 @@ pub(crate) fn insert<S: PageStore>(
         };
         return Ok(false);
     }
-    let (leaf, depth) = descend_mut(s, sc, tree, key)?;
-    let (pos, old) = {
-        let n = node(s, PagePtr { pgno: leaf, txn })?;
-        match n.search(key)? {
-            Ok(i) => (i, Some(overflow_run(n.leaf_entry(i)?.1, ps))),
-            Err(i) => (i, None),
+    let (leaf, depth, pos, old) = match append_target(s, sc, tree, key)? {
+        Some((leaf, depth, pos)) => (leaf, depth, pos, None),
+        None => {
+            let (leaf, depth) = descend_mut(s, sc, tree, key)?;
+            let n = node(s, PagePtr { pgno: leaf, txn })?;
+            match n.search(key)? {
+                Ok(i) => (leaf, depth, i, Some(overflow_run(n.leaf_entry(i)?.1, ps))),
+                Err(i) => (leaf, depth, i, None),
+            }
         }
     };
     let existed = old.is_some();
@@ -153,15 +182,90 @@ pub(crate) fn insert<S: PageStore>(
             return Ok(false);
         }
     }
-    // Split the leaf: gather its cells with the new one, write two pages.
+    // Split the leaf. The paths above change: the next insert descends from the root again.
+    sc.rightmost = None;
+    let right = s.alloc(1)?;
+    if !existed && pos == pn::count(s.page(leaf)?) {
+        append_split(s, sc, leaf, right, &cell)?;
+    } else {
+        balanced_split(s, sc, leaf, right, pos, existed, &cell)?;
+    }
+    let pos = if depth > 0 {
+        sc.path[depth - 1].1 + 1
+    } else {
+        0
+    };
+    push_up(s, sc, tree, depth, pos, PagePtr { pgno: right, txn })?;
+    Ok(existed)
+}
+
+/// The append path: if `key` goes after the last key of the tree's remembered rightmost leaf,
+/// that leaf (dirty already), its depth and the position of `key` in it (its end). One
+/// comparison, no search.
+fn append_target<S: PageStore>(
+    s: &S,
+    sc: &Scratch,
+    tree: &TreeRoot,
+    key: &[u8],
+) -> Result<Option<(u64, usize, usize)>> {
+    let Some(rm) = sc.rightmost.filter(|rm| rm.root == tree.root) else {
+        return Ok(None);
+    };
+    let n = node(
+        s,
+        PagePtr {
+            pgno: rm.leaf,
+            txn: s.txn(),
+        },
+    )?;
+    let Some(last) = n.count().checked_sub(1).filter(|_| n.is_leaf()) else {
+        return Ok(None);
+    };
+    if cmp_keys(key, n.key(last)?) != Ordering::Greater {
+        return Ok(None);
+    }
+    Ok(Some((rm.leaf, rm.depth, n.count())))
+}
+
+/// Splits the full leaf `leaf` for `cell`, whose key goes after all of its keys: the leaf stays
+/// as it is (full), the new page `right` gets the new cell alone, and `sc.sep` the separator.
+fn append_split<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    leaf: u64,
+    right: u64,
+    cell: &LeafCell<'_>,
+) -> Result<()> {
+    let txn = s.txn();
+    let n = node(s, PagePtr { pgno: leaf, txn })?;
+    let last = n.count().checked_sub(1).map_or(Ok(&[][..]), |i| n.key(i))?;
+    shortest_separator(last, cell.key, &mut sc.sep);
+    let buf = s.page_mut(right);
+    pn::init(buf, KIND_LEAF, txn);
+    pn::insert_cell(buf, 0, cell);
+    Ok(())
+}
+
+/// Splits the leaf `leaf` for `cell` at `pos` (replacing the cell there if `existed`): its
+/// cells and the new one are divided byte-balanced between it and the new page `right`, and
+/// `sc.sep` gets the separator.
+fn balanced_split<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    leaf: u64,
+    right: u64,
+    pos: usize,
+    existed: bool,
+    cell: &LeafCell<'_>,
+) -> Result<()> {
+    let txn = s.txn();
     let buf = s.page(leaf)?;
     let n = pn::count(buf);
     sc.list.clear();
     sc.list.push_page(buf, 0..pos);
-    sc.list.push(&cell);
+    sc.list.push(cell);
     sc.list.push_page(buf, pos + usize::from(existed)..n);
-    let m = sc.list.split_point(ps, KIND_LEAF, !existed && pos == n);
-    let right = s.alloc(1)?;
+    let m = sc.list.split_point(s.page_size(), KIND_LEAF, false);
     sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
     sc.list
         .write_page(m..sc.list.len(), s.page_mut(right), KIND_LEAF, txn);
@@ -170,13 +274,7 @@ pub(crate) fn insert<S: PageStore>(
         leaf_cell_key(sc.list.get(m)),
         &mut sc.sep,
     );
-    let pos = if depth > 0 {
-        sc.path[depth - 1].1 + 1
-    } else {
-        0
-    };
-    push_up(s, sc, tree, depth, pos, PagePtr { pgno: right, txn })?;
-    Ok(existed)
+    Ok(())
 }
 
 /// Inserts the branch cell (`sc.sep`, `right`) at `pos` in the branch `sc.path[level - 1]`,
@@ -258,6 +356,7 @@ pub(crate) fn remove<S: PageStore>(
     }
     let txn = s.txn();
     let (leaf, depth) = descend_mut(s, sc, tree, key)?;
+    sc.rightmost = None; // merges below change the paths
     let (pos, old) = {
         let n = node(s, PagePtr { pgno: leaf, txn })?;
         let pos = n

@@ -8,7 +8,7 @@
 //! Branch cell: `child pgno u64 | child txn u64 | key_len u16 | key`; cell 0's key is empty.
 
 use super::{
-    get_u16, get_u32, get_u64, key_hint, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN,
+    cmp_keys, get_u16, get_u32, get_u64, key_hint, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN,
     KIND_BRANCH, KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, OFF_TXN, SLOT_LEN, SLOT_OFF_HINT,
 };
 use crate::error::{corrupted, Result};
@@ -161,62 +161,90 @@ impl<'a> Node<'a> {
         self.count * SLOT_LEN + self.data.len() - self.cells_start
     }
 
+    /// The byte offset of cell `i`, from its slot: checked to be a slot of this page (`i <
+    /// count`) naming a byte of the cell area.
+    #[inline]
+    fn cell_offset(&self, i: usize) -> Result<usize> {
+        let at = HEADER_LEN + i * SLOT_LEN;
+        match self.data.get(at..at + 2) {
+            Some(&[a, b]) if i < self.count => {
+                let off = u16::from_le_bytes([a, b]) as usize;
+                if off < self.cells_start {
+                    return Err(self.slot_outside(i));
+                }
+                Ok(off)
+            }
+            _ => Err(corrupted(self.pgno, format!("slot {i} out of range"))),
+        }
+    }
+
+    #[cold]
+    fn slot_outside(&self, i: usize) -> crate::error::Error {
+        corrupted(self.pgno, format!("slot {i} points outside the cell area"))
+    }
+
+    #[cold]
+    fn cell_past_end(&self, i: usize) -> crate::error::Error {
+        corrupted(self.pgno, format!("cell {i} runs past the end of the page"))
+    }
+
     /// The raw bytes of cell `i`, bounds-checked.
     pub fn cell(&self, i: usize) -> Result<&'a [u8]> {
-        let off = get_u16(self.data, HEADER_LEN + i * SLOT_LEN)
-            .filter(|_| i < self.count)
-            .ok_or_else(|| corrupted(self.pgno, format!("slot {i} out of range")))?
-            as usize;
-        if off < self.cells_start {
-            return Err(corrupted(
-                self.pgno,
-                format!("slot {i} points outside the cell area"),
-            ));
-        }
-        let rest = self.data.get(off..).unwrap_or(&[]);
+        let rest = self.data.get(self.cell_offset(i)?..).unwrap_or(&[]);
         cell_len(self.kind, rest)
             .and_then(|len| rest.get(..len))
-            .ok_or_else(|| corrupted(self.pgno, format!("cell {i} runs past the end of the page")))
+            .ok_or_else(|| self.cell_past_end(i))
     }
 
-    /// The key of entry `i` (empty for a branch's cell 0).
+    /// The key of entry `i` (empty for a branch's cell 0). Reads only the cell's key (a leaf
+    /// value past the end of the page is reported by [`Node::leaf_entry`]).
+    #[inline]
     pub fn key(&self, i: usize) -> Result<&'a [u8]> {
-        let cell = self.cell(i)?;
-        let (off, len) = if self.kind == KIND_LEAF {
-            (
-                LEAF_CELL_HEADER,
-                get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize,
-            )
+        let off = self.cell_offset(i)?;
+        let (len_at, header) = if self.kind == KIND_LEAF {
+            (LEAF_OFF_KEY_LEN, LEAF_CELL_HEADER)
         } else {
-            (
-                BRANCH_CELL_HEADER,
-                get_u16(cell, BRANCH_OFF_KEY_LEN).unwrap_or(0) as usize,
-            )
+            (BRANCH_OFF_KEY_LEN, BRANCH_CELL_HEADER)
         };
-        cell.get(off..off + len)
-            .ok_or_else(|| corrupted(self.pgno, "key out of bounds"))
+        let len = get_u16(self.data, off + len_at).map_or(usize::MAX, usize::from);
+        let start = off + header;
+        self.data
+            .get(start..start.saturating_add(len))
+            .ok_or_else(|| self.cell_past_end(i))
     }
 
-    /// The key and value of leaf entry `i`.
+    /// The key and value of leaf entry `i`: one slot read and one bounds check per field.
+    #[inline]
     pub fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], LeafValue<'a>)> {
-        let cell = self.cell(i)?;
-        let klen = get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize;
-        let flags = cell.get(LEAF_OFF_FLAGS).copied().unwrap_or(0);
-        let vlen = get_u32(cell, LEAF_OFF_VALUE_LEN).unwrap_or(0) as u64;
-        let bad = || corrupted(self.pgno, format!("leaf cell {i} out of bounds"));
-        let key = cell
-            .get(LEAF_CELL_HEADER..LEAF_CELL_HEADER + klen)
-            .ok_or_else(bad)?;
-        let rest = cell.get(LEAF_CELL_HEADER + klen..).ok_or_else(bad)?;
+        let cell = self.data.get(self.cell_offset(i)?..).unwrap_or(&[]);
+        let [k0, k1, flags, _, v0, v1, v2, v3, rest @ ..] = cell else {
+            return Err(self.cell_past_end(i));
+        };
+        let klen = u16::from_le_bytes([*k0, *k1]) as usize;
+        let vlen = u32::from_le_bytes([*v0, *v1, *v2, *v3]);
+        let Some((key, rest)) = rest.split_at_checked(klen) else {
+            return Err(self.cell_past_end(i));
+        };
         let value = if flags & LEAF_FLAG_OVERFLOW != 0 {
-            let pgno = get_u64(rest, 0).ok_or_else(bad)?;
-            let txn = get_u64(rest, 8).ok_or_else(bad)?;
+            let Some((pgno, txn)) = rest
+                .first_chunk::<OVERFLOW_REF_LEN>()
+                .and_then(|r| r.split_first_chunk::<8>())
+            else {
+                return Err(self.cell_past_end(i));
+            };
+            let txn: [u8; 8] = txn.try_into().unwrap_or_default();
             LeafValue::Overflow {
-                ptr: PagePtr { pgno, txn },
-                len: vlen,
+                ptr: PagePtr {
+                    pgno: u64::from_le_bytes(*pgno),
+                    txn: u64::from_le_bytes(txn),
+                },
+                len: u64::from(vlen),
             }
         } else {
-            LeafValue::Inline(rest)
+            match rest.get(..vlen as usize) {
+                Some(v) => LeafValue::Inline(v),
+                None => return Err(self.cell_past_end(i)),
+            }
         };
         Ok((key, value))
     }
@@ -235,31 +263,88 @@ impl<'a> Node<'a> {
         Ok(PagePtr { pgno, txn })
     }
 
-    /// The key hint stored in slot `i` (in bounds for `i < count`, which `parse` checked).
+    /// The key hint stored in slot `i` (in bounds for `i < count`, which `parse` checked; 0
+    /// past it, which no search reaches).
+    #[inline]
     fn hint(&self, i: usize) -> u32 {
         let at = HEADER_LEN + i * SLOT_LEN + SLOT_OFF_HINT;
-        self.data
-            .get(at..at + 4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_be_bytes)
-    }
-
-    /// Compares entry `i`'s key with `key` (whose hint is `hint`), reading the cell only when the
-    /// hints tie.
-    fn cmp_key(&self, i: usize, key: &[u8], hint: u32) -> Result<Ordering> {
-        match self.hint(i).cmp(&hint) {
-            Ordering::Equal => Ok(self.key(i)?.cmp(key)),
-            o => Ok(o),
+        match self.data.get(at..at + 4) {
+            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            _ => 0,
         }
     }
 
-    /// Binary search of a leaf: Ok(index) of `key`, or Err(index where it would go).
-    pub fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+    /// The first slot in `from..count` whose hint is not below `h` (`strict`: not at or below
+    /// `h`), by a branch-free search over the slot array alone. It narrows the range to a
+    /// quarter per round while the range is large: the three probes of a round are independent
+    /// loads, so a round costs about one load's latency and halves the dependent steps of a
+    /// binary search.
+    #[inline]
+    fn hint_bound(&self, from: usize, h: u32, strict: bool) -> usize {
+        let (mut base, mut size) = (from, self.count.saturating_sub(from));
+        if size == 0 {
+            return from;
+        }
+        // 1 if a slot's hint comes before `h` (is at most `h`, when strict), else 0, by the sign
+        // of a 64-bit difference: arithmetic, not a branch, whose outcome would be a coin toss
+        // that the CPU cannot predict. The compiler, knowing that the bound fits in 33 bits,
+        // would turn the sign test back into a comparison and then a branch; `black_box` hides
+        // the bound's range from it.
+        let bound = std::hint::black_box(u64::from(h) + u64::from(strict));
+        let before = |x: u32| (u64::from(x).wrapping_sub(bound) >> 63) as usize;
+        // Invariant: the answer lies in `base..=base + size`.
+        while size >= 4 {
+            let q = size / 4;
+            let c = before(self.hint(base + q))
+                + before(self.hint(base + 2 * q))
+                + before(self.hint(base + 3 * q));
+            base += c * q;
+            // The last quarter (c = 3, binary 11) is `size - 3q` long, the others `q`.
+            size = q + ((c >> 1) & c) * (size - 4 * q);
+        }
+        while size > 1 {
+            let half = size / 2;
+            base += half * before(self.hint(base + half));
+            size -= half;
+        }
+        base + before(self.hint(base))
+    }
+
+    /// Binary search of `key` among the entries `from..count`, whose keys increase: Ok(index)
+    /// of `key`, or Err(index where it would go). The hints narrow it to the slots whose hint
+    /// ties with `key`'s, touching no cell; only those cells are read.
+    fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
         let h = key_hint(key);
-        let (mut lo, mut hi) = (0usize, self.count);
+        // Keys sharing a prefix of four bytes or more all tie: then skip the searches of the
+        // hints, which could only return the whole range, and their slot-array misses.
+        if let Some(last) = self.count.checked_sub(1).filter(|&l| l >= from) {
+            if self.hint(from) == h && self.hint(last) == h {
+                return self.search_cells(from, self.count, key);
+            }
+        }
+        let lo = self.hint_bound(from, h, false);
+        if lo == self.count || self.hint(lo) != h {
+            return Ok(Err(lo));
+        }
+        // Usually the tie is a single slot: look one slot further before searching for its end.
+        let hi = if lo + 1 == self.count || self.hint(lo + 1) != h {
+            lo + 1
+        } else {
+            self.hint_bound(lo + 1, h, true)
+        };
+        self.search_cells(lo, hi, key)
+    }
+
+    /// Binary search of `key` over the cells of entries `lo..hi`.
+    fn search_cells(
+        &self,
+        mut lo: usize,
+        mut hi: usize,
+        key: &[u8],
+    ) -> Result<std::result::Result<usize, usize>> {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.cmp_key(mid, key, h)? {
+            match cmp_keys(self.key(mid)?, key) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(Ok(mid)),
@@ -268,19 +353,18 @@ impl<'a> Node<'a> {
         Ok(Err(lo))
     }
 
+    /// Binary search of a leaf: Ok(index) of `key`, or Err(index where it would go).
+    pub fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        self.search_from(0, key)
+    }
+
     /// In a branch: index of the child whose key range holds `key` (last separator <= key).
+    /// Slot 0 (the empty key) is never consulted.
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
-        let h = key_hint(key);
-        let (mut lo, mut hi) = (1usize, self.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.cmp_key(mid, key, h)? != Ordering::Greater {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo - 1)
+        Ok(match self.search_from(1, key)? {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        })
     }
 }
 
@@ -501,4 +585,85 @@ pub(crate) fn set_child(buf: &mut [u8], idx: usize, child: PagePtr) {
     let off = slot(buf, idx);
     put_u64(buf, off + BRANCH_OFF_CHILD, child.pgno);
     put_u64(buf, off + BRANCH_OFF_CHILD_TXN, child.txn);
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    /// A page of `kind` holding `keys` (sorted, distinct) in order, as a write transaction
+    /// builds it; a branch's cell 0 gets the empty key.
+    fn page(kind: u8, keys: &[Vec<u8>]) -> Vec<u8> {
+        let mut buf = vec![0u8; 65536];
+        init(&mut buf, kind, 7);
+        for (i, k) in keys.iter().enumerate() {
+            let ok = if kind == KIND_LEAF {
+                let value = LeafValue::Inline(b"");
+                insert_cell(&mut buf, i, &LeafCell { key: k, value })
+            } else {
+                let child = PagePtr { pgno: 2, txn: 7 };
+                let key = if i == 0 { &[][..] } else { k };
+                insert_cell(&mut buf, i, &BranchCell { child, key })
+            };
+            assert!(ok);
+        }
+        buf
+    }
+
+    /// Keys whose hints are all distinct, all equal, or in runs of ties, in every count up to
+    /// a few hundred: the searches agree with a binary search of the sorted keys.
+    #[test]
+    fn searches_agree_with_a_scan() {
+        let shapes: [fn(u32) -> Vec<u8>; 3] = [
+            |i| (i * 3).to_be_bytes().to_vec(),
+            |i| [&b"same"[..], &(i * 3).to_be_bytes()].concat(),
+            |i| [&(i / 5).to_be_bytes()[..], &[(i % 5) as u8 * 2]].concat(),
+        ];
+        for shape in shapes {
+            for n in (1..40).chain([63, 64, 65, 200, 333]) {
+                let keys: Vec<Vec<u8>> = (0..n).map(shape).collect();
+                let mut probes = keys.clone();
+                for k in &keys {
+                    probes.push([&k[..], &[0]].concat());
+                    let mut before = k.clone();
+                    *before.last_mut().unwrap() = before.last().unwrap().wrapping_sub(1);
+                    probes.push(before);
+                }
+                probes.push(vec![0]);
+                probes.push(vec![0xFF; 9]);
+                let leaf = page(KIND_LEAF, &keys);
+                let leaf = Node::parse(3, &leaf, 7).unwrap();
+                let branch = page(KIND_BRANCH, &keys);
+                let branch = Node::parse(3, &branch, 7).unwrap();
+                for p in &probes {
+                    let expect = keys.binary_search(p);
+                    assert_eq!(leaf.search(p).unwrap(), expect, "leaf of {n}, {p:?}");
+                    let child = keys[1..].partition_point(|k| k <= p);
+                    assert_eq!(branch.child_index(p).unwrap(), child, "branch of {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cmp_keys_is_memcmp() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            b"abcdefgh".to_vec(),
+            b"abcdefgh\0".to_vec(),
+            b"abcdefghi".to_vec(),
+            b"abcdefgi".to_vec(),
+            vec![0xFF; 17],
+            vec![0xFF; 16],
+            [vec![0xFF; 16], vec![0]].concat(),
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(crate::page::cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
 }
