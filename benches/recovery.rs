@@ -1,32 +1,23 @@
 //! Recovery time with the largest log the bounds allow: a database of `--keys` keys (24-byte keys,
 //! 150-byte values, default 1,000,000) gets durable commits of 1,000 inserts (keys after all the
 //! others, so that they free few pages of the checkpoint, which would force a checkpoint first)
-//! until its commit log region (64 MiB by default) is nearly full; then the process "crashes" (the handle is
-//! leaked, so nothing is checkpointed), the file is copied as it stands, and opening the copy
-//! (verification, replay of every record, and the checkpoint of the result) is timed.
+//! until its commit log region (64 MiB by default, a quarter of the data for a smaller database)
+//! is nearly full; then the process "crashes" (the handle is leaked, so nothing is checkpointed),
+//! the file is copied as it stands, and opening the copy (verification, replay of every record,
+//! and the checkpoint of the result) is timed.
 //!
 //! `cargo bench --bench recovery [-- --keys N]`. Prints the log's size, the records replayed and
 //! the open's time; also the time of a clean open of the same database, for comparison.
 
+use larchdb::testing::Rng;
 use larchdb::Database;
 use std::time::Instant;
 
-/// A small deterministic generator for keys and values.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn fill(&mut self, b: &mut [u8]) {
-        for chunk in b.chunks_mut(8) {
-            let w = self.next().to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
+/// Fills `b` with the generator's bytes.
+fn fill(rng: &mut Rng, b: &mut [u8]) {
+    for chunk in b.chunks_mut(8) {
+        let w = rng.next_u64().to_le_bytes();
+        chunk.copy_from_slice(&w[..chunk.len()]);
     }
 }
 
@@ -43,9 +34,9 @@ fn insert_batch(db: &Database, rng: &mut Rng, n: u64, append: Option<&mut u64>) 
                     *c += 1;
                     k[16..].copy_from_slice(&c.to_be_bytes());
                 }
-                None => rng.fill(&mut k),
+                None => fill(rng, &mut k),
             }
-            rng.fill(&mut v);
+            fill(rng, &mut v);
             t.insert(&k, &v).unwrap();
         }
     }
@@ -63,14 +54,15 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crashed.larch");
     let copy = dir.path().join("copy.larch");
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let db = Database::open(&path).unwrap();
     insert_batch(&db, &mut rng, keys, None);
     let (mut counter, mut batches) = (0u64, 0u64);
     let mut m = db.metrics();
     // Commit batches while the log grows (stopping before the region's end: the batch that does
     // not fit is a checkpoint, which empties the log).
-    while m.log_bytes < 62 << 20 {
+    let region = db.stats().unwrap().log_pages * db.page_size() as u64;
+    while m.log_bytes + (1 << 20) < region {
         insert_batch(&db, &mut rng, 1000, Some(&mut counter));
         batches += 1;
         let now = db.metrics();

@@ -43,7 +43,6 @@ type LogGuard<'a> = Guard<'a, SyncState<LogState, Arc<Version>>>;
 struct LogState {
     /// Byte offset of the region in the file, and its length in bytes.
     region: (u64, u64),
-    page_size: u64,
     /// LSN at the start of the region (the last checkpoint's end of log).
     start_lsn: u64,
     /// Bytes from `tail_lsn` to `write_lsn` (records with their alignment padding), which the
@@ -61,7 +60,6 @@ impl CommitLog {
         CommitLog {
             sync: GroupSync::new(LogState {
                 region: (log.0 * page_size, log.1 * page_size),
-                page_size,
                 start_lsn: 0,
                 tail: Vec::new(),
                 tail_lsn: 0,
@@ -229,7 +227,7 @@ impl Shared {
         meta_state.held_back = 0;
         drop(meta_state);
         *self.latest.lock() = v.clone();
-        let ps = st.page_size;
+        let ps = self.page_size as u64;
         st.region = (v.log.0 * ps, v.log.1 * ps);
         st.start_lsn = st.write_lsn();
         st.tail.clear();
