@@ -182,7 +182,7 @@ impl Builder {
 }
 
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
-/// it; it ends when the returned sender is dropped (with the database) or the database is gone.
+/// it, flushes the write window once commits pause, and starts the write-back of tree pages; it ends when the returned sender is dropped (with the database) or the database is gone.
 /// None if no thread could be started: Eventual commits are then synced by the other means.
 fn spawn_syncer(
     shared: &Arc<Shared>,
@@ -198,6 +198,10 @@ fn spawn_syncer(
                 if shared.check_poisoned().is_err() || shared.sync_log().is_err() {
                     return;
                 }
+                if shared.flush_when_idle().is_err() {
+                    return;
+                }
+                shared.start_writeback();
             }
         })
         .ok()?;

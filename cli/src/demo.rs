@@ -260,10 +260,11 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "checkpoints",
         format!(
-            "{} in {:.2?}, {} bytes of pages",
+            "{} in {:.2?}, {} bytes of pages, {} window flushes",
             m.checkpoints,
             m.checkpoint_time,
-            HumanCount(m.checkpoint_bytes)
+            HumanCount(m.checkpoint_bytes),
+            m.window_flushes
         ),
     );
     if let Some(rate) = m.cache_hit_rate {

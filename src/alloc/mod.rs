@@ -315,23 +315,13 @@ impl WriterPages {
         r
     }
 
-    /// Seals every dirty page (checksum) and hands them all over (a read-only handle's replay
-    /// keeps them in memory instead of writing them).
+    /// Seals every dirty page (checksum) and hands them all over, by page number: to the write
+    /// window, or to a read-only handle's replay, which keeps them in memory.
     pub fn take_sealed(&mut self) -> crate::store::Overlay {
         for (&pgno, buf) in self.dirty.iter_mut() {
             crate::page::seal(buf, pgno);
         }
-        std::mem::take(&mut self.dirty).into_iter().collect()
-    }
-
-    /// Seals every dirty page (checksum) and returns them sorted by page number, for writing.
-    pub fn sealed_pages(&mut self) -> Vec<(u64, &[u8])> {
-        for (&pgno, buf) in self.dirty.iter_mut() {
-            crate::page::seal(buf, pgno);
-        }
-        let mut pages: Vec<(u64, &[u8])> = self.dirty.iter().map(|(&p, b)| (p, &b[..])).collect();
-        pages.sort_unstable_by_key(|&(p, _)| p);
-        pages
+        std::mem::take(&mut self.dirty)
     }
 }
 

@@ -2,10 +2,11 @@
 //! the read-only memory map, or `pread` into a bounded page cache ([`cache`]). All of larchdb's
 //! `unsafe` code lives in this module.
 //!
-//! Writes never go through the map: pages are written with `pwrite`/`pwritev`, so a stray pointer
-//! cannot corrupt the file. The map reserves address space well beyond the file, so growth rarely
-//! needs a new mapping; when it does, the old mapping lives on (behind an `Arc`) until the last
-//! snapshot that reads through it is dropped.
+//! Committed pages wait in a write window ([`window`]) that readers consult first, and reach the
+//! file when it is flushed. Writes never go through the map: pages are written with
+//! `pwrite`/`pwritev`, so a stray pointer cannot corrupt the file. The map reserves address space
+//! well beyond the file, so growth rarely needs a new mapping; when it does, the old mapping lives
+//! on (behind an `Arc`) until the last snapshot that reads through it is dropped.
 //!
 //! Pages read from the file are verified before any read relies on them (`verified.rs`): with
 //! the map at a page's first touch after the open, with the cache at every miss.
@@ -26,9 +27,11 @@ pub(crate) mod policy;
 pub mod sim;
 mod verified;
 mod view;
+pub(crate) mod window;
 
 pub(crate) use verified::Verifier;
 pub(crate) use view::{Backing, Overlay, TxnView, View};
+pub(crate) use window::Window;
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -54,7 +57,6 @@ const MIN_MAP_RESERVE: u64 = 1 << 30;
 const MIN_GROWTH: u64 = 1 << 20;
 /// ...and at most this many beyond what is needed.
 const MAX_GROWTH: u64 = 256 << 20;
-
 /// The most bytes one write system call carries. The kernel sizes the page-cache folios it
 /// creates for a write by the write's length, and every later write into a folio walks all of its
 /// blocks (ext4 on Linux 6.16 and later): a 4 KiB write into a 2 MiB folio measured 6.7 us here
@@ -313,6 +315,15 @@ impl FileStore {
             s.range_synced(offset);
         }
         Ok(())
+    }
+
+    /// Asks the kernel to start writing the file's dirty pages back, without waiting for it and
+    /// without making anything durable (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so
+    /// that the next checkpoint's `fdatasync` finds less to write. Best effort: an error here
+    /// changes nothing, and a write-back failure is reported by that `fdatasync`.
+    pub fn start_writeback(&self) {
+        // SAFETY: sync_file_range takes our open fd and integers; it touches no memory of ours.
+        unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
     }
 
     /// Makes everything written so far durable (`fdatasync`).

@@ -6,6 +6,7 @@
 
 use super::cache::{Frame, PageCache};
 use super::hasher::bucket;
+use super::window::Window;
 use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
@@ -36,6 +37,8 @@ pub(crate) struct View {
     /// Pages held in memory instead of the file (a read-only handle's replay of the log), and
     /// how many pages of the file lie below them.
     overlay: Option<(Arc<Overlay>, u64)>,
+    /// Pages of recent commits not written to the file yet (a writable handle's write window).
+    window: Option<Arc<Window>>,
 }
 
 impl View {
@@ -46,7 +49,19 @@ impl View {
             page_count,
             page_size,
             overlay: None,
+            window: None,
         }
+    }
+
+    /// This view reading the pages `window` holds from it rather than from the file.
+    pub fn with_window(mut self, window: Arc<Window>) -> View {
+        self.window = Some(window);
+        self
+    }
+
+    /// The write window this view reads through, if any.
+    pub fn window(&self) -> Option<&Arc<Window>> {
+        self.window.as_ref()
     }
 
     /// This view with `pages` held in memory over it, covering `page_count` pages in all (some
@@ -57,26 +72,41 @@ impl View {
             page_count,
             page_size: self.page_size,
             overlay: Some((Arc::new(pages), self.page_count)),
+            window: None,
         }
     }
 
     /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
     /// holds them. A page number past the file's pages that the overlay lacks is corrupt.
+    #[inline]
     fn overlaid(&self, pgno: u64, npages: u64) -> Result<Option<&[u8]>> {
+        if let Some(w) = &self.window {
+            if let Some(b) = w.get(pgno) {
+                return self.checked_len(pgno, npages, b).map(Some);
+            }
+        }
         let Some((pages, file_pages)) = &self.overlay else {
             return Ok(None);
         };
         match pages.get(&pgno) {
-            Some(b) if b.len() as u64 == npages * self.page_size as u64 => Ok(Some(b)),
-            Some(_) => Err(corrupted(
-                pgno,
-                "page run length differs from its reference",
-            )),
+            Some(b) => self.checked_len(pgno, npages, b).map(Some),
             None if pgno.saturating_add(npages) > *file_pages => Err(corrupted(
                 pgno,
                 "page run lies past the end of the file's pages",
             )),
             None => Ok(None),
+        }
+    }
+
+    /// `bytes`, the in-memory copy of the run at `pgno`, if it is `npages` pages long.
+    fn checked_len<'a>(&self, pgno: u64, npages: u64, bytes: &'a [u8]) -> Result<&'a [u8]> {
+        if bytes.len() as u64 == npages * self.page_size as u64 {
+            Ok(bytes)
+        } else {
+            Err(corrupted(
+                pgno,
+                "page run length differs from its reference",
+            ))
         }
     }
 

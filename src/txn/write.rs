@@ -298,8 +298,9 @@ impl WriteTxn {
     /// either it or the previous commit, never a mixture.
     ///
     /// A commit normally appends one record to the commit log (and, if `Immediate`, waits for a
-    /// sync that covers it, shared with the commits of other threads); its tree pages are written
-    /// without a sync and reach the disk at the next checkpoint. A commit too large for the log,
+    /// sync that covers it, shared with the commits of other threads); its tree pages join the write
+    /// window (readers find them there), reach the file when the window is flushed, and the disk
+    /// at the next checkpoint. A commit too large for the log,
     /// or one that finds the log full, is a checkpoint itself (docs/FORMAT.md section 13).
     pub fn commit(mut self) -> Result<()> {
         let started = Instant::now();
@@ -323,26 +324,27 @@ impl WriteTxn {
         // Step 4: make room (preallocation fails cleanly on a full disk), map any new space.
         shared.store.grow(page_count * ps as u64, ps)?;
         let view = self.base.view.resized(&shared.store, page_count)?;
-        // Step 5: write the pages, each sealed with its checksum, into space no snapshot and no
-        // checkpoint reads; zero a new log region.
+        // Step 5: the pages, each sealed with its checksum, go to the write window (or, for a
+        // large commit, into the file), into space no snapshot and no checkpoint reads; zero a new
+        // log region.
         self.wrote = true;
         let freed_old = self.pages.freed_old_count() as u64;
-        let pages = self.pages.sealed_pages();
-        let bytes: u64 = pages.iter().map(|(_, b)| b.len() as u64).sum();
-        let written = shared
-            .store
-            .write_pages(&pages, ps)
-            .and_then(|()| match region {
-                Some((start, n)) => shared.store.write_zeros(start * ps as u64, n * ps as u64),
-                None => Ok(()),
+        let placed = shared
+            .place_pages(&self.base.view, self.pages.take_sealed(), view)
+            .and_then(|view| match region {
+                Some((start, n)) => shared
+                    .store
+                    .write_zeros(start * ps as u64, n * ps as u64)
+                    .map(|()| view),
+                None => Ok(view),
             });
-        if let Err(e) = written {
-            shared.poison(&e);
-            return Err(e);
-        }
-        shared.metrics.pages_written(bytes);
-        // The page cache (cached backend) takes the new contents of the pages it holds.
-        view.wrote(&pages);
+        let view = match placed {
+            Ok(view) => view,
+            Err(e) => {
+                shared.poison(&e);
+                return Err(e);
+            }
+        };
         let version = Arc::new(Version {
             txn: self.pages.txn_id(),
             catalog: self.catalog.root,
