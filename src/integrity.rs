@@ -311,6 +311,8 @@ pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
         Ok(())
     })?;
     stats.freelist_pages = fl.leaf_pages + fl.branch_pages;
+    // Free pages taken from the freelist since the last checkpoint and not used yet.
+    free.extend(v.spare.iter().copied());
     let (log_start, log_pages) = v.log;
     if log_pages > 0 {
         w.mark(log_start, log_pages, "commit log")?;

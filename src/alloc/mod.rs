@@ -10,7 +10,10 @@
 //!   durable (recovery may open the old one). Their keys carry [`OLD_FREE`] in the freeing txn, so
 //!   they sort after every young entry.
 //!
-//! Free pages a transaction pulled but did not use are written back under freeing txn 0.
+//! Free pages a transaction pulled but did not use stay in memory, with the version it commits
+//! (its *spare* pages, which the next transaction takes first), until a checkpoint writes them back
+//! under freeing txn 0. Recovery never misses them: each was free in the last checkpoint or lies
+//! past its pages (see `docs/FORMAT.md`, section 13, step 3).
 //!
 //! While the freelist itself is being edited (`in_freelist_op`), allocation never pulls from it
 //! and freed dirty pages are held as pending: that keeps the edits from recursing and makes the
@@ -117,9 +120,15 @@ pub(crate) struct WriterPages {
 }
 
 impl WriterPages {
-    /// Pages for transaction `txn` over the committed `view`, reusing freelist entries as `gates`
-    /// allow.
-    pub fn new(view: &View, txn: u64, freelist: PagePtr, gates: Gates) -> WriterPages {
+    /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages first,
+    /// then freelist entries as `gates` allow.
+    pub fn new(
+        view: &View,
+        txn: u64,
+        freelist: PagePtr,
+        gates: Gates,
+        spare: &[u64],
+    ) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
         WriterPages {
@@ -129,7 +138,7 @@ impl WriterPages {
             dirty: PgnoMap::default(),
             pool: Vec::new(),
             page_count,
-            reusable: Vec::new(),
+            reusable: spare.to_vec(),
             freed: Vec::new(),
             freed_old: Vec::new(),
             freelist: TreeRoot {
@@ -179,7 +188,7 @@ impl WriterPages {
                 return b;
             }
         }
-        vec![0u8; npages as usize * self.page_size].into_boxed_slice()
+        crate::store::window::zeroed_buffer(npages as usize * self.page_size)
     }
 
     /// Moves the first reusable freelist entry into `reusable`. False if there is none.
@@ -290,9 +299,10 @@ impl WriterPages {
         Ok(n)
     }
 
-    /// Records this transaction's freed pages and the unused reusable pages in the freelist tree.
+    /// Records this transaction's freed pages in the freelist tree, and the free pages it holds
+    /// but did not use unless `keep_spare` (they then stay in memory: [`WriterPages::take_spare`]).
     /// Editing the freelist allocates and frees pages itself, so this repeats until nothing moves.
-    pub fn finish_freelist(&mut self) -> Result<()> {
+    pub fn finish_freelist(&mut self, keep_spare: bool) -> Result<()> {
         self.in_freelist_op = true;
         let r = (|| {
             let (mut freed_chunks, mut reuse_chunks) = (0, 0);
@@ -304,8 +314,10 @@ impl WriterPages {
                 freed_chunks = self.write_entries(self.txn, &freed, freed_chunks)?;
                 let freed_old = self.freed_old.clone();
                 old_chunks = self.write_entries(self.txn | OLD_FREE, &freed_old, old_chunks)?;
-                let reusable = self.reusable.clone();
-                reuse_chunks = self.write_entries(0, &reusable, reuse_chunks)?;
+                if !keep_spare {
+                    let reusable = self.reusable.clone();
+                    reuse_chunks = self.write_entries(0, &reusable, reuse_chunks)?;
+                }
                 if lens(self) == before {
                     return Ok(());
                 }
@@ -313,6 +325,12 @@ impl WriterPages {
         })();
         self.in_freelist_op = false;
         r
+    }
+
+    /// The free pages this transaction holds but did not use (after `finish_freelist(true)`):
+    /// in no tree, and reachable from no version.
+    pub fn take_spare(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.reusable)
     }
 
     /// Seals every dirty page (checksum) and hands them all over, by page number: to the write

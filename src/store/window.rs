@@ -27,6 +27,52 @@ pub(crate) const WINDOW_PAGES: usize = 1 << (SLOT_BITS - 1);
 /// The most bytes a window holds (replaced contents included) before it must be flushed.
 pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 
+/// Page buffers of dropped windows, kept for the next commits' dirty pages (a process-wide
+/// cache, so that a busy writer does not return memory to the system and fault it back in).
+static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+/// The most bytes [`SPARE_BUFFERS`] keeps.
+const SPARE_BUFFER_BYTES: usize = 16 << 20;
+
+/// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
+pub(crate) fn zeroed_buffer(len: usize) -> Box<[u8]> {
+    let recycled = {
+        let mut spare = SPARE_BUFFERS.lock();
+        match spare.last() {
+            Some(b) if b.len() == len => spare.pop(),
+            _ => None,
+        }
+    };
+    match recycled {
+        Some(mut b) => {
+            b.fill(0);
+            b
+        }
+        None => vec![0u8; len].into_boxed_slice(),
+    }
+}
+
+impl Drop for Window {
+    /// Hands the window's buffers of one page (of the length of those kept already, if any) to
+    /// [`zeroed_buffer`], up to its bound.
+    fn drop(&mut self) {
+        let held = std::mem::take(self.held.get_mut());
+        let mut spare = SPARE_BUFFERS.lock();
+        let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
+        for h in held {
+            let len = h.bytes.len();
+            let kept_len = spare.last().map_or(len, |b| b.len());
+            if len != kept_len || len > crate::options::MAX_PAGE_SIZE {
+                continue;
+            }
+            if bytes + len > SPARE_BUFFER_BYTES {
+                break;
+            }
+            bytes += len;
+            spare.push(h.bytes);
+        }
+    }
+}
+
 /// One page or overflow run, owned by the window until it is dropped.
 struct Held {
     bytes: Box<[u8]>,

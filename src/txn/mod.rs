@@ -49,6 +49,10 @@ pub(crate) struct Version {
     pub log: (u64, u64),
     /// The pages of this commit.
     pub view: View,
+    /// Free pages that are in no freelist entry yet (taken from the freelist by a commit after
+    /// the last checkpoint, and not used): the next writer takes them first, and the next
+    /// checkpoint records them.
+    pub spare: Arc<[u64]>,
 }
 
 /// The last checkpoint: the commit the meta slots name.
@@ -129,6 +133,7 @@ impl Shared {
             freelist: meta.freelist,
             log: meta.log,
             view,
+            spare: Arc::new([]),
         });
         let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;
         Shared {
@@ -294,13 +299,19 @@ impl Shared {
     /// role, so that no commit runs meanwhile.
     pub fn checkpoint_now(self: &Arc<Self>) -> Result<()> {
         self.check_poisoned()?;
-        let _writer = WriterGuard::acquire(self.clone());
-        self.checkpoint_latest()
+        let writer = WriterGuard::acquire(self.clone());
+        self.checkpoint_latest(writer)
     }
 
     /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
-    fn checkpoint_latest(&self) -> Result<()> {
+    /// If it has spare pages, a commit of nothing but them is the checkpoint (it records them).
+    fn checkpoint_latest(self: &Arc<Self>, writer: WriterGuard) -> Result<()> {
         let latest = self.latest.lock().clone();
+        if !latest.spare.is_empty() {
+            let mut w = write::WriteTxn::begin_as(self.clone(), writer)?;
+            w.force_checkpoint();
+            return w.commit();
+        }
         if latest.txn == self.meta.lock().durable_txn {
             return Ok(());
         }
@@ -325,8 +336,7 @@ impl Shared {
         if self.config.read_only || self.check_poisoned().is_err() || !self.try_acquire_writer() {
             return;
         }
-        let _writer = WriterGuard(self.clone());
-        let _ = self.checkpoint_latest();
+        let _ = self.checkpoint_latest(WriterGuard(self.clone()));
     }
 }
 

@@ -77,6 +77,11 @@ impl WriteTxn {
     fn begin_any(shared: Arc<Shared>) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let guard = WriterGuard::acquire(shared.clone());
+        WriteTxn::begin_as(shared, guard)
+    }
+
+    /// A transaction for the holder of the writer role (`guard`).
+    pub(crate) fn begin_as(shared: Arc<Shared>, guard: WriterGuard) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let base = shared.latest.lock().clone();
         let txn = {
@@ -86,7 +91,7 @@ impl WriteTxn {
             t
         };
         let gates = shared.gates();
-        let pages = WriterPages::new(&base.view, txn, base.freelist, gates);
+        let pages = WriterPages::new(&base.view, txn, base.freelist, gates, &base.spare);
         // With a capacity of 0 (no log) every commit is a checkpoint, even on a file that has a
         // log region from an earlier open.
         let limit = shared.log.capacity().min(shared.config.log_capacity);
@@ -309,15 +314,24 @@ impl WriteTxn {
         // Step 1: record changed table roots in the catalog.
         let r = self.flush_catalog();
         self.note(r)?;
-        if self.pages.is_clean() {
+        // (A checkpoint forced to record the base version's spare pages has work to do.)
+        let records_spare = self.checkpoint && !self.base.spare.is_empty();
+        if self.pages.is_clean() && !records_spare {
             return Ok(());
         }
         // Step 2: the log region: allocate one, or a larger one, if this file needs it.
         let region = self.plan_log_region();
-        // Step 3: record freed pages (and free pages pulled but unused) in the freelist tree.
-        let r = self.pages.finish_freelist();
-        self.note(r)?;
         let shared = self.shared.clone();
+        // Step 3: decide between a log record and a checkpoint (step 6), then record freed pages
+        // in the freelist tree; free pages taken but unused too at a checkpoint, otherwise they
+        // stay in memory with the new version (its spare pages).
+        let record = self.log_record(region.is_some());
+        let r = self.pages.finish_freelist(record.is_some());
+        self.note(r)?;
+        let spare: Arc<[u64]> = match record {
+            Some(_) => self.pages.take_spare().into(),
+            None => Arc::new([]),
+        };
         let ps = shared.page_size;
         let log = region.unwrap_or(self.base.log);
         let page_count = self.pages.page_count;
@@ -328,7 +342,6 @@ impl WriteTxn {
         // large commit, into the file), into space no snapshot and no checkpoint reads; zero a new
         // log region.
         self.wrote = true;
-        let freed_old = self.pages.freed_old_count() as u64;
         let placed = shared
             .place_pages(&self.base.view, self.pages.take_sealed(), view)
             .and_then(|view| match region {
@@ -351,17 +364,11 @@ impl WriteTxn {
             freelist: self.pages.freelist.root,
             log,
             view,
+            spare,
         });
         // Step 6: append the log record, or checkpoint.
-        let checkpoint_due =
-            shared.hold_back(freed_old, page_count) || region.is_some() || self.checkpoint;
-        let ops = std::mem::replace(&mut self.ops, OpRecorder::new(0));
-        let record = match checkpoint_due {
-            true => None,
-            false => ops.finish(shared.meta.lock().log_gen, version.txn),
-        };
         match record {
-            Some(rec) if super::log::aligned(rec.len() as u64) <= shared.log.room() => {
+            Some(rec) => {
                 let need = shared.append(&rec, version, self.durability)?;
                 // The next writer may start while this commit waits for its sync.
                 self.guard = None;
@@ -369,17 +376,32 @@ impl WriteTxn {
                     shared.wait_durable(need)?;
                 }
             }
-            _ => shared.checkpoint(&version)?,
+            None => shared.checkpoint(&version)?,
         }
         shared.metrics.committed(started.elapsed());
         Ok(())
+    }
+
+    /// This commit's log record, or None if the commit is to be a checkpoint (step 6 of
+    /// [`WriteTxn::commit`]): forced, a new log region, too many held-back pages of the last
+    /// checkpoint, or operations that do not fit in the record or in what is left of the log.
+    fn log_record(&mut self, new_region: bool) -> Option<Vec<u8>> {
+        let shared = &self.shared;
+        let freed_old = self.pages.freed_old_count() as u64;
+        let held_back = shared.hold_back(freed_old, self.pages.page_count);
+        let ops = std::mem::replace(&mut self.ops, OpRecorder::new(0));
+        if held_back || new_region || self.checkpoint {
+            return None;
+        }
+        ops.finish(shared.meta.lock().log_gen, self.pages.txn_id())
+            .filter(|rec| super::log::aligned(rec.len() as u64) <= shared.log.room())
     }
 
     /// Commits without writing: the new version's pages stay in memory, over the file's (a
     /// read-only handle replaying the commit log), and it is published at once.
     pub(crate) fn commit_in_memory(mut self) -> Result<()> {
         self.flush_catalog()?;
-        self.pages.finish_freelist()?;
+        self.pages.finish_freelist(false)?;
         let (txn, catalog) = (self.pages.txn_id(), self.catalog.root);
         let (page_count, freelist) = (self.pages.page_count, self.pages.freelist.root);
         let view = self
@@ -392,6 +414,7 @@ impl WriteTxn {
             freelist,
             log: self.base.log,
             view,
+            spare: Arc::new([]),
         });
         *self.shared.latest.lock() = version.clone();
         self.shared.current.publish(txn, version);
