@@ -1,0 +1,134 @@
+//! Unit tests of the page cache (`cache.rs`): racing readers, coherence after commits,
+//! reclamation by epochs, short reads, and large values cached as one frame.
+
+use super::*;
+use std::io::Write;
+
+const PS: usize = 4096;
+
+/// A file of `pages` pages, page `i` filled with the bytes of `i`.
+fn file(pages: u64) -> File {
+    let mut f = tempfile::tempfile().unwrap();
+    for i in 0..pages {
+        let page: Vec<u8> = i.to_le_bytes().iter().copied().cycle().take(PS).collect();
+        f.write_all(&page).unwrap();
+    }
+    f
+}
+
+fn check(frame: &[u8], pgno: u64) {
+    assert_eq!(frame.len(), PS);
+    assert!(
+        frame.chunks(8).all(|c| c == pgno.to_le_bytes()),
+        "page {pgno} holds other contents"
+    );
+}
+
+#[test]
+fn threads_racing_on_a_small_cache_read_the_right_pages() {
+    const PAGES: u64 = 500;
+    const THREADS: u64 = 4;
+    let cache = PageCache::new(file(PAGES), PS, 32 * PS, None).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let cache = &cache;
+            s.spawn(move || {
+                let mut x = t + 1;
+                let mut held = Vec::new();
+                for i in 0..20_000u64 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Half the reads on 20 hot pages, half anywhere.
+                    let pgno = if i % 2 == 0 { x % 20 } else { x % PAGES };
+                    let f = cache.get(pgno, 1).unwrap();
+                    check(&f, pgno);
+                    if i % 1000 == 0 {
+                        held.push((pgno, f));
+                    }
+                    let resident = cache.resident.load(Ordering::Relaxed);
+                    let bound = 32 + 3 * THREADS as usize;
+                    assert!(resident <= bound, "{resident} frames resident");
+                }
+                // Frames held across evictions keep their contents.
+                for (pgno, f) in held {
+                    check(&f, pgno);
+                }
+            });
+        }
+    });
+    let s = cache.stats();
+    assert_eq!(s.capacity_frames, 32);
+    assert!(s.hits > 0 && s.misses > 0 && s.evictions > 0, "{s:?}");
+    let [t1, t2, b1, b2] = s.arc_lists;
+    assert!(
+        t1 + t2 <= 32 && t1 + b1 <= 32 && t1 + t2 + b1 + b2 <= 64,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn overwrite_replaces_cached_pages_only() {
+    let cache = PageCache::new(file(100), PS, 16 * PS, None).unwrap();
+    let old = cache.get(5, 1).unwrap();
+    let new_page = vec![0xAB; PS];
+    let run = vec![0xCD; 2 * PS];
+    cache.overwrite(&[(5, &new_page[..]), (50, &run[..])]);
+    assert!(cache.get(5, 1).unwrap().iter().all(|&b| b == 0xAB));
+    check(&old, 5); // a holder of the old frame is unaffected
+                    // Page 50 was not cached: it is read from the file again.
+    check(&cache.get(50, 1).unwrap(), 50);
+}
+
+#[test]
+fn frames_of_an_entered_reader_outlive_eviction_until_it_leaves() {
+    let cache = PageCache::new(file(200), PS, 16 * PS, None).unwrap();
+    let epoch = cache.enter();
+    let held: Vec<(u64, *const [u8])> = (0..8)
+        .map(|p| (p, cache.get_entered(p, 1).unwrap().unwrap()))
+        .collect();
+    // Another reader sweeps the file twice: every frame above is evicted and retired.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let e = cache.enter();
+            for p in (0..200).chain(0..200) {
+                // SAFETY: this reader entered above and leaves after its last use.
+                check(unsafe { &*cache.get_entered(p, 1).unwrap().unwrap() }, p);
+            }
+            cache.leave(e);
+        });
+    });
+    let s = cache.stats();
+    assert!(s.evictions >= 200 && s.retired_frames >= 8, "{s:?}");
+    for (p, ptr) in held {
+        // SAFETY: `epoch` has not left yet.
+        check(unsafe { &*ptr }, p);
+    }
+    cache.leave(epoch);
+    assert_eq!(
+        cache.stats().retired_frames,
+        0,
+        "nothing waits once every reader left"
+    );
+    assert!(
+        !cache.pool.lock().is_empty(),
+        "freed frames are kept for reuse"
+    );
+}
+
+#[test]
+fn short_reads_are_errors() {
+    let cache = PageCache::new(file(10), PS, 16 * PS, None).unwrap();
+    assert!(matches!(
+        cache.get(10, 1),
+        Err(Error::Corrupted { page: 10, .. })
+    ));
+    assert!(matches!(
+        cache.read_run(8, 3),
+        Err(Error::Corrupted { page: 8, .. })
+    ));
+    assert!(matches!(
+        PageCache::new(file(1), PS, 3 * PS, None),
+        Err(Error::InvalidOption(_))
+    ));
+}
