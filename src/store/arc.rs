@@ -183,9 +183,15 @@ impl ArcPolicy {
     /// The paper calls it only when the cache is full, and its invariants then make the chosen
     /// list non-empty: T1 is passed over only while |T1| <= p, which leaves T2 with
     /// |T2| >= c - p >= 1 unless p = c with T1 full (then case IV.A deletes from T1 without calling
-    /// REPLACE, and a B2 ghost takes the T1 branch). After [`ArcPolicy::evict`] the cache may hold
-    /// fewer keys than `c`; then the other list is used if the chosen one is empty.
+    /// REPLACE, and a B2 ghost takes the T1 branch).
+    ///
+    /// After [`ArcPolicy::evict`] the cache may hold fewer keys than `c` while the directory holds
+    /// `c` or more (which the paper's requests alone never lead to): then there is room, and
+    /// nothing is evicted. The other list is used if the chosen one is empty.
     fn replace(&mut self, request_in_b2: bool, evicted: &mut Vec<u64>) {
+        if self.resident() < self.capacity {
+            return;
+        }
         let t1 = self.lists.len(T1);
         let (from, to) = if t1 > 0 && (t1 > self.p || (request_in_b2 && t1 == self.p)) {
             (T1, B1)

@@ -132,3 +132,70 @@ fn short_reads_are_errors() {
         Err(Error::InvalidOption(_))
     ));
 }
+
+/// Whether `frame` holds pages `first..` of the test file.
+fn is_run(frame: &[u8], first: u64) -> bool {
+    frame.chunks(PS).enumerate().all(|(i, page)| {
+        page.chunks(8)
+            .all(|c| c == (first + i as u64).to_le_bytes())
+    })
+}
+
+#[test]
+fn runs_are_cached_as_one_frame_and_overwritten_by_commits() {
+    let cache = PageCache::new(file(100), PS, 64 * PS, None).unwrap();
+    let run = cache.get(10, 4).unwrap();
+    assert!(run.len() == 4 * PS && is_run(&run, 10));
+    let again = cache.get(10, 4).unwrap();
+    assert_eq!(run.as_ptr(), again.as_ptr(), "one frame, shared");
+    let s = cache.stats();
+    assert_eq!((s.run_reads, s.misses, s.hits), (1, 1, 1), "{s:?}");
+    assert_eq!(s.resident_frames, 4, "{s:?}");
+    // A commit writes a run of the same length there: the cached frame takes its contents.
+    let new_run = vec![0xAB; 4 * PS];
+    cache.overwrite(&[(10, &new_run[..])]);
+    assert!(cache.get(10, 4).unwrap().iter().all(|&b| b == 0xAB));
+    assert!(is_run(&run, 10), "a holder of the old frame is unaffected");
+    // A commit writes a single page at the run's first page: the run leaves the cache.
+    let page = vec![0xCD; PS];
+    cache.overwrite(&[(10, &page[..])]);
+    assert_eq!(cache.stats().resident_frames, 0);
+    assert!(
+        is_run(&cache.get(10, 4).unwrap(), 10),
+        "read from the file again"
+    );
+    assert_eq!(cache.stats().run_reads, 2);
+}
+
+#[test]
+fn runs_weigh_their_pages_and_large_ones_stay_private() {
+    // 64 frames: the policy holds 56 pages (two batches of 4 are kept apart), runs of up to 14.
+    let cache = PageCache::new(file(400), PS, 64 * PS, None).unwrap();
+    let epoch = cache.enter();
+    for round in 0..3 {
+        for first in (0..300).step_by(10) {
+            let run = cache.get_entered(first, 10).unwrap().unwrap();
+            // SAFETY: this reader entered above and leaves after its last use.
+            assert!(
+                is_run(unsafe { &*run }, first),
+                "round {round}, run {first}"
+            );
+            let resident = cache.resident.load(Ordering::Relaxed);
+            assert!(resident <= 64 + 20, "{resident} pages resident");
+        }
+    }
+    let s = cache.stats();
+    assert!(s.evictions > 0 && s.private_runs == 0, "{s:?}");
+    assert!(
+        s.arc_lists[0] + s.arc_lists[1] <= 6,
+        "at most six runs of ten: {s:?}"
+    );
+    assert!(
+        cache.get_entered(0, 16).unwrap().is_none(),
+        "too large to cache"
+    );
+    assert!(is_run(&cache.get(0, 16).unwrap(), 0));
+    assert_eq!(cache.stats().private_runs, 1);
+    cache.leave(epoch);
+    assert_eq!(cache.stats().retired_frames, 0);
+}
