@@ -172,6 +172,37 @@ struct Queue {
     pages: usize,
 }
 
+/// A value on cache lines of its own, so that writes to it do not slow down reads of what lies
+/// beside it (what every lookup reads is written only when the cache is made).
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Counters written by misses, evictions and reclamation.
+#[derive(Default)]
+struct Counters {
+    /// Pages of frames allocated and not yet freed: in the table, retired, in the pool, or being
+    /// read. Freed page frames go back to the pool while this is within the capacity plus the
+    /// most pages ever retired at once (what readers overlapping evictions need), so that misses
+    /// reuse memory instead of allocating (with glibc, memory freed by one thread is not reused
+    /// by another's allocations) and memory stays at what the workload needs.
+    allocated: AtomicUsize,
+    /// The most pages `Epochs` has held retired.
+    retired_peak: AtomicUsize,
+    /// Pages of the frames in the table.
+    resident: AtomicUsize,
+    misses: AtomicU64,
+    run_reads: AtomicU64,
+    private_runs: AtomicU64,
+}
+
 /// A bounded cache of pages read from one file; see the module documentation.
 pub(crate) struct PageCache {
     file: File,
@@ -183,31 +214,19 @@ pub(crate) struct PageCache {
     /// The largest run of pages cached (larger ones are read privately).
     max_run: u64,
     slots: Slots,
-    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
-    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
-    /// that would only move them to the front of T2 again.
-    generation: AtomicU64,
-    /// Pages of frames allocated and not yet freed: in the table, retired, in the pool, or being
-    /// read. Freed page frames go back to the pool while this is within the capacity plus the
-    /// most pages ever retired at once (what readers overlapping evictions need), so that misses
-    /// reuse memory instead of allocating (with glibc, memory freed by one thread is not reused
-    /// by another's allocations) and memory stays at what the workload needs.
-    allocated: AtomicUsize,
-    /// The most pages `Epochs` has held retired.
-    retired_peak: AtomicUsize,
-    /// Pages of the frames in the table.
-    resident: AtomicUsize,
-    stripes: Box<[Stripe]>,
-    epochs: Mutex<Epochs>,
-    pool: Mutex<Vec<Frame>>,
-    queued: Mutex<Queue>,
-    policy: Mutex<Policy>,
-    misses: AtomicU64,
-    run_reads: AtomicU64,
-    private_runs: AtomicU64,
     /// With verification on: the check every page or run read from the file passes before it is
     /// cached or lent (once per miss; hits trust the frame).
     verify: Option<Verifier>,
+    stripes: Box<[Stripe]>,
+    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
+    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
+    /// that would only move them to the front of T2 again.
+    generation: Padded<AtomicU64>,
+    counters: Padded<Counters>,
+    epochs: Padded<Mutex<Epochs>>,
+    pool: Padded<Mutex<Vec<Frame>>>,
+    queued: Padded<Mutex<Queue>>,
+    policy: Padded<Mutex<Policy>>,
 }
 
 /// The stripe of the calling thread.
@@ -260,24 +279,19 @@ impl PageCache {
             max_run: (policy_pages / MAX_RUN_SHARE).max(1) as u64,
             slots: Slots::default(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
-            epochs: Mutex::new(Epochs::default()),
-            pool: Mutex::new(Vec::new()),
-            generation: AtomicU64::new(0),
-            allocated: AtomicUsize::new(0),
-            retired_peak: AtomicUsize::new(0),
-            resident: AtomicUsize::new(0),
-            queued: Mutex::new(Queue::default()),
-            policy: Mutex::new(Policy {
+            generation: Padded::default(),
+            counters: Padded::default(),
+            epochs: Padded::default(),
+            pool: Padded::default(),
+            queued: Padded::default(),
+            policy: Padded(Mutex::new(Policy {
                 arc: ArcPolicy::new(policy_pages),
                 weights: PgnoMap::default(),
                 pages: 0,
                 replaying: Vec::with_capacity(batch),
                 evicted: Vec::with_capacity(batch),
                 evictions: 0,
-            }),
-            misses: AtomicU64::new(0),
-            run_reads: AtomicU64::new(0),
-            private_runs: AtomicU64::new(0),
+            })),
             verify,
         })
     }
@@ -303,10 +317,11 @@ impl PageCache {
             return;
         }
         let pages: usize = entries.iter().map(|e| e.frame.len() / self.page_size).sum();
-        self.resident.fetch_sub(pages, Ordering::Relaxed);
+        self.counters.resident.fetch_sub(pages, Ordering::Relaxed);
         let mut e = self.epochs.lock();
         e.retire(entries, pages);
-        self.retired_peak
+        self.counters
+            .retired_peak
             .fetch_max(e.retired_pages(), Ordering::Relaxed);
         e.collect(self.page_size, |entry| self.recycle(entry.frame));
     }
@@ -351,9 +366,11 @@ impl PageCache {
         let frame = if npages == 1 {
             self.read_page(pgno)?
         } else {
-            self.run_reads.fetch_add(1, Ordering::Relaxed);
+            self.counters.run_reads.fetch_add(1, Ordering::Relaxed);
             let frame = self.read_run_frame(pgno, npages)?;
-            self.allocated.fetch_add(npages as usize, Ordering::Relaxed);
+            self.counters
+                .allocated
+                .fetch_add(npages as usize, Ordering::Relaxed);
             frame
         };
         let r = with(&frame);
@@ -364,8 +381,10 @@ impl PageCache {
         match self.slots.replace_if(pgno, std::ptr::null(), entry) {
             Ok(_) => {
                 // The frame's bytes did not move with the box: `r` still describes them.
-                self.resident.fetch_add(npages as usize, Ordering::Relaxed);
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .resident
+                    .fetch_add(npages as usize, Ordering::Relaxed);
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
                 self.queue_miss(pgno, npages);
                 Ok(Some(r))
             }
@@ -403,22 +422,23 @@ impl PageCache {
     /// last holder instead.
     fn recycle(&self, mut frame: Frame) {
         let pages = frame.len() / self.page_size;
-        let budget =
-            self.capacity_frames + 2 * self.batch + self.retired_peak.load(Ordering::Relaxed);
+        let budget = self.capacity_frames
+            + 2 * self.batch
+            + self.counters.retired_peak.load(Ordering::Relaxed);
         if pages == 1
             && Arc::get_mut(&mut frame).is_some()
-            && self.allocated.load(Ordering::Relaxed) <= budget
+            && self.counters.allocated.load(Ordering::Relaxed) <= budget
         {
             self.pool.lock().push(frame);
         } else {
             // Freed here, or by the last holder of a frame lent out.
-            self.allocated.fetch_sub(pages, Ordering::Relaxed);
+            self.counters.allocated.fetch_sub(pages, Ordering::Relaxed);
         }
     }
 
     /// A new, zeroed page frame.
     fn new_frame(&self) -> Frame {
-        self.allocated.fetch_add(1, Ordering::Relaxed);
+        self.counters.allocated.fetch_add(1, Ordering::Relaxed);
         Frame::from(vec![0u8; self.page_size])
     }
 
@@ -462,9 +482,9 @@ impl PageCache {
     /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
     /// of their own, outside the cache: for a value too large to cache.
     pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Frame> {
-        self.run_reads.fetch_add(1, Ordering::Relaxed);
-        self.private_runs.fetch_add(1, Ordering::Relaxed);
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.counters.run_reads.fetch_add(1, Ordering::Relaxed);
+        self.counters.private_runs.fetch_add(1, Ordering::Relaxed);
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
         self.read_run_frame(pgno, npages)
     }
 
@@ -656,8 +676,12 @@ impl PageCache {
                 };
                 match new {
                     Some(frame) => {
-                        self.allocated.fetch_add(len / ps, Ordering::Relaxed);
-                        self.resident.fetch_add(len / ps, Ordering::Relaxed);
+                        self.counters
+                            .allocated
+                            .fetch_add(len / ps, Ordering::Relaxed);
+                        self.counters
+                            .resident
+                            .fetch_add(len / ps, Ordering::Relaxed);
                         let entry = Box::new(Entry {
                             frame,
                             recorded: AtomicU64::new(0),
@@ -688,17 +712,17 @@ impl PageCache {
         CacheStats {
             capacity_bytes: self.capacity_bytes,
             capacity_frames: self.capacity_frames,
-            resident_frames: self.resident.load(Ordering::Relaxed),
+            resident_frames: self.counters.resident.load(Ordering::Relaxed),
             hits: self
                 .stripes
                 .iter()
                 .map(|s| s.hits.load(Ordering::Relaxed))
                 .sum(),
-            misses: self.misses.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
             evictions: policy.evictions,
             retired_frames: self.epochs.lock().retired_pages(),
-            run_reads: self.run_reads.load(Ordering::Relaxed),
-            private_runs: self.private_runs.load(Ordering::Relaxed),
+            run_reads: self.counters.run_reads.load(Ordering::Relaxed),
+            private_runs: self.counters.private_runs.load(Ordering::Relaxed),
             target_t1: policy.arc.target(),
             arc_lists: [lens.t1, lens.t2, lens.b1, lens.b2],
         }

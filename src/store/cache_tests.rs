@@ -46,7 +46,7 @@ fn threads_racing_on_a_small_cache_read_the_right_pages() {
                     if i % 1000 == 0 {
                         held.push((pgno, f));
                     }
-                    let resident = cache.resident.load(Ordering::Relaxed);
+                    let resident = cache.counters.resident.load(Ordering::Relaxed);
                     let bound = 32 + 3 * THREADS as usize;
                     assert!(resident <= bound, "{resident} frames resident");
                 }
@@ -180,7 +180,7 @@ fn runs_weigh_their_pages_and_large_ones_stay_private() {
                 is_run(unsafe { &*run }, first),
                 "round {round}, run {first}"
             );
-            let resident = cache.resident.load(Ordering::Relaxed);
+            let resident = cache.counters.resident.load(Ordering::Relaxed);
             assert!(resident <= 64 + 20, "{resident} pages resident");
         }
     }
