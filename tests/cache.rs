@@ -291,8 +291,12 @@ fn large_values_are_cached_and_shared_between_transactions() {
         v.as_ptr() as usize
     };
     let s0 = db.cache_stats().unwrap();
-    assert_eq!((s0.run_reads, s0.private_runs), (1, 0), "{s0:?}");
-    assert!(s0.resident_frames >= 16, "the run's pages count: {s0:?}");
+    // The commit cached the values it wrote (the cache had room): no read of the file.
+    assert_eq!((s0.run_reads, s0.private_runs), (0, 0), "{s0:?}");
+    assert!(
+        s0.resident_frames >= 4 * 16,
+        "the runs' pages count: {s0:?}"
+    );
     for _ in 0..3 {
         let r = db.begin_read().unwrap();
         let v = r.open_table("t").unwrap().get(&key(2)).unwrap().unwrap();
@@ -304,7 +308,7 @@ fn large_values_are_cached_and_shared_between_transactions() {
         );
     }
     let s = db.cache_stats().unwrap();
-    assert_eq!(s.run_reads, 1, "{s:?}");
+    assert_eq!(s.run_reads, 0, "{s:?}");
     assert!(s.hits >= s0.hits + 3, "{s:?}");
 }
 

@@ -226,6 +226,8 @@ pub fn child(dir: &Path, count: u64, backend: Backend) {
     let mut out = String::from(TAG);
     for (w, work) in workloads(count).into_iter().enumerate() {
         let t = work.table;
+        // The peak RSS of each workload on its own (Linux: writing 5 resets VmHWM).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
         warm_up(&db, &sums[t], t);
         let before = db.cache_stats().unwrap_or_default();
         let secs = pass(
@@ -239,14 +241,17 @@ pub fn child(dir: &Path, count: u64, backend: Backend) {
         let after = db.cache_stats().unwrap_or_default();
         let (hits, misses) = (after.hits - before.hits, after.misses - before.misses);
         out.push_str(&format!(
-            " {w}.secs={secs} {w}.hits={hits} {w}.misses={misses}"
+            " {w}.secs={secs} {w}.hits={hits} {w}.misses={misses} {w}.hwm={} {w}.retired={}",
+            status_bytes("VmHWM"),
+            after.retired_frames
         ));
     }
     let (maxrss, _, _) = rusage();
     let s = db.cache_stats().unwrap_or_default();
     out.push_str(&format!(
-        " hwm={} maxrss={maxrss} resident={} private={}",
+        " hwm={} maxrss={maxrss} rss={} resident={} private={}",
         status_bytes("VmHWM"),
+        status_bytes("VmRSS"),
         s.resident_frames,
         s.private_runs
     ));

@@ -152,6 +152,17 @@ impl Policy {
         self.weights.get(&k).copied().unwrap_or(1)
     }
 
+    /// After the policy took a request for `k` (`hit` if it was resident): `k` is resident with a
+    /// frame of `pages` pages.
+    fn admitted(&mut self, k: u64, pages: usize, hit: bool) {
+        if !hit {
+            // A new resident key (the ghost lists hold no weight).
+            self.weights.remove(&k);
+            self.pages += 1;
+        }
+        self.set_weight(k, pages);
+    }
+
     /// Records that resident key `k`'s frame now holds `pages` pages.
     fn set_weight(&mut self, k: u64, pages: usize) {
         self.pages = self.pages + pages - self.weight(k);
@@ -611,12 +622,7 @@ impl PageCache {
         let mut last = None;
         for &(k, npages) in &replaying {
             let hit = policy.arc.access(k, &mut policy.evicted);
-            if !hit {
-                // A new resident key (the ghost lists hold no weight).
-                policy.weights.remove(&k);
-                policy.pages += 1;
-            }
-            policy.set_weight(k, npages as usize);
+            policy.admitted(k, npages as usize, hit);
             self.drop_evicted(policy);
             last = Some(k);
         }
@@ -648,63 +654,6 @@ impl PageCache {
         self.retire(removed);
     }
 
-    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages, each a page or an overflow
-    /// run): every cached frame at those page numbers takes its new contents (a frame of another
-    /// length than what was written there leaves the cache). Pages not cached are left alone.
-    /// Readers still holding an old frame cannot reach these pages (they were free in every live
-    /// snapshot), so they are unaffected.
-    pub fn overwrite(&self, pages: &[(u64, &[u8])]) {
-        let ps = self.page_size;
-        let mut policy = self.policy.lock();
-        let mut replaced = Vec::new();
-        for &(first, bytes) in pages {
-            for (i, page) in bytes.chunks_exact(ps).enumerate() {
-                let pgno = first + i as u64;
-                let current = self.slots.get(pgno);
-                if current.is_null() {
-                    continue;
-                }
-                // SAFETY: entries leave the table only under the policy lock, which this holds,
-                // so `current` is allocated until it is retired below.
-                let len = unsafe { &*current }.frame.len();
-                let new = if i == 0 && len == bytes.len() {
-                    Some(Frame::from(bytes))
-                } else if len == ps {
-                    Some(Frame::from(page))
-                } else {
-                    None
-                };
-                match new {
-                    Some(frame) => {
-                        self.counters
-                            .allocated
-                            .fetch_add(len / ps, Ordering::Relaxed);
-                        self.counters
-                            .resident
-                            .fetch_add(len / ps, Ordering::Relaxed);
-                        let entry = Box::new(Entry {
-                            frame,
-                            recorded: AtomicU64::new(0),
-                        });
-                        if let Ok(old) = self.slots.replace_if(pgno, current, entry) {
-                            replaced.extend(old);
-                        }
-                    }
-                    None => {
-                        // A large value's run cached at a page now written as something else:
-                        // it leaves the cache; the policy keeps its key, weighing nothing.
-                        replaced.extend(self.slots.take(pgno));
-                        if policy.arc.is_resident(pgno) {
-                            policy.set_weight(pgno, 0);
-                        }
-                    }
-                }
-            }
-        }
-        drop(policy);
-        self.retire(replaced);
-    }
-
     /// Counters and policy state.
     pub fn stats(&self) -> CacheStats {
         let policy = self.policy.lock();
@@ -728,6 +677,9 @@ impl PageCache {
         }
     }
 }
+
+#[path = "cache_writes.rs"]
+mod writes;
 
 #[cfg(test)]
 #[path = "cache_tests.rs"]

@@ -199,3 +199,34 @@ fn runs_weigh_their_pages_and_large_ones_stay_private() {
     cache.leave(epoch);
     assert_eq!(cache.stats().retired_frames, 0);
 }
+
+#[test]
+fn runs_a_commit_writes_are_cached_while_there_is_room() {
+    // 64 frames: the policy holds 56 pages, runs of up to 14.
+    let cache = PageCache::new(file(400), PS, 64 * PS, None).unwrap();
+    let run = |b: u8| vec![b; 10 * PS];
+    let (a, b) = (run(0xA1), run(0xB2));
+    cache.overwrite(&[(100, &a[..]), (200, &b[..])]);
+    let s = cache.stats();
+    assert_eq!((s.resident_frames, s.arc_lists[0]), (20, 2), "{s:?}");
+    assert!(cache.get(100, 10).unwrap().iter().all(|&x| x == 0xA1));
+    assert_eq!(cache.stats().misses, 0, "read from the cache, not the file");
+    // Single pages, runs too large to cache, and runs beyond the room left are not cached.
+    let (page, huge) = (vec![0xC3; PS], vec![0xD4; 20 * PS]);
+    let more: Vec<Vec<u8>> = (0..5).map(run).collect();
+    let mut writes: Vec<(u64, &[u8])> = vec![(50, &page[..]), (300, &huge[..])];
+    writes.extend(
+        more.iter()
+            .enumerate()
+            .map(|(i, r)| (10 * i as u64, &r[..])),
+    );
+    cache.overwrite(&writes);
+    let s = cache.stats();
+    assert_eq!(
+        s.resident_frames, 50,
+        "three more runs fit in 56 pages: {s:?}"
+    );
+    assert_eq!(s.evictions, 0, "writes evict nothing: {s:?}");
+    assert!(is_run(&cache.get(50, 1).unwrap(), 50), "from the file");
+    assert!(is_run(&cache.get(40, 10).unwrap(), 40), "from the file");
+}
