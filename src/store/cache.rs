@@ -36,7 +36,10 @@
 //! left, so no slice handed out can dangle. A transaction leaves when it ends, or when
 //! `ReadTxn::release_pages(&mut self)` proves it holds no slice. Freed page frames go back to a
 //! pool for the next misses (up to the capacity plus the most pages ever retired at once), so
-//! memory is allocated once and reused, whatever thread reads; run frames are freed.
+//! memory is allocated once and reused, whatever thread reads. Run frames live in anonymous
+//! mappings of their own ([`super::frame`]: the heap would keep what they free); freed ones are
+//! kept for runs of the same length, up to a sixteenth of the capacity, the oldest unmapped
+//! first.
 //!
 //! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
 //! commit replaces the cached frames at every page number it wrote before it publishes the new
@@ -71,13 +74,13 @@ const HIT_CAP: usize = 256;
 /// Largest number of pages missed before a replay (and so evictions made per policy lock
 /// acquisition).
 const MAX_MISS_BATCH: usize = 64;
+/// Run frames kept for reuse hold at most the capacity divided by this.
+const RUN_POOL_SHARE: u64 = 16;
 /// A large value is cached if its run of pages is at most the policy's capacity divided by this;
 /// a larger one is read privately by each transaction that reads it.
 const MAX_RUN_SHARE: usize = 4;
 
-/// One cached page (or, for a large value, one run of pages): immutable once in the table. The
-/// reference count and the first bytes of the page share one allocation.
-pub(crate) type Frame = Arc<[u8]>;
+pub(crate) use super::frame::Frame;
 
 /// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
 /// [`crate::Database::cache_stats`].
@@ -236,6 +239,10 @@ pub(crate) struct PageCache {
     counters: Padded<Counters>,
     epochs: Padded<Mutex<Epochs>>,
     pool: Padded<Mutex<Vec<Frame>>>,
+    /// Run frames freed, kept for runs of the same length (with the bytes they hold), at most
+    /// [`RUN_POOL_SHARE`] of the capacity, the oldest dropped first: reusing one costs no
+    /// mapping, faulting in and zeroing.
+    run_pool: Padded<Mutex<(std::collections::VecDeque<Frame>, usize)>>,
     queued: Padded<Mutex<Queue>>,
     policy: Padded<Mutex<Policy>>,
 }
@@ -294,6 +301,7 @@ impl PageCache {
             counters: Padded::default(),
             epochs: Padded::default(),
             pool: Padded::default(),
+            run_pool: Padded::default(),
             queued: Padded::default(),
             policy: Padded(Mutex::new(Policy {
                 arc: ArcPolicy::new(policy_pages),
@@ -327,7 +335,7 @@ impl PageCache {
         if entries.is_empty() {
             return;
         }
-        let pages: usize = entries.iter().map(|e| e.frame.len() / self.page_size).sum();
+        let pages: usize = entries.iter().map(|e| e.len() / self.page_size).sum();
         self.counters.resident.fetch_sub(pages, Ordering::Relaxed);
         let mut e = self.epochs.lock();
         e.retire(entries, pages);
@@ -344,7 +352,7 @@ impl PageCache {
     ///
     /// The caller has entered the cache ([`PageCache::enter`]) and not left since.
     #[inline]
-    fn lookup<R>(&self, pgno: u64, npages: u64, with: impl Fn(&Frame) -> R) -> Result<Option<R>> {
+    fn lookup<R>(&self, pgno: u64, npages: u64, with: impl Fn(&Entry) -> R) -> Result<Option<R>> {
         let len = npages as usize * self.page_size;
         let e = self.slots.get(pgno);
         if !e.is_null() {
@@ -352,10 +360,10 @@ impl PageCache {
             // loaded from the table stays allocated (it is retired, not freed, when it leaves the
             // table) until the caller leaves; an entry is never written once in the table.
             let e = unsafe { &*e };
-            if e.frame.len() != len {
+            if e.len() != len {
                 return Ok(None);
             }
-            let r = with(&e.frame);
+            let r = with(e);
             self.hit(pgno, self.fresh_hit(pgno, e));
             return Ok(Some(r));
         }
@@ -369,7 +377,7 @@ impl PageCache {
         &self,
         pgno: u64,
         npages: u64,
-        with: impl Fn(&Frame) -> R,
+        with: impl Fn(&Entry) -> R,
     ) -> Result<Option<R>> {
         if npages > self.max_run || !Slots::covers(pgno) {
             return Ok(None);
@@ -384,14 +392,11 @@ impl PageCache {
                 .fetch_add(npages as usize, Ordering::Relaxed);
             frame
         };
-        let r = with(&frame);
-        let entry = Box::new(Entry {
-            frame,
-            recorded: AtomicU64::new(self.generation.load(Ordering::Relaxed)),
-        });
+        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
+        let r = with(&entry);
         match self.slots.replace_if(pgno, std::ptr::null(), entry) {
             Ok(_) => {
-                // The frame's bytes did not move with the box: `r` still describes them.
+                // The entry and its frame's bytes did not move: `r` still describes them.
                 self.counters
                     .resident
                     .fetch_add(npages as usize, Ordering::Relaxed);
@@ -411,7 +416,7 @@ impl PageCache {
     /// shares (it lives as long as the caller holds it), without entering the cache.
     pub fn get(&self, pgno: u64, npages: u64) -> Result<Frame> {
         let epoch = self.enter();
-        let r = self.lookup(pgno, npages, Frame::clone);
+        let r = self.lookup(pgno, npages, |e| e.frame.clone());
         self.leave(epoch);
         match r? {
             Some(frame) => Ok(frame),
@@ -425,21 +430,36 @@ impl PageCache {
     /// and not left since: then the bytes stay allocated, and unchanged, until it leaves.
     #[inline]
     pub fn get_entered(&self, pgno: u64, npages: u64) -> Result<Option<*const [u8]>> {
-        self.lookup(pgno, npages, Arc::as_ptr)
+        self.lookup(pgno, npages, |e| e.bytes)
     }
 
-    /// Puts a frame nobody else holds back into the pool (or frees it if the pool is full, or
-    /// if it is a run). A frame still shared (lent out by [`PageCache::get`]) is freed by its
-    /// last holder instead.
+    /// Puts a frame nobody else holds back into its pool (or frees it if the pool is full). A
+    /// frame still shared (lent out by [`PageCache::get`]) is freed by its last holder instead.
     fn recycle(&self, mut frame: Frame) {
         let pages = frame.len() / self.page_size;
+        let unshared = Arc::get_mut(&mut frame).is_some();
+        if pages > 1 {
+            // Counted as allocated while cached only.
+            self.counters.allocated.fetch_sub(pages, Ordering::Relaxed);
+            let limit = self.capacity_bytes / RUN_POOL_SHARE;
+            if unshared && frame.len() as u64 <= limit {
+                // Frames of lengths no longer read go first (freed once the lock is released).
+                let mut dropped = Vec::new();
+                let mut pool = self.run_pool.lock();
+                pool.1 += frame.len();
+                pool.0.push_back(frame);
+                while pool.1 as u64 > limit {
+                    let Some(old) = pool.0.pop_front() else { break };
+                    pool.1 -= old.len();
+                    dropped.push(old);
+                }
+            }
+            return;
+        }
         let budget = self.capacity_frames
             + 2 * self.batch
             + self.counters.retired_peak.load(Ordering::Relaxed);
-        if pages == 1
-            && Arc::get_mut(&mut frame).is_some()
-            && self.counters.allocated.load(Ordering::Relaxed) <= budget
-        {
+        if unshared && self.counters.allocated.load(Ordering::Relaxed) <= budget {
             self.pool.lock().push(frame);
         } else {
             // Freed here, or by the last holder of a frame lent out.
@@ -447,10 +467,26 @@ impl PageCache {
         }
     }
 
+    /// A run frame of `len` bytes: a pooled one of that length, or a new one.
+    fn run_frame(&self, len: usize) -> Result<Frame> {
+        let pooled = {
+            let mut pool = self.run_pool.lock();
+            let i = pool.0.iter().rposition(|f| f.len() == len);
+            i.and_then(|i| {
+                pool.1 -= len;
+                pool.0.remove(i)
+            })
+        };
+        match pooled {
+            Some(frame) => Ok(frame),
+            None => super::frame::run(len),
+        }
+    }
+
     /// A new, zeroed page frame.
     fn new_frame(&self) -> Frame {
         self.counters.allocated.fetch_add(1, Ordering::Relaxed);
-        Frame::from(vec![0u8; self.page_size])
+        super::frame::page(self.page_size)
     }
 
     /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.
@@ -484,10 +520,11 @@ impl PageCache {
             .checked_mul(self.page_size as u64)
             .and_then(|l| usize::try_from(l).ok())
             .ok_or_else(|| corrupted(pgno, format!("run of {npages} pages is too large")))?;
-        let mut bytes = vec![0u8; len];
-        self.read_into(&mut bytes, pgno)?;
-        self.verified(pgno, &bytes)?;
-        Ok(Frame::from(bytes))
+        let mut frame = self.run_frame(len)?;
+        let bytes = Arc::get_mut(&mut frame).expect("a new or pooled frame is not shared");
+        self.read_into(bytes, pgno)?;
+        self.verified(pgno, bytes)?;
+        Ok(frame)
     }
 
     /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame

@@ -230,3 +230,35 @@ fn runs_a_commit_writes_are_cached_while_there_is_room() {
     assert!(is_run(&cache.get(50, 1).unwrap(), 50), "from the file");
     assert!(is_run(&cache.get(40, 10).unwrap(), 40), "from the file");
 }
+
+#[test]
+fn run_frames_are_reused_and_the_pool_keeps_the_latest_lengths() {
+    // 1024 frames: run frames kept hold at most 256 KiB.
+    let cache = PageCache::new(file(10), PS, 1024 * PS, None).unwrap();
+    let pool = |c: &PageCache| {
+        let p = c.run_pool.lock();
+        (p.0.iter().map(|f| f.len() / PS).collect::<Vec<_>>(), p.1)
+    };
+    let small: Vec<Frame> = (0..6).map(|_| cache.run_frame(10 * PS).unwrap()).collect();
+    let first = small[0].as_ptr();
+    small.into_iter().for_each(|f| cache.recycle(f));
+    assert_eq!(pool(&cache), (vec![10; 6], 60 * PS));
+    // A frame of that length comes from the pool (the last one freed).
+    let again = cache.run_frame(10 * PS).unwrap();
+    assert_ne!(again.as_ptr(), first);
+    cache.recycle(again);
+    // Frames of another length push the oldest out, within the bound.
+    let big: Vec<Frame> = (0..3).map(|_| cache.run_frame(30 * PS).unwrap()).collect();
+    big.into_iter().for_each(|f| cache.recycle(f));
+    let (lens, bytes) = pool(&cache);
+    assert!(
+        bytes <= 64 * PS && bytes == lens.iter().sum::<usize>() * PS,
+        "{lens:?}"
+    );
+    assert_eq!(lens, [30, 30], "the oldest frames left first");
+    // A frame lent out (shared) is not pooled.
+    let shared = cache.run_frame(30 * PS).unwrap();
+    let _lent = shared.clone();
+    cache.recycle(shared);
+    assert_eq!(pool(&cache), (vec![30], 30 * PS));
+}

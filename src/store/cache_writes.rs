@@ -2,9 +2,10 @@
 //! and the large values it wrote are cached while the cache has room for them.
 
 use super::{Frame, PageCache, Policy};
+use crate::store::frame::copy_of;
 use crate::store::policy::ReplacementPolicy;
 use crate::store::slots::Entry;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 impl PageCache {
     /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages, each a page or an overflow
@@ -29,11 +30,12 @@ impl PageCache {
                 }
                 // SAFETY: entries leave the table only under the policy lock, which this holds,
                 // so `current` is allocated until it is retired below.
-                let len = unsafe { &*current }.frame.len();
+                let len = unsafe { &*current }.len();
+                // (A frame that cannot be allocated leaves the cache instead.)
                 let new = if i == 0 && len == bytes.len() {
-                    Some(Frame::from(bytes))
+                    copy_of(bytes, ps).ok()
                 } else if len == ps {
-                    Some(Frame::from(page))
+                    copy_of(page, ps).ok()
                 } else {
                     None
                 };
@@ -44,8 +46,9 @@ impl PageCache {
                         }
                     }
                     None => {
-                        // A large value's run cached at a page now written as something else:
-                        // it leaves the cache; the policy keeps its key, weighing nothing.
+                        // A large value's run cached at a page now written as something else
+                        // (or a frame that could not be replaced): it leaves the cache; the
+                        // policy keeps its key, weighing nothing.
                         replaced.extend(self.slots.take(pgno));
                         if policy.arc.is_resident(pgno) {
                             policy.set_weight(pgno, 0);
@@ -62,10 +65,7 @@ impl PageCache {
     /// returns the entry it replaced. Counts the new frame's pages.
     fn put(&self, pgno: u64, current: *const Entry, frame: Frame) -> Option<Box<Entry>> {
         let pages = frame.len() / self.page_size;
-        let entry = Box::new(Entry {
-            frame,
-            recorded: AtomicU64::new(self.generation.load(Ordering::Relaxed)),
-        });
+        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
         // Readers only fill empty slots, and entries leave the table only under the policy lock:
         // the slot still holds `current`.
         let old = self.slots.replace_if(pgno, current, entry).ok()?;
@@ -84,10 +84,10 @@ impl PageCache {
         if pages as u64 > self.max_run || pages + queued > room || policy.arc.is_resident(first) {
             return;
         }
-        let entry = Box::new(Entry {
-            frame: Frame::from(bytes),
-            recorded: AtomicU64::new(self.generation.load(Ordering::Relaxed)),
-        });
+        let Ok(frame) = copy_of(bytes, self.page_size) else {
+            return;
+        };
+        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
         if self
             .slots
             .replace_if(first, std::ptr::null(), entry)

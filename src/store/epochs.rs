@@ -71,7 +71,7 @@ impl Epochs {
                 break;
             };
             for e in entries {
-                self.retired_pages -= e.frame.len() / page_size;
+                self.retired_pages -= e.len() / page_size;
                 free(e);
             }
         }

@@ -19,6 +19,7 @@
 pub(crate) mod arc;
 pub(crate) mod cache;
 mod epochs;
+mod frame;
 pub(crate) mod hasher;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;

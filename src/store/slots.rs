@@ -11,7 +11,7 @@
 //! and [`Slots::swap`], which hand the box back to the caller (the page cache retires it through
 //! its epochs, so a reader that loaded the pointer before it left can still use it).
 
-use super::cache::Frame;
+use super::frame::Frame;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
@@ -25,10 +25,36 @@ const CHUNKS: usize = 1 << 16;
 /// A cached page, or a large value's run of pages, as the table holds it.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    /// The bytes: one page, or a whole overflow run.
+    /// The frame: one page, or a whole overflow run.
     pub frame: Frame,
+    /// The frame's bytes (so a hit reads them without going through the frame's allocation).
+    pub bytes: *const [u8],
     /// The hit generation in which a hit on this entry was last recorded.
     pub recorded: AtomicU64,
+}
+
+// SAFETY: `bytes` points into the memory `frame` owns (a boxed slice or an anonymous mapping,
+// neither of which moves when the `Arc` does), which is never written once in an entry; the entry
+// owns `frame`, so the pointer is valid wherever the entry is, on any thread.
+unsafe impl Send for Entry {}
+// SAFETY: as above: shared access only reads the immutable bytes and the atomic `recorded`.
+unsafe impl Sync for Entry {}
+
+impl Entry {
+    /// An entry for `frame`, its hits last recorded in generation `recorded`.
+    pub fn new(frame: Frame, recorded: u64) -> Box<Entry> {
+        let bytes: *const [u8] = &**frame;
+        Box::new(Entry {
+            frame,
+            bytes,
+            recorded: AtomicU64::new(recorded),
+        })
+    }
+
+    /// The frame's length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
 }
 
 /// One chunk of slots.
@@ -165,10 +191,7 @@ mod tests {
     use super::*;
 
     fn entry(byte: u8) -> Box<Entry> {
-        Box::new(Entry {
-            frame: Frame::from(vec![byte; 8]),
-            recorded: AtomicU64::new(0),
-        })
+        Entry::new(crate::store::frame::copy_of(&[byte; 8], 8).unwrap(), 0)
     }
 
     #[test]
