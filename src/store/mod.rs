@@ -19,12 +19,15 @@
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
 pub(crate) mod cache;
+mod epochs;
+mod frame;
 pub(crate) mod hasher;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
 pub(crate) mod policy;
 #[cfg(feature = "testing")]
 pub mod sim;
+mod slots;
 mod verified;
 mod view;
 pub(crate) mod window;
