@@ -7,9 +7,10 @@ use crate::recovery::{self, Recovery};
 use crate::replay;
 use crate::store::cache::CacheStats;
 use crate::store::{Backing, FileStore, Verifier};
+use crate::table::WriteTxn;
 use crate::txn::metrics::Metrics;
 use crate::txn::read::ReadTxn;
-use crate::txn::write::WriteTxn;
+use crate::txn::write::WriteTxn as TxnCore;
 use crate::txn::{Config, Shared};
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -224,7 +225,24 @@ impl Database {
     /// Fails with [`Error::ReadOnly`] on a read-only handle and [`Error::PreviousIo`] after a
     /// failed commit.
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        WriteTxn::begin(self.shared.clone())
+        TxnCore::begin(self.shared.clone()).map(WriteTxn::new)
+    }
+
+    /// Starts the write transaction if no other one is open; `Ok(None)` if one is (so a second
+    /// `begin_write` on a thread that already holds one cannot deadlock).
+    ///
+    /// ```
+    /// # fn main() -> larchdb::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = larchdb::Database::open(dir.path().join("app.larch"))?;
+    /// let wtx = db.try_begin_write()?.expect("no other writer");
+    /// assert!(db.try_begin_write()?.is_none());
+    /// wtx.abort()?;
+    /// assert!(db.try_begin_write()?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn try_begin_write(&self) -> Result<Option<WriteTxn>> {
+        Ok(TxnCore::try_begin(self.shared.clone())?.map(WriteTxn::new))
     }
 
     /// Checks the integrity of the latest commit: every page accounted for exactly once, keys in

@@ -77,7 +77,10 @@ pub use integrity::{Stats, TableStats};
 pub use options::{Backend, Durability};
 pub use recovery::Recovery;
 pub use store::cache::CacheStats;
-pub use table::{Range, Table, TableMut};
+pub use table::{
+    BytesRef, ExtractIf, KeyBytes, KeyRange, Range, RangeMut, ReadableTable, Table, TableMut,
+    WriteTxn,
+};
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;
-pub use txn::write::{WriteTxn, MAX_VALUE_LEN};
+pub use txn::write::MAX_VALUE_LEN;

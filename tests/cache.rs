@@ -33,7 +33,7 @@ fn value(i: u64, round: u64) -> Vec<u8> {
 
 /// Loads `n` keys (value round `round`) in one transaction.
 fn load(db: &Database, n: u64, round: u64) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..n {
@@ -127,7 +127,7 @@ fn reused_pages_are_never_read_stale() {
         .unwrap();
     let mut model = BTreeMap::new();
     for round in 0..30u64 {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
             for i in 0..3_000u64 {
@@ -165,7 +165,7 @@ fn large_values_are_zero_copy_within_a_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let db = cached(&dir.path().join("c.larch"));
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().insert(b"big", &big).unwrap();
     w.commit().unwrap();
     let r = db.begin_read().unwrap();

@@ -125,8 +125,8 @@ fn valid_range(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 }
 
 /// Reads a whole table in a given direction pattern: bit i of `mix` picks the end for step i.
-fn drain<'a>(
-    it: impl DoubleEndedIterator<Item = larchdb::Result<(&'a [u8], &'a [u8])>>,
+fn drain<B: std::ops::Deref<Target = [u8]>>(
+    it: impl DoubleEndedIterator<Item = larchdb::Result<(B, B)>>,
     mix: u8,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut it = it;
@@ -225,7 +225,7 @@ impl Harness {
                 let (k, v) = (k.build(max), value(*seed, *len));
                 let mut table = self.wtx().open_table(TABLES[*t]).unwrap();
                 table.insert(&k, &v).unwrap();
-                assert_eq!(table.get(&k).unwrap(), Some(&v[..]));
+                assert_eq!(table.get(&k).unwrap().as_deref(), Some(&v[..]));
                 self.pending
                     .entry(TABLES[*t].to_string())
                     .or_default()
@@ -411,7 +411,7 @@ fn deep_tree_insert_remove_cycles() {
         x
     };
     for round in 0..4 {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
             for _ in 0..30_000 {
@@ -435,7 +435,7 @@ fn deep_tree_insert_remove_cycles() {
             .eq(model.iter().map(|(k, v)| (k.clone(), v.clone()))));
     }
     // Remove everything: the tree must shrink back to nothing and all pages become free.
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for k in model.keys() {
@@ -459,7 +459,7 @@ fn bulk_random_load_checks() {
         .unwrap();
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut keys = Vec::new();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for _ in 0..100_000 {

@@ -9,7 +9,7 @@ use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
-use crate::table::TableMut;
+use crate::table::RawTable;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -74,9 +74,26 @@ impl WriteTxn {
         WriteTxn::begin_any(shared)
     }
 
+    /// [`WriteTxn::begin`] if no write transaction is open, None otherwise.
+    pub(crate) fn try_begin(shared: Arc<Shared>) -> Result<Option<WriteTxn>> {
+        if shared.config.read_only {
+            return Err(Error::ReadOnly);
+        }
+        shared.check_poisoned()?;
+        match WriterGuard::try_acquire(shared.clone()) {
+            Some(guard) => WriteTxn::start(shared, guard).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn begin_any(shared: Arc<Shared>) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let guard = WriterGuard::acquire(shared.clone());
+        WriteTxn::start(shared, guard)
+    }
+
+    /// Starts a transaction on the current version, with the writer role held.
+    fn start(shared: Arc<Shared>, guard: WriterGuard) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let base = shared.latest.lock().clone();
         let txn = {
@@ -153,7 +170,7 @@ impl WriteTxn {
     }
 
     /// Opens table `name`, creating it (empty) if it does not exist.
-    pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
+    pub fn open_table(&mut self, name: &str) -> Result<RawTable<'_>> {
         catalog::check_name(name)?;
         self.check_failed()?;
         let idx = match self.tables.iter().position(|t| t.name == name) {
@@ -173,7 +190,7 @@ impl WriteTxn {
             }
         };
         self.ops.table(idx, name);
-        Ok(TableMut::new(self, idx))
+        Ok(RawTable::new(self, idx))
     }
 
     /// Deletes table `name` and frees its pages. Returns true if it existed.
@@ -243,7 +260,10 @@ impl WriteTxn {
 
     fn check_key_value(&self, key: &[u8], value_len: usize) -> Result<()> {
         let max = btree::max_key_len(self.pages.page_size());
-        if key.is_empty() || key.len() > max {
+        if key.is_empty() {
+            return Err(Error::EmptyKey);
+        }
+        if key.len() > max {
             return Err(Error::KeyTooLarge {
                 len: key.len(),
                 max,
@@ -282,6 +302,21 @@ impl WriteTxn {
             t.dirty = true;
             self.ops.table(idx, &self.tables[idx].name);
             self.ops.remove(key);
+        }
+        self.note(r)
+    }
+
+    /// Empties the table at `idx`, freeing its pages without visiting its entries one by one.
+    /// The log records it as deleting and re-creating the table.
+    pub(crate) fn clear(&mut self, idx: usize) -> Result<()> {
+        self.check_failed()?;
+        let t = &mut self.tables[idx];
+        let tree = std::mem::take(&mut t.tree);
+        t.dirty = true;
+        let r = mutate::free_tree(&mut self.pages, tree);
+        if r.is_ok() && tree.count > 0 {
+            self.ops.delete_table(&self.tables[idx].name);
+            self.ops.table(idx, &self.tables[idx].name);
         }
         self.note(r)
     }

@@ -31,7 +31,7 @@ pub fn open(dir: &Path, opts: OpenOptions, cached: bool) -> Result<Box<dyn Engin
         .open(dir.join("bench.larch"))?;
     // Create the table up front, like the other engines' setup.
     let wtx = {
-        let mut wtx = db.begin_write()?;
+        let wtx = db.begin_write()?;
         wtx.open_table(TABLE)?;
         wtx
     };
