@@ -442,18 +442,9 @@ impl Harness {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 assert_eq!(got, want);
-                // The iterator removes in batches: entries past the last one yielded may be gone
-                // too, so the model follows what the table holds in the range.
+                // Entries it did not yield stay (it puts back what its last batch took).
                 want.iter().for_each(|(k, _)| drop(m.remove(k)));
-                let extra: Vec<Vec<u8>> = m
-                    .iter()
-                    .filter(|(k, _)| table.get(k).unwrap().is_none())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in extra {
-                    let v = m.remove(&k).unwrap();
-                    assert!(pick(&k, &v), "extract_if removed a kept entry");
-                }
+                assert_eq!(table.len().unwrap(), m.len() as u64);
             }
             Op::Pop(_, first) => {
                 let got = match first {
@@ -582,6 +573,16 @@ proptest! {
     }
 }
 
+/// Asserts that table "t" of the latest commit holds exactly `model` (after round `round`).
+fn assert_table_is(db: &Database, model: &BTreeMap<Vec<u8>, Vec<u8>>, round: u64) {
+    let r = db.begin_read().unwrap();
+    let t = r.open_table("t").unwrap();
+    assert_eq!(t.len().unwrap(), model.len() as u64, "round {round}");
+    assert!(drain(t.iter().unwrap(), 0)
+        .into_iter()
+        .eq(model.iter().map(|(k, v)| (k.clone(), v.clone()))));
+}
+
 /// Many small keys in one table, so trees get deep and splits, merges and root collapses happen
 /// at every level; deletes in a different order than inserts.
 #[test]
@@ -599,7 +600,7 @@ fn deep_tree_insert_remove_cycles() {
         x ^= x << 17;
         x
     };
-    for round in 0..4 {
+    for round in 0..4u64 {
         let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
@@ -616,12 +617,7 @@ fn deep_tree_insert_remove_cycles() {
         }
         w.commit().unwrap();
         db.check().unwrap();
-        let r = db.begin_read().unwrap();
-        let t = r.open_table("t").unwrap();
-        assert_eq!(t.len().unwrap(), model.len() as u64, "round {round}");
-        assert!(drain(t.iter().unwrap(), 0)
-            .into_iter()
-            .eq(model.iter().map(|(k, v)| (k.clone(), v.clone()))));
+        assert_table_is(&db, &model, round);
     }
     // Remove everything: the tree must shrink back to nothing and all pages become free.
     let w = db.begin_write().unwrap();
@@ -673,9 +669,96 @@ fn bulk_random_load_checks() {
     }
 }
 
+/// Range removals, retains and extractions over a tree several levels deep, so whole subtrees
+/// are cut off at every level, checked against the model after each, with commits (log records
+/// and checkpoints), reopens (replaying the log) and `check()` between rounds.
+#[test]
+fn bulk_removals_on_a_deep_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulk_rm.larch");
+    let open = || {
+        Database::builder()
+            .durability(Durability::Eventual)
+            .open(&path)
+            .unwrap()
+    };
+    let mut db = open();
+    let mut model = BTreeMap::new();
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rnd = move || rng.next();
+    for round in 0..6u64 {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            for _ in 0..20_000 {
+                let k = (rnd() % 100_000).to_be_bytes();
+                let v = value(
+                    k[7],
+                    (rnd() % 60) as usize + if rnd() % 500 == 0 { 5000 } else { 0 },
+                );
+                t.insert(&k, &v).unwrap();
+                model.insert(k.to_vec(), v);
+            }
+            for _ in 0..4 {
+                let a = (rnd() % 100_000).to_be_bytes().to_vec();
+                let b = (rnd() % 100_000).to_be_bytes().to_vec();
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let (n, gone): (u64, Vec<Vec<u8>>) = match rnd() % 3 {
+                    0 => (
+                        t.remove_range(&lo[..]..&hi[..]).unwrap(),
+                        model
+                            .range(lo.clone()..hi.clone())
+                            .map(|e| e.0.clone())
+                            .collect(),
+                    ),
+                    1 => (
+                        t.remove_range(&lo[..]..=&hi[..]).unwrap(),
+                        model
+                            .range(lo.clone()..=hi.clone())
+                            .map(|e| e.0.clone())
+                            .collect(),
+                    ),
+                    _ => (
+                        t.remove_range(..&hi[..]).unwrap(),
+                        model.range(..hi.clone()).map(|e| e.0.clone()).collect(),
+                    ),
+                };
+                assert_eq!(n, gone.len() as u64, "round {round}");
+                for k in gone {
+                    model.remove(&k);
+                }
+                assert_eq!(t.len().unwrap(), model.len() as u64);
+            }
+            let m = rnd() % 7 + 2;
+            let n = t.retain(|k, _| k[7] as u64 % m != 0).unwrap();
+            let before = model.len();
+            model.retain(|k, _| k[7] as u64 % m != 0);
+            assert_eq!(n, (before - model.len()) as u64);
+            let got: Vec<_> = t
+                .extract_if(&[0u8, 0, 0, 0, 0, 0][..].., |k, _| k[6] % 5 == 0)
+                .take(3000)
+                .collect::<larchdb::Result<_>>()
+                .unwrap();
+            for (k, v) in &got {
+                assert_eq!(model.remove(k).as_ref(), Some(v));
+            }
+            assert_eq!(t.len().unwrap(), model.len() as u64);
+        }
+        w.commit().unwrap();
+        db.check().unwrap();
+        if round % 2 == 1 {
+            drop(db);
+            db = open();
+            db.check().unwrap();
+        }
+        assert_table_is(&db, &model, round);
+    }
+}
+
 crate::also_cached!(
     model_4k,
     model_16k,
     deep_tree_insert_remove_cycles,
     bulk_random_load_checks,
+    bulk_removals_on_a_deep_tree,
 );

@@ -1,68 +1,39 @@
 //! Bulk operations on a [`TableMut`]: `retain`, `retain_in`, `extract_if`, `remove_range`,
 //! `pop_first`, `pop_last` and `clear`.
 //!
-//! A sweep scans the range with one cursor, collects the keys to remove in a batch (one buffer,
-//! reused), and removes them before scanning on past the last one: no key is copied twice and
-//! removing while scanning needs no user-side `Vec`. `clear` (and `remove_range` over the whole
-//! table) frees the tree page by page without visiting its entries one by one.
+//! `retain`, `retain_in` and `extract_if` sweep the range leaf by leaf: each leaf is copied once,
+//! rebuilt from the entries it keeps and rebalanced (`crate::btree::bulk`). `remove_range` cuts
+//! whole subtrees inside the range off their branches and frees them without reading their
+//! entries; `clear` frees the whole tree.
 
-use super::keys::{self, KeyRange, OwnedRange};
+use super::keys::KeyRange;
 use super::table_mut::end_in;
 use super::TableMut;
-use crate::btree::cursor::Cursor;
-use crate::btree::{self, PageSource};
+use crate::btree::key::SmallKey;
 use crate::error::Result;
 use std::collections::VecDeque;
+use std::ops::Bound;
 
-/// Keys removed per scan of a sweep.
-const BATCH: usize = 1024;
+/// An owned copy of a lower bound.
+fn own(b: Bound<&[u8]>) -> Bound<SmallKey> {
+    b.map(SmallKey::from_slice)
+}
 
 /// A copied-out entry: key and value.
 type Owned = (Vec<u8>, Vec<u8>);
 
 impl<'txn> TableMut<'txn> {
-    /// Scans what is left of `range` from its lower end and removes the entries `pick` selects,
-    /// at most `max` per scan, until the range is done or `max` were removed. Returns the number
-    /// removed and whether the range is done.
+    /// Removes the entries from `*lower` up to `upper` that `pick` selects, leaf by leaf, until
+    /// at least `max` went; returns how many and whether the range is done.
     fn sweep(
         &mut self,
-        range: &mut OwnedRange,
-        max: usize,
+        lower: &mut Bound<SmallKey>,
+        upper: Bound<&[u8]>,
+        max: u64,
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(u64, bool)> {
         let mut core = self.txn.core_mut()?;
-        let (mut keys, mut ends) = (Vec::new(), Vec::new());
-        let mut more = false;
-        {
-            let src: &dyn PageSource = core.pages();
-            let tree = core.table_root(self.idx);
-            if tree.root.is_null() {
-                return Ok((0, true));
-            }
-            let mut c = Cursor::seek_lower(src, tree.root, Some(tree.count), range.lower())?;
-            let mut cur = c.current()?;
-            while let Some((k, raw)) = cur {
-                if !keys::below_upper(k, range.upper()) {
-                    break;
-                }
-                if pick(k, btree::value(src, raw)?) {
-                    keys.extend_from_slice(k);
-                    ends.push(keys.len());
-                    if ends.len() == max {
-                        range.past(k);
-                        more = true;
-                        break;
-                    }
-                }
-                cur = c.next()?;
-            }
-        }
-        let mut start = 0;
-        for &end in &ends {
-            core.remove(self.idx, &keys[start..end])?;
-            start = end;
-        }
-        Ok((ends.len() as u64, !more))
+        core.sweep(self.idx, lower, upper, max, pick)
     }
 
     /// Removes every entry in `range` for which `pick` holds; returns how many.
@@ -71,15 +42,9 @@ impl<'txn> TableMut<'txn> {
         range: &impl KeyRange,
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<u64> {
-        let mut range = OwnedRange::of(range);
-        let mut removed = 0;
-        loop {
-            let (n, done) = self.sweep(&mut range, BATCH, pick)?;
-            removed += n;
-            if done {
-                return Ok(removed);
-            }
-        }
+        let mut lower = own(range.lower());
+        let (n, _) = self.sweep(&mut lower, range.upper(), u64::MAX, pick)?;
+        Ok(n)
     }
 
     /// Keeps only the entries for which `keep(key, value)` is true; returns how many it removed.
@@ -111,7 +76,9 @@ impl<'txn> TableMut<'txn> {
         self.sweep_all(&range, &mut |k, v| !keep(k, v))
     }
 
-    /// Removes every entry with a key in `range`; returns how many. Over the whole table it is
+    /// Removes every entry with a key in `range`; returns how many. Subtrees wholly inside the
+    /// range are unlinked and freed without visiting their entries (a commit that did so is a
+    /// checkpoint rather than a commit log record). Over the whole table it is
     /// [`TableMut::clear`].
     ///
     /// ```
@@ -129,14 +96,13 @@ impl<'txn> TableMut<'txn> {
     /// # Ok(()) }
     /// ```
     pub fn remove_range<R: KeyRange>(&mut self, range: R) -> Result<u64> {
-        if range.lower() == std::ops::Bound::Unbounded
-            && range.upper() == std::ops::Bound::Unbounded
-        {
+        let (lower, upper) = (range.lower(), range.upper());
+        if lower == Bound::Unbounded && upper == Bound::Unbounded {
             let n = self.len()?;
             self.clear()?;
             return Ok(n);
         }
-        self.sweep_all(&range, &mut |_, _| true)
+        self.txn.core_mut()?.remove_range(self.idx, lower, upper)
     }
 
     /// Removes every entry, freeing the table's pages without visiting its entries one by one.
@@ -180,7 +146,11 @@ impl<'txn> TableMut<'txn> {
     }
 
     /// An iterator that removes the entries in `range` for which `pick(key, value)` is true and
-    /// yields them (copied), in key order. Entries it has not reached when dropped stay.
+    /// yields them (copied), in key order. Entries it has not yielded when dropped stay (it
+    /// removes them a batch at a time, and puts back what it took but did not yield; should a
+    /// [`crate::BytesRef`] of the transaction be alive at that moment, they cannot be put back
+    /// and the transaction can only be aborted: its commit fails with
+    /// [`crate::Error::TxnBorrowed`]).
     ///
     /// ```
     /// # fn main() -> larchdb::Result<()> {
@@ -202,7 +172,8 @@ impl<'txn> TableMut<'txn> {
         pick: F,
     ) -> ExtractIf<'_, 'txn, F> {
         ExtractIf {
-            range: OwnedRange::of(&range),
+            lower: own(range.lower()),
+            upper: range.upper().map(<[u8]>::to_vec),
             table: self,
             pick,
             ready: VecDeque::new(),
@@ -214,15 +185,35 @@ impl<'txn> TableMut<'txn> {
 /// Iterator returned by [`TableMut::extract_if`]: removes and yields matching entries.
 pub struct ExtractIf<'a, 'txn, F> {
     table: &'a mut TableMut<'txn>,
-    range: OwnedRange,
+    /// What is left of the range: from `lower` (which moves on with each sweep) to `upper`.
+    lower: Bound<SmallKey>,
+    upper: Bound<Vec<u8>>,
     pick: F,
     /// Entries removed by the last sweep, not yet yielded.
     ready: VecDeque<Owned>,
     done: bool,
 }
 
+impl<F> Drop for ExtractIf<'_, '_, F> {
+    /// Puts back the entries the last sweep removed but the iterator did not yield, so that
+    /// entries it did not reach stay, as with `BTreeMap::extract_if`.
+    fn drop(&mut self) {
+        if self.ready.is_empty() {
+            return;
+        }
+        let restored = self.table.txn.core_mut().and_then(|mut core| {
+            self.ready
+                .iter()
+                .try_for_each(|(k, v)| core.insert(self.table.idx, k, v).map(|_| ()))
+        });
+        if restored.is_err() {
+            self.table.txn.spoil();
+        }
+    }
+}
+
 /// Entries an [`ExtractIf`] removes per sweep.
-const EXTRACT_BATCH: usize = 64;
+const EXTRACT_BATCH: u64 = 64;
 
 impl<F: FnMut(&[u8], &[u8]) -> bool> Iterator for ExtractIf<'_, '_, F> {
     type Item = Result<Owned>;
@@ -236,7 +227,11 @@ impl<F: FnMut(&[u8], &[u8]) -> bool> Iterator for ExtractIf<'_, '_, F> {
                 }
                 yes
             };
-            match self.table.sweep(&mut self.range, EXTRACT_BATCH, &mut take) {
+            let upper = self.upper.as_ref().map(Vec::as_slice);
+            match self
+                .table
+                .sweep(&mut self.lower, upper, EXTRACT_BATCH, &mut take)
+            {
                 Ok((_, done)) => self.done = done,
                 Err(e) => {
                     self.done = true;

@@ -7,7 +7,7 @@ use super::{RawTable, TableMut};
 use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::txn::write::WriteTxn as TxnCore;
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 
 /// A write transaction. Only one exists at a time per database: [`crate::Database::begin_write`]
 /// blocks until the previous one ends, [`crate::Database::try_begin_write`] does not. Dropping it
@@ -31,6 +31,8 @@ use std::cell::{Ref, RefCell, RefMut};
 /// ```
 pub struct WriteTxn {
     core: RefCell<TxnCore>,
+    /// Set when a change could not be completed (see [`WriteTxn::spoil`]): commit refuses.
+    spoiled: Cell<bool>,
 }
 
 impl WriteTxn {
@@ -38,6 +40,7 @@ impl WriteTxn {
     pub(crate) fn new(core: TxnCore) -> WriteTxn {
         WriteTxn {
             core: RefCell::new(core),
+            spoiled: Cell::new(false),
         }
     }
 
@@ -49,6 +52,12 @@ impl WriteTxn {
     /// The core, for writing; [`Error::TxnBorrowed`] while bytes read from it are alive.
     pub(crate) fn core_mut(&self) -> Result<RefMut<'_, TxnCore>> {
         self.core.try_borrow_mut().map_err(|_| Error::TxnBorrowed)
+    }
+
+    /// Marks the transaction as holding a half-done change (an unfinished `extract_if` that could
+    /// not put back what it took): it can only be aborted.
+    pub(crate) fn spoil(&self) {
+        self.spoiled.set(true);
     }
 
     /// Id this transaction's commit will have.
@@ -90,6 +99,9 @@ impl WriteTxn {
     /// reopened; whether the failed commit reached the disk is then unknown, so a reopen shows
     /// either it or the previous commit, never a mixture. See `docs/FORMAT.md` for the steps.
     pub fn commit(self) -> Result<()> {
+        if self.spoiled.get() {
+            return Err(Error::TxnBorrowed);
+        }
         self.core.into_inner().commit()
     }
 }

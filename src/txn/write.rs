@@ -1,6 +1,8 @@
 //! [`WriteTxn`]: the single writer. Changes go to dirty pages owned by the transaction; `commit`
 //! writes them and publishes the new version, in the numbered steps of `docs/FORMAT.md`.
 
+mod bulk;
+
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
 use crate::alloc::WriterPages;
@@ -302,21 +304,6 @@ impl WriteTxn {
             t.dirty = true;
             self.ops.table(idx, &self.tables[idx].name);
             self.ops.remove(key);
-        }
-        self.note(r)
-    }
-
-    /// Empties the table at `idx`, freeing its pages without visiting its entries one by one.
-    /// The log records it as deleting and re-creating the table.
-    pub(crate) fn clear(&mut self, idx: usize) -> Result<()> {
-        self.check_failed()?;
-        let t = &mut self.tables[idx];
-        let tree = std::mem::take(&mut t.tree);
-        t.dirty = true;
-        let r = mutate::free_tree(&mut self.pages, tree);
-        if r.is_ok() && tree.count > 0 {
-            self.ops.delete_table(&self.tables[idx].name);
-            self.ops.table(idx, &self.tables[idx].name);
         }
         self.note(r)
     }
