@@ -729,6 +729,13 @@ fn bulk_removals_on_a_deep_tree() {
                 }
                 assert_eq!(t.len().unwrap(), model.len() as u64);
             }
+            for i in 0..300 {
+                let (got, want) = match i % 2 {
+                    0 => (t.pop_first().unwrap(), model.pop_first()),
+                    _ => (t.pop_last().unwrap(), model.pop_last()),
+                };
+                assert_eq!(got, want);
+            }
             let m = rnd() % 7 + 2;
             let n = t.retain(|k, _| k[7] as u64 % m != 0).unwrap();
             let before = model.len();

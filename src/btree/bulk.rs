@@ -303,3 +303,46 @@ pub(crate) fn remove_range<S: PageStore>(
     })?;
     Ok((total + n, cut_any))
 }
+
+/// Longer than the longest key of the largest page size (64 KiB pages, keys up to a quarter).
+const ABOVE_ALL_LEN: usize = (64 << 10) / 4 + 1;
+
+/// A key above every key a tree can hold (longer than the longest, 0xFF throughout), to descend
+/// along a tree's right edge.
+static ABOVE_ALL: [u8; ABOVE_ALL_LEN] = [0xFF; ABOVE_ALL_LEN];
+
+/// Removes the first (or last) entry of `tree` in one descent and hands its key and value to
+/// `out` before they go; false if the tree is empty.
+pub(crate) fn pop<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    first: bool,
+    out: &mut dyn FnMut(&[u8], &[u8]),
+) -> Result<bool> {
+    if tree.root.is_null() {
+        return Ok(false);
+    }
+    let edge: &[u8] = if first { &[] } else { &ABOVE_ALL };
+    let (leaf, depth) = descend_mut(s, sc, tree, edge)?;
+    sc.rightmost = None;
+    let txn = s.txn();
+    let (pos, run) = {
+        let n = node(s, PagePtr { pgno: leaf, txn })?;
+        let Some(pos) = (if first {
+            Some(0)
+        } else {
+            n.count().checked_sub(1)
+        }) else {
+            return Err(corrupted(leaf, "empty leaf in a non-empty tree"));
+        };
+        let (k, v) = n.leaf_entry(pos)?;
+        out(k, value(s, v)?);
+        (pos, overflow_run(v, s.page_size()))
+    };
+    free_run(s, run);
+    pn::remove_cell(s.page_mut(leaf), pos);
+    tree.count = tree.count.saturating_sub(1);
+    rebalance(s, sc, tree, leaf, depth)?;
+    Ok(true)
+}

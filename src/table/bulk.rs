@@ -7,7 +7,6 @@
 //! entries; `clear` frees the whole tree.
 
 use super::keys::KeyRange;
-use super::table_mut::end_in;
 use super::TableMut;
 use crate::btree::key::SmallKey;
 use crate::error::Result;
@@ -134,14 +133,11 @@ impl<'txn> TableMut<'txn> {
         self.pop(false)
     }
 
-    /// Removes the first (or last) entry and returns a copy of it.
+    /// Removes the first (or last) entry and returns a copy of it (one descent from the root).
     fn pop(&mut self, front: bool) -> Result<Option<Owned>> {
-        let mut core = self.txn.core_mut()?;
-        let tree = core.table_root(self.idx);
-        let found = end_in(core.pages(), tree, &.., front)?.map(|(k, v)| (k.to_vec(), v.to_vec()));
-        if let Some((k, _)) = &found {
-            core.remove(self.idx, k)?;
-        }
+        let mut found = None;
+        let mut copy = |k: &[u8], v: &[u8]| found = Some((k.to_vec(), v.to_vec()));
+        self.txn.core_mut()?.pop(self.idx, front, &mut copy)?;
         Ok(found)
     }
 

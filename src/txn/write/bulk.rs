@@ -74,4 +74,27 @@ impl WriteTxn {
         }
         self.note(r.map(|(n, _)| n))
     }
+
+    /// Removes the first (or last) entry of the table at `idx`, handing it to `out` first;
+    /// false if the table is empty.
+    pub(crate) fn pop(
+        &mut self,
+        idx: usize,
+        first: bool,
+        out: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<bool> {
+        self.check_failed()?;
+        let t = &mut self.tables[idx];
+        let ops = &mut self.ops;
+        ops.table(idx, &t.name);
+        let (pages, sc) = (&mut self.pages, &mut self.scratch);
+        let r = bulk::pop(pages, sc, &mut t.tree, first, &mut |k, v| {
+            ops.remove(k);
+            out(k, v)
+        });
+        if matches!(r, Ok(true)) {
+            t.dirty = true;
+        }
+        self.note(r)
+    }
 }
