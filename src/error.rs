@@ -55,6 +55,9 @@ pub enum Error {
     /// A write through a [`crate::TableMut`] while a [`crate::BytesRef`] or range item read from
     /// the same transaction is still alive: copy what you need (`.to_vec()`) and drop it first.
     TxnBorrowed,
+    /// [`crate::WriteTxn::rollback_to`] was given a savepoint of another transaction, or one a
+    /// rollback to an earlier savepoint ended.
+    InvalidSavepoint,
     /// An earlier commit failed with an I/O error; this handle refuses writes until reopened.
     /// Reads of the last good commit keep working.
     PreviousIo(String),
@@ -74,6 +77,10 @@ impl fmt::Display for Error {
                 )
             }
             Error::EmptyKey => write!(f, "empty key: keys are 1 byte or longer"),
+            Error::InvalidSavepoint => write!(
+                f,
+                "savepoint of another transaction, or ended by a rollback to an earlier one"
+            ),
             Error::TxnBorrowed => write!(
                 f,
                 "write while bytes read from the transaction are still borrowed; copy and drop them first"

@@ -78,8 +78,8 @@ pub use options::{Backend, Durability};
 pub use recovery::Recovery;
 pub use store::cache::CacheStats;
 pub use table::{
-    BytesRef, ExtractIf, KeyBytes, KeyRange, Range, RangeMut, ReadableTable, Table, TableMut,
-    WriteTxn,
+    BytesRef, ExtractIf, KeyBytes, KeyRange, Range, RangeMut, ReadableTable, Savepoint, Table,
+    TableMut, WriteTxn,
 };
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;

@@ -12,6 +12,7 @@ mod keys;
 mod raw;
 mod read;
 mod readable;
+mod savepoint;
 mod table_mut;
 mod write_txn;
 
@@ -21,5 +22,6 @@ pub use keys::{KeyBytes, KeyRange};
 pub(crate) use raw::RawTable;
 pub use read::{Range, Table};
 pub use readable::ReadableTable;
+pub use savepoint::Savepoint;
 pub use table_mut::{RangeMut, TableMut};
 pub use write_txn::WriteTxn;

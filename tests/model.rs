@@ -66,6 +66,12 @@ enum Op {
     Prefix(usize, KeySpec),
     /// Two tables open at once: inserts into both, then a write while a read is borrowed.
     TwoTables(usize, usize, KeySpec, u8),
+    /// Takes a savepoint in the write transaction.
+    TakeSavepoint,
+    /// Rolls back to the savepoint at this index (modulo the number alive).
+    RollbackTo(usize),
+    /// Drops the savepoint at this index.
+    DropSavepoint(usize),
     DeleteTable(usize),
     Commit(bool),
     Abort,
@@ -115,6 +121,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => t.clone().prop_map(Op::Clear),
         1 => (t.clone(), key_strategy()).prop_map(|(t, k)| Op::Prefix(t, k)),
         2 => (t.clone(), t.clone(), key_strategy(), any::<u8>()).prop_map(|(a, b, k, s)| Op::TwoTables(a, b, k, s)),
+        3 => Just(Op::TakeSavepoint),
+        2 => (0usize..4).prop_map(Op::RollbackTo),
+        1 => (0usize..4).prop_map(Op::DropSavepoint),
         1 => t.prop_map(Op::DeleteTable),
         6 => any::<bool>().prop_map(Op::Commit),
         2 => Just(Op::Abort),
@@ -218,6 +227,8 @@ struct Harness {
     committed: Tables,
     pending: Tables,
     snapshots: Vec<(ReadTxn, Tables)>,
+    /// Savepoints of the write transaction, each with the model as it was then.
+    savepoints: Vec<(larchdb::Savepoint, Tables)>,
 }
 
 impl Harness {
@@ -320,11 +331,34 @@ impl Harness {
             | Op::Clear(..)
             | Op::Prefix(..)
             | Op::TwoTables(..) => self.run_api(op, max),
+            Op::TakeSavepoint => {
+                let sp = self.wtx().savepoint().unwrap();
+                self.savepoints.push((sp, self.pending.clone()));
+            }
+            Op::RollbackTo(i) => {
+                if self.wtx.is_none() || self.savepoints.is_empty() {
+                    return;
+                }
+                let i = i % self.savepoints.len();
+                let w = self.wtx.as_mut().unwrap();
+                w.rollback_to(&self.savepoints[i].0).unwrap();
+                // The savepoints taken after it end.
+                for (sp, _) in self.savepoints.drain(i + 1..) {
+                    assert!(matches!(w.rollback_to(&sp), Err(Error::InvalidSavepoint)));
+                }
+                self.pending = self.savepoints[i].1.clone();
+            }
+            Op::DropSavepoint(i) => {
+                if !self.savepoints.is_empty() {
+                    self.savepoints.remove(i % self.savepoints.len());
+                }
+            }
             Op::DeleteTable(t) => {
                 let existed = self.wtx().delete_table(TABLES[*t]).unwrap();
                 assert_eq!(existed, self.pending.remove(TABLES[*t]).is_some());
             }
             Op::Commit(eventual) => {
+                self.savepoints.clear();
                 if let Some(mut w) = self.wtx.take() {
                     w.set_durability(if *eventual {
                         Durability::Eventual
@@ -336,6 +370,7 @@ impl Harness {
                 }
             }
             Op::Abort => {
+                self.savepoints.clear();
                 if let Some(w) = self.wtx.take() {
                     w.abort().unwrap();
                 }
@@ -499,6 +534,7 @@ impl Harness {
     }
 
     fn reopen(&mut self) {
+        self.savepoints.clear();
         self.wtx = None; // dropping the write transaction aborts it
         self.db = None;
         if !self.snapshots.is_empty() {
@@ -540,6 +576,7 @@ fn run_case(ops: &[Op], page_size: usize) {
         committed: Tables::new(),
         pending: Tables::new(),
         snapshots: Vec::new(),
+        savepoints: Vec::new(),
     };
     for op in ops {
         h.run(op);

@@ -31,8 +31,22 @@ impl<'txn> TableMut<'txn> {
         max: u64,
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(u64, bool)> {
+        let name = self.undo_name();
+        let undo = &self.txn.undo;
         let mut core = self.txn.core_mut()?;
-        core.sweep(self.idx, lower, upper, max, pick)
+        match name {
+            Some(name) => {
+                let mut noted = |k: &[u8], v: &[u8]| {
+                    let yes = pick(k, v);
+                    if yes {
+                        undo.kv(&name, k, Some(v));
+                    }
+                    yes
+                };
+                core.sweep(self.idx, lower, upper, max, &mut noted)
+            }
+            None => core.sweep(self.idx, lower, upper, max, pick),
+        }
     }
 
     /// Removes every entry in `range` for which `pick` holds; returns how many.
@@ -96,6 +110,10 @@ impl<'txn> TableMut<'txn> {
     /// ```
     pub fn remove_range<R: KeyRange>(&mut self, range: R) -> Result<u64> {
         let (lower, upper) = (range.lower(), range.upper());
+        if self.txn.undo.active() {
+            // Every entry removed must be recorded for a rollback: visit them.
+            return self.sweep_all(&range, &mut |_, _| true);
+        }
         if lower == Bound::Unbounded && upper == Bound::Unbounded {
             let n = self.len()?;
             self.clear()?;
@@ -106,6 +124,9 @@ impl<'txn> TableMut<'txn> {
 
     /// Removes every entry, freeing the table's pages without visiting its entries one by one.
     pub fn clear(&mut self) -> Result<()> {
+        if self.txn.undo.active() {
+            return self.sweep_all(&.., &mut |_, _| true).map(|_| ());
+        }
         self.txn.core_mut()?.clear(self.idx)
     }
 
@@ -135,8 +156,14 @@ impl<'txn> TableMut<'txn> {
 
     /// Removes the first (or last) entry and returns a copy of it (one descent from the root).
     fn pop(&mut self, front: bool) -> Result<Option<Owned>> {
+        let (name, undo) = (self.undo_name(), &self.txn.undo);
         let mut found = None;
-        let mut copy = |k: &[u8], v: &[u8]| found = Some((k.to_vec(), v.to_vec()));
+        let mut copy = |k: &[u8], v: &[u8]| {
+            if let Some(name) = &name {
+                undo.kv(name, k, Some(v));
+            }
+            found = Some((k.to_vec(), v.to_vec()))
+        };
         self.txn.core_mut()?.pop(self.idx, front, &mut copy)?;
         Ok(found)
     }

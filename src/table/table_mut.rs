@@ -71,6 +71,22 @@ impl<'txn> TableMut<'txn> {
         TableMut { txn, idx }
     }
 
+    /// While a savepoint is alive: records the current value of `key`, to undo a change of it.
+    fn note_undo(&self, key: &[u8]) -> Result<()> {
+        if self.txn.undo.active() {
+            let core = self.txn.core();
+            let old = btree::get_in(core.pages(), core.table_root(self.idx), key)?;
+            self.txn.undo.kv(core.table_name(self.idx), key, old);
+        }
+        Ok(())
+    }
+
+    /// While a savepoint is alive: the table's name, to record the entries a change removes.
+    pub(super) fn undo_name(&self) -> Option<String> {
+        let active = self.txn.undo.active();
+        active.then(|| self.txn.core().table_name(self.idx).to_string())
+    }
+
     /// The table's root and entry count as this transaction sees them.
     fn tree(&self) -> TreeRoot {
         self.txn.core().table_root(self.idx)
@@ -80,6 +96,7 @@ impl<'txn> TableMut<'txn> {
     /// [`TableMut::replace`]). Fails with `EmptyKey`, `KeyTooLarge` or `ValueTooLarge`
     /// (nothing changed, the transaction still usable) past the limits.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.note_undo(key)?;
         self.txn
             .core_mut()?
             .insert(self.idx, key, value)
@@ -100,6 +117,7 @@ impl<'txn> TableMut<'txn> {
     /// # Ok(()) }
     /// ```
     pub fn replace(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.note_undo(key)?;
         let mut core = self.txn.core_mut()?;
         let old = btree::get_in(core.pages(), core.table_root(self.idx), key)?.map(<[u8]>::to_vec);
         core.insert(self.idx, key, value)?;
@@ -109,11 +127,13 @@ impl<'txn> TableMut<'txn> {
     /// Removes `key`; returns true if it was there (the value is not copied; see
     /// [`TableMut::take`]).
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        self.note_undo(key)?;
         self.txn.core_mut()?.remove(self.idx, key)
     }
 
     /// Removes `key` and returns a copy of its value, if it was there.
     pub fn take(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.note_undo(key)?;
         let mut core = self.txn.core_mut()?;
         let old = btree::get_in(core.pages(), core.table_root(self.idx), key)?.map(<[u8]>::to_vec);
         if old.is_some() {
@@ -145,6 +165,7 @@ impl<'txn> TableMut<'txn> {
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Option<V>,
     ) -> Result<bool> {
+        self.note_undo(key)?;
         let mut core = self.txn.core_mut()?;
         let (existed, new) = {
             let old = btree::get_in(core.pages(), core.table_root(self.idx), key)?;

@@ -3,11 +3,15 @@
 //! once: each borrows the transaction shared, and borrows its pages mutably only for the length
 //! of one call.
 
-use super::{RawTable, TableMut};
+use super::savepoint::{Step, UndoLog};
+use super::{RawTable, Savepoint, TableMut};
+use crate::btree::cursor::RangeIter;
 use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::txn::write::WriteTxn as TxnCore;
 use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::ops::Bound;
+use std::sync::Arc;
 
 /// A write transaction. Only one exists at a time per database: [`crate::Database::begin_write`]
 /// blocks until the previous one ends, [`crate::Database::try_begin_write`] does not. Dropping it
@@ -33,6 +37,8 @@ pub struct WriteTxn {
     core: RefCell<TxnCore>,
     /// Set when a change could not be completed (see [`WriteTxn::spoil`]): commit refuses.
     spoiled: Cell<bool>,
+    /// How to undo the changes made since the oldest savepoint alive.
+    pub(super) undo: Arc<UndoLog>,
 }
 
 impl WriteTxn {
@@ -41,6 +47,7 @@ impl WriteTxn {
         WriteTxn {
             core: RefCell::new(core),
             spoiled: Cell::new(false),
+            undo: Arc::default(),
         }
     }
 
@@ -73,14 +80,58 @@ impl WriteTxn {
     /// Opens table `name`, creating it (empty) if it does not exist. Any number of tables may be
     /// open at once; a second handle on an open table shares it.
     pub fn open_table(&self, name: &str) -> Result<TableMut<'_>> {
-        let idx = RawTable::idx(&self.core_mut()?.open_table(name)?);
+        let mut core = self.core_mut()?;
+        if self.undo.active() && !core.has_table(name)? {
+            crate::catalog::check_name(name)?;
+            self.undo.table(name, true);
+        }
+        let idx = RawTable::idx(&core.open_table(name)?);
         Ok(TableMut::new(self, idx))
     }
 
     /// Deletes table `name` and frees its pages. Returns true if it existed. Takes `&mut self`:
     /// no table of the transaction may be open meanwhile.
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
-        self.core.get_mut().delete_table(name)
+        let core = self.core.get_mut();
+        if self.undo.active() && core.has_table(name)? {
+            // A rollback re-creates the table and puts its entries back.
+            let idx = RawTable::idx(&core.open_table(name)?);
+            let tree = core.table_root(idx);
+            let (lo, hi) = (Bound::Unbounded, Bound::Unbounded);
+            for e in RangeIter::new(core.pages(), tree.root, Some(tree.count), lo, hi) {
+                let (k, v) = e?;
+                self.undo.kv(name, k, Some(v));
+            }
+            self.undo.table(name, false);
+        }
+        core.delete_table(name)
+    }
+
+    /// Takes a savepoint: [`WriteTxn::rollback_to`] it undoes every change made after it. While
+    /// any savepoint is alive, changes record how to undo them (see [`Savepoint`]).
+    pub fn savepoint(&self) -> Result<Savepoint> {
+        Ok(self.undo.savepoint())
+    }
+
+    /// Undoes every change made since `savepoint` was taken (tables created since are deleted,
+    /// tables deleted since come back). The savepoint stays, to roll back to again; those taken
+    /// after it end. Takes `&mut self`: no table of the transaction may be open meanwhile.
+    pub fn rollback_to(&mut self, savepoint: &Savepoint) -> Result<()> {
+        let core = self.core.get_mut();
+        self.undo.pause(true);
+        let r = self.undo.roll_back(savepoint, &mut |step| match step {
+            Step::Restore { table, key, old } => {
+                let mut t = core.open_table(table)?;
+                match old {
+                    Some(v) => t.insert(key, v),
+                    None => t.remove(key).map(|_| ()),
+                }
+            }
+            Step::Drop(table) => core.delete_table(table).map(|_| ()),
+            Step::Create(table) => core.open_table(table).map(|_| ()),
+        });
+        self.undo.pause(false);
+        r
     }
 
     /// Names of all tables as this transaction sees them, in byte order.

@@ -1,5 +1,5 @@
-//! The transaction core's bulk removals on a table: clear, sweep (retain, extract_if) and range
-//! removal. Each logs what the commit log needs to replay it: a sweep logs each key it removes;
+//! The transaction core's bulk removals on a table (clear, sweep for retain and extract_if,
+//! range removal, pop) and what the table layer asks about its tables. Each logs what the commit log needs to replay it: a sweep logs each key it removes;
 //! a clear logs the table's deletion and re-creation; a range removal that cut whole subtrees
 //! (whose keys it never read) makes the commit a checkpoint.
 
@@ -96,5 +96,18 @@ impl WriteTxn {
             t.dirty = true;
         }
         self.note(r)
+    }
+
+    /// The name of the table at `idx`.
+    pub(crate) fn table_name(&self, idx: usize) -> &str {
+        &self.tables[idx].name
+    }
+
+    /// True if table `name` exists as this transaction sees it.
+    pub(crate) fn has_table(&self, name: &str) -> Result<bool> {
+        if self.tables.iter().any(|t| t.name == name) {
+            return Ok(true);
+        }
+        Ok(crate::btree::get(&self.pages, self.catalog.root, name.as_bytes())?.is_some())
     }
 }
