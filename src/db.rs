@@ -100,8 +100,19 @@ impl Builder {
     /// database gets [`Error::NotADatabase`] and is left untouched; a damaged one gets
     /// [`Error::Corrupted`]. If the latest commit did not reach the disk entirely (a crash before
     /// its sync), the previous one is opened.
+    ///
+    /// An I/O error names the file: its message starts with the path (its kind is the
+    /// operating system's).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("missing-dir").join("app.larch");
+    /// let err = larchdb::Database::open(&path).unwrap_err();
+    /// assert!(err.to_string().contains(&*path.to_string_lossy()));
+    /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
-        self.open_store(path, |s| s)
+        let path = path.as_ref();
+        self.open_store(path, |s| s).map_err(|e| name_path(e, path))
     }
 
     /// Opens like [`Builder::open`], with every change to the file also going through the
@@ -112,7 +123,9 @@ impl Builder {
         path: impl AsRef<Path>,
         disk: Arc<crate::testing::SimDisk>,
     ) -> Result<Database> {
+        let path = path.as_ref();
         self.open_store(path, |s| s.with_sim(disk))
+            .map_err(|e| name_path(e, path))
     }
 
     /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
@@ -203,6 +216,17 @@ fn spawn_syncer(
         })
         .ok()?;
     Some((stop, thread))
+}
+
+/// An I/O error from opening `path`, its message prefixed with the path (same kind).
+fn name_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(std::io::Error::new(
+            io.kind(),
+            format!("{}: {io}", path.display()),
+        )),
+        other => other,
+    }
 }
 
 impl Database {
