@@ -58,6 +58,9 @@ pub enum Error {
     /// [`crate::WriteTxn::rollback_to`] was given a savepoint of another transaction, or one a
     /// rollback to an earlier savepoint ended.
     InvalidSavepoint,
+    /// A typed table's stored bytes do not decode as its [`crate::TableDef`]'s types (a table
+    /// written with other types, or as bytes).
+    TypeMismatch(String),
     /// An earlier commit failed with an I/O error; this handle refuses writes until reopened.
     /// Reads of the last good commit keep working.
     PreviousIo(String),
@@ -81,6 +84,7 @@ impl fmt::Display for Error {
                 f,
                 "savepoint of another transaction, or ended by a rollback to an earlier one"
             ),
+            Error::TypeMismatch(msg) => write!(f, "typed table: {msg}"),
             Error::TxnBorrowed => write!(
                 f,
                 "write while bytes read from the transaction are still borrowed; copy and drop them first"

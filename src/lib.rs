@@ -78,8 +78,9 @@ pub use options::{Backend, Durability};
 pub use recovery::Recovery;
 pub use store::cache::CacheStats;
 pub use table::{
-    BytesRef, ExtractIf, KeyBytes, KeyRange, Range, RangeMut, ReadableTable, Savepoint, Table,
-    TableMut, WriteTxn,
+    BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Nested, Range, RangeMut, ReadableTable,
+    Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange, TypedRangeMut, TypedTable,
+    TypedTableMut, Value, WriteTxn,
 };
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;

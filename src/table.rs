@@ -4,24 +4,29 @@
 //! Keys are ordered by unsigned byte-wise comparison (shorter prefix first). Every key and value
 //! returned borrows the transaction: in mmap mode it is a slice of the mapping, with nothing
 //! copied. Ranges accept any [`KeyRange`] (`a..b`, `a..=b`, `..`, `(Bound, Bound)`) over
-//! byte-like keys ([`KeyBytes`]).
+//! byte-like keys ([`KeyBytes`]). Typed tables ([`TableDef`]) encode keys and values with
+//! order-preserving codecs ([`Key`], [`Value`]).
 
 mod bulk;
 mod bytes;
+mod codec;
 mod keys;
 mod raw;
 mod read;
 mod readable;
 mod savepoint;
 mod table_mut;
+mod typed;
 mod write_txn;
 
 pub use bulk::ExtractIf;
 pub use bytes::BytesRef;
+pub use codec::{Key, Nested, Value};
 pub use keys::{KeyBytes, KeyRange};
 pub(crate) use raw::RawTable;
 pub use read::{Range, Table};
 pub use readable::ReadableTable;
 pub use savepoint::Savepoint;
 pub use table_mut::{RangeMut, TableMut};
+pub use typed::{TableDef, Typed, TypedOver, TypedRange, TypedRangeMut, TypedTable, TypedTableMut};
 pub use write_txn::WriteTxn;
