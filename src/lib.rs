@@ -80,7 +80,7 @@ pub use store::cache::CacheStats;
 pub use table::{
     BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Nested, Range, RangeMut, ReadableTable,
     Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange, TypedRangeMut, TypedTable,
-    TypedTableMut, Value, WriteTxn,
+    TypedTableMut, Value, ValueMut, WriteTxn,
 };
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;

@@ -10,6 +10,7 @@
 mod bulk;
 mod bytes;
 mod codec;
+mod inplace;
 mod keys;
 mod raw;
 mod read;
@@ -22,6 +23,7 @@ mod write_txn;
 pub use bulk::ExtractIf;
 pub use bytes::BytesRef;
 pub use codec::{Key, Nested, Value};
+pub use inplace::ValueMut;
 pub use keys::{KeyBytes, KeyRange};
 pub(crate) use raw::RawTable;
 pub use read::{Range, Table};

@@ -66,6 +66,10 @@ enum Op {
     Prefix(usize, KeySpec),
     /// Two tables open at once: inserts into both, then a write while a read is borrowed.
     TwoTables(usize, usize, KeySpec, u8),
+    /// `get_mut`: XORs every byte of the value with the byte.
+    GetMut(usize, KeySpec, u8),
+    /// `insert_reserve` of a value of this length, filled with the byte.
+    InsertReserve(usize, KeySpec, usize, u8),
     /// Takes a savepoint in the write transaction.
     TakeSavepoint,
     /// Rolls back to the savepoint at this index (modulo the number alive).
@@ -121,6 +125,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => t.clone().prop_map(Op::Clear),
         1 => (t.clone(), key_strategy()).prop_map(|(t, k)| Op::Prefix(t, k)),
         2 => (t.clone(), t.clone(), key_strategy(), any::<u8>()).prop_map(|(a, b, k, s)| Op::TwoTables(a, b, k, s)),
+        2 => (t.clone(), key_strategy(), any::<u8>()).prop_map(|(t, k, b)| Op::GetMut(t, k, b)),
+        2 => (t.clone(), key_strategy(), value_len(), any::<u8>()).prop_map(|(t, k, l, b)| Op::InsertReserve(t, k, l, b)),
         3 => Just(Op::TakeSavepoint),
         2 => (0usize..4).prop_map(Op::RollbackTo),
         1 => (0usize..4).prop_map(Op::DropSavepoint),
@@ -330,6 +336,8 @@ impl Harness {
             | Op::Pop(..)
             | Op::Clear(..)
             | Op::Prefix(..)
+            | Op::GetMut(..)
+            | Op::InsertReserve(..)
             | Op::TwoTables(..) => self.run_api(op, max),
             Op::TakeSavepoint => {
                 let sp = self.wtx().savepoint().unwrap();
@@ -401,6 +409,8 @@ impl Harness {
             | Op::Pop(t, ..)
             | Op::Clear(t)
             | Op::Prefix(t, ..)
+            | Op::GetMut(t, ..)
+            | Op::InsertReserve(t, ..)
             | Op::TwoTables(t, ..) => *t,
             _ => unreachable!(),
         };
@@ -506,6 +516,29 @@ impl Harness {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 assert_eq!(got, want);
+            }
+            Op::GetMut(_, k, b) => {
+                let k = k.build(max);
+                match table.get_mut(&k).unwrap() {
+                    Some(mut v) => {
+                        // The rest of the transaction waits while a value is written in place.
+                        assert!(matches!(wtx.list_tables(), Err(Error::TxnBorrowed)));
+                        v.iter_mut().for_each(|x| *x ^= b);
+                        let want = m.get_mut(&k).unwrap();
+                        want.iter_mut().for_each(|x| *x ^= b);
+                        assert_eq!(&v[..], &want[..]);
+                    }
+                    None => assert!(!m.contains_key(&k)),
+                }
+            }
+            Op::InsertReserve(_, k, len, b) => {
+                let k = k.build(max);
+                let mut v = table.insert_reserve(&k, *len).unwrap();
+                assert!(v.iter().all(|&x| x == 0) && v.len() == *len);
+                v.fill(*b);
+                drop(v);
+                m.insert(k.clone(), vec![*b; *len]);
+                assert_eq!(table.get(&k).unwrap().unwrap().len(), *len);
             }
             Op::TwoTables(_, other, k, seed) => {
                 let k = k.build(max);

@@ -7,6 +7,7 @@
 
 pub(crate) mod bulk;
 pub(crate) mod cursor;
+pub(crate) mod inplace;
 pub(crate) mod key;
 pub(crate) mod mutate;
 

@@ -139,13 +139,25 @@ pub(crate) fn insert<S: PageStore>(
     key: &[u8],
     value: &[u8],
 ) -> Result<bool> {
-    let ps = s.page_size();
-    let txn = s.txn();
-    let val = if value_inline(key.len(), value.len(), ps) {
+    let val = if value_inline(key.len(), value.len(), s.page_size()) {
         LeafValue::Inline(value)
     } else {
         write_overflow(s, value)?
     };
+    insert_leaf_value(s, sc, tree, key, val)
+}
+
+/// Inserts or overwrites `key` with `val`, a value inline or a reference to an overflow run
+/// already written. Returns true if the key existed.
+pub(super) fn insert_leaf_value<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    key: &[u8],
+    val: LeafValue<'_>,
+) -> Result<bool> {
+    let ps = s.page_size();
+    let txn = s.txn();
     let cell = LeafCell { key, value: val };
     if tree.root.is_null() {
         sc.rightmost = None;

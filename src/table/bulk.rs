@@ -31,7 +31,7 @@ impl<'txn> TableMut<'txn> {
         max: u64,
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(u64, bool)> {
-        let name = self.undo_name();
+        let name = self.undo_name()?;
         let undo = &self.txn.undo;
         let mut core = self.txn.core_mut()?;
         match name {
@@ -156,7 +156,7 @@ impl<'txn> TableMut<'txn> {
 
     /// Removes the first (or last) entry and returns a copy of it (one descent from the root).
     fn pop(&mut self, front: bool) -> Result<Option<Owned>> {
-        let (name, undo) = (self.undo_name(), &self.txn.undo);
+        let (name, undo) = (self.undo_name()?, &self.txn.undo);
         let mut found = None;
         let mut copy = |k: &[u8], v: &[u8]| {
             if let Some(name) = &name {

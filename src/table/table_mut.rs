@@ -28,7 +28,7 @@ pub(crate) fn entry_with<'a>(
     idx: usize,
     find: impl for<'s> FnOnce(&'s dyn PageSource, TreeRoot) -> Result<Option<(&'s [u8], &'s [u8])>>,
 ) -> Result<Option<EntryRef<'a>>> {
-    let core = txn.core();
+    let core = txn.core()?;
     let tree = core.table_root(idx);
     let mut found: Result<bool> = Ok(false);
     let (k, v) = Ref::map_split(core, |c| match find(c.pages(), tree) {
@@ -72,9 +72,9 @@ impl<'txn> TableMut<'txn> {
     }
 
     /// While a savepoint is alive: records the current value of `key`, to undo a change of it.
-    fn note_undo(&self, key: &[u8]) -> Result<()> {
+    pub(super) fn note_undo(&self, key: &[u8]) -> Result<()> {
         if self.txn.undo.active() {
-            let core = self.txn.core();
+            let core = self.txn.core()?;
             let old = btree::get_in(core.pages(), core.table_root(self.idx), key)?;
             self.txn.undo.kv(core.table_name(self.idx), key, old);
         }
@@ -82,14 +82,16 @@ impl<'txn> TableMut<'txn> {
     }
 
     /// While a savepoint is alive: the table's name, to record the entries a change removes.
-    pub(super) fn undo_name(&self) -> Option<String> {
-        let active = self.txn.undo.active();
-        active.then(|| self.txn.core().table_name(self.idx).to_string())
+    pub(super) fn undo_name(&self) -> Result<Option<String>> {
+        if !self.txn.undo.active() {
+            return Ok(None);
+        }
+        Ok(Some(self.txn.core()?.table_name(self.idx).to_string()))
     }
 
     /// The table's root and entry count as this transaction sees them.
-    fn tree(&self) -> TreeRoot {
-        self.txn.core().table_root(self.idx)
+    fn tree(&self) -> Result<TreeRoot> {
+        Ok(self.txn.core()?.table_root(self.idx))
     }
 
     /// Inserts `key` with `value`, overwriting any previous value (which is not copied; see
@@ -181,7 +183,7 @@ impl<'txn> TableMut<'txn> {
 
     /// The value of `key` as this transaction sees it, borrowed from its pages.
     pub fn get(&self, key: &[u8]) -> Result<Option<BytesRef<'_>>> {
-        let core = self.txn.core();
+        let core = self.txn.core()?;
         let tree = core.table_root(self.idx);
         let mut err = None;
         let found = Ref::filter_map(core, |c| match btree::get_in(c.pages(), tree, key) {
@@ -219,12 +221,12 @@ impl<'txn> TableMut<'txn> {
 
     /// Number of entries (O(1)).
     pub fn len(&self) -> Result<u64> {
-        Ok(self.tree().count)
+        Ok(self.tree()?.count)
     }
 
     /// True if the table has no entries.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.tree().count == 0)
+        Ok(self.tree()?.count == 0)
     }
 
     /// The entry with the smallest key.

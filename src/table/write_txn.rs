@@ -39,24 +39,29 @@ pub struct WriteTxn {
     spoiled: Cell<bool>,
     /// How to undo the changes made since the oldest savepoint alive.
     pub(super) undo: Arc<UndoLog>,
+    /// Id of the commit (kept here: the core may be borrowed).
+    id: u64,
 }
 
 impl WriteTxn {
     /// The public transaction over `core`.
     pub(crate) fn new(core: TxnCore) -> WriteTxn {
         WriteTxn {
+            id: core.id(),
             core: RefCell::new(core),
             spoiled: Cell::new(false),
             undo: Arc::default(),
         }
     }
 
-    /// The core, for reading. Never fails: mutable borrows last one call.
-    pub(crate) fn core(&self) -> Ref<'_, TxnCore> {
-        self.core.borrow()
+    /// The core, for reading; [`Error::TxnBorrowed`] while a value is being written in place
+    /// ([`crate::ValueMut`]).
+    pub(crate) fn core(&self) -> Result<Ref<'_, TxnCore>> {
+        self.core.try_borrow().map_err(|_| Error::TxnBorrowed)
     }
 
-    /// The core, for writing; [`Error::TxnBorrowed`] while bytes read from it are alive.
+    /// The core, for writing; [`Error::TxnBorrowed`] while bytes read from it are alive (or a
+    /// value is being written in place).
     pub(crate) fn core_mut(&self) -> Result<RefMut<'_, TxnCore>> {
         self.core.try_borrow_mut().map_err(|_| Error::TxnBorrowed)
     }
@@ -69,7 +74,7 @@ impl WriteTxn {
 
     /// Id this transaction's commit will have.
     pub fn id(&self) -> u64 {
-        self.core().id()
+        self.id
     }
 
     /// Sets the durability of this transaction's commit (the database's default otherwise).

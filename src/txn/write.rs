@@ -2,6 +2,7 @@
 //! writes them and publishes the new version, in the numbered steps of `docs/FORMAT.md`.
 
 mod bulk;
+mod inplace;
 
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
