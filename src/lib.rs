@@ -78,9 +78,9 @@ pub use options::{Backend, Durability};
 pub use recovery::Recovery;
 pub use store::cache::CacheStats;
 pub use table::{
-    BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Nested, Range, RangeMut, ReadableTable,
-    Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange, TypedRangeMut, TypedTable,
-    TypedTableMut, Value, ValueMut, WriteTxn,
+    BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Multimap, MultimapMut, MultimapOf, Nested, Range,
+    RangeMut, ReadableTable, Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange,
+    TypedRangeMut, TypedTable, TypedTableMut, Value, ValueMut, Values, WriteTxn,
 };
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;

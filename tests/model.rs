@@ -746,12 +746,7 @@ fn bulk_random_load_checks() {
 fn bulk_removals_on_a_deep_tree() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bulk_rm.larch");
-    let open = || {
-        Database::builder()
-            .durability(Durability::Eventual)
-            .open(&path)
-            .unwrap()
-    };
+    let open = || common::open_eventual(&path);
     let mut db = open();
     let mut model = BTreeMap::new();
     let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);

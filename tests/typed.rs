@@ -2,7 +2,7 @@
 //! order-preserving keys (signed integers, tuples with a string, options) against a `BTreeMap`
 //! of the same types, across commits; a typed table's order must be its key type's order.
 
-use larchdb::{Database, Durability, TableDef};
+use larchdb::TableDef;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -34,10 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn run(ops: &[Op]) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::builder()
-        .durability(Durability::Eventual)
-        .open(dir.path().join("typed.larch"))
-        .unwrap();
+    let db = common::open_eventual(&dir.path().join("typed.larch"));
     let mut signed: BTreeMap<i64, String> = BTreeMap::new();
     let mut tuples: BTreeMap<(i16, Option<u8>, String), Vec<u8>> = BTreeMap::new();
     let mut w = Some(db.begin_write().unwrap());
