@@ -77,6 +77,8 @@ pub use integrity::{Stats, TableStats};
 pub use options::{Backend, Durability};
 pub use recovery::Recovery;
 pub use store::cache::CacheStats;
+#[cfg(feature = "serde")]
+pub use table::Serde;
 pub use table::{
     BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Multimap, MultimapMut, MultimapOf, Nested, Range,
     RangeMut, ReadableTable, Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange,

@@ -23,6 +23,8 @@ mod write_txn;
 
 pub use bulk::ExtractIf;
 pub use bytes::BytesRef;
+#[cfg(feature = "serde")]
+pub use codec::Serde;
 pub use codec::{Key, Nested, Value};
 pub use inplace::ValueMut;
 pub use keys::{KeyBytes, KeyRange};

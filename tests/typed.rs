@@ -157,3 +157,50 @@ fn typed_fixed() {
 }
 
 crate::also_cached!(typed_model, typed_fixed);
+
+/// Serde values (cargo feature `serde`): random records written, overwritten and removed
+/// against a model, read back after a commit, on both backends.
+#[cfg(feature = "serde")]
+#[test]
+fn serde_values_match_the_model() {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+    struct Rec {
+        name: String,
+        tags: Vec<u16>,
+        score: Option<f64>,
+    }
+    const RECS: TableDef<u32, larchdb::Serde<Rec>> = TableDef::new("recs");
+    let run = || {
+        let dir = tempfile::tempdir().unwrap();
+        let db = common::open_eventual(&dir.path().join("serde.larch"));
+        let mut rng = common::Rng(5);
+        let mut model = BTreeMap::new();
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_typed(RECS).unwrap();
+            for _ in 0..2000 {
+                let k = (rng.next() % 300) as u32;
+                if rng.next() % 4 == 0 {
+                    assert_eq!(t.remove(&k).unwrap(), model.remove(&k).is_some());
+                    continue;
+                }
+                let n = rng.next();
+                let rec = Rec {
+                    name: format!("r{n}"),
+                    tags: (0..n % 5).map(|i| i as u16).collect(),
+                    score: (n % 3 != 0).then_some(n as f64 / 7.0),
+                };
+                t.insert(&k, &larchdb::Serde(rec.clone())).unwrap();
+                model.insert(k, rec);
+            }
+        }
+        w.commit().unwrap();
+        let r = db.begin_read().unwrap();
+        let t = r.open_typed(RECS).unwrap();
+        let got: Vec<(u32, Rec)> = t.iter().unwrap().collect::<larchdb::Result<_>>().unwrap();
+        let want: Vec<(u32, Rec)> = model.into_iter().collect();
+        assert_eq!(got, want);
+    };
+    run();
+    common::cached(run);
+}

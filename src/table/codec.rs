@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 pub trait Value {
     /// What reading gives back; it may borrow the stored bytes (`&[u8]`, `&str`).
     type Read<'a>;
-    /// Appends the encoding of `self` to `out`.
-    fn encode(&self, out: &mut Vec<u8>);
+    /// Appends the encoding of `self` to `out` (only a serde codec can fail).
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()>;
     /// Decodes a whole stored encoding.
     fn decode(bytes: &[u8]) -> Result<Self::Read<'_>>;
 }
@@ -36,10 +36,11 @@ macro_rules! int_codec {
     ($($t:ty => $u:ty),* $(,)?) => {$(
         impl Value for $t {
             type Read<'a> = $t;
-            fn encode(&self, out: &mut Vec<u8>) {
+            fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
                 // The sign bit flipped (signed types), so negative numbers sort first.
                 let flip = <$t>::MIN as $u;
                 out.extend_from_slice(&((*self as $u) ^ flip).to_be_bytes());
+                Ok(())
             }
             fn decode(bytes: &[u8]) -> Result<$t> {
                 match Self::decode_nested(bytes)? {
@@ -67,8 +68,9 @@ int_codec!(
 
 impl Value for [u8] {
     type Read<'a> = &'a [u8];
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(self);
+        Ok(())
     }
     fn decode(bytes: &[u8]) -> Result<&[u8]> {
         Ok(bytes)
@@ -79,8 +81,9 @@ impl Key for [u8] {}
 
 impl Value for Vec<u8> {
     type Read<'a> = &'a [u8];
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(self);
+        Ok(())
     }
     fn decode(bytes: &[u8]) -> Result<&[u8]> {
         Ok(bytes)
@@ -91,8 +94,9 @@ impl Key for Vec<u8> {}
 
 impl Value for str {
     type Read<'a> = &'a str;
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(self.as_bytes());
+        Ok(())
     }
     fn decode(bytes: &[u8]) -> Result<&str> {
         std::str::from_utf8(bytes).map_err(|_| mismatch("str"))
@@ -103,8 +107,9 @@ impl Key for str {}
 
 impl Value for String {
     type Read<'a> = &'a str;
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(self.as_bytes());
+        Ok(())
     }
     fn decode(bytes: &[u8]) -> Result<&str> {
         str::decode(bytes)
@@ -115,8 +120,9 @@ impl Key for String {}
 
 impl<const N: usize> Value for [u8; N] {
     type Read<'a> = [u8; N];
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         out.extend_from_slice(self);
+        Ok(())
     }
     fn decode(bytes: &[u8]) -> Result<[u8; N]> {
         bytes.try_into().map_err(|_| mismatch("byte array"))
@@ -136,7 +142,9 @@ impl<const N: usize> Nested for [u8; N] {
 
 impl Value for () {
     type Read<'a> = ();
-    fn encode(&self, _out: &mut Vec<u8>) {}
+    fn encode(&self, _out: &mut Vec<u8>) -> Result<()> {
+        Ok(())
+    }
     fn decode(bytes: &[u8]) -> Result<()> {
         bytes.is_empty().then_some(()).ok_or_else(|| mismatch("()"))
     }
@@ -152,12 +160,15 @@ impl Nested for () {
 
 impl<T: Value> Value for Option<T> {
     type Read<'a> = Option<T::Read<'a>>;
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         match self {
-            None => out.push(0),
+            None => {
+                out.push(0);
+                Ok(())
+            }
             Some(v) => {
                 out.push(1);
-                v.encode(out);
+                v.encode(out)
             }
         }
     }
@@ -184,9 +195,9 @@ impl<T: Nested> Nested for Option<T> {
 
 impl<A: Nested, B: Value> Value for (A, B) {
     type Read<'a> = (A::Read<'a>, B::Read<'a>);
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-        self.1.encode(out);
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.0.encode(out)?;
+        self.1.encode(out)
     }
     fn decode(bytes: &[u8]) -> Result<Self::Read<'_>> {
         let (a, rest) = A::decode_nested(bytes)?;
@@ -206,10 +217,10 @@ impl<A: Nested, B: Nested> Nested for (A, B) {
 
 impl<A: Nested, B: Nested, C: Value> Value for (A, B, C) {
     type Read<'a> = (A::Read<'a>, B::Read<'a>, C::Read<'a>);
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
-        self.1.encode(out);
-        self.2.encode(out);
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.0.encode(out)?;
+        self.1.encode(out)?;
+        self.2.encode(out)
     }
     fn decode(bytes: &[u8]) -> Result<Self::Read<'_>> {
         let (a, rest) = A::decode_nested(bytes)?;
@@ -226,7 +237,7 @@ mod tests {
 
     fn enc<T: Value + ?Sized>(v: &T) -> Vec<u8> {
         let mut out = Vec::new();
-        v.encode(&mut out);
+        v.encode(&mut out).unwrap();
         out
     }
 
@@ -255,5 +266,46 @@ mod tests {
         let t = (-5i16, Some([1u8, 2]), 9u64);
         assert_eq!(<(i16, Option<[u8; 2]>, u64)>::decode(&enc(&t)).unwrap(), t);
         assert!(str::decode(&[0xff]).is_err());
+    }
+}
+
+/// A value of any serde type, encoded with postcard (cargo feature `serde`). Reading gives back
+/// an owned `T`. Not a [`Key`]: postcard's encoding does not sort as the values do.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use larchdb::{Serde, TableDef};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+/// struct User { name: String, admin: bool }
+///
+/// const USERS: TableDef<u64, Serde<User>> = TableDef::new("users");
+/// # fn main() -> larchdb::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = larchdb::Database::open(dir.path().join("s.larch"))?;
+/// let wtx = db.begin_write()?;
+/// wtx.open_typed(USERS)?.insert(&1, &Serde(User { name: "ada".into(), admin: true }))?;
+/// wtx.commit()?;
+/// let user = db.begin_read()?.open_typed(USERS)?.get(&1)?.unwrap();
+/// assert_eq!(user, User { name: "ada".into(), admin: true });
+/// # Ok(()) }
+/// # main().unwrap(); }
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Serde<T>(pub T);
+
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize + serde::de::DeserializeOwned> Value for Serde<T> {
+    type Read<'a> = T;
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        let bytes = postcard::to_allocvec(&self.0)
+            .map_err(|e| Error::TypeMismatch(format!("serde encoding failed: {e}")))?;
+        out.extend_from_slice(&bytes);
+        Ok(())
+    }
+    fn decode(bytes: &[u8]) -> Result<T> {
+        postcard::from_bytes(bytes)
+            .map_err(|e| Error::TypeMismatch(format!("serde decoding failed: {e}")))
     }
 }

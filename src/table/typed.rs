@@ -70,15 +70,27 @@ impl<K: ?Sized, V: ?Sized> TableDef<K, V> {
 }
 
 /// The encoding of `v`.
-fn enc<T: Value + ?Sized>(v: &T) -> Vec<u8> {
+fn enc<T: Value + ?Sized>(v: &T) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    v.encode(&mut out);
-    out
+    v.encode(&mut out)?;
+    Ok(out)
 }
 
+/// The encoded bound `b`.
+fn enc_bound<K: Key + ?Sized>(b: Bound<&K>) -> Result<Bound<Vec<u8>>> {
+    Ok(match b {
+        Bound::Included(k) => Bound::Included(enc(k)?),
+        Bound::Excluded(k) => Bound::Excluded(enc(k)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+/// A range of encoded keys.
+type Encoded = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// The encoded bounds of a typed range.
-fn enc_bounds<K: Key + ?Sized>(r: &impl RangeBounds<K>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    (r.start_bound().map(enc), r.end_bound().map(enc))
+fn enc_bounds<K: Key + ?Sized>(r: &impl RangeBounds<K>) -> Result<Encoded> {
+    Ok((enc_bound(r.start_bound())?, enc_bound(r.end_bound())?))
 }
 
 impl ReadTxn {
@@ -146,12 +158,12 @@ type Decoded<'a, K, V> = (<K as Value>::Read<'a>, <V as Value>::Read<'a>);
 impl<'txn, K: Key + ?Sized, V: Value + ?Sized> TypedOver<Table<'txn>, K, V> {
     /// The value of `key`, or None.
     pub fn get(&self, key: &K) -> Result<Option<V::Read<'txn>>> {
-        self.raw.get(&enc(key))?.map(V::decode).transpose()
+        self.raw.get(&enc(key)?)?.map(V::decode).transpose()
     }
 
     /// Entries with keys in `range`, in the keys' order (and reversible).
     pub fn range(&self, range: impl RangeBounds<K>) -> Result<TypedRange<'txn, K, V>> {
-        self.raw.range(enc_bounds(&range)).map(TypedOver::new)
+        self.raw.range(enc_bounds(&range)?).map(TypedOver::new)
     }
 
     /// All entries in the keys' order.
@@ -208,27 +220,27 @@ type Entry<'a, K, V> = (Typed<'a, K>, Typed<'a, V>);
 impl<'txn, K: Key + ?Sized, V: Value + ?Sized> TypedOver<TableMut<'txn>, K, V> {
     /// Inserts `key` with `value`, overwriting any previous value.
     pub fn insert(&mut self, key: &K, value: &V) -> Result<()> {
-        self.raw.insert(&enc(key), &enc(value))
+        self.raw.insert(&enc(key)?, &enc(value)?)
     }
 
     /// Removes `key`; true if it was there.
     pub fn remove(&mut self, key: &K) -> Result<bool> {
-        self.raw.remove(&enc(key))
+        self.raw.remove(&enc(key)?)
     }
 
     /// The value of `key` as this transaction sees it.
     pub fn get(&self, key: &K) -> Result<Option<Typed<'_, V>>> {
-        self.raw.get(&enc(key))?.map(Typed::new).transpose()
+        self.raw.get(&enc(key)?)?.map(Typed::new).transpose()
     }
 
     /// Removes every entry with a key in `range`; returns how many.
     pub fn remove_range(&mut self, range: impl RangeBounds<K>) -> Result<u64> {
-        self.raw.remove_range(enc_bounds(&range))
+        self.raw.remove_range(enc_bounds(&range)?)
     }
 
     /// Entries with keys in `range`, in the keys' order (and reversible).
     pub fn range(&self, range: impl RangeBounds<K>) -> Result<TypedRangeMut<'_, K, V>> {
-        self.raw.range(enc_bounds(&range)).map(TypedOver::new)
+        self.raw.range(enc_bounds(&range)?).map(TypedOver::new)
     }
 
     /// All entries in the keys' order.
