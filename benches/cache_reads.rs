@@ -274,7 +274,7 @@ fn ensure_database(path: &Path, keys: u64) {
         let mut from = 0;
         while from < keys {
             let to = (from + LOAD_BATCH).min(keys);
-            let mut wtx = db.begin_write().expect("begin_write");
+            let wtx = db.begin_write().expect("begin_write");
             {
                 let mut t = wtx.open_table(TABLE).expect("open_table");
                 for i in from..to {

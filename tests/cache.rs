@@ -33,7 +33,7 @@ fn value(i: u64, round: u64) -> Vec<u8> {
 
 /// Loads `n` keys (value round `round`) in one transaction.
 fn load(db: &Database, n: u64, round: u64) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..n {
@@ -51,7 +51,7 @@ fn apply_round(
     keys: u64,
     change: impl Fn(u64) -> Option<Option<Vec<u8>>>,
 ) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..keys {
@@ -186,7 +186,7 @@ fn large_values_are_zero_copy_within_a_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let db = cached(&dir.path().join("c.larch"));
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().insert(b"big", &big).unwrap();
     w.commit().unwrap();
     let r = db.begin_read().unwrap();
@@ -264,7 +264,7 @@ fn large(i: u64, round: u64, len: usize) -> Vec<u8> {
 
 /// Inserts `values` (key index, bytes) into table `t` in one transaction.
 fn put(db: &Database, values: &[(u64, Vec<u8>)]) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for (i, v) in values {

@@ -269,7 +269,7 @@ fn eventual_commits_do_not_grow_the_file() {
             .open(&path)
             .unwrap();
         for i in 0..20_000u32 {
-            let mut w = db.begin_write().unwrap();
+            let w = db.begin_write().unwrap();
             w.open_table("t")
                 .unwrap()
                 .insert(&(i % 5000).to_be_bytes(), &[7u8; 100])

@@ -94,7 +94,7 @@ fn ensure(dir: &Path, count: u64) -> u64 {
             let mut buf = vec![0u8; size];
             let n = values(t, count);
             for from in (0..n).step_by(50) {
-                let mut w = db.begin_write().expect("begin_write");
+                let w = db.begin_write().expect("begin_write");
                 {
                     let mut tab = w.open_table(table).expect("open_table");
                     for i in from..(from + 50).min(n) {

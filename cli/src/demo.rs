@@ -94,7 +94,7 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
     let mut rng = Rng(SEED);
     let pb = progress::bar(quiet, keys, "insert");
     let t = Instant::now();
-    let mut wtx = db.begin_write().on(path)?;
+    let wtx = db.begin_write().on(path)?;
     {
         let mut table = wtx.open_table("demo").on(path)?;
         for i in 1..=keys {
@@ -188,7 +188,7 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
                 let db = &db;
                 scope.spawn(move || -> larchdb::Result<()> {
                     for i in 0..COMMITS / COMMIT_THREADS {
-                        let mut wtx = db.begin_write()?;
+                        let wtx = db.begin_write()?;
                         let key = (thread * COMMITS + i).to_be_bytes();
                         wtx.open_table("demo-commits")?
                             .insert(&key, &[thread as u8; 100])?;

@@ -351,6 +351,13 @@ impl WriterGuard {
     }
 }
 
+impl WriterGuard {
+    /// The writer role, if no write transaction holds it.
+    pub fn try_acquire(shared: Arc<Shared>) -> Option<WriterGuard> {
+        shared.try_acquire_writer().then(|| WriterGuard(shared))
+    }
+}
+
 impl Drop for WriterGuard {
     fn drop(&mut self) {
         self.0.release_writer();

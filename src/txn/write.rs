@@ -1,6 +1,9 @@
 //! [`WriteTxn`]: the single writer. Changes go to dirty pages owned by the transaction; `commit`
 //! writes them and publishes the new version, in the numbered steps of `docs/FORMAT.md`.
 
+mod bulk;
+mod inplace;
+
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
 use crate::alloc::WriterPages;
@@ -9,7 +12,7 @@ use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
-use crate::table::TableMut;
+use crate::table::RawTable;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -72,6 +75,18 @@ impl WriteTxn {
     /// in memory ([`WriteTxn::commit_in_memory`]).
     pub(crate) fn begin_replay(shared: Arc<Shared>) -> Result<WriteTxn> {
         WriteTxn::begin_any(shared)
+    }
+
+    /// [`WriteTxn::begin`] if no write transaction is open, None otherwise.
+    pub(crate) fn try_begin(shared: Arc<Shared>) -> Result<Option<WriteTxn>> {
+        if shared.config.read_only {
+            return Err(Error::ReadOnly);
+        }
+        shared.check_poisoned()?;
+        match WriterGuard::try_acquire(shared.clone()) {
+            Some(guard) => WriteTxn::begin_as(shared, guard).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn begin_any(shared: Arc<Shared>) -> Result<WriteTxn> {
@@ -158,7 +173,7 @@ impl WriteTxn {
     }
 
     /// Opens table `name`, creating it (empty) if it does not exist.
-    pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
+    pub fn open_table(&mut self, name: &str) -> Result<RawTable<'_>> {
         catalog::check_name(name)?;
         self.check_failed()?;
         let idx = match self.tables.iter().position(|t| t.name == name) {
@@ -178,7 +193,7 @@ impl WriteTxn {
             }
         };
         self.ops.table(idx, name);
-        Ok(TableMut::new(self, idx))
+        Ok(RawTable::new(self, idx))
     }
 
     /// Deletes table `name` and frees its pages. Returns true if it existed.
@@ -248,7 +263,10 @@ impl WriteTxn {
 
     fn check_key_value(&self, key: &[u8], value_len: usize) -> Result<()> {
         let max = btree::max_key_len(self.pages.page_size());
-        if key.is_empty() || key.len() > max {
+        if key.is_empty() {
+            return Err(Error::EmptyKey);
+        }
+        if key.len() > max {
             return Err(Error::KeyTooLarge {
                 len: key.len(),
                 max,
