@@ -1,5 +1,6 @@
 //! [`Database`] and its [`Builder`]: opening (lock, recover), transactions, check, stats, sync.
 
+use crate::compact::Compaction;
 use crate::error::{Error, Result};
 use crate::integrity::{self, Stats};
 use crate::options::{Backend, Durability, Options};
@@ -273,6 +274,18 @@ impl Database {
             return Ok(());
         }
         self.shared.checkpoint_now()
+    }
+
+    /// Gives the file's free space back to the filesystem, in place: commits (as checkpoints)
+    /// that give back the free run at the end of the file and move the commit log region out of
+    /// its way, repeated while they gain something. Waits for an open write transaction to end;
+    /// readers keep running on their snapshots, and whatever they still reach is left where it
+    /// is (compact again once they ended). Returns what it did.
+    pub fn compact(&self) -> Result<Compaction> {
+        if self.shared.config.read_only {
+            return Err(Error::ReadOnly);
+        }
+        crate::compact::compact(&self.shared)
     }
 
     /// Counters of the write path since the database was opened: commit latency percentiles,

@@ -37,6 +37,7 @@
 mod alloc;
 mod btree;
 mod catalog;
+mod compact;
 mod db;
 mod error;
 #[cfg(feature = "testing")]
@@ -71,6 +72,7 @@ pub mod testing {
 }
 
 pub use catalog::MAX_TABLE_NAME_LEN;
+pub use compact::Compaction;
 pub use db::{Builder, Database};
 pub use error::{Error, Result};
 pub use integrity::{Stats, TableStats};

@@ -8,6 +8,7 @@
 pub(crate) mod cursor;
 pub(crate) mod key;
 pub(crate) mod mutate;
+pub(crate) mod relocate;
 
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
