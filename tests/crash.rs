@@ -172,6 +172,21 @@ fn check_outcome(
     }
 }
 
+/// Where to crash a run: just before and just after each sync completed, at `random` random
+/// points, and at the end.
+fn crash_points(run: &Run, rng: &mut Rng, random: usize) -> Vec<usize> {
+    let len = run.disk.log_len();
+    let mut points: Vec<usize> = Vec::new();
+    for s in run.disk.sync_points() {
+        points.extend([s - 1, s]);
+    }
+    for _ in 0..random {
+        points.push(rng.below(len as u64 + 1) as usize);
+    }
+    points.push(len);
+    points
+}
+
 #[test]
 fn crash_consistency() {
     let scale: u64 = std::env::var("LARCH_CRASH_SCALE")
@@ -183,17 +198,8 @@ fn crash_consistency() {
     let (mut outcomes, mut beyond_durable) = (0u64, 0u64);
     for seed in 0..5 * scale {
         let run = workload(seed, dir.path());
-        let len = run.disk.log_len();
-        let mut points: Vec<usize> = Vec::new();
-        for s in run.disk.sync_points() {
-            points.extend([s - 1, s]); // just before the sync completed, and just after
-        }
         let mut rng = Rng::new(seed ^ 0xC0FFEE);
-        for _ in 0..250 {
-            points.push(rng.below(len as u64 + 1) as usize);
-        }
-        points.push(len);
-        for &p in &points {
+        for p in crash_points(&run, &mut rng, 250) {
             for i in 0..8 {
                 outcomes += 1;
                 // One outcome per point keeps every change up to the point; seven garble them.
@@ -223,17 +229,8 @@ fn crash_consistency_with_runs_and_compaction() {
         let path = dir.path().join(format!("big-{seed}.larch"));
         let run = workload_on(500 + seed, &path, SimDisk::new(), 40, true);
         shrunk += run.shrunk;
-        let len = run.disk.log_len();
-        let mut points: Vec<usize> = Vec::new();
-        for s in run.disk.sync_points() {
-            points.extend([s - 1, s]);
-        }
         let mut rng = Rng::new(seed ^ 0xB16);
-        for _ in 0..40 {
-            points.push(rng.below(len as u64 + 1) as usize);
-        }
-        points.push(len);
-        for &p in &points {
+        for p in crash_points(&run, &mut rng, 40) {
             for i in 0..3 {
                 outcomes += 1;
                 check_outcome(&run, p, &mut rng, &file, i == 0);
