@@ -55,7 +55,7 @@ impl Builder {
     }
 
     /// Largest commit log region in bytes (default 64 MiB; a new file starts with a smaller one,
-    /// a quarter of its data, and grows it with the data). A commit whose record does not fit is
+    /// an eighth of the file from 256 KiB on, and grows it with the file). A commit whose record does not fit is
     /// a checkpoint instead; so is the commit that finds the log full. 0 turns the log off: every
     /// commit is then a checkpoint (tree pages and meta synced together, one sync per commit).
     pub fn log_capacity(&mut self, bytes: u64) -> &mut Self {
