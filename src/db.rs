@@ -1,5 +1,6 @@
 //! [`Database`] and its [`Builder`]: opening (lock, recover), transactions, check, stats, sync.
 
+use crate::backup::Backup;
 use crate::compact::Compaction;
 use crate::error::{Error, Result};
 use crate::integrity::{self, Stats};
@@ -286,6 +287,23 @@ impl Database {
             return Err(Error::ReadOnly);
         }
         crate::compact::compact(&self.shared)
+    }
+
+    /// Online backup: writes a consistent copy of the latest commit to a new file at `path`
+    /// while writers go on ([`ReadTxn::backup_to`]); with `compact`, the copy is then opened and
+    /// compacted ([`Database::compact`]), so that it holds little free space. Returns what the
+    /// copy holds (`file_size` after compaction, if any).
+    pub fn backup(&self, path: impl AsRef<Path>, compact: bool) -> Result<Backup> {
+        let path = path.as_ref();
+        let mut b = self.begin_read()?.backup_to(path)?;
+        if compact {
+            let copy = Database::builder()
+                .page_size(self.page_size())
+                .sync_interval(None)
+                .open(path)?;
+            b.file_size = copy.compact()?.file_after;
+        }
+        Ok(b)
     }
 
     /// Counters of the write path since the database was opened: commit latency percentiles,

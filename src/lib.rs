@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod alloc;
+mod backup;
 mod btree;
 mod catalog;
 mod compact;
@@ -71,6 +72,7 @@ pub mod testing {
     pub use xxhash_rust::xxh3::xxh3_64;
 }
 
+pub use backup::Backup;
 pub use catalog::MAX_TABLE_NAME_LEN;
 pub use compact::Compaction;
 pub use db::{Builder, Database};
