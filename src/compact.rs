@@ -45,6 +45,7 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
         pages_moved: 0,
         passes: 0,
     };
+    let mut idle = 0;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);
         let mut w = WriteTxn::begin(shared.clone())?;
@@ -53,10 +54,18 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
         let moved = w.commit_counting_moves()?;
         c.passes += 1;
         c.pages_moved += moved;
-        if page_count(shared) >= before && moved == 0 && c.passes > 1 {
-            break;
+        // A pass that gained nothing may still have freed pages (its copies of the freelist's
+        // pages) that only the next pass can give back: stop after two such passes in a row.
+        if page_count(shared) < before || moved > 0 {
+            idle = 0;
+        } else {
+            idle += 1;
+            if idle == 2 {
+                break;
+            }
         }
     }
+    shared.checkpoint_and_truncate()?;
     c.file_after = shared.store.len()?;
     c.pages_after = page_count(shared);
     Ok(c)

@@ -348,9 +348,14 @@ impl FileStore {
     /// if it extends more than twice the growth step ([`Self::grow`]) beyond it, so that growing
     /// and shrinking do not alternate. Returns whether it truncated. Only pages that no snapshot
     /// can reach lie beyond `used`: readers never touch them, so the map never faults.
-    pub fn shrink(&self, used: u64) -> Result<bool> {
+    ///
+    /// With `exact` (compaction), any space beyond `used` is given back.
+    pub fn shrink(&self, used: u64, exact: bool) -> Result<bool> {
         let len = self.len()?;
-        let step = (used / 8).clamp(MIN_GROWTH, MAX_GROWTH);
+        let step = match exact {
+            true => 0,
+            false => (used / 8).clamp(MIN_GROWTH, MAX_GROWTH),
+        };
         if len <= used.saturating_add(2 * step) {
             return Ok(false);
         }

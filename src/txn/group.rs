@@ -231,7 +231,7 @@ impl Shared {
         // and no snapshot reaches them. A failed truncation leaves a longer file, which is fine.
         let _ = self
             .store
-            .shrink(v.view.page_count() * self.page_size as u64);
+            .shrink(v.view.page_count() * self.page_size as u64, false);
         *self.latest.lock() = v.clone();
         let ps = self.page_size as u64;
         st.region = (v.log.0 * ps, v.log.1 * ps);

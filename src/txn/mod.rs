@@ -199,6 +199,18 @@ impl Shared {
         self.checkpoint_latest()
     }
 
+    /// Checkpoints the newest commit (unless it is the last checkpoint), then truncates the file
+    /// to exactly its pages, without the slack growth keeps (compaction's last step). Waits for
+    /// the writer role, so that no commit runs meanwhile.
+    pub fn checkpoint_and_truncate(self: &Arc<Self>) -> Result<()> {
+        self.check_poisoned()?;
+        let _writer = WriterGuard::acquire(self.clone());
+        self.checkpoint_latest()?;
+        let used = self.latest.lock().view.page_count() * self.page_size as u64;
+        self.store.shrink(used, true)?;
+        Ok(())
+    }
+
     /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
     fn checkpoint_latest(&self) -> Result<()> {
         let latest = self.latest.lock().clone();

@@ -153,6 +153,9 @@ impl WriteTxn {
         self.pages.trim_tail(true)?;
         let limit = self.pages.relocation_limit();
         let mut moved = 0;
+        if limit >= self.pages.page_count {
+            return Ok(0); // nothing reusable: no page can move lower
+        }
         for name in super::read::list_tables(&self.pages, self.catalog)? {
             let Some(b) = btree::get(&self.pages, self.catalog.root, name.as_bytes())? else {
                 continue;
@@ -482,19 +485,29 @@ impl WriteTxn {
     /// after allocating it and freeing the old one; such a commit is a checkpoint.
     ///
     /// After a full trim (`moved`), a region that ends the file with a free tail below it moves
-    /// into a free run lower in the file, so that the next checkpoint can give that tail back.
+    /// into a free run lower in the file, so that the next checkpoint can give that tail back;
+    /// and one more than four times what the live pages call for is replaced by a smaller one.
     fn plan_log_region(&mut self, moved: bool) -> Result<Option<(u64, u64)>> {
         let ps = self.shared.page_size as u64;
         let max = self.shared.config.log_capacity;
         if max == 0 {
             return Ok(None);
         }
-        let data = self.pages.page_count * ps;
+        // After a full trim the live pages are known (all but the reusable ones): size the
+        // region from them, without itself, so that a region sized when the file was large
+        // shrinks with it.
+        let data = match moved {
+            true => (self.pages.relocation_limit()).saturating_sub(self.base.log.1),
+            false => self.pages.page_count,
+        } * ps;
         let want = (data / LOG_FRACTION)
             .next_power_of_two()
             .clamp(MIN_LOG_BYTES.min(max), max);
         let have = self.base.log.1 * ps;
-        if have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)) {
+        let oversized = moved && have > 4 * want;
+        if !oversized
+            && (have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)))
+        {
             if !moved {
                 return Ok(None);
             }
