@@ -40,6 +40,9 @@
 //! `--bench` argument that `cargo bench` passes (as `cargo test --benches` runs it), it is a smoke
 //! run of 2,000 keys and 2,000 gets per pass unless `--keys` and `--reads` say otherwise.
 
+#[path = "cache_reads/large.rs"]
+mod large;
+
 use larchdb::{Backend, CacheStats, Database, Durability};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -121,6 +124,12 @@ struct Args {
     dir: PathBuf,
     /// Set in a child: what it does.
     child: Option<Child>,
+    /// Rounds of the backends, in rotated order.
+    rounds: u64,
+    /// With `--large N`: the large-value section, with N values of 64 KiB.
+    large: Option<u64>,
+    /// Set in a large-value child: `prepare`, `mmap` or a capacity.
+    child_large: Option<String>,
 }
 
 /// What a child process does.
@@ -142,6 +151,16 @@ fn parse_count(flag: &str, s: Option<String>) -> Result<u64, String> {
         .ok_or_else(|| format!("{flag}: {s:?} is not a positive integer"))
 }
 
+/// A backend as children are given it: `mmap`, or a cache capacity in bytes.
+fn parse_backend(spec: &str) -> Backend {
+    match spec {
+        "mmap" => Backend::Mmap,
+        n => Backend::Cached {
+            capacity: n.parse().expect("a capacity in bytes"),
+        },
+    }
+}
+
 /// Parses the command line; `Err` carries the message to print.
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -149,6 +168,9 @@ fn parse_args() -> Result<Args, String> {
         reads: 0,
         dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
         child: None,
+        rounds: 1,
+        large: None,
+        child_large: None,
     };
     let mut bench = false;
     let mut it = std::env::args().skip(1);
@@ -159,16 +181,18 @@ fn parse_args() -> Result<Args, String> {
             "--keys" => a.keys = parse_count("--keys", it.next())?,
             "--reads" => a.reads = parse_count("--reads", it.next())?,
             "--dir" => a.dir = it.next().ok_or("--dir needs a value")?.into(),
+            "--rounds" => a.rounds = parse_count("--rounds", it.next())?,
+            "--large" => a.large = Some(parse_count("--large", it.next())?),
+            "--child-large" => {
+                a.child_large = Some(it.next().ok_or("--child-large needs a value")?)
+            }
             "--child" => {
                 let backend = match it.next().as_deref() {
                     Some("prepare") => {
                         a.child = Some(Child::Prepare);
                         continue;
                     }
-                    Some("mmap") => Backend::Mmap,
-                    Some(n) => Backend::Cached {
-                        capacity: parse_count("--child", Some(n.to_string()))? as usize,
-                    },
+                    Some(spec) => parse_backend(spec),
                     None => return Err("--child needs a backend".into()),
                 };
                 let threads = parse_count("--child", it.next())? as usize;
@@ -176,7 +200,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: cache_reads [--keys N] [--reads N] [--dir DIR]\n\
+                    "usage: cache_reads [--keys N] [--reads N] [--dir DIR] [--rounds N] [--large N]\n\
                      (through cargo: cargo bench --bench cache_reads -- [OPTIONS])"
                 );
                 std::process::exit(0);
@@ -208,6 +232,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(count) = args.large {
+        match args.child_large.as_deref() {
+            Some("prepare") => large::prepare(&args.dir, count),
+            Some(spec) => large::child(&args.dir, count, parse_backend(spec)),
+            None => large::parent(&args.dir, count, args.rounds),
+        }
+        return ExitCode::SUCCESS;
+    }
     match args.child {
         Some(Child::Prepare) => prepare(&args),
         Some(Child::Read(backend, threads)) => child(&args, backend, threads),
@@ -242,7 +274,7 @@ fn ensure_database(path: &Path, keys: u64) {
         let mut from = 0;
         while from < keys {
             let to = (from + LOAD_BATCH).min(keys);
-            let mut wtx = db.begin_write().expect("begin_write");
+            let wtx = db.begin_write().expect("begin_write");
             {
                 let mut t = wtx.open_table(TABLE).expect("open_table");
                 for i in from..to {
@@ -490,14 +522,20 @@ struct Row {
 
 /// Runs this program again with `a`'s settings and `extra` arguments; its stdout. Panics if it
 /// fails.
-fn spawn(a: &Args, extra: &[&str]) -> String {
-    let exe = std::env::current_exe().expect("own executable");
+fn spawn_child(a: &Args, extra: &[&str]) -> String {
     let (keys, reads) = (a.keys.to_string(), a.reads.to_string());
+    let dir = a.dir.to_string_lossy().into_owned();
+    let mut args = vec!["--keys", &keys, "--reads", &reads, "--dir", &dir];
+    args.extend_from_slice(extra);
+    spawn(&args)
+}
+
+/// Runs this program again with `args`; its stdout. Panics if it fails.
+fn spawn(args: &[&str]) -> String {
+    let exe = std::env::current_exe().expect("own executable");
+    let extra = args;
     let out = Command::new(exe)
-        .args(["--keys", &keys, "--reads", &reads])
-        .arg("--dir")
-        .arg(&a.dir)
-        .args(extra)
+        .args(args)
         .stderr(Stdio::inherit())
         .output()
         .expect("start the child");
@@ -516,7 +554,7 @@ fn run_child(a: &Args, backend: Backend, threads: usize) -> Report {
         Backend::Mmap => "mmap".to_string(),
         Backend::Cached { capacity } => capacity.to_string(),
     };
-    let out = spawn(a, &["--child", &spec, &threads.to_string()]);
+    let out = spawn_child(a, &["--child", &spec, &threads.to_string()]);
     out.lines()
         .find_map(parse_report)
         .unwrap_or_else(|| panic!("child {spec} x{threads} printed no result: {out}"))
@@ -556,7 +594,7 @@ fn prepare(a: &Args) {
 /// into the `getrusage` maxrss of the children it spawns (through `execve`), so the parent stays
 /// small.
 fn parent(a: &Args) {
-    let out = spawn(a, &["--child", "prepare"]);
+    let out = spawn_child(a, &["--child", "prepare"]);
     let sizes: Vec<u64> = out
         .lines()
         .find_map(|l| l.strip_prefix(SIZES_TAG))
@@ -599,30 +637,38 @@ fn parent(a: &Args) {
         a.reads,
         db.describe()
     );
-    let mut rows = Vec::new();
-    for (name, backend) in backends {
-        for threads in [1, 2] {
-            let load = load1();
-            let r = run_child(a, backend, threads);
-            eprintln!(
-                "cache_reads: {name} x{threads}: warm {:.3} M gets/s, peak RSS {} MiB (load {load:.2})",
-                mgets(a.reads, r.warm.secs),
-                mib(r.hwm)
-            );
-            let capacity = match backend {
-                Backend::Mmap => None,
-                Backend::Cached { capacity } => Some(capacity as u64),
-            };
-            rows.push(Row {
-                name,
-                capacity,
-                threads,
-                load,
-                r,
-            });
+    for round in 0..a.rounds as usize {
+        let mut rows = Vec::new();
+        // Rotated order: each backend runs first in some round (the machine is shared).
+        for i in 0..backends.len() {
+            let (name, backend) = backends[(i + round) % backends.len()];
+            for threads in [1, 2] {
+                let load = load1();
+                let r = run_child(a, backend, threads);
+                eprintln!(
+                    "cache_reads: round {round}: {name} x{threads}: warm {:.3} M gets/s, peak RSS \
+                     {} MiB (load {load:.2})",
+                    mgets(a.reads, r.warm.secs),
+                    mib(r.hwm)
+                );
+                let capacity = match backend {
+                    Backend::Mmap => None,
+                    Backend::Cached { capacity } => Some(capacity as u64),
+                };
+                rows.push(Row {
+                    name,
+                    capacity,
+                    threads,
+                    load,
+                    r,
+                });
+            }
         }
+        // Printed in the same order every round.
+        rows.sort_by_key(|r| backends.iter().position(|(n, _)| *n == r.name));
+        println!("\nround {round} (backends in rotated order)");
+        print_tables(a, &rows, &db, &load_start);
     }
-    print_tables(a, &rows, &db, &load_start);
 }
 
 /// The database's sizes, in bytes.

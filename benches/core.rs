@@ -183,7 +183,7 @@ fn bench_insert(c: &mut Criterion) {
             let n = iters as usize;
             let mut data = vec![0u8; n * (KEY_LEN + VALUE_LEN)];
             rng.fill(&mut data);
-            let mut wtx = env.db.begin_write().expect("begin_write");
+            let wtx = env.db.begin_write().expect("begin_write");
             let elapsed = {
                 let mut t = wtx.open_table(TABLE).expect("open_table");
                 let start = Instant::now();

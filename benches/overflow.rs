@@ -12,7 +12,7 @@ fn bench(c: &mut Criterion) {
         .open(dir.path().join("overflow.larch"))
         .unwrap();
     let sizes = [64usize << 10, 2 << 20];
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("big").unwrap();
         for (i, &n) in sizes.iter().enumerate() {
@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let value = vec![9u8; 64 << 10];
     g.throughput(Throughput::Bytes(value.len() as u64));
     g.bench_function("insert_64k_in_txn", |b| {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         let mut k = 0u64;
         b.iter(|| {
             k += 1;

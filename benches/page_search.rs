@@ -12,7 +12,7 @@ fn bench(c: &mut Criterion) {
     let db = Database::open(dir.path().join("search.larch")).unwrap();
     let mut rng = Rng::new(1);
     let mut keys = Vec::new();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     for (table, n) in [("leaf", 40), ("two_levels", 5_000)] {
         let mut t = w.open_table(table).unwrap();
         let mut ks = Vec::new();

@@ -24,7 +24,7 @@ fn fill(rng: &mut Rng, b: &mut [u8]) {
 /// Inserts `n` pairs in one commit: random keys, or (`append`) keys after every random one.
 fn insert_batch(db: &Database, rng: &mut Rng, n: u64, append: Option<&mut u64>) {
     let (mut k, mut v) = ([0xFFu8; 24], [0u8; 150]);
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         let mut next = append;

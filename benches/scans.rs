@@ -63,7 +63,7 @@ fn fresh_db(name: &str) -> (tempfile::TempDir, Database) {
 /// Loads `keys` into `table` of `db` with values of `vlen` stream bytes, in one transaction.
 fn load(db: &Database, table: &str, keys: &[Vec<u8>], vlen: usize, rng: &mut Rng) {
     let mut v = vec![0u8; vlen];
-    let mut w = db.begin_write().expect("begin_write");
+    let w = db.begin_write().expect("begin_write");
     {
         let mut t = w.open_table(table).expect("open_table");
         for k in keys {
@@ -147,7 +147,7 @@ fn bench_append(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let mut w = db.begin_write().expect("begin_write");
+                let w = db.begin_write().expect("begin_write");
                 {
                     let mut t = w.open_table("t").expect("open_table");
                     let start = Instant::now();

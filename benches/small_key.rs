@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
                 let keys: Vec<Vec<u8>> = (0..iters)
                     .map(|_| (0..len).map(|_| rng.next_u64() as u8).collect())
                     .collect();
-                let mut w = db.begin_write().unwrap();
+                let w = db.begin_write().unwrap();
                 let mut t = w.open_table("t").unwrap();
                 let start = Instant::now();
                 for k in &keys {

@@ -65,7 +65,7 @@ fn key(i: u64) -> Vec<u8> {
 fn load(path: &Path, keys: u64) {
     let db = Database::open(path).expect("create");
     for start in (0..keys).step_by(LOAD_BATCH as usize) {
-        let mut w = db.begin_write().expect("begin");
+        let w = db.begin_write().expect("begin");
         {
             let mut t = w.open_table(TABLE).expect("table");
             for i in start..(start + LOAD_BATCH).min(keys) {

@@ -9,9 +9,10 @@ use crate::recovery::{self, Recovery};
 use crate::replay;
 use crate::store::cache::CacheStats;
 use crate::store::{Backing, FileStore, Verifier};
+use crate::table::WriteTxn;
 use crate::txn::metrics::Metrics;
 use crate::txn::read::ReadTxn;
-use crate::txn::write::WriteTxn;
+use crate::txn::write::WriteTxn as TxnCore;
 use crate::txn::{Config, Shared};
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -101,8 +102,19 @@ impl Builder {
     /// database gets [`Error::NotADatabase`] and is left untouched; a damaged one gets
     /// [`Error::Corrupted`]. If the latest commit did not reach the disk entirely (a crash before
     /// its sync), the previous one is opened.
+    ///
+    /// An I/O error names the file: its message starts with the path (its kind is the
+    /// operating system's).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("missing-dir").join("app.larch");
+    /// let err = larchdb::Database::open(&path).unwrap_err();
+    /// assert!(err.to_string().contains(&*path.to_string_lossy()));
+    /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
-        self.open_store(path, |s| s)
+        let path = path.as_ref();
+        self.open_store(path, |s| s).map_err(|e| name_path(e, path))
     }
 
     /// Opens like [`Builder::open`], with every change to the file also going through the
@@ -113,7 +125,9 @@ impl Builder {
         path: impl AsRef<Path>,
         disk: Arc<crate::testing::SimDisk>,
     ) -> Result<Database> {
+        let path = path.as_ref();
         self.open_store(path, |s| s.with_sim(disk))
+            .map_err(|e| name_path(e, path))
     }
 
     /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
@@ -184,7 +198,7 @@ impl Builder {
 }
 
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
-/// it; it ends when the returned sender is dropped (with the database) or the database is gone.
+/// it, flushes the write window once commits pause, and starts the write-back of tree pages; it ends when the returned sender is dropped (with the database) or the database is gone.
 /// None if no thread could be started: Eventual commits are then synced by the other means.
 fn spawn_syncer(
     shared: &Arc<Shared>,
@@ -200,10 +214,25 @@ fn spawn_syncer(
                 if shared.check_poisoned().is_err() || shared.sync_log().is_err() {
                     return;
                 }
+                if shared.flush_when_idle().is_err() {
+                    return;
+                }
+                shared.start_writeback();
             }
         })
         .ok()?;
     Some((stop, thread))
+}
+
+/// An I/O error from opening `path`, its message prefixed with the path (same kind).
+fn name_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(std::io::Error::new(
+            io.kind(),
+            format!("{}: {io}", path.display()),
+        )),
+        other => other,
+    }
 }
 
 impl Database {
@@ -226,7 +255,24 @@ impl Database {
     /// Fails with [`Error::ReadOnly`] on a read-only handle and [`Error::PreviousIo`] after a
     /// failed commit.
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        WriteTxn::begin(self.shared.clone())
+        TxnCore::begin(self.shared.clone()).map(WriteTxn::new)
+    }
+
+    /// Starts the write transaction if no other one is open; `Ok(None)` if one is (so a second
+    /// `begin_write` on a thread that already holds one cannot deadlock).
+    ///
+    /// ```
+    /// # fn main() -> larchdb::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = larchdb::Database::open(dir.path().join("app.larch"))?;
+    /// let wtx = db.try_begin_write()?.expect("no other writer");
+    /// assert!(db.try_begin_write()?.is_none());
+    /// wtx.abort()?;
+    /// assert!(db.try_begin_write()?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn try_begin_write(&self) -> Result<Option<WriteTxn>> {
+        Ok(TxnCore::try_begin(self.shared.clone())?.map(WriteTxn::new))
     }
 
     /// Checks the integrity of the latest commit: every page accounted for exactly once, keys in

@@ -22,13 +22,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A key is empty or longer than [`crate::Database::max_key_len`].
+    /// A key is longer than [`crate::Database::max_key_len`].
     KeyTooLarge {
         /// Length of the rejected key.
         len: usize,
         /// Largest key length this database accepts.
         max: usize,
     },
+    /// A key is empty: keys are 1 byte or longer.
+    EmptyKey,
     /// A value is longer than [`crate::MAX_VALUE_LEN`].
     ValueTooLarge {
         /// Length of the rejected value.
@@ -50,6 +52,15 @@ pub enum Error {
     NotADatabase,
     /// The file is a larchdb database of a format version this build cannot read.
     UnsupportedVersion(u32),
+    /// A write through a [`crate::TableMut`] while a [`crate::BytesRef`] or range item read from
+    /// the same transaction is still alive: copy what you need (`.to_vec()`) and drop it first.
+    TxnBorrowed,
+    /// [`crate::WriteTxn::rollback_to`] was given a savepoint of another transaction, or one a
+    /// rollback to an earlier savepoint ended.
+    InvalidSavepoint,
+    /// A typed table's stored bytes do not decode as its [`crate::TableDef`]'s types (a table
+    /// written with other types, or as bytes).
+    TypeMismatch(String),
     /// An earlier commit failed with an I/O error; this handle refuses writes until reopened.
     /// Reads of the last good commit keep working.
     PreviousIo(String),
@@ -65,9 +76,19 @@ impl fmt::Display for Error {
             Error::KeyTooLarge { len, max } => {
                 write!(
                     f,
-                    "key of {len} bytes is outside the allowed 1..={max} bytes"
+                    "key of {len} bytes is longer than the maximum of {max} bytes"
                 )
             }
+            Error::EmptyKey => write!(f, "empty key: keys are 1 byte or longer"),
+            Error::InvalidSavepoint => write!(
+                f,
+                "savepoint of another transaction, or ended by a rollback to an earlier one"
+            ),
+            Error::TypeMismatch(msg) => write!(f, "typed table: {msg}"),
+            Error::TxnBorrowed => write!(
+                f,
+                "write while bytes read from the transaction are still borrowed; copy and drop them first"
+            ),
             Error::ValueTooLarge { len, max } => {
                 write!(
                     f,

@@ -81,7 +81,13 @@ pub use integrity::{Stats, TableStats};
 pub use options::{Backend, Durability};
 pub use recovery::Recovery;
 pub use store::cache::CacheStats;
-pub use table::{Range, Table, TableMut};
+#[cfg(feature = "serde")]
+pub use table::Serde;
+pub use table::{
+    BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Multimap, MultimapMut, MultimapOf, Nested, Range,
+    RangeMut, ReadableTable, Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange,
+    TypedRangeMut, TypedTable, TypedTableMut, Value, ValueMut, Values, WriteTxn,
+};
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;
-pub use txn::write::{WriteTxn, MAX_VALUE_LEN};
+pub use txn::write::MAX_VALUE_LEN;

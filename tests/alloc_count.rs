@@ -53,7 +53,7 @@ fn count_write_path_allocations() {
         .durability(Durability::Eventual)
         .open(dir.path().join("a.larch"))
         .unwrap();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     let mut t = w.open_table("t").unwrap();
     for i in 0..50_000 {
         t.insert(&key(i), &[7u8; 100]).unwrap();

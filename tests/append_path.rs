@@ -40,7 +40,7 @@ fn sorted_load_fills_leaves() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path().join("a.larch")).unwrap();
     let mut model = Model::new();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..50_000u64 {
@@ -70,7 +70,7 @@ fn interleaved_tables_removals_and_out_of_order_inserts() {
     let mut models = [Model::new(), Model::new()];
     let names = ["a", "b"];
     for round in 0..3u64 {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         for i in 0..6_000u64 {
             let n = round * 6_000 + i;
             let which = (rng.next_u64() % 4 == 0) as usize;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 /// Fills table "t" with `n` entries (some of them overflow values), in one commit.
 fn fill(db: &Database, n: u64, tag: u8) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..n {
@@ -90,7 +90,7 @@ fn backup_holds_commits_not_yet_checkpointed() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path().join("db")).unwrap();
     for i in 0..20u8 {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         w.open_table("t").unwrap().insert(&[i], &[i; 100]).unwrap();
         w.commit().unwrap();
     }

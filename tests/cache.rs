@@ -33,11 +33,39 @@ fn value(i: u64, round: u64) -> Vec<u8> {
 
 /// Loads `n` keys (value round `round`) in one transaction.
 fn load(db: &Database, n: u64, round: u64) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..n {
             t.insert(&key(i), &value(i, round)).unwrap();
+        }
+    }
+    w.commit().unwrap();
+}
+
+/// One commit that changes keys `0..keys` of table "t" and `model` alike: `change(i)` is None to
+/// leave key `i`, `Some(None)` to remove it, `Some(Some(v))` to insert `v`.
+fn apply_round(
+    db: &Database,
+    model: &mut BTreeMap<[u8; 8], Vec<u8>>,
+    keys: u64,
+    change: impl Fn(u64) -> Option<Option<Vec<u8>>>,
+) {
+    let w = db.begin_write().unwrap();
+    {
+        let mut t = w.open_table("t").unwrap();
+        for i in 0..keys {
+            match change(i) {
+                None => {}
+                Some(None) => {
+                    t.remove(&key(i)).unwrap();
+                    model.remove(&key(i));
+                }
+                Some(Some(v)) => {
+                    t.insert(&key(i), &v).unwrap();
+                    model.insert(key(i), v);
+                }
+            }
         }
     }
     w.commit().unwrap();
@@ -127,20 +155,13 @@ fn reused_pages_are_never_read_stale() {
         .unwrap();
     let mut model = BTreeMap::new();
     for round in 0..30u64 {
-        let mut w = db.begin_write().unwrap();
-        {
-            let mut t = w.open_table("t").unwrap();
-            for i in 0..3_000u64 {
-                if (i + round) % 5 == 0 {
-                    t.remove(&key(i)).unwrap();
-                    model.remove(&key(i));
-                } else if (i * 7 + round) % 3 == 0 {
-                    t.insert(&key(i), &value(i, round)).unwrap();
-                    model.insert(key(i), value(i, round));
-                }
+        apply_round(&db, &mut model, 3_000, |i| {
+            if (i + round) % 5 == 0 {
+                Some(None)
+            } else {
+                ((i * 7 + round) % 3 == 0).then(|| Some(value(i, round)))
             }
-        }
-        w.commit().unwrap();
+        });
         let r = db.begin_read().unwrap();
         let t = r.open_table("t").unwrap();
         let got: Vec<_> = t
@@ -165,7 +186,7 @@ fn large_values_are_zero_copy_within_a_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let db = cached(&dir.path().join("c.larch"));
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().insert(b"big", &big).unwrap();
     w.commit().unwrap();
     let r = db.begin_read().unwrap();
@@ -232,4 +253,186 @@ fn truncated_file_is_an_error_not_sigbus() {
     }
     assert!(errors > 0, "reads past the new end must fail");
     assert!(db.check().is_err());
+}
+
+/// Large value `i` of round `round`: `len` bytes that differ by key and round.
+fn large(i: u64, round: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|b| (b.wrapping_mul(31) ^ i.wrapping_mul(7) ^ round.wrapping_mul(13)) as u8)
+        .collect()
+}
+
+/// Inserts `values` (key index, bytes) into table `t` in one transaction.
+fn put(db: &Database, values: &[(u64, Vec<u8>)]) {
+    let w = db.begin_write().unwrap();
+    {
+        let mut t = w.open_table("t").unwrap();
+        for (i, v) in values {
+            t.insert(&key(*i), v).unwrap();
+        }
+    }
+    w.commit().unwrap();
+}
+
+#[test]
+fn large_values_are_cached_and_shared_between_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = cached_with(&dir.path().join("c.larch"), 256);
+    put(
+        &db,
+        &(0..4)
+            .map(|i| (i, large(i, 0, 64 << 10)))
+            .collect::<Vec<_>>(),
+    );
+    let first = {
+        let r = db.begin_read().unwrap();
+        let v = r.open_table("t").unwrap().get(&key(2)).unwrap().unwrap();
+        assert_eq!(v, &large(2, 0, 64 << 10)[..]);
+        v.as_ptr() as usize
+    };
+    let s0 = db.cache_stats().unwrap();
+    // The commit cached the values it wrote (the cache had room): no read of the file.
+    assert_eq!((s0.run_reads, s0.private_runs), (0, 0), "{s0:?}");
+    assert!(
+        s0.resident_frames >= 4 * 16,
+        "the runs' pages count: {s0:?}"
+    );
+    for _ in 0..3 {
+        let r = db.begin_read().unwrap();
+        let v = r.open_table("t").unwrap().get(&key(2)).unwrap().unwrap();
+        assert_eq!(v, &large(2, 0, 64 << 10)[..]);
+        assert_eq!(
+            v.as_ptr() as usize,
+            first,
+            "later transactions read the cached frame, without copying"
+        );
+    }
+    let s = db.cache_stats().unwrap();
+    assert_eq!(s.run_reads, 0, "{s:?}");
+    assert!(s.hits >= s0.hits + 3, "{s:?}");
+}
+
+#[test]
+fn large_values_are_evicted_within_capacity() {
+    const FRAMES: usize = 256;
+    let dir = tempfile::tempdir().unwrap();
+    let db = cached_with(&dir.path().join("c.larch"), FRAMES);
+    let n = 40u64; // 40 runs of 17 pages: far more than the cache holds
+    put(
+        &db,
+        &(0..n)
+            .map(|i| (i, large(i, 0, 64 << 10)))
+            .collect::<Vec<_>>(),
+    );
+    // A reader holds a slice of a cached run while others evict it.
+    let held = db.begin_read().unwrap();
+    let held_t = held.open_table("t").unwrap();
+    let kept = held_t.get(&key(0)).unwrap().unwrap();
+    for round in 0..3 {
+        for i in 0..n {
+            let r = db.begin_read().unwrap();
+            let v = r.open_table("t").unwrap().get(&key(i)).unwrap().unwrap();
+            assert_eq!(v, &large(i, 0, 64 << 10)[..], "round {round}, value {i}");
+            let s = db.cache_stats().unwrap();
+            // Within the capacity, plus what one reader has in flight (a run and a page).
+            assert!(s.resident_frames <= FRAMES + 18, "{s:?}");
+        }
+    }
+    let s = db.cache_stats().unwrap();
+    assert!(s.evictions > n, "{s:?}");
+    assert!(s.run_reads > n && s.private_runs == 0, "{s:?}");
+    assert!(
+        s.retired_frames >= 17,
+        "the held run waits for its reader: {s:?}"
+    );
+    assert_eq!(
+        kept,
+        &large(0, 0, 64 << 10)[..],
+        "a held slice outlives eviction"
+    );
+    drop(held);
+    assert_eq!(db.cache_stats().unwrap().retired_frames, 0);
+}
+
+#[test]
+fn a_value_larger_than_the_cache_does_not_flush_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = cached_with(&dir.path().join("c.larch"), 256);
+    let big = large(99, 0, 2 << 20);
+    let mut values: Vec<(u64, Vec<u8>)> = (0..200).map(|i| (i, value(i, 0))).collect();
+    values.push((1000, big.clone()));
+    put(&db, &values);
+    let read_small = || {
+        let r = db.begin_read().unwrap();
+        let t = r.open_table("t").unwrap();
+        for i in 0..200 {
+            assert_eq!(t.get(&key(i)).unwrap(), Some(&value(i, 0)[..]));
+        }
+    };
+    read_small();
+    let s0 = db.cache_stats().unwrap();
+    for _ in 0..3 {
+        let r = db.begin_read().unwrap();
+        let t = r.open_table("t").unwrap();
+        let a = t.get(&key(1000)).unwrap().unwrap();
+        let b = t.get(&key(1000)).unwrap().unwrap();
+        assert_eq!(a, &big[..]);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "read once per transaction");
+    }
+    let s = db.cache_stats().unwrap();
+    assert_eq!(s.private_runs, s0.private_runs + 3, "{s:?}");
+    assert_eq!(
+        s.evictions, s0.evictions,
+        "nothing was evicted for it: {s:?}"
+    );
+    assert!(s.resident_frames <= 256, "{s:?}");
+    read_small();
+    assert_eq!(
+        db.cache_stats().unwrap().misses,
+        s.misses,
+        "the small values stayed cached"
+    );
+}
+
+#[test]
+fn large_values_stay_coherent_when_their_pages_are_reused() {
+    // Rounds of overwrites with values of changing sizes, and removals, free runs that later
+    // commits reuse as other runs or as tree pages; every read goes through a cache that held
+    // the old runs.
+    let dir = tempfile::tempdir().unwrap();
+    let db = cached_with(&dir.path().join("c.larch"), 512);
+    let mut model = BTreeMap::new();
+    for round in 0..40u64 {
+        apply_round(&db, &mut model, 24, |i| {
+            if (i + round) % 7 == 0 {
+                return Some(None);
+            }
+            let len = match (i + round) % 4 {
+                0 => 100,
+                1 => 9_000,
+                2 => 40_000,
+                _ => 70_000,
+            };
+            ((i * 5 + round) % 3 != 0).then(|| Some(large(i, round, len)))
+        });
+        // Pages freed since the last checkpoint are reused only after the next one.
+        db.checkpoint().unwrap();
+        // Two readers, one after the other: the second reads what the first cached.
+        for _ in 0..2 {
+            let r = db.begin_read().unwrap();
+            let t = r.open_table("t").unwrap();
+            for (k, v) in &model {
+                assert_eq!(t.get(k).unwrap(), Some(&v[..]), "round {round}");
+            }
+            let n = t.iter().unwrap().count();
+            assert_eq!(n, model.len(), "round {round}");
+        }
+    }
+    let s = db.cache_stats().unwrap();
+    assert!(s.run_reads > 0 && s.hits > 0, "{s:?}");
+    assert!(
+        db.stats().unwrap().free_pages > 0,
+        "the workload must free pages"
+    );
+    db.check().unwrap();
 }

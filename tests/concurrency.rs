@@ -35,7 +35,7 @@ fn readers_see_constant_total_while_writer_commits() {
             .open(dir.path().join("bank.larch"))
             .unwrap(),
     );
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("bank").unwrap();
         for i in 0..ACCOUNTS {
@@ -76,13 +76,13 @@ fn readers_see_constant_total_while_writer_commits() {
         x ^= x >> 7;
         x ^= x << 17;
         let (a, b) = (x % ACCOUNTS, (x >> 20) % ACCOUNTS);
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("bank").unwrap();
-            let va = u64::from_le_bytes(t.get(&key(a)).unwrap().unwrap().try_into().unwrap());
+            let va = u64::from_le_bytes(t.get(&key(a)).unwrap().unwrap()[..].try_into().unwrap());
             let amount = (x >> 40) % (va + 1);
             t.insert(&key(a), &(va - amount).to_le_bytes()).unwrap();
-            let vb = u64::from_le_bytes(t.get(&key(b)).unwrap().unwrap().try_into().unwrap());
+            let vb = u64::from_le_bytes(t.get(&key(b)).unwrap().unwrap()[..].try_into().unwrap());
             t.insert(&key(b), &(vb + amount).to_le_bytes()).unwrap();
         }
         if round % 7 == 0 {
@@ -113,7 +113,7 @@ fn long_lived_reader_bounds_growth() {
         .open(dir.path().join("grow.larch"))
         .unwrap();
     let update = |seed: u8| {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
             for i in 0..2000u32 {

@@ -122,7 +122,7 @@ fn build_history(path: &Path, ps: usize, scale: usize) -> Vec<Model> {
     let mut states = Vec::new();
     let mut rng = Rng(42);
     for c in 0..4usize {
-        let mut wtx = db.begin_write().unwrap();
+        let wtx = db.begin_write().unwrap();
         {
             let mut t = wtx.open_table("t").unwrap();
             let mut set = |k: Vec<u8>, v: Vec<u8>| {
@@ -183,7 +183,7 @@ fn state_index(db: &Database, states: &[Model]) -> Option<usize> {
 
 /// After a damaged file opened: a new commit works and survives a reopen.
 fn commit_and_reopen(path: &Path, db: Database, expect: Option<&Model>) {
-    let mut wtx = db.begin_write().unwrap();
+    let wtx = db.begin_write().unwrap();
     wtx.open_table("t")
         .unwrap()
         .insert(b"after-damage", b"1")
@@ -505,7 +505,7 @@ fn build_garbage(dir: &Path) -> Garbage {
     let db = open_db(&path).unwrap();
     let mut main = Model::new();
     let mut side = Model::new();
-    let mut wtx = db.begin_write().unwrap();
+    let wtx = db.begin_write().unwrap();
     {
         let mut t = wtx.open_table("main").unwrap();
         let mut rng = Rng(9);
@@ -524,7 +524,7 @@ fn build_garbage(dir: &Path) -> Garbage {
     }
     wtx.commit().unwrap();
     for c in 0..2u8 {
-        let mut wtx = db.begin_write().unwrap();
+        let wtx = db.begin_write().unwrap();
         {
             let mut t = wtx.open_table("side").unwrap();
             for i in 0..10u8 {
@@ -728,7 +728,7 @@ fn gauntlet(path: &Path, g: &Garbage, expect: Expect, what: &str) {
     );
 
     // A write transaction inserting and removing keys.
-    let mut wtx = db.begin_write().unwrap();
+    let wtx = db.begin_write().unwrap();
     let mut all_ok = true;
     if let Some(mut t) = ok_or_corrupted(&format!("{what}: wtx open_table"), wtx.open_table("main"))
     {
@@ -1057,7 +1057,7 @@ fn damaged_leaf_after_two_commits(
 ) -> usize {
     {
         let db = open_db(path).unwrap();
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table(table).unwrap();
             for i in 0..n {
@@ -1065,7 +1065,7 @@ fn damaged_leaf_after_two_commits(
             }
         }
         w.commit().unwrap();
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         w.open_table("other").unwrap().insert(b"x", b"y").unwrap();
         w.commit().unwrap();
     }
@@ -1092,7 +1092,7 @@ fn write_does_not_launder_a_damaged_page() {
     let db = open_db(&path).unwrap();
     assert!(matches!(db.check(), Err(Error::Corrupted { .. })));
     // Read the victim's keys to find one on it, then overwrite every key: some write must hit it.
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     let mut hit = false;
     {
         let mut t = w.open_table("t").unwrap();
@@ -1123,7 +1123,7 @@ fn rollback_of_a_damaged_newest_commit_is_reported() {
     let path = dir.path().join("rollback.larch");
     let newest = {
         let db = open_db(&path).unwrap();
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
             for i in 0..3000u32 {

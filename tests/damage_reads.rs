@@ -72,7 +72,7 @@ fn build(dir: &Path) -> Base {
         let db = open_db(&path).unwrap();
         let mut rng = Rng(11);
         for c in 0..4u32 {
-            let mut w = db.begin_write().unwrap();
+            let w = db.begin_write().unwrap();
             match c {
                 0 => {
                     let mut t = w.open_table("alpha").unwrap();

@@ -204,13 +204,13 @@ fn full_disk_at_growth_fails_the_commit_only() {
         .log_capacity(256 << 10)
         .open_simulated(&path, disk.clone())
         .unwrap();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().insert(b"a", b"1").unwrap();
     w.commit().unwrap();
     // The next operation is the preallocation of a big commit: make it fail with ENOSPC.
     let next = disk.op_count() + 1;
     disk.fail_op(next, false, libc_enospc());
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for i in 0..20_000u32 {
@@ -232,7 +232,7 @@ fn full_disk_at_growth_fails_the_commit_only() {
             .unwrap(),
         Some(&b"1"[..])
     );
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().insert(b"b", b"2").unwrap();
     w.commit().unwrap();
     db.check().unwrap();

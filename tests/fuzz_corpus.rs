@@ -166,7 +166,7 @@ fn sample_database() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seed.larch");
     let db = larchdb::Database::open(&path).unwrap();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("names").unwrap();
         for i in 0..400u32 {
@@ -183,7 +183,7 @@ fn sample_database() -> Vec<u8> {
         }
     }
     w.commit().unwrap();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("names").unwrap();
         for i in (0..400u32).step_by(2) {

@@ -58,7 +58,7 @@ fn commit_loop(db: &Database, thread: usize) {
         .map(|t| t.len().unwrap())
         .unwrap_or(0);
     for i in start.. {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table(&table).unwrap();
             t.insert(&i.to_be_bytes(), &value(i)).unwrap();

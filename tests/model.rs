@@ -48,6 +48,34 @@ enum Op {
     Get(usize, KeySpec),
     Range(usize, Bound<KeySpec>, Bound<KeySpec>, u8),
     FirstLast(usize),
+    /// `replace` (true) or `take`, checking the old value they return.
+    ReplaceTake(usize, KeySpec, u8, usize, bool),
+    /// `update`: appends a byte to the value (or creates it), or removes the key if `remove`.
+    Update(usize, KeySpec, bool),
+    /// `remove_range` over the bounds.
+    RemoveRange(usize, Bound<KeySpec>, Bound<KeySpec>),
+    /// `retain_in` over the bounds, keeping entries whose value length is even; or `retain` if
+    /// both bounds are unbounded.
+    Retain(usize, Bound<KeySpec>, Bound<KeySpec>),
+    /// `extract_if` over the bounds for odd value lengths, taking at most `n` items.
+    ExtractIf(usize, Bound<KeySpec>, Bound<KeySpec>, usize),
+    /// `pop_first` (true) or `pop_last`.
+    Pop(usize, bool),
+    Clear(usize),
+    /// `prefix` scan.
+    Prefix(usize, KeySpec),
+    /// Two tables open at once: inserts into both, then a write while a read is borrowed.
+    TwoTables(usize, usize, KeySpec, u8),
+    /// `get_mut`: XORs every byte of the value with the byte.
+    GetMut(usize, KeySpec, u8),
+    /// `insert_reserve` of a value of this length, filled with the byte.
+    InsertReserve(usize, KeySpec, usize, u8),
+    /// Takes a savepoint in the write transaction.
+    TakeSavepoint,
+    /// Rolls back to the savepoint at this index (modulo the number alive).
+    RollbackTo(usize),
+    /// Drops the savepoint at this index.
+    DropSavepoint(usize),
     DeleteTable(usize),
     Commit(bool),
     Abort,
@@ -90,6 +118,20 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (t.clone(), key_strategy()).prop_map(|(t, k)| Op::Get(t, k)),
         6 => (t.clone(), bound(), bound(), any::<u8>()).prop_map(|(t, a, b, m)| Op::Range(t, a, b, m)),
         2 => t.clone().prop_map(Op::FirstLast),
+        3 => (t.clone(), key_strategy(), any::<u8>(), value_len(), any::<bool>()).prop_map(|(t, k, s, l, r)| Op::ReplaceTake(t, k, s, l, r)),
+        2 => (t.clone(), key_strategy(), any::<bool>()).prop_map(|(t, k, r)| Op::Update(t, k, r)),
+        1 => (t.clone(), bound(), bound()).prop_map(|(t, a, b)| Op::RemoveRange(t, a, b)),
+        1 => (t.clone(), bound(), bound()).prop_map(|(t, a, b)| Op::Retain(t, a, b)),
+        1 => (t.clone(), bound(), bound(), 0usize..100).prop_map(|(t, a, b, n)| Op::ExtractIf(t, a, b, n)),
+        2 => (t.clone(), any::<bool>()).prop_map(|(t, f)| Op::Pop(t, f)),
+        1 => t.clone().prop_map(Op::Clear),
+        1 => (t.clone(), key_strategy()).prop_map(|(t, k)| Op::Prefix(t, k)),
+        2 => (t.clone(), t.clone(), key_strategy(), any::<u8>()).prop_map(|(a, b, k, s)| Op::TwoTables(a, b, k, s)),
+        2 => (t.clone(), key_strategy(), any::<u8>()).prop_map(|(t, k, b)| Op::GetMut(t, k, b)),
+        2 => (t.clone(), key_strategy(), value_len(), any::<u8>()).prop_map(|(t, k, l, b)| Op::InsertReserve(t, k, l, b)),
+        3 => Just(Op::TakeSavepoint),
+        2 => (0usize..4).prop_map(Op::RollbackTo),
+        1 => (0usize..4).prop_map(Op::DropSavepoint),
         1 => t.prop_map(Op::DeleteTable),
         6 => any::<bool>().prop_map(Op::Commit),
         2 => Just(Op::Abort),
@@ -128,8 +170,8 @@ fn valid_range(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 }
 
 /// Reads a whole table in a given direction pattern: bit i of `mix` picks the end for step i.
-fn drain<'a>(
-    it: impl DoubleEndedIterator<Item = larchdb::Result<(&'a [u8], &'a [u8])>>,
+fn drain<B: std::ops::Deref<Target = [u8]>>(
+    it: impl DoubleEndedIterator<Item = larchdb::Result<(B, B)>>,
     mix: u8,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut it = it;
@@ -194,6 +236,8 @@ struct Harness {
     committed: Tables,
     pending: Tables,
     snapshots: Vec<(ReadTxn, Tables)>,
+    /// Savepoints of the write transaction, each with the model as it was then.
+    savepoints: Vec<(larchdb::Savepoint, Tables)>,
 }
 
 impl Harness {
@@ -228,7 +272,7 @@ impl Harness {
                 let (k, v) = (k.build(max), value(*seed, *len));
                 let mut table = self.wtx().open_table(TABLES[*t]).unwrap();
                 table.insert(&k, &v).unwrap();
-                assert_eq!(table.get(&k).unwrap(), Some(&v[..]));
+                assert_eq!(table.get(&k).unwrap().as_deref(), Some(&v[..]));
                 self.pending
                     .entry(TABLES[*t].to_string())
                     .or_default()
@@ -287,11 +331,45 @@ impl Harness {
                 );
                 assert_eq!(len, m.len() as u64);
             }
+            Op::ReplaceTake(..)
+            | Op::Update(..)
+            | Op::RemoveRange(..)
+            | Op::Retain(..)
+            | Op::ExtractIf(..)
+            | Op::Pop(..)
+            | Op::Clear(..)
+            | Op::Prefix(..)
+            | Op::GetMut(..)
+            | Op::InsertReserve(..)
+            | Op::TwoTables(..) => self.run_api(op, max),
+            Op::TakeSavepoint => {
+                let sp = self.wtx().savepoint().unwrap();
+                self.savepoints.push((sp, self.pending.clone()));
+            }
+            Op::RollbackTo(i) => {
+                if self.wtx.is_none() || self.savepoints.is_empty() {
+                    return;
+                }
+                let i = i % self.savepoints.len();
+                let w = self.wtx.as_mut().unwrap();
+                w.rollback_to(&self.savepoints[i].0).unwrap();
+                // The savepoints taken after it end.
+                for (sp, _) in self.savepoints.drain(i + 1..) {
+                    assert!(matches!(w.rollback_to(&sp), Err(Error::InvalidSavepoint)));
+                }
+                self.pending = self.savepoints[i].1.clone();
+            }
+            Op::DropSavepoint(i) => {
+                if !self.savepoints.is_empty() {
+                    self.savepoints.remove(i % self.savepoints.len());
+                }
+            }
             Op::DeleteTable(t) => {
                 let existed = self.wtx().delete_table(TABLES[*t]).unwrap();
                 assert_eq!(existed, self.pending.remove(TABLES[*t]).is_some());
             }
             Op::Commit(eventual) => {
+                self.savepoints.clear();
                 if let Some(mut w) = self.wtx.take() {
                     w.set_durability(if *eventual {
                         Durability::Eventual
@@ -303,6 +381,7 @@ impl Harness {
                 }
             }
             Op::Abort => {
+                self.savepoints.clear();
                 if let Some(w) = self.wtx.take() {
                     w.abort().unwrap();
                 }
@@ -331,7 +410,177 @@ impl Harness {
         }
     }
 
+    /// The operations of the table API beyond insert, remove and reads.
+    fn run_api(&mut self, op: &Op, max: usize) {
+        let table_of = |t: usize| TABLES[t];
+        let t = match op {
+            Op::ReplaceTake(t, ..)
+            | Op::Update(t, ..)
+            | Op::RemoveRange(t, ..)
+            | Op::Retain(t, ..)
+            | Op::ExtractIf(t, ..)
+            | Op::Pop(t, ..)
+            | Op::Clear(t)
+            | Op::Prefix(t, ..)
+            | Op::GetMut(t, ..)
+            | Op::InsertReserve(t, ..)
+            | Op::TwoTables(t, ..) => *t,
+            _ => unreachable!(),
+        };
+        self.wtx();
+        let wtx = self.wtx.as_ref().unwrap();
+        let mut table = wtx.open_table(table_of(t)).unwrap();
+        let m = self.pending.entry(table_of(t).to_string()).or_default();
+        match op {
+            Op::ReplaceTake(_, k, seed, len, true) => {
+                let (k, v) = (k.build(max), value(*seed, *len));
+                assert_eq!(table.replace(&k, &v).unwrap(), m.insert(k, v));
+            }
+            Op::ReplaceTake(_, k, _, _, false) => {
+                let k = k.build(max);
+                assert_eq!(table.take(&k).unwrap(), m.remove(&k));
+            }
+            Op::Update(_, k, remove) => {
+                let k = k.build(max);
+                let existed = table
+                    .update(&k, |old| match remove {
+                        true => None,
+                        false => Some([old.unwrap_or(b"").to_vec(), vec![7]].concat()),
+                    })
+                    .unwrap();
+                assert_eq!(existed, m.contains_key(&k));
+                match remove {
+                    true => drop(m.remove(&k)),
+                    false => m.entry(k).or_default().push(7),
+                }
+            }
+            Op::RemoveRange(_, lo, hi) => {
+                let (lo, hi) = (own(lo, max), own(hi, max));
+                if !valid_range(&lo, &hi) {
+                    return;
+                }
+                let n = table.remove_range((as_ref(&lo), as_ref(&hi))).unwrap();
+                let gone: Vec<Vec<u8>> = m.range((lo, hi)).map(|(k, _)| k.clone()).collect();
+                assert_eq!(n, gone.len() as u64);
+                gone.iter().for_each(|k| drop(m.remove(k)));
+            }
+            Op::Retain(_, lo, hi) => {
+                let (lo, hi) = (own(lo, max), own(hi, max));
+                if !valid_range(&lo, &hi) {
+                    return;
+                }
+                let keep = |_: &[u8], v: &[u8]| v.len() % 2 == 0;
+                let n = match (&lo, &hi) {
+                    (Bound::Unbounded, Bound::Unbounded) => table.retain(keep).unwrap(),
+                    _ => table.retain_in((as_ref(&lo), as_ref(&hi)), keep).unwrap(),
+                };
+                let gone: Vec<Vec<u8>> = m
+                    .range((lo, hi))
+                    .filter(|(k, v)| !keep(k, v))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                assert_eq!(n, gone.len() as u64);
+                gone.iter().for_each(|k| drop(m.remove(k)));
+            }
+            Op::ExtractIf(_, lo, hi, n) => {
+                let (lo, hi) = (own(lo, max), own(hi, max));
+                if !valid_range(&lo, &hi) {
+                    return;
+                }
+                let pick = |_: &[u8], v: &[u8]| v.len() % 2 == 1;
+                let got: Vec<_> = table
+                    .extract_if((as_ref(&lo), as_ref(&hi)), pick)
+                    .take(*n)
+                    .collect::<larchdb::Result<_>>()
+                    .unwrap();
+                let want: Vec<_> = m
+                    .range((lo, hi))
+                    .filter(|(k, v)| pick(k, v))
+                    .take(*n)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                assert_eq!(got, want);
+                // Entries it did not yield stay (it puts back what its last batch took).
+                want.iter().for_each(|(k, _)| drop(m.remove(k)));
+                assert_eq!(table.len().unwrap(), m.len() as u64);
+            }
+            Op::Pop(_, first) => {
+                let got = match first {
+                    true => table.pop_first().unwrap(),
+                    false => table.pop_last().unwrap(),
+                };
+                let want = match first {
+                    true => m.pop_first(),
+                    false => m.pop_last(),
+                };
+                assert_eq!(got, want);
+            }
+            Op::Clear(_) => {
+                table.clear().unwrap();
+                m.clear();
+                assert!(table.is_empty().unwrap());
+            }
+            Op::Prefix(_, p) => {
+                let p = p.build(max);
+                let got = drain(table.prefix(&p).unwrap(), 0);
+                let want: Vec<_> = m
+                    .range(p.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&p))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                assert_eq!(got, want);
+            }
+            Op::GetMut(_, k, b) => {
+                let k = k.build(max);
+                match table.get_mut(&k).unwrap() {
+                    Some(mut v) => {
+                        // The rest of the transaction waits while a value is written in place.
+                        assert!(matches!(wtx.list_tables(), Err(Error::TxnBorrowed)));
+                        v.iter_mut().for_each(|x| *x ^= b);
+                        let want = m.get_mut(&k).unwrap();
+                        want.iter_mut().for_each(|x| *x ^= b);
+                        assert_eq!(&v[..], &want[..]);
+                    }
+                    None => assert!(!m.contains_key(&k)),
+                }
+            }
+            Op::InsertReserve(_, k, len, b) => {
+                let k = k.build(max);
+                let mut v = table.insert_reserve(&k, *len).unwrap();
+                assert!(v.iter().all(|&x| x == 0) && v.len() == *len);
+                v.fill(*b);
+                drop(v);
+                m.insert(k.clone(), vec![*b; *len]);
+                assert_eq!(table.get(&k).unwrap().unwrap().len(), *len);
+            }
+            Op::TwoTables(_, other, k, seed) => {
+                let k = k.build(max);
+                let v = value(*seed, 10);
+                let mut second = wtx.open_table(table_of(*other)).unwrap();
+                table.insert(&k, &v).unwrap();
+                second.insert(&k, &v).unwrap();
+                m.insert(k.clone(), v.clone());
+                self.pending
+                    .entry(table_of(*other).to_string())
+                    .or_default()
+                    .insert(k.clone(), v.clone());
+                // A write while bytes read from the transaction are borrowed is refused, and
+                // changes nothing.
+                let held = table.get(&k).unwrap().unwrap();
+                assert!(matches!(
+                    second.insert(b"borrowed", b"x"),
+                    Err(Error::TxnBorrowed)
+                ));
+                assert_eq!(held, v);
+                drop(held);
+                assert_eq!(second.get(&k).unwrap().as_deref(), Some(&v[..]));
+            }
+            _ => unreachable!(),
+        }
+    }
+
     fn reopen(&mut self) {
+        self.savepoints.clear();
         self.wtx = None; // dropping the write transaction aborts it
         self.db = None;
         if !self.snapshots.is_empty() {
@@ -373,6 +622,7 @@ fn run_case(ops: &[Op], page_size: usize) {
         committed: Tables::new(),
         pending: Tables::new(),
         snapshots: Vec::new(),
+        savepoints: Vec::new(),
     };
     for op in ops {
         h.run(op);
@@ -406,6 +656,16 @@ proptest! {
     }
 }
 
+/// Asserts that table "t" of the latest commit holds exactly `model` (after round `round`).
+fn assert_table_is(db: &Database, model: &BTreeMap<Vec<u8>, Vec<u8>>, round: u64) {
+    let r = db.begin_read().unwrap();
+    let t = r.open_table("t").unwrap();
+    assert_eq!(t.len().unwrap(), model.len() as u64, "round {round}");
+    assert!(drain(t.iter().unwrap(), 0)
+        .into_iter()
+        .eq(model.iter().map(|(k, v)| (k.clone(), v.clone()))));
+}
+
 /// Many small keys in one table, so trees get deep and splits, merges and root collapses happen
 /// at every level; deletes in a different order than inserts.
 #[test]
@@ -423,8 +683,8 @@ fn deep_tree_insert_remove_cycles() {
         x ^= x << 17;
         x
     };
-    for round in 0..4 {
-        let mut w = db.begin_write().unwrap();
+    for round in 0..4u64 {
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
             for _ in 0..30_000 {
@@ -440,15 +700,10 @@ fn deep_tree_insert_remove_cycles() {
         }
         w.commit().unwrap();
         db.check().unwrap();
-        let r = db.begin_read().unwrap();
-        let t = r.open_table("t").unwrap();
-        assert_eq!(t.len().unwrap(), model.len() as u64, "round {round}");
-        assert!(drain(t.iter().unwrap(), 0)
-            .into_iter()
-            .eq(model.iter().map(|(k, v)| (k.clone(), v.clone()))));
+        assert_table_is(&db, &model, round);
     }
     // Remove everything: the tree must shrink back to nothing and all pages become free.
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for k in model.keys() {
@@ -472,7 +727,7 @@ fn bulk_random_load_checks() {
         .unwrap();
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut keys = Vec::new();
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for _ in 0..100_000 {
@@ -497,9 +752,98 @@ fn bulk_random_load_checks() {
     }
 }
 
+/// Range removals, retains and extractions over a tree several levels deep, so whole subtrees
+/// are cut off at every level, checked against the model after each, with commits (log records
+/// and checkpoints), reopens (replaying the log) and `check()` between rounds.
+#[test]
+fn bulk_removals_on_a_deep_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulk_rm.larch");
+    let open = || common::open_eventual(&path);
+    let mut db = open();
+    let mut model = BTreeMap::new();
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rnd = move || rng.next();
+    for round in 0..6u64 {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            for _ in 0..20_000 {
+                let k = (rnd() % 100_000).to_be_bytes();
+                let v = value(
+                    k[7],
+                    (rnd() % 60) as usize + if rnd() % 500 == 0 { 5000 } else { 0 },
+                );
+                t.insert(&k, &v).unwrap();
+                model.insert(k.to_vec(), v);
+            }
+            for _ in 0..4 {
+                let a = (rnd() % 100_000).to_be_bytes().to_vec();
+                let b = (rnd() % 100_000).to_be_bytes().to_vec();
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let (n, gone): (u64, Vec<Vec<u8>>) = match rnd() % 3 {
+                    0 => (
+                        t.remove_range(&lo[..]..&hi[..]).unwrap(),
+                        model
+                            .range(lo.clone()..hi.clone())
+                            .map(|e| e.0.clone())
+                            .collect(),
+                    ),
+                    1 => (
+                        t.remove_range(&lo[..]..=&hi[..]).unwrap(),
+                        model
+                            .range(lo.clone()..=hi.clone())
+                            .map(|e| e.0.clone())
+                            .collect(),
+                    ),
+                    _ => (
+                        t.remove_range(..&hi[..]).unwrap(),
+                        model.range(..hi.clone()).map(|e| e.0.clone()).collect(),
+                    ),
+                };
+                assert_eq!(n, gone.len() as u64, "round {round}");
+                for k in gone {
+                    model.remove(&k);
+                }
+                assert_eq!(t.len().unwrap(), model.len() as u64);
+            }
+            for i in 0..300 {
+                let (got, want) = match i % 2 {
+                    0 => (t.pop_first().unwrap(), model.pop_first()),
+                    _ => (t.pop_last().unwrap(), model.pop_last()),
+                };
+                assert_eq!(got, want);
+            }
+            let m = rnd() % 7 + 2;
+            let n = t.retain(|k, _| k[7] as u64 % m != 0).unwrap();
+            let before = model.len();
+            model.retain(|k, _| k[7] as u64 % m != 0);
+            assert_eq!(n, (before - model.len()) as u64);
+            let got: Vec<_> = t
+                .extract_if(&[0u8, 0, 0, 0, 0, 0][..].., |k, _| k[6] % 5 == 0)
+                .take(3000)
+                .collect::<larchdb::Result<_>>()
+                .unwrap();
+            for (k, v) in &got {
+                assert_eq!(model.remove(k).as_ref(), Some(v));
+            }
+            assert_eq!(t.len().unwrap(), model.len() as u64);
+        }
+        w.commit().unwrap();
+        db.check().unwrap();
+        if round % 2 == 1 {
+            drop(db);
+            db = open();
+            db.check().unwrap();
+        }
+        assert_table_is(&db, &model, round);
+    }
+}
+
 crate::also_cached!(
     model_4k,
     model_16k,
     deep_tree_insert_remove_cycles,
     bulk_random_load_checks,
+    bulk_removals_on_a_deep_tree,
 );

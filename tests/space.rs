@@ -12,14 +12,14 @@ fn file_len(path: &std::path::Path) -> u64 {
 
 /// Commits one insert into table "t".
 fn put(db: &Database, key: &[u8], value: &[u8]) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().insert(key, value).unwrap();
     w.commit().unwrap();
 }
 
 /// Commits one removal from table "t".
 fn remove(db: &Database, key: &[u8]) {
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     w.open_table("t").unwrap().remove(key).unwrap();
     w.commit().unwrap();
 }
@@ -29,7 +29,7 @@ fn remove(db: &Database, key: &[u8]) {
 fn overwrite(db: &Database, path: &std::path::Path, len: usize, times: usize) -> u64 {
     let mut max = 0;
     for i in 0..times {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         w.open_table("t")
             .unwrap()
             .insert(b"blob", &vec![i as u8; len])
@@ -80,7 +80,7 @@ fn runs_of_mixed_sizes_are_reused() {
     let db = Database::open(&path).unwrap();
     let mut rng = common::Rng(7);
     for i in 0..400u64 {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
             let key = (rng.next() % 8).to_be_bytes();
@@ -162,7 +162,7 @@ fn compaction_after_a_long_reader_ends() {
     let path = dir.path().join("db");
     let db = Database::open(&path).unwrap();
     let mut rng = common::Rng(3);
-    let mut w = db.begin_write().unwrap();
+    let w = db.begin_write().unwrap();
     for i in 0..10_000u64 {
         w.open_table("t")
             .unwrap()
@@ -172,7 +172,7 @@ fn compaction_after_a_long_reader_ends() {
     w.commit().unwrap();
     let reader = db.begin_read().unwrap();
     for _ in 0..3_000 {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         let k = rng.next() % 10_000;
         w.open_table("t")
             .unwrap()

@@ -94,7 +94,7 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
     let mut rng = Rng(SEED);
     let pb = progress::bar(quiet, keys, "insert");
     let t = Instant::now();
-    let mut wtx = db.begin_write().on(path)?;
+    let wtx = db.begin_write().on(path)?;
     {
         let mut table = wtx.open_table("demo").on(path)?;
         for i in 1..=keys {
@@ -188,7 +188,7 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
                 let db = &db;
                 scope.spawn(move || -> larchdb::Result<()> {
                     for i in 0..COMMITS / COMMIT_THREADS {
-                        let mut wtx = db.begin_write()?;
+                        let wtx = db.begin_write()?;
                         let key = (thread * COMMITS + i).to_be_bytes();
                         wtx.open_table("demo-commits")?
                             .insert(&key, &[thread as u8; 100])?;
@@ -260,10 +260,11 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "checkpoints",
         format!(
-            "{} in {:.2?}, {} bytes of pages",
+            "{} in {:.2?}, {} bytes of pages, {} window flushes",
             m.checkpoints,
             m.checkpoint_time,
-            HumanCount(m.checkpoint_bytes)
+            HumanCount(m.checkpoint_bytes),
+            m.window_flushes
         ),
     );
     if let Some(rate) = m.cache_hit_rate {

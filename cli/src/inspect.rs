@@ -106,7 +106,7 @@ pub fn put(
         _ => return Err(Fail::error("give either VALUE or --input FILE")),
     };
     let db = crate::backend::builder().open(path).on(path)?;
-    let mut wtx = db.begin_write().on(path)?;
+    let wtx = db.begin_write().on(path)?;
     let old = {
         let mut t = wtx.open_table(table).on(path)?;
         let old = t.get(&key).on(path)?.map(|v| v.len());
@@ -133,7 +133,7 @@ pub fn del(path: &Path, table: &str, key: &OsStr, hex: bool) -> CliResult {
     if let Err(Error::TableNotFound(_)) = db.begin_read().on(path)?.open_table(table) {
         return Err(no_table(&db, path, table));
     }
-    let mut wtx = db.begin_write().on(path)?;
+    let wtx = db.begin_write().on(path)?;
     let existed = wtx.open_table(table).on(path)?.remove(&key).on(path)?;
     if !existed {
         return Err(Fail::found(format!(

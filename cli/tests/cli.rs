@@ -82,7 +82,7 @@ fn contents(path: &Path) -> Contents {
 fn create(path: &Path, data: &Contents) {
     let db = Database::open(path).unwrap();
     for (name, entries) in data {
-        let mut wtx = db.begin_write().unwrap();
+        let wtx = db.begin_write().unwrap();
         {
             let mut t = wtx.open_table(name).unwrap();
             for (k, v) in entries {
@@ -296,7 +296,7 @@ fn check_reports_a_rolled_back_newest_commit() {
     // A last commit that is a checkpoint of its own (no log), with many pages: damage one of them.
     let newest = {
         let d = Database::builder().log_capacity(0).open(&db).unwrap();
-        let mut w = d.begin_write().unwrap();
+        let w = d.begin_write().unwrap();
         {
             let mut t = w.open_table("last").unwrap();
             for i in 0..3000u32 {
@@ -511,7 +511,7 @@ fn copy_compact_shrinks_after_deletes_and_keeps_contents() {
             t.iter().unwrap().map(|e| e.unwrap().0.to_vec()).collect()
         };
         for chunk in keys.chunks(2000) {
-            let mut wtx = db.begin_write().unwrap();
+            let wtx = db.begin_write().unwrap();
             {
                 let mut t = wtx.open_table("demo").unwrap();
                 for k in chunk.iter().skip(1).take(1800) {
@@ -520,7 +520,7 @@ fn copy_compact_shrinks_after_deletes_and_keeps_contents() {
             }
             wtx.commit().unwrap();
         }
-        let mut wtx = db.begin_write().unwrap();
+        let wtx = db.begin_write().unwrap();
         wtx.open_table("empty").unwrap();
         wtx.commit().unwrap();
     }

@@ -5,6 +5,7 @@
 //! `--child ENGINE`), one after another, on fresh files in a temporary directory; the child
 //! streams its measurements back as JSON lines on stdout.
 
+mod bulk;
 mod engines;
 mod report;
 mod workload;
@@ -27,6 +28,8 @@ OPTIONS:
                       with N / 1,000,000 below 1,000,000 keys
     --engines a,b,..  engines to run, in order (default: all compiled in):
                       larchdb, larchdb-cached, lmdb, redb, canopydb, fjall, sqlite
+    --sections a,b,.. sections to run (default: all): standard, small, relaxed, sorted,
+                      large, bulk (retain, extract_if, pop_first/pop_last, remove_range)
     --out DIR         where results.json, results.md and ratios.svg go
                       (default target/compare-results)
     --dir DIR         where the temporary database directories go (default: the system temp dir)
@@ -42,6 +45,7 @@ OPTIONS:
 struct Args {
     keys: u64,
     engines: Vec<String>,
+    sections: Vec<String>,
     out: PathBuf,
     dir: PathBuf,
     cap_secs: f64,
@@ -51,10 +55,19 @@ struct Args {
     render: Option<PathBuf>,
 }
 
+/// The non-empty items of a comma-separated list.
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         keys: 5_000_000,
         engines: engines::compiled().iter().map(|s| s.to_string()).collect(),
+        sections: SECTIONS.iter().map(|s| s.id.to_string()).collect(),
         out: PathBuf::from("target/compare-results"),
         dir: std::env::temp_dir(),
         cap_secs: 60.0,
@@ -73,13 +86,8 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--keys: {e}"))?
             }
-            "--engines" => {
-                a.engines = val("--engines")?
-                    .split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            }
+            "--engines" => a.engines = list(&val("--engines")?),
+            "--sections" => a.sections = list(&val("--sections")?),
             "--out" => a.out = PathBuf::from(val("--out")?),
             "--dir" => a.dir = PathBuf::from(val("--dir")?),
             "--cap-secs" => {
@@ -107,6 +115,11 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.keys < 1000 {
         return Err("--keys must be at least 1000".into());
+    }
+    for s in &a.sections {
+        if !SECTIONS.iter().any(|x| x.id == s) {
+            return Err(format!("unknown section {s:?}"));
+        }
     }
     let compiled = engines::compiled();
     for e in &a.engines {
@@ -160,12 +173,18 @@ fn scaled(n: u64, f: f64, min: u64) -> u64 {
     ((n as f64 * f).round() as u64).max(min)
 }
 
+/// Rows with no prefix on their id and label.
+const PLAIN: Rec = Rec {
+    id_prefix: "",
+    label_prefix: "",
+};
+
 struct Section {
     id: &'static str,
     label: &'static str,
 }
 
-const SECTIONS: [Section; 5] = [
+const SECTIONS: [Section; 6] = [
     Section {
         id: "standard",
         label: "standard workload",
@@ -186,6 +205,10 @@ const SECTIONS: [Section; 5] = [
         id: "large",
         label: "large values",
     },
+    Section {
+        id: "bulk",
+        label: "bulk removals",
+    },
 ];
 
 fn child(engine: &str, a: &Args) -> ExitCode {
@@ -197,7 +220,10 @@ fn child(engine: &str, a: &Args) -> ExitCode {
     let cap = Duration::from_secs_f64(a.cap_secs);
     let f = extra_scale(a.keys);
     let mut max_rss = 0u64;
-    for (idx, section) in SECTIONS.iter().enumerate() {
+    let chosen = SECTIONS
+        .iter()
+        .filter(|s| a.sections.iter().any(|c| c == s.id));
+    for (idx, section) in chosen.enumerate() {
         let dir = match tempfile::Builder::new()
             .prefix(&format!("{engine}-{}-", section.id))
             .tempdir_in(&a.dir)
@@ -281,10 +307,7 @@ fn run_section(
                 cap,
             };
             let mut db = open(false, p.data_bytes())?;
-            let rec = Rec {
-                id_prefix: "",
-                label_prefix: "",
-            };
+            let rec = PLAIN;
             run(workload::run_standard(&mut db, dir, &p, &rec))
         }
         "small" => {
@@ -313,19 +336,13 @@ fn run_section(
         "relaxed" => {
             let count = scaled(50_000, f, 100);
             let db = open(true, count * 174)?;
-            let rec = Rec {
-                id_prefix: "",
-                label_prefix: "",
-            };
+            let rec = PLAIN;
             run(workload::run_relaxed(db.as_ref(), count, a.seed, cap, &rec))
         }
         "sorted" => {
             let count = scaled(1_000_000, f, 1000);
             let db = open(false, count * 64)?;
-            let rec = Rec {
-                id_prefix: "",
-                label_prefix: "",
-            };
+            let rec = PLAIN;
             run(workload::run_sorted(db.as_ref(), count, a.seed, &rec))
         }
         "large" => {
@@ -333,10 +350,7 @@ fn run_section(
             let big_n = scaled(400, f, 2);
             let bytes = small_n * (64 << 10) + big_n * (2 << 20);
             let db = open(false, bytes)?;
-            let rec = Rec {
-                id_prefix: "",
-                label_prefix: "",
-            };
+            let rec = PLAIN;
             run(workload::run_large(
                 db.as_ref(),
                 "large_64k",
@@ -359,6 +373,12 @@ fn run_section(
                 cap,
                 &rec,
             ))
+        }
+        "bulk" => {
+            let count = scaled(1_000_000, f, 1000);
+            let db = open(false, count * 124)?;
+            let rec = PLAIN;
+            run(bulk::run_bulk(db.as_ref(), count, a.seed, &rec))
         }
         other => Err(SectionError::Run(format!("unknown section {other}").into())),
     }
@@ -453,6 +473,7 @@ fn run_child(
         .arg(run_dir)
         .args(["--cap-secs", &a.cap_secs.to_string()])
         .args(["--seed", &a.seed.to_string()])
+        .args(["--sections", &a.sections.join(",")])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn();

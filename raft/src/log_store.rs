@@ -198,7 +198,7 @@ where
             .map_err(write_logs)?
         {
             let (k, _) = item.map_err(write_logs)?;
-            keys.push(key_index::<C::NodeId>(k)?);
+            keys.push(key_index::<C::NodeId>(&k)?);
         }
         for i in keys {
             t.remove(&index_key(i)).map_err(write_logs)?;

@@ -113,7 +113,7 @@ mod tests {
     fn snapshot_of(n: u32) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path().join("s.larch")).unwrap();
-        let mut wtx = db.begin_write().unwrap();
+        let wtx = db.begin_write().unwrap();
         {
             let mut t = wtx.open_table("t").unwrap();
             for i in 0..n {

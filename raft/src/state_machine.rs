@@ -81,7 +81,7 @@ fn get_json_w<T: DeserializeOwned>(wtx: &mut WriteTxn, key: &[u8]) -> Result<Opt
     let v = t.get(key).map_err(sm_read)?;
     match v {
         None => Ok(None),
-        Some(v) => serde_json::from_slice(v).map(Some).map_err(sm_read),
+        Some(v) => serde_json::from_slice(&v).map(Some).map_err(sm_read),
     }
 }
 
@@ -299,7 +299,7 @@ fn apply_request(
     let previous = t
         .get(key.as_bytes())
         .map_err(sm_read)?
-        .map(|v| String::from_utf8_lossy(v).into_owned());
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
     match req {
         Request::Set { value, .. } => t.insert(key.as_bytes(), value.as_bytes()),
         Request::Delete { .. } => t.remove(key.as_bytes()).map(|_| ()),

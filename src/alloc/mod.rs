@@ -10,7 +10,10 @@
 //!   durable (recovery may open the old one). Their keys carry [`OLD_FREE`] in the freeing txn, so
 //!   they sort after every young entry.
 //!
-//! Free pages a transaction pulled but did not use are written back under freeing txn 0.
+//! Free pages a transaction pulled but did not use stay in memory, with the version it commits
+//! (its *spare* pages, which the next transaction takes first), until a checkpoint writes them back
+//! under freeing txn 0. Recovery never misses them: each was free in the last checkpoint or lies
+//! past its pages (see `docs/FORMAT.md`, section 13, step 3).
 //!
 //! A multi-page allocation (an overflow run) takes the best-fitting run of consecutive reusable
 //! pages ([`runs`]), pulling freelist entries until one holds it; failing that, a free run at the
@@ -125,9 +128,15 @@ pub(crate) struct WriterPages {
 }
 
 impl WriterPages {
-    /// Pages for transaction `txn` over the committed `view`, reusing freelist entries as `gates`
-    /// allow.
-    pub fn new(view: &View, txn: u64, freelist: PagePtr, gates: Gates) -> WriterPages {
+    /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages first,
+    /// then freelist entries as `gates` allow.
+    pub fn new(
+        view: &View,
+        txn: u64,
+        freelist: PagePtr,
+        gates: Gates,
+        spare: &[u64],
+    ) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
         WriterPages {
@@ -137,7 +146,7 @@ impl WriterPages {
             dirty: PgnoMap::default(),
             pool: Vec::new(),
             page_count,
-            reusable: Vec::new(),
+            reusable: spare.to_vec(),
             freed: Vec::new(),
             freed_old: Vec::new(),
             freelist: TreeRoot {
@@ -203,7 +212,7 @@ impl WriterPages {
                 return b;
             }
         }
-        vec![0u8; npages as usize * self.page_size].into_boxed_slice()
+        crate::store::window::zeroed_buffer(npages as usize * self.page_size)
     }
 
     /// Moves the first reusable freelist entry into `reusable`. False if there is none.
@@ -415,9 +424,10 @@ impl WriterPages {
         Ok(n)
     }
 
-    /// Records this transaction's freed pages and the unused reusable pages in the freelist tree.
+    /// Records this transaction's freed pages in the freelist tree, and the free pages it holds
+    /// but did not use unless `keep_spare` (they then stay in memory: [`WriterPages::take_spare`]).
     /// Editing the freelist allocates and frees pages itself, so this repeats until nothing moves.
-    pub fn finish_freelist(&mut self) -> Result<()> {
+    pub fn finish_freelist(&mut self, keep_spare: bool) -> Result<()> {
         self.in_freelist_op = true;
         let r = (|| {
             let (mut freed_chunks, mut reuse_chunks) = (0, 0);
@@ -429,8 +439,10 @@ impl WriterPages {
                 freed_chunks = self.write_entries(self.txn, &freed, freed_chunks)?;
                 let freed_old = self.freed_old.clone();
                 old_chunks = self.write_entries(self.txn | OLD_FREE, &freed_old, old_chunks)?;
-                let reusable = self.reusable.clone();
-                reuse_chunks = self.write_entries(0, &reusable, reuse_chunks)?;
+                if !keep_spare {
+                    let reusable = self.reusable.clone();
+                    reuse_chunks = self.write_entries(0, &reusable, reuse_chunks)?;
+                }
                 if lens(self) == before {
                     return Ok(());
                 }
@@ -440,23 +452,19 @@ impl WriterPages {
         r
     }
 
-    /// Seals every dirty page (checksum) and hands them all over (a read-only handle's replay
-    /// keeps them in memory instead of writing them).
+    /// The free pages this transaction holds but did not use (after `finish_freelist(true)`):
+    /// in no tree, and reachable from no version.
+    pub fn take_spare(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.reusable)
+    }
+
+    /// Seals every dirty page (checksum) and hands them all over, by page number: to the write
+    /// window, or to a read-only handle's replay, which keeps them in memory.
     pub fn take_sealed(&mut self) -> crate::store::Overlay {
         for (&pgno, buf) in self.dirty.iter_mut() {
             crate::page::seal(buf, pgno);
         }
-        std::mem::take(&mut self.dirty).into_iter().collect()
-    }
-
-    /// Seals every dirty page (checksum) and returns them sorted by page number, for writing.
-    pub fn sealed_pages(&mut self) -> Vec<(u64, &[u8])> {
-        for (&pgno, buf) in self.dirty.iter_mut() {
-            crate::page::seal(buf, pgno);
-        }
-        let mut pages: Vec<(u64, &[u8])> = self.dirty.iter().map(|(&p, b)| (p, &b[..])).collect();
-        pages.sort_unstable_by_key(|&(p, _)| p);
-        pages
+        std::mem::take(&mut self.dirty)
     }
 }
 

@@ -591,18 +591,18 @@ impl<'a> RangeIter<'a> {
 
     /// Turns a step's result into an iterator item; the range ends after None or an error.
     fn finish(&mut self, r: Result<Option<Entry<'a>>>) -> Option<Result<Entry<'a>>> {
-        match r {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        finish_step(&mut self.done, r)
     }
+}
+
+/// Turns a range step's result into an iterator item, setting `done` after None or an error (a
+/// range ends there).
+pub(crate) fn finish_step<T>(done: &mut bool, r: Result<Option<T>>) -> Option<Result<T>> {
+    let item = r.transpose();
+    if !matches!(item, Some(Ok(_))) {
+        *done = true;
+    }
+    item
 }
 
 impl<'a> Iterator for RangeIter<'a> {

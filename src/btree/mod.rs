@@ -5,7 +5,9 @@
 //! descent is bounded by [`MAX_DEPTH`], so a damaged file yields `Error::Corrupted`, never a panic
 //! or an endless loop.
 
+pub(crate) mod bulk;
 pub(crate) mod cursor;
+pub(crate) mod inplace;
 pub(crate) mod key;
 pub(crate) mod mutate;
 pub(crate) mod relocate;
@@ -96,6 +98,16 @@ impl<'a> Fence<'a> {
             count,
             ..Fence::default()
         }
+    }
+
+    /// The smallest key the page may hold (None: no bound).
+    pub fn lower(&self) -> Option<&'a [u8]> {
+        self.lower
+    }
+
+    /// The key every key of the page lies below (None: no bound).
+    pub fn upper(&self) -> Option<&'a [u8]> {
+        self.upper
     }
 
     /// The fence of child `i` of branch `n`, which lies inside this fence.

@@ -16,12 +16,12 @@ use std::cmp::Ordering;
 
 /// Reusable buffers for mutations, so that steady-state inserts allocate nothing but pages.
 pub(crate) struct Scratch {
-    list: CellList,
-    path: [(u64, usize); MAX_DEPTH],
+    pub(super) list: CellList,
+    pub(super) path: [(u64, usize); MAX_DEPTH],
     sep: SmallKey,
     /// Where the last insert landed, if that was the rightmost leaf of its tree (the append
     /// path); `path` still holds the branches above it.
-    rightmost: Option<Rightmost>,
+    pub(super) rightmost: Option<Rightmost>,
 }
 
 impl Default for Scratch {
@@ -41,7 +41,7 @@ impl Default for Scratch {
 /// forgets it or records it anew, and so does every split. A tree whose root is a dirty page of
 /// this transaction got that root from such a mutation, so `root` names one tree.
 #[derive(Clone, Copy)]
-struct Rightmost {
+pub(super) struct Rightmost {
     root: PagePtr,
     leaf: u64,
     depth: usize,
@@ -56,7 +56,7 @@ fn leaf_cell_key(cell: &[u8]) -> &[u8] {
 /// Copies the path to `key` into the transaction (root first) and returns the leaf and its depth;
 /// `sc.path[..depth]` holds each branch and the index of the child taken. Remembers the leaf as
 /// the tree's rightmost if every child taken was the last.
-fn descend_mut<S: PageStore>(
+pub(super) fn descend_mut<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
     tree: &mut TreeRoot,
@@ -116,7 +116,7 @@ fn write_overflow<S: PageStore>(s: &mut S, value: &[u8]) -> Result<LeafValue<'st
 }
 
 /// The overflow run a leaf value refers to, if any, as (first page, page count).
-fn overflow_run(v: LeafValue<'_>, page_size: usize) -> Option<(PagePtr, u64)> {
+pub(super) fn overflow_run(v: LeafValue<'_>, page_size: usize) -> Option<(PagePtr, u64)> {
     match v {
         LeafValue::Overflow { ptr, len } => Some((ptr, overflow_pages(len, page_size))),
         LeafValue::Inline(_) => None,
@@ -124,7 +124,7 @@ fn overflow_run(v: LeafValue<'_>, page_size: usize) -> Option<(PagePtr, u64)> {
 }
 
 /// Frees an overflow run found by [`overflow_run`].
-fn free_run<S: PageStore>(s: &mut S, run: Option<(PagePtr, u64)>) {
+pub(super) fn free_run<S: PageStore>(s: &mut S, run: Option<(PagePtr, u64)>) {
     if let Some((ptr, n)) = run {
         s.free(ptr, n);
     }
@@ -139,13 +139,25 @@ pub(crate) fn insert<S: PageStore>(
     key: &[u8],
     value: &[u8],
 ) -> Result<bool> {
-    let ps = s.page_size();
-    let txn = s.txn();
-    let val = if value_inline(key.len(), value.len(), ps) {
+    let val = if value_inline(key.len(), value.len(), s.page_size()) {
         LeafValue::Inline(value)
     } else {
         write_overflow(s, value)?
     };
+    insert_leaf_value(s, sc, tree, key, val)
+}
+
+/// Inserts or overwrites `key` with `val`, a value inline or a reference to an overflow run
+/// already written. Returns true if the key existed.
+pub(super) fn insert_leaf_value<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    key: &[u8],
+    val: LeafValue<'_>,
+) -> Result<bool> {
+    let ps = s.page_size();
+    let txn = s.txn();
     let cell = LeafCell { key, value: val };
     if tree.root.is_null() {
         sc.rightmost = None;
@@ -373,7 +385,7 @@ pub(crate) fn remove<S: PageStore>(
 
 /// After a removal from page `cur` at `level`: merges or rebalances underfull pages with a sibling,
 /// walking up while parents underflow, and shrinks the root when it has a single child.
-fn rebalance<S: PageStore>(
+pub(super) fn rebalance<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
     tree: &mut TreeRoot,
@@ -482,11 +494,13 @@ fn rebalance<S: PageStore>(
     }
 }
 
-/// Frees every page of the tree (a dropped table).
-pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<()> {
+/// Frees every page of the tree (a dropped table, or a subtree a range removal cut off);
+/// returns the number of entries it held.
+pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<u64> {
     if tree.root.is_null() {
-        return Ok(());
+        return Ok(0);
     }
+    let mut entries = 0;
     let ps = s.page_size();
     let mut stack: Vec<(PagePtr, usize)> = vec![(tree.root, 0)];
     let mut children = Vec::new();
@@ -505,6 +519,9 @@ pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<()> {
                 crate::page::verify_checksum(ptr.pgno, s.page(ptr.pgno)?)?;
             }
             let n = node(s, ptr)?;
+            if n.is_leaf() {
+                entries += n.count() as u64;
+            }
             for i in 0..n.count() {
                 if n.is_leaf() {
                     if let LeafValue::Overflow { ptr, len } = n.leaf_entry(i)?.1 {
@@ -520,5 +537,5 @@ pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<()> {
         }
         s.free(ptr, 1);
     }
-    Ok(())
+    Ok(entries)
 }

@@ -21,7 +21,7 @@ fn base_image() -> &'static BaseImage {
         let path = scratch_path("base");
         let _cleanup = Scratch(path.clone());
         let db = Database::open(&path).expect("create the base image");
-        let mut w = db.begin_write().expect("base image: begin");
+        let w = db.begin_write().expect("base image: begin");
         {
             let mut t = w.open_table("alpha").expect("base image");
             for i in 0..300u32 {
@@ -44,7 +44,7 @@ fn base_image() -> &'static BaseImage {
         }
         w.open_table("empty").expect("base image");
         w.commit().expect("base image: commit 1");
-        let mut w = db.begin_write().expect("base image: begin");
+        let w = db.begin_write().expect("base image: begin");
         {
             let mut t = w.open_table("alpha").expect("base image");
             for i in (0..300u32).step_by(3) {
@@ -228,7 +228,7 @@ fn write_something(db: &Database, healthy: bool) {
     let Some(names) = allowed("list_tables", db.begin_read().and_then(|r| r.list_tables())) else {
         return;
     };
-    let Some(mut w) = allowed("begin_write", db.begin_write()) else {
+    let Some(w) = allowed("begin_write", db.begin_write()) else {
         assert!(!healthy, "begin_write failed on a healthy database");
         return;
     };

@@ -237,8 +237,9 @@ impl Ops {
                 let tm = w.open_table(name).expect("open_table in the writer");
                 let v = tm
                     .get(key)
-                    .unwrap_or_else(|e| panic!("get in {name}: {e:?}"));
-                let v = v.map(<[u8]>::to_vec);
+                    .unwrap_or_else(|e| panic!("get in {name}: {e:?}"))
+                    .as_deref()
+                    .map(<[u8]>::to_vec);
                 self.pending.entry(t).or_default();
                 v
             }
@@ -342,8 +343,8 @@ impl Ops {
 
 /// Takes up to `limit` entries from `it`, from the front or the back as the bits of `pattern` say,
 /// and compares each with the model's `expect`.
-fn compare_range<'a>(
-    mut it: impl DoubleEndedIterator<Item = Result<(&'a [u8], &'a [u8])>>,
+fn compare_range<B: std::ops::Deref<Target = [u8]>>(
+    mut it: impl DoubleEndedIterator<Item = Result<(B, B)>>,
     mut expect: VecDeque<(Vec<u8>, Vec<u8>)>,
     pattern: u32,
     limit: usize,
@@ -359,7 +360,7 @@ fn compare_range<'a>(
         };
         let got = got.transpose().unwrap_or_else(|e| panic!("{what}: {e:?}"));
         let same = match (&got, &want) {
-            (Some((gk, gv)), Some((wk, wv))) => gk == wk && gv == wv,
+            (Some((gk, gv)), Some((wk, wv))) => **gk == wk[..] && **gv == wv[..],
             (None, None) => true,
             _ => false,
         };
@@ -367,7 +368,7 @@ fn compare_range<'a>(
             same,
             "{what}: step {step} ({}) got key {:?}, expected {:?}",
             if back { "back" } else { "front" },
-            got.map(|e| e.0),
+            got.map(|e| e.0.to_vec()),
             want.map(|e| e.0)
         );
         if want.is_none() {

@@ -178,24 +178,66 @@ impl ArcPolicy {
 
     /// The paper's `REPLACE(x, p)`: moves the LRU key of `T1` (if `T1` is over target, or exactly
     /// at it when the request is a `B2` ghost) or else of `T2` to the MRU end of its ghost list,
-    /// and reports it evicted. Called only when the cache is full.
+    /// and reports it evicted.
+    ///
+    /// The paper calls it only when the cache is full, and its invariants then make the chosen
+    /// list non-empty: T1 is passed over only while |T1| <= p, which leaves T2 with
+    /// |T2| >= c - p >= 1 unless p = c with T1 full (then case IV.A deletes from T1 without calling
+    /// REPLACE, and a B2 ghost takes the T1 branch).
+    ///
+    /// After [`ArcPolicy::evict`] the cache may hold fewer keys than `c` while the directory holds
+    /// `c` or more (which the paper's requests alone never lead to): then there is room, and
+    /// nothing is evicted. The other list is used if the chosen one is empty.
     fn replace(&mut self, request_in_b2: bool, evicted: &mut Vec<u64>) {
+        if self.resident() < self.capacity {
+            return;
+        }
         let t1 = self.lists.len(T1);
         let (from, to) = if t1 > 0 && (t1 > self.p || (request_in_b2 && t1 == self.p)) {
             (T1, B1)
         } else {
             (T2, B2)
         };
-        // The paper's invariants make the chosen list non-empty: the cache is full here, and T1
-        // is passed over only while |T1| <= p, which leaves T2 with |T2| >= c - p >= 1 unless
-        // p = c with T1 full (then case IV.A deletes from T1 without calling REPLACE, and a B2
-        // ghost takes the T1 branch).
-        let idx = self
-            .lists
-            .lru(from)
-            .expect("REPLACE: the chosen list is non-empty");
+        let idx = match self.lists.lru(from) {
+            Some(idx) => idx,
+            None => match self.lists.lru(T1 + T2 - from) {
+                Some(idx) => idx,
+                None => return,
+            },
+        };
+        let to = if self.lists.list_of(idx) == T1 {
+            B1
+        } else {
+            to
+        };
         self.lists.move_to_mru(idx, to);
         evicted.push(self.lists.key(idx));
+    }
+
+    /// Evicts one resident key as `REPLACE` would, but never `avoid` (the key just requested):
+    /// for a cache whose keys weigh more than one page each (a large value cached as one frame),
+    /// which has to shed keys until its pages fit. Returns false if nothing but `avoid` is
+    /// resident. The lists stay within the paper's bounds (a key moves to its ghost list), but
+    /// the cache then holds fewer than `c` keys.
+    pub fn evict(&mut self, avoid: u64, evicted: &mut Vec<u64>) -> bool {
+        let t1 = self.lists.len(T1);
+        let first = if t1 > 0 && t1 > self.p { T1 } else { T2 };
+        for list in [first, T1 + T2 - first] {
+            let Some(mut idx) = self.lists.lru(list) else {
+                continue;
+            };
+            if self.lists.key(idx) == avoid {
+                match self.lists.newer(idx) {
+                    Some(next) => idx = next,
+                    None => continue,
+                }
+            }
+            self.lists
+                .move_to_mru(idx, if list == T1 { B1 } else { B2 });
+            evicted.push(self.lists.key(idx));
+            return true;
+        }
+        false
     }
 
     /// Removes the LRU key of `list` from the directory and returns it.

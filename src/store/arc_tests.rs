@@ -600,3 +600,25 @@ fn hit_rate_versus_lru() {
     let (arc, lru) = rates(Workload::ZIPF_WITH_SCANS);
     assert!(arc > lru, "zipf with scans: ARC {arc:.4} vs LRU {lru:.4}");
 }
+
+#[test]
+fn evict_sheds_lru_keys_to_their_ghosts_but_never_the_one_avoided() {
+    let mut arc = ArcPolicy::new(4);
+    feed(&mut arc, &[1, 2, 3]);
+    arc.touch(2);
+    // T1 = [1, 3] is over its target p = 0: its LRU key goes to B1.
+    let mut ev = Vec::new();
+    assert!(arc.evict(3, &mut ev));
+    assert_eq!(ev, [1]);
+    assert_eq!(lists(&arc), [vec![3], vec![2], vec![1], vec![]]);
+    // The LRU of T1 is the key to avoid, and nothing is newer in T1: T2's LRU goes.
+    assert!(arc.evict(3, &mut ev));
+    assert_eq!(ev, [1, 2]);
+    assert_eq!(lists(&arc), [vec![3], vec![], vec![1], vec![2]]);
+    // Only the avoided key is resident.
+    assert!(!arc.evict(3, &mut ev));
+    // The cache holds fewer keys than c now; misses fill it without evicting, and a ghost hit
+    // with room left evicts nothing either.
+    step(&mut arc, 4, false, &[], 0, [&[3, 4], &[], &[1], &[2]]);
+    step(&mut arc, 1, false, &[], 1, [&[3, 4], &[1], &[], &[2]]);
+}

@@ -1,9 +1,17 @@
 //! The cached backend's page cache: pages read with `pread` into frames, kept within a fixed
 //! capacity by the ARC policy ([`super::arc`]), shared by every transaction of a database.
 //!
+//! **Large values** (overflow runs) are cached like pages: a run is read into one frame of its
+//! own, kept in the table under its first page number, and is one key of the policy that weighs
+//! its pages (the policy evicts further keys until the frames' pages fit its capacity), so a
+//! reader gets a zero-copy slice of it. A run over a quarter of the capacity would push out too
+//! much of the cache: it is not cached, and each transaction that reads it reads it once, into
+//! memory of its own that it keeps until it ends ([`PageCache::read_run`],
+//! [`CacheStats::private_runs`]).
+//!
 //! How it stays fast with several reader threads:
-//! - **Lookups** go to a sharded map (page number → frame) under a shard's *read* lock, so hits
-//!   never take a lock exclusively, even on the same page.
+//! - **Lookups** go to a table indexed directly by page number ([`super::slots`]): a hit is two
+//!   atomic loads and takes no lock, so readers on different cores write no shared line.
 //! - **Hits reach the policy in batches.** Each thread records its hits in its own stripe; every
 //!   `HIT_BATCH` hits it replays them into the policy if the policy's lock is free at that
 //!   moment. A hit that finds its stripe busy or full is not recorded: recency is a hint, and
@@ -11,36 +19,42 @@
 //!   same). Between two replays (a *generation*) a page records at most one hit, and only one
 //!   page in `HIT_SAMPLE` (a different sample each generation) records at all, so the pages every
 //!   lookup passes through (roots, branches) do not flood the policy. (Root and branch pages
-//!   mostly do not even reach the map: see the per-thread table in `view.rs`.)
+//!   mostly do not even reach the table: see the per-thread table in `view.rs`.)
 //! - **Misses evict in batches.** A miss reads the page outside every lock, inserts the frame
-//!   into the map at once, and queues the page for the policy. The thread that queues the
+//!   into the table at once, and queues it for the policy. The thread that queues the
 //!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
-//!   every page the policy evicted from the map, shard by shard: many frames per acquisition.
-//!   The policy's capacity is the frame count minus two batches (one being replayed, one
-//!   queued meanwhile), so resident frames stay within the capacity, plus at most three frames
-//!   per thread reading at that moment (one being read, one queued, one being replayed).
+//!   every frame the policy evicted from the table: many frames per acquisition. The policy's
+//!   capacity is the page count minus two batches (one being replayed, one queued meanwhile), so
+//!   resident pages stay within the capacity, plus, per thread reading at that moment, at most
+//!   three frames (one being read, one queued, one being replayed; a frame is a page or a
+//!   cached run).
 //!
-//! **Reclamation by epochs.** A transaction that reads through the cache first *enters* it: it is
-//! registered under the current epoch ([`PageCache::enter`]). Hits then hand out plain slices of
-//! frames, with no reference count touched. A frame removed from the map (evicted, or replaced by
-//! a commit) is *retired* under the current epoch, and the epoch advances; it is freed only once
-//! every transaction that entered at or before that epoch has left, so no slice handed out can
-//! dangle. A transaction leaves when it ends, or when `ReadTxn::release_pages(&mut self)` proves
-//! it holds no slice. Freed frames go back to a pool for the next misses (up to the capacity
-//! plus the most frames ever retired at once), so memory is allocated once and reused, whatever
-//! thread reads. (crossbeam-epoch's guards cannot be used
-//! here: they are tied to a thread, and a read transaction may move between threads.)
+//! **Reclamation by epochs** ([`super::epochs`]). A transaction that reads through the cache
+//! first *enters* it ([`PageCache::enter`]). Hits then hand out plain slices of frames, with no
+//! reference count touched. A frame removed from the table (evicted, or replaced by a commit) is
+//! retired, and freed only once every transaction that entered before it left the table has
+//! left, so no slice handed out can dangle. A transaction leaves when it ends, or when
+//! `ReadTxn::release_pages(&mut self)` proves it holds no slice. Freed page frames go back to a
+//! pool for the next misses (up to the capacity plus the most pages ever retired at once), so
+//! memory is allocated once and reused, whatever thread reads. Run frames live in anonymous
+//! mappings of their own ([`super::frame`]: the heap would keep what they free); freed ones are
+//! kept for runs of the same length, up to a sixteenth of the capacity, the oldest unmapped
+//! first.
 //!
 //! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
-//! commit replaces the cached frames of every page it wrote before it publishes the new version
-//! ([`PageCache::overwrite`]). No other process writes the file while it is open (the file lock).
+//! commit replaces the cached frames at every page number it wrote before it publishes the new
+//! version ([`PageCache::overwrite`]). A run cached at a page number only a snapshot that
+//! references that run reads it, and a run written again at the same page number replaces it.
+//! No other process writes the file while it is open (the file lock).
 
 use super::arc::ArcPolicy;
+use super::epochs::Epochs;
 use super::policy::ReplacementPolicy;
+use super::slots::{Entry, Slots};
 use super::verified::Verifier;
 use crate::error::{corrupted, Error, Result};
-use crate::store::hasher::{bucket, PgnoMap};
-use parking_lot::{Mutex, RwLock};
+use crate::store::hasher::PgnoMap;
+use parking_lot::Mutex;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -49,10 +63,6 @@ use std::sync::Arc;
 
 /// Fewest frames a cache may have.
 pub const MIN_FRAMES: usize = 4;
-/// Number of map shards (a power of two).
-const SHARDS: usize = 1 << SHARD_BITS;
-/// Bits of a page number's hash that choose its shard.
-const SHARD_BITS: u32 = 6;
 /// Number of hit stripes (a power of two); each thread uses one.
 const STRIPES: usize = 16;
 /// Hits a stripe collects before it tries to replay them into the policy.
@@ -61,18 +71,16 @@ const HIT_BATCH: usize = 64;
 const HIT_SAMPLE: u64 = 4;
 /// Hits a stripe holds at most; more are dropped until the policy takes them.
 const HIT_CAP: usize = 256;
-/// Largest number of misses replayed (and evictions made) per policy lock acquisition.
+/// Largest number of pages missed before a replay (and so evictions made per policy lock
+/// acquisition).
 const MAX_MISS_BATCH: usize = 64;
+/// Run frames kept for reuse hold at most the capacity divided by this.
+const RUN_POOL_SHARE: u64 = 16;
+/// A large value is cached if its run of pages is at most the policy's capacity divided by this;
+/// a larger one is read privately by each transaction that reads it.
+const MAX_RUN_SHARE: usize = 4;
 
-/// One cached page (or, for a large value, one run of pages): immutable once in the map. The
-/// reference count and the first bytes of the page share one allocation.
-pub(crate) type Frame = Arc<[u8]>;
-
-/// A page in the map: its frame, and the hit generation in which a hit on it was last recorded.
-struct Entry {
-    frame: Frame,
-    recorded: AtomicU64,
-}
+pub(crate) use super::frame::Frame;
 
 /// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
 /// [`crate::Database::cache_stats`].
@@ -80,26 +88,29 @@ struct Entry {
 pub struct CacheStats {
     /// Capacity in bytes, as configured.
     pub capacity_bytes: u64,
-    /// Capacity in frames (one page each).
+    /// Capacity in pages.
     pub capacity_frames: usize,
-    /// Frames in the cache now.
+    /// Pages in the cache now (a large value cached as one frame counts all its pages).
     pub resident_frames: usize,
-    /// Page lookups served from the cache.
+    /// Lookups served from the cache (a page, or a large value's run of pages).
     pub hits: u64,
-    /// Page lookups that read the file.
+    /// Lookups that read the file (a large value too large to cache counts as one).
     pub misses: u64,
-    /// Frames evicted.
+    /// Frames evicted (a large value's run counts as one).
     pub evictions: u64,
-    /// Frames evicted (or replaced by a commit) that are kept until the read transactions that
-    /// were reading when they left the cache end.
+    /// Pages of frames evicted (or replaced by a commit) that are kept until the read
+    /// transactions that were reading when they left the cache end.
     pub retired_frames: usize,
-    /// Large values (runs of pages) read from the file; they bypass the cache and are assembled
-    /// once per transaction.
+    /// Large values (runs of pages) read from the file, into the cache or privately.
     pub run_reads: u64,
+    /// Of `run_reads`, the large values read privately by a transaction: those over a quarter of
+    /// the cache's capacity, which would evict too much of it. Each transaction that reads one
+    /// reads it once and keeps it until it ends.
+    pub private_runs: u64,
     /// ARC's adaptive target size of T1 (`p`), in frames.
     pub target_t1: usize,
-    /// ARC's list lengths: T1 (resident, seen once), T2 (resident, seen again), B1 and B2 (ghosts
-    /// of pages evicted from T1 and T2).
+    /// ARC's list lengths, in frames: T1 (resident, seen once), T2 (resident, seen again), B1 and
+    /// B2 (ghosts of frames evicted from T1 and T2).
     pub arc_lists: [usize; 4],
 }
 
@@ -123,28 +134,87 @@ struct Stripe {
     pending: Mutex<Vec<u64>>,
 }
 
-/// Who is reading, and what waits for them: guarded by one lock, so an epoch seen on entry and
-/// the retirements after it are ordered.
-#[derive(Default)]
-struct Epochs {
-    /// The current epoch: advances at every retirement.
-    current: u64,
-    /// Transactions inside the cache, by the epoch they entered at.
-    readers: std::collections::BTreeMap<u64, usize>,
-    /// Frames removed from the map, by the epoch they were retired at (ascending).
-    retired: std::collections::VecDeque<(u64, Vec<Frame>)>,
-    /// How many frames `retired` holds.
-    retired_frames: usize,
-}
-
 /// What the policy lock guards.
 struct Policy {
     arc: ArcPolicy,
-    /// Misses taken from the queue, being replayed.
-    replaying: Vec<u64>,
-    /// Pages the policy evicted, to remove from the map.
+    /// The pages of each ARC-resident key whose frame is not one page: a large value's run, or 0
+    /// for a key whose frame a commit removed.
+    weights: PgnoMap<usize>,
+    /// Pages of the ARC-resident keys' frames (at most the ARC's capacity after each replay).
+    pages: usize,
+    /// Misses taken from the queue, being replayed: (first page, pages).
+    replaying: Vec<(u64, u64)>,
+    /// Keys the policy evicted, to remove from the table.
     evicted: Vec<u64>,
     evictions: u64,
+}
+
+impl Policy {
+    /// The pages of resident key `k`'s frame.
+    fn weight(&self, k: u64) -> usize {
+        self.weights.get(&k).copied().unwrap_or(1)
+    }
+
+    /// After the policy took a request for `k` (`hit` if it was resident): `k` is resident with a
+    /// frame of `pages` pages.
+    fn admitted(&mut self, k: u64, pages: usize, hit: bool) {
+        if !hit {
+            // A new resident key (the ghost lists hold no weight).
+            self.weights.remove(&k);
+            self.pages += 1;
+        }
+        self.set_weight(k, pages);
+    }
+
+    /// Records that resident key `k`'s frame now holds `pages` pages.
+    fn set_weight(&mut self, k: u64, pages: usize) {
+        self.pages = self.pages + pages - self.weight(k);
+        if pages == 1 {
+            self.weights.remove(&k);
+        } else {
+            self.weights.insert(k, pages);
+        }
+    }
+}
+
+/// Misses waiting for the policy.
+#[derive(Default)]
+struct Queue {
+    /// (first page, pages) of each frame inserted.
+    misses: Vec<(u64, u64)>,
+    /// Their pages.
+    pages: usize,
+}
+
+/// A value on cache lines of its own, so that writes to it do not slow down reads of what lies
+/// beside it (what every lookup reads is written only when the cache is made).
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Counters written by misses, evictions and reclamation.
+#[derive(Default)]
+struct Counters {
+    /// Pages of frames allocated and not yet freed: in the table, retired, in the pool, or being
+    /// read. Freed page frames go back to the pool while this is within the capacity plus the
+    /// most pages ever retired at once (what readers overlapping evictions need), so that misses
+    /// reuse memory instead of allocating (with glibc, memory freed by one thread is not reused
+    /// by another's allocations) and memory stays at what the workload needs.
+    allocated: AtomicUsize,
+    /// The most pages `Epochs` has held retired.
+    retired_peak: AtomicUsize,
+    /// Pages of the frames in the table.
+    resident: AtomicUsize,
+    misses: AtomicU64,
+    run_reads: AtomicU64,
+    private_runs: AtomicU64,
 }
 
 /// A bounded cache of pages read from one file; see the module documentation.
@@ -153,37 +223,43 @@ pub(crate) struct PageCache {
     page_size: usize,
     capacity_bytes: u64,
     capacity_frames: usize,
+    /// Pages missed between two replays.
     batch: usize,
-    shards: Box<[RwLock<PgnoMap<Entry>>]>,
-    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
-    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
-    /// that would only move them to the front of T2 again.
-    generation: AtomicU64,
-    /// Page frames allocated and not yet freed: in the map, retired, in the pool, or being read.
-    /// Freed frames go back to the pool while this is within the capacity plus the most frames
-    /// ever retired at once (what readers overlapping evictions need), so that misses reuse
-    /// memory instead of allocating (with glibc, memory freed by one thread is not reused by
-    /// another's allocations) and memory stays at what the workload needs.
-    allocated: AtomicUsize,
-    /// The most frames `Epochs::retired` has held.
-    retired_peak: AtomicUsize,
-    stripes: Box<[Stripe]>,
-    epochs: Mutex<Epochs>,
-    pool: Mutex<Vec<Frame>>,
-    queued: Mutex<Vec<u64>>,
-    policy: Mutex<Policy>,
-    misses: AtomicU64,
-    run_reads: AtomicU64,
+    /// The largest run of pages cached (larger ones are read privately).
+    max_run: u64,
+    slots: Slots,
     /// With verification on: the check every page or run read from the file passes before it is
     /// cached or lent (once per miss; hits trust the frame).
     verify: Option<Verifier>,
+    stripes: Box<[Stripe]>,
+    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
+    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
+    /// that would only move them to the front of T2 again.
+    generation: Padded<AtomicU64>,
+    counters: Padded<Counters>,
+    epochs: Padded<Mutex<Epochs>>,
+    pool: Padded<Mutex<Vec<Frame>>>,
+    /// Run frames freed, kept for runs of the same length (with the bytes they hold), at most
+    /// [`RUN_POOL_SHARE`] of the capacity, the oldest dropped first: reusing one costs no
+    /// mapping, faulting in and zeroing.
+    run_pool: Padded<Mutex<(std::collections::VecDeque<Frame>, usize)>>,
+    queued: Padded<Mutex<Queue>>,
+    policy: Padded<Mutex<Policy>>,
 }
 
 /// The stripe of the calling thread.
+#[inline]
 fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local!(static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
-    INDEX.with(|i| *i)
+    thread_local!(static INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) });
+    INDEX.with(|i| match i.get() {
+        usize::MAX => {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            i.set(n);
+            n
+        }
+        n => n,
+    })
 }
 
 /// The number of frames `capacity_bytes` holds; `InvalidOption` if fewer than [`MIN_FRAMES`].
@@ -196,11 +272,6 @@ pub(crate) fn check_capacity(capacity_bytes: usize, page_size: usize) -> Result<
         )));
     }
     Ok(frames)
-}
-
-/// The map shard of page `pgno`.
-fn shard_index(pgno: u64) -> usize {
-    bucket(pgno, SHARD_BITS)
 }
 
 impl PageCache {
@@ -216,158 +287,206 @@ impl PageCache {
         let frames = check_capacity(capacity_bytes, page_size)?;
         let batch = (frames / 16).clamp(1, MAX_MISS_BATCH);
         debug_assert!(frames >= MIN_FRAMES && 2 * batch < frames);
+        let policy_pages = (frames - 2 * batch).max(1);
         Ok(PageCache {
             file,
             page_size,
             capacity_bytes: capacity_bytes as u64,
             capacity_frames: frames,
             batch,
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            max_run: (policy_pages / MAX_RUN_SHARE).max(1) as u64,
+            slots: Slots::default(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
-            epochs: Mutex::new(Epochs::default()),
-            pool: Mutex::new(Vec::new()),
-            generation: AtomicU64::new(0),
-            allocated: AtomicUsize::new(0),
-            retired_peak: AtomicUsize::new(0),
-            queued: Mutex::new(Vec::with_capacity(batch)),
-            policy: Mutex::new(Policy {
-                arc: ArcPolicy::new((frames - 2 * batch).max(1)),
+            generation: Padded::default(),
+            counters: Padded::default(),
+            epochs: Padded::default(),
+            pool: Padded::default(),
+            run_pool: Padded::default(),
+            queued: Padded::default(),
+            policy: Padded(Mutex::new(Policy {
+                arc: ArcPolicy::new(policy_pages),
+                weights: PgnoMap::default(),
+                pages: 0,
                 replaying: Vec::with_capacity(batch),
                 evicted: Vec::with_capacity(batch),
                 evictions: 0,
-            }),
-            misses: AtomicU64::new(0),
-            run_reads: AtomicU64::new(0),
+            })),
             verify,
         })
-    }
-
-    fn shard(&self, pgno: u64) -> &RwLock<PgnoMap<Entry>> {
-        &self.shards[shard_index(pgno)]
     }
 
     /// Registers a reader: until the matching [`PageCache::leave`], no frame it finds in the cache
     /// is freed. Returns the epoch to leave with.
     pub fn enter(&self) -> u64 {
-        let mut e = self.epochs.lock();
-        let epoch = e.current;
-        *e.readers.entry(epoch).or_default() += 1;
-        epoch
+        self.epochs.lock().enter()
     }
 
     /// Unregisters a reader that entered at `epoch`, and frees what no reader can hold any more.
     pub fn leave(&self, epoch: u64) {
         let mut e = self.epochs.lock();
-        if let std::collections::btree_map::Entry::Occupied(mut o) = e.readers.entry(epoch) {
-            *o.get_mut() -= 1;
-            if *o.get() == 0 {
-                o.remove();
-            }
-        }
-        self.collect(&mut e);
+        e.leave(epoch);
+        e.collect(self.page_size, |entry| self.recycle(entry.frame));
     }
 
-    /// Retires frames just removed from the map, and frees what no reader can hold any more.
-    fn retire(&self, frames: Vec<Frame>) {
-        if frames.is_empty() {
+    /// Retires entries just removed from the table, and frees what no reader can hold any more.
+    /// (Boxed: readers hold pointers to them, so they must not move.)
+    #[allow(clippy::vec_box)]
+    fn retire(&self, entries: Vec<Box<Entry>>) {
+        if entries.is_empty() {
             return;
         }
+        let pages: usize = entries.iter().map(|e| e.len() / self.page_size).sum();
+        self.counters.resident.fetch_sub(pages, Ordering::Relaxed);
         let mut e = self.epochs.lock();
-        let epoch = e.current;
-        e.current += 1;
-        e.retired_frames += frames.len();
-        e.retired.push_back((epoch, frames));
-        self.retired_peak
-            .fetch_max(e.retired_frames, Ordering::Relaxed);
-        self.collect(&mut e);
+        e.retire(entries, pages);
+        self.counters
+            .retired_peak
+            .fetch_max(e.retired_pages(), Ordering::Relaxed);
+        e.collect(self.page_size, |entry| self.recycle(entry.frame));
     }
 
-    /// Frees the retired frames that every reader entered after; they go back to the pool.
-    fn collect(&self, e: &mut Epochs) {
-        let oldest = e.readers.keys().next().copied().unwrap_or(u64::MAX);
-        while e.retired.front().is_some_and(|(epoch, _)| *epoch < oldest) {
-            let Some((_, frames)) = e.retired.pop_front() else {
-                break;
-            };
-            e.retired_frames -= frames.len();
-            for f in frames {
-                self.recycle(f);
+    /// The `npages` pages from `pgno` (a page, or a large value's run) from the cache, or read
+    /// from the file into it; `with` gets the frame while it is certainly in the table. `None`
+    /// if they are not to be cached: a run over the size limit, a page number beyond the table,
+    /// or a frame of another length cached at `pgno` (which a correct tree never asks for).
+    ///
+    /// The caller has entered the cache ([`PageCache::enter`]) and not left since.
+    #[inline]
+    fn lookup<R>(&self, pgno: u64, npages: u64, with: impl Fn(&Entry) -> R) -> Result<Option<R>> {
+        let len = npages as usize * self.page_size;
+        let e = self.slots.get(pgno);
+        if !e.is_null() {
+            // SAFETY: the caller entered the cache before this load and has not left, so an entry
+            // loaded from the table stays allocated (it is retired, not freed, when it leaves the
+            // table) until the caller leaves; an entry is never written once in the table.
+            let e = unsafe { &*e };
+            if e.len() != len {
+                return Ok(None);
+            }
+            let r = with(e);
+            self.hit(pgno, self.fresh_hit(pgno, e));
+            return Ok(Some(r));
+        }
+        self.lookup_miss(pgno, npages, with)
+    }
+
+    /// The miss path of [`PageCache::lookup`]: reads the frame and puts it in the table (or uses
+    /// the one another thread put there meanwhile).
+    #[inline(never)]
+    fn lookup_miss<R>(
+        &self,
+        pgno: u64,
+        npages: u64,
+        with: impl Fn(&Entry) -> R,
+    ) -> Result<Option<R>> {
+        if npages > self.max_run || !Slots::covers(pgno) {
+            return Ok(None);
+        }
+        let frame = if npages == 1 {
+            self.read_page(pgno)?
+        } else {
+            self.counters.run_reads.fetch_add(1, Ordering::Relaxed);
+            let frame = self.read_run_frame(pgno, npages)?;
+            self.counters
+                .allocated
+                .fetch_add(npages as usize, Ordering::Relaxed);
+            frame
+        };
+        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
+        let r = with(&entry);
+        match self.slots.replace_if(pgno, std::ptr::null(), entry) {
+            Ok(_) => {
+                // The entry and its frame's bytes did not move: `r` still describes them.
+                self.counters
+                    .resident
+                    .fetch_add(npages as usize, Ordering::Relaxed);
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                self.queue_miss(pgno, npages);
+                Ok(Some(r))
+            }
+            Err(ours) => {
+                // Another thread cached it meanwhile: use its frame; ours goes back to the pool.
+                self.recycle(ours.frame);
+                self.lookup(pgno, npages, with)
             }
         }
     }
 
-    /// Page `pgno`, from the cache or read from the file into it; `with` gets the frame while it
-    /// is certainly in the map (under the shard's lock).
-    fn lookup<R>(&self, pgno: u64, with: impl FnOnce(&Frame) -> R) -> Result<R> {
-        {
-            let shard = self.shard(pgno).read();
-            if let Some(e) = shard.get(&pgno) {
-                let (r, fresh) = (with(&e.frame), self.fresh_hit(pgno, e));
-                drop(shard);
-                self.hit(pgno, fresh);
-                return Ok(r);
-            }
+    /// Page `pgno` (`npages == 1`) or the run of `npages` pages from it, as a frame the caller
+    /// shares (it lives as long as the caller holds it), without entering the cache.
+    pub fn get(&self, pgno: u64, npages: u64) -> Result<Frame> {
+        let epoch = self.enter();
+        let r = self.lookup(pgno, npages, |e| e.frame.clone());
+        self.leave(epoch);
+        match r? {
+            Some(frame) => Ok(frame),
+            None => self.read_run(pgno, npages),
         }
-        let frame = self.read_page(pgno)?;
-        let (r, ours) = {
-            let mut shard = self.shard(pgno).write();
-            match shard.get(&pgno) {
-                // Another thread read it meanwhile: use its frame; ours goes back to the pool.
-                Some(e) => (with(&e.frame), Some(frame)),
-                None => {
-                    let e = shard.entry(pgno).or_insert(Entry {
-                        frame,
-                        recorded: AtomicU64::new(self.generation.load(Ordering::Relaxed)),
-                    });
-                    (with(&e.frame), None)
+    }
+
+    /// The `npages` pages from `pgno`, as a pointer to the bytes of a frame in the table, or
+    /// `None` if they are not cached (see [`PageCache::lookup`]: the caller reads them with
+    /// [`PageCache::read_run`]). The caller must have entered the cache ([`PageCache::enter`])
+    /// and not left since: then the bytes stay allocated, and unchanged, until it leaves.
+    #[inline]
+    pub fn get_entered(&self, pgno: u64, npages: u64) -> Result<Option<*const [u8]>> {
+        self.lookup(pgno, npages, |e| e.bytes)
+    }
+
+    /// Puts a frame nobody else holds back into its pool (or frees it if the pool is full). A
+    /// frame still shared (lent out by [`PageCache::get`]) is freed by its last holder instead.
+    fn recycle(&self, mut frame: Frame) {
+        let pages = frame.len() / self.page_size;
+        let unshared = Arc::get_mut(&mut frame).is_some();
+        if pages > 1 {
+            // Counted as allocated while cached only.
+            self.counters.allocated.fetch_sub(pages, Ordering::Relaxed);
+            let limit = self.capacity_bytes / RUN_POOL_SHARE;
+            if unshared && frame.len() as u64 <= limit {
+                // Frames of lengths no longer read go first (freed once the lock is released).
+                let mut dropped = Vec::new();
+                let mut pool = self.run_pool.lock();
+                pool.1 += frame.len();
+                pool.0.push_back(frame);
+                while pool.1 as u64 > limit {
+                    let Some(old) = pool.0.pop_front() else { break };
+                    pool.1 -= old.len();
+                    dropped.push(old);
                 }
             }
-        };
-        match ours {
-            None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                self.queue_miss(pgno);
-            }
-            Some(frame) => {
-                self.recycle(frame);
-                self.hit(pgno, false);
-            }
+            return;
         }
-        Ok(r)
-    }
-
-    /// Page `pgno`, as a frame the caller shares (it lives as long as the caller holds it).
-    pub fn get(&self, pgno: u64) -> Result<Frame> {
-        self.lookup(pgno, Frame::clone)
-    }
-
-    /// Page `pgno`, as a pointer to the bytes of a frame in the map. The caller must have entered
-    /// the cache ([`PageCache::enter`]) and not left since: then the bytes stay allocated, and
-    /// unchanged, until it leaves.
-    pub fn get_entered(&self, pgno: u64) -> Result<*const [u8]> {
-        self.lookup(pgno, Arc::as_ptr)
-    }
-
-    /// Puts a frame nobody else holds back into the pool (or frees it if the pool is full). A
-    /// frame still shared (lent out as a `PageRef`) is freed by its last holder instead.
-    fn recycle(&self, mut frame: Frame) {
-        let budget =
-            self.capacity_frames + 2 * self.batch + self.retired_peak.load(Ordering::Relaxed);
-        if Arc::get_mut(&mut frame).is_some()
-            && frame.len() == self.page_size
-            && self.allocated.load(Ordering::Relaxed) <= budget
-        {
+        let budget = self.capacity_frames
+            + 2 * self.batch
+            + self.counters.retired_peak.load(Ordering::Relaxed);
+        if unshared && self.counters.allocated.load(Ordering::Relaxed) <= budget {
             self.pool.lock().push(frame);
         } else {
             // Freed here, or by the last holder of a frame lent out.
-            self.allocated.fetch_sub(1, Ordering::Relaxed);
+            self.counters.allocated.fetch_sub(pages, Ordering::Relaxed);
+        }
+    }
+
+    /// A run frame of `len` bytes: a pooled one of that length, or a new one.
+    fn run_frame(&self, len: usize) -> Result<Frame> {
+        let pooled = {
+            let mut pool = self.run_pool.lock();
+            let i = pool.0.iter().rposition(|f| f.len() == len);
+            i.and_then(|i| {
+                pool.1 -= len;
+                pool.0.remove(i)
+            })
+        };
+        match pooled {
+            Some(frame) => Ok(frame),
+            None => super::frame::run(len),
         }
     }
 
     /// A new, zeroed page frame.
     fn new_frame(&self) -> Frame {
-        self.allocated.fetch_add(1, Ordering::Relaxed);
-        Frame::from(vec![0u8; self.page_size])
+        self.counters.allocated.fetch_add(1, Ordering::Relaxed);
+        super::frame::page(self.page_size)
     }
 
     /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.
@@ -395,18 +514,26 @@ impl PageCache {
         self.verify.map_or(Ok(()), |verify| verify(pgno, bytes))
     }
 
-    /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
-    /// of their own, outside the cache.
-    pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Frame> {
-        self.run_reads.fetch_add(1, Ordering::Relaxed);
+    /// `npages` consecutive pages from `pgno` read from the file into a new frame, verified.
+    fn read_run_frame(&self, pgno: u64, npages: u64) -> Result<Frame> {
         let len = npages
             .checked_mul(self.page_size as u64)
             .and_then(|l| usize::try_from(l).ok())
             .ok_or_else(|| corrupted(pgno, format!("run of {npages} pages is too large")))?;
-        let mut bytes = vec![0u8; len];
-        self.read_into(&mut bytes, pgno)?;
-        self.verified(pgno, &bytes)?;
-        Ok(Frame::from(bytes))
+        let mut frame = self.run_frame(len)?;
+        let bytes = Arc::get_mut(&mut frame).expect("a new or pooled frame is not shared");
+        self.read_into(bytes, pgno)?;
+        self.verified(pgno, bytes)?;
+        Ok(frame)
+    }
+
+    /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
+    /// of their own, outside the cache: for a value too large to cache.
+    pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Frame> {
+        self.counters.run_reads.fetch_add(1, Ordering::Relaxed);
+        self.counters.private_runs.fetch_add(1, Ordering::Relaxed);
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        self.read_run_frame(pgno, npages)
     }
 
     /// Fills `bytes` from page `pgno` on; a short read (the file was truncated under us) is an
@@ -437,6 +564,7 @@ impl PageCache {
     }
 
     /// Whether a hit on `e` is the first of this generation (and so is to be recorded).
+    #[inline]
     fn fresh_hit(&self, pgno: u64, e: &Entry) -> bool {
         let generation = self.generation.load(Ordering::Relaxed);
         // Only a sample of the pages (a different one each generation) records hits: the policy
@@ -454,6 +582,7 @@ impl PageCache {
     }
 
     /// Counts a hit that the caller served itself (a page it looked up earlier).
+    #[inline]
     pub fn count_hit(&self) {
         self.stripes[stripe_index()]
             .hits
@@ -462,12 +591,18 @@ impl PageCache {
 
     /// Counts a hit and, if `record`, records it in the calling thread's stripe, replaying the
     /// stripe into the policy once it holds a batch and the policy is free.
+    #[inline]
     fn hit(&self, pgno: u64, record: bool) {
         let stripe = &self.stripes[stripe_index()];
         stripe.hits.fetch_add(1, Ordering::Relaxed);
-        if !record {
-            return;
+        if record {
+            self.record(stripe, pgno);
         }
+    }
+
+    /// Records a hit on `pgno` in `stripe` (see [`PageCache::hit`]).
+    #[inline(never)]
+    fn record(&self, stripe: &Stripe, pgno: u64) {
         let Some(mut pending) = stripe.pending.try_lock() else {
             return;
         };
@@ -491,12 +626,13 @@ impl PageCache {
         }
     }
 
-    /// Queues a page just inserted into the map; the thread that fills the queue replays it.
-    fn queue_miss(&self, pgno: u64) {
+    /// Queues a frame just inserted into the table; the thread that fills the queue replays it.
+    fn queue_miss(&self, pgno: u64, npages: u64) {
         let full = {
             let mut q = self.queued.lock();
-            q.push(pgno);
-            q.len() >= self.batch
+            q.misses.push((pgno, npages));
+            q.pages += npages as usize;
+            q.pages >= self.batch
         };
         if full {
             let mut policy = self.policy.lock();
@@ -505,7 +641,8 @@ impl PageCache {
     }
 
     /// Under the policy lock: replays the recorded hits and queued misses, then removes what the
-    /// policy evicted from the map.
+    /// policy evicted from the table, evicting more while the frames' pages exceed the policy's
+    /// capacity (large values weigh their pages).
     fn replay(&self, policy: &mut Policy) {
         for stripe in self.stripes.iter() {
             if let Some(mut pending) = stripe.pending.try_lock() {
@@ -513,53 +650,45 @@ impl PageCache {
             }
         }
         self.generation.fetch_add(1, Ordering::Relaxed);
-        std::mem::swap(&mut *self.queued.lock(), &mut policy.replaying);
-        let Policy {
-            arc,
-            replaying,
-            evicted,
-            ..
-        } = policy;
-        for k in replaying.drain(..) {
-            arc.access(k, evicted);
+        {
+            let mut q = self.queued.lock();
+            std::mem::swap(&mut q.misses, &mut policy.replaying);
+            q.pages = 0;
         }
-        policy.evictions += policy.evicted.len() as u64;
-        self.remove(&mut policy.evicted);
-    }
-
-    /// Removes `pages` from the map, taking each shard's lock once, and retires their frames.
-    fn remove(&self, pages: &mut Vec<u64>) {
-        pages.sort_unstable_by_key(|&p| shard_index(p));
-        let mut removed = Vec::with_capacity(pages.len());
-        for group in pages.chunk_by(|&a, &b| shard_index(a) == shard_index(b)) {
-            let mut shard = self.shard(group[0]).write();
-            removed.extend(
-                group
-                    .iter()
-                    .filter_map(|p| shard.remove(p).map(|e| e.frame)),
-            );
+        let mut replaying = std::mem::take(&mut policy.replaying);
+        let mut last = None;
+        for &(k, npages) in &replaying {
+            let hit = policy.arc.access(k, &mut policy.evicted);
+            policy.admitted(k, npages as usize, hit);
+            self.drop_evicted(policy);
+            last = Some(k);
         }
-        pages.clear();
-        self.retire(removed);
-    }
-
-    /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages): every cached page among them
-    /// takes its new contents. Pages not cached are left alone. Readers still holding an old frame
-    /// cannot reach these pages (they were free in every live snapshot), so they are unaffected.
-    pub fn overwrite(&self, pages: &[(u64, &[u8])]) {
-        let ps = self.page_size;
-        let mut replaced = Vec::new();
-        for &(first, bytes) in pages {
-            for (i, page) in bytes.chunks_exact(ps).enumerate() {
-                let pgno = first + i as u64;
-                let mut shard = self.shard(pgno).write();
-                if let Some(e) = shard.get_mut(&pgno) {
-                    self.allocated.fetch_add(1, Ordering::Relaxed);
-                    replaced.push(std::mem::replace(&mut e.frame, Frame::from(page)));
+        replaying.clear();
+        policy.replaying = replaying;
+        if let Some(avoid) = last {
+            while policy.pages > policy.arc.capacity() {
+                if !policy.arc.evict(avoid, &mut policy.evicted) {
+                    break;
                 }
+                self.drop_evicted(policy);
             }
         }
-        self.retire(replaced);
+    }
+
+    /// Under the policy lock: removes the frames of the keys the policy just evicted from the
+    /// table, and retires them.
+    fn drop_evicted(&self, policy: &mut Policy) {
+        if policy.evicted.is_empty() {
+            return;
+        }
+        let mut removed = Vec::with_capacity(policy.evicted.len());
+        for k in std::mem::take(&mut policy.evicted) {
+            policy.pages -= policy.weight(k);
+            policy.weights.remove(&k);
+            policy.evictions += 1;
+            removed.extend(self.slots.take(k));
+        }
+        self.retire(removed);
     }
 
     /// Counters and policy state.
@@ -569,152 +698,26 @@ impl PageCache {
         CacheStats {
             capacity_bytes: self.capacity_bytes,
             capacity_frames: self.capacity_frames,
-            resident_frames: self.shards.iter().map(|s| s.read().len()).sum(),
+            resident_frames: self.counters.resident.load(Ordering::Relaxed),
             hits: self
                 .stripes
                 .iter()
                 .map(|s| s.hits.load(Ordering::Relaxed))
                 .sum(),
-            misses: self.misses.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
             evictions: policy.evictions,
-            retired_frames: self.epochs.lock().retired_frames,
-            run_reads: self.run_reads.load(Ordering::Relaxed),
+            retired_frames: self.epochs.lock().retired_pages(),
+            run_reads: self.counters.run_reads.load(Ordering::Relaxed),
+            private_runs: self.counters.private_runs.load(Ordering::Relaxed),
             target_t1: policy.arc.target(),
             arc_lists: [lens.t1, lens.t2, lens.b1, lens.b2],
         }
     }
 }
 
+#[path = "cache_writes.rs"]
+mod writes;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    const PS: usize = 4096;
-
-    /// A file of `pages` pages, page `i` filled with the bytes of `i`.
-    fn file(pages: u64) -> File {
-        let mut f = tempfile::tempfile().unwrap();
-        for i in 0..pages {
-            let page: Vec<u8> = i.to_le_bytes().iter().copied().cycle().take(PS).collect();
-            f.write_all(&page).unwrap();
-        }
-        f
-    }
-
-    fn check(frame: &[u8], pgno: u64) {
-        assert_eq!(frame.len(), PS);
-        assert!(
-            frame.chunks(8).all(|c| c == pgno.to_le_bytes()),
-            "page {pgno} holds other contents"
-        );
-    }
-
-    #[test]
-    fn threads_racing_on_a_small_cache_read_the_right_pages() {
-        const PAGES: u64 = 500;
-        const THREADS: u64 = 4;
-        let cache = PageCache::new(file(PAGES), PS, 32 * PS, None).unwrap();
-        std::thread::scope(|s| {
-            for t in 0..THREADS {
-                let cache = &cache;
-                s.spawn(move || {
-                    let mut x = t + 1;
-                    let mut held = Vec::new();
-                    for i in 0..20_000u64 {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        // Half the reads on 20 hot pages, half anywhere.
-                        let pgno = if i % 2 == 0 { x % 20 } else { x % PAGES };
-                        let f = cache.get(pgno).unwrap();
-                        check(&f, pgno);
-                        if i % 1000 == 0 {
-                            held.push((pgno, f));
-                        }
-                        let resident: usize = cache.shards.iter().map(|s| s.read().len()).sum();
-                        let bound = 32 + 3 * THREADS as usize;
-                        assert!(resident <= bound, "{resident} frames resident");
-                    }
-                    // Frames held across evictions keep their contents.
-                    for (pgno, f) in held {
-                        check(&f, pgno);
-                    }
-                });
-            }
-        });
-        let s = cache.stats();
-        assert_eq!(s.capacity_frames, 32);
-        assert!(s.hits > 0 && s.misses > 0 && s.evictions > 0, "{s:?}");
-        let [t1, t2, b1, b2] = s.arc_lists;
-        assert!(
-            t1 + t2 <= 32 && t1 + b1 <= 32 && t1 + t2 + b1 + b2 <= 64,
-            "{s:?}"
-        );
-    }
-
-    #[test]
-    fn overwrite_replaces_cached_pages_only() {
-        let cache = PageCache::new(file(100), PS, 16 * PS, None).unwrap();
-        let old = cache.get(5).unwrap();
-        let new_page = vec![0xAB; PS];
-        let run = vec![0xCD; 2 * PS];
-        cache.overwrite(&[(5, &new_page[..]), (50, &run[..])]);
-        assert!(cache.get(5).unwrap().iter().all(|&b| b == 0xAB));
-        check(&old, 5); // a holder of the old frame is unaffected
-                        // Page 50 was not cached: it is read from the file again.
-        check(&cache.get(50).unwrap(), 50);
-    }
-
-    #[test]
-    fn frames_of_an_entered_reader_outlive_eviction_until_it_leaves() {
-        let cache = PageCache::new(file(200), PS, 16 * PS, None).unwrap();
-        let epoch = cache.enter();
-        let held: Vec<(u64, *const [u8])> =
-            (0..8).map(|p| (p, cache.get_entered(p).unwrap())).collect();
-        // Another reader sweeps the file twice: every frame above is evicted and retired.
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let e = cache.enter();
-                for p in (0..200).chain(0..200) {
-                    // SAFETY: this reader entered above and leaves after its last use.
-                    check(unsafe { &*cache.get_entered(p).unwrap() }, p);
-                }
-                cache.leave(e);
-            });
-        });
-        let s = cache.stats();
-        assert!(s.evictions >= 200 && s.retired_frames >= 8, "{s:?}");
-        for (p, ptr) in held {
-            // SAFETY: `epoch` has not left yet.
-            check(unsafe { &*ptr }, p);
-        }
-        cache.leave(epoch);
-        assert_eq!(
-            cache.stats().retired_frames,
-            0,
-            "nothing waits once every reader left"
-        );
-        assert!(
-            !cache.pool.lock().is_empty(),
-            "freed frames are kept for reuse"
-        );
-    }
-
-    #[test]
-    fn short_reads_are_errors() {
-        let cache = PageCache::new(file(10), PS, 16 * PS, None).unwrap();
-        assert!(matches!(
-            cache.get(10),
-            Err(Error::Corrupted { page: 10, .. })
-        ));
-        assert!(matches!(
-            cache.read_run(8, 3),
-            Err(Error::Corrupted { page: 8, .. })
-        ));
-        assert!(matches!(
-            PageCache::new(file(1), PS, 3 * PS, None),
-            Err(Error::InvalidOption(_))
-        ));
-    }
-}
+#[path = "cache_tests.rs"]
+mod tests;

@@ -2,10 +2,11 @@
 //! the read-only memory map, or `pread` into a bounded page cache ([`cache`]). All of larchdb's
 //! `unsafe` code lives in this module.
 //!
-//! Writes never go through the map: pages are written with `pwrite`/`pwritev`, so a stray pointer
-//! cannot corrupt the file. The map reserves address space well beyond the file, so growth rarely
-//! needs a new mapping; when it does, the old mapping lives on (behind an `Arc`) until the last
-//! snapshot that reads through it is dropped.
+//! Committed pages wait in a write window ([`window`]) that readers consult first, and reach the
+//! file when it is flushed. Writes never go through the map: pages are written with
+//! `pwrite`/`pwritev`, so a stray pointer cannot corrupt the file. The map reserves address space
+//! well beyond the file, so growth rarely needs a new mapping; when it does, the old mapping lives
+//! on (behind an `Arc`) until the last snapshot that reads through it is dropped.
 //!
 //! Pages read from the file are verified before any read relies on them (`verified.rs`): with
 //! the map at a page's first touch after the open, with the cache at every miss.
@@ -18,17 +19,22 @@
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
 pub(crate) mod cache;
+mod epochs;
+mod frame;
 pub(crate) mod hasher;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
 pub(crate) mod policy;
 #[cfg(feature = "testing")]
 pub mod sim;
+mod slots;
 mod verified;
 mod view;
+pub(crate) mod window;
 
 pub(crate) use verified::Verifier;
 pub(crate) use view::{Backing, Overlay, TxnView, View};
+pub(crate) use window::Window;
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -54,6 +60,12 @@ const MIN_MAP_RESERVE: u64 = 1 << 30;
 const MIN_GROWTH: u64 = 1 << 20;
 /// ...and at most this many beyond what is needed.
 const MAX_GROWTH: u64 = 256 << 20;
+/// The most bytes one write system call carries. The kernel sizes the page-cache folios it
+/// creates for a write by the write's length, and every later write into a folio walks all of its
+/// blocks (ext4 on Linux 6.16 and later): a 4 KiB write into a 2 MiB folio measured 6.7 us here
+/// against 1.3 us into a 4 KiB one. Capping writes keeps folios small, so the single-page writes
+/// of later commits stay cheap; 32 KiB still lets a run of pages go in one call.
+const MAX_WRITE: usize = 32 << 10;
 
 /// The open database file, locked for this handle.
 pub(crate) struct FileStore {
@@ -159,29 +171,42 @@ impl FileStore {
         Ok(done)
     }
 
-    /// Writes `buf` at `offset` in full.
+    /// Writes `buf` at `offset` in full, in calls of at most [`MAX_WRITE`] bytes.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
         self.before(OpKind::Write)?;
-        self.file.write_all_at(buf, offset)?;
+        let mut done = 0;
+        for chunk in buf.chunks(MAX_WRITE) {
+            self.file.write_all_at(chunk, offset + done)?;
+            done += chunk.len() as u64;
+        }
         self.wrote(offset, buf);
         Ok(())
     }
 
-    /// Writes pages, given as `(pgno, bytes)` sorted by page number, coalescing runs of
-    /// consecutive pages into one `pwritev` each.
+    /// Writes pages (or runs of pages), given as `(pgno, bytes)` sorted by page number: each run
+    /// of consecutive pages goes in `pwritev` calls of at most [`MAX_WRITE`] bytes.
     pub fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> Result<()> {
         self.before(OpKind::Write)?;
-        const MAX_IOV: usize = 512;
-        let mut i = 0;
-        while i < pages.len() {
-            let mut j = i + 1;
-            let mut next = pages[i].0 + (pages[i].1.len() / page_size) as u64;
-            while j < pages.len() && j - i < MAX_IOV && pages[j].0 == next {
-                next += (pages[j].1.len() / page_size) as u64;
-                j += 1;
+        let mut call: Vec<&[u8]> = Vec::new();
+        let (mut call_start, mut call_len) = (0u64, 0usize);
+        for &(pgno, bytes) in pages {
+            let mut offset = pgno * page_size as u64;
+            for piece in bytes.chunks(page_size) {
+                let follows = offset == call_start + call_len as u64;
+                if !call.is_empty() && (!follows || call_len + piece.len() > MAX_WRITE) {
+                    self.write_vectored_at(&call, call_start)?;
+                    call.clear();
+                }
+                if call.is_empty() {
+                    (call_start, call_len) = (offset, 0);
+                }
+                call.push(piece);
+                call_len += piece.len();
+                offset += piece.len() as u64;
             }
-            self.write_vectored_at(&pages[i..j], pages[i].0 * page_size as u64)?;
-            i = j;
+        }
+        if !call.is_empty() {
+            self.write_vectored_at(&call, call_start)?;
         }
         for &(pgno, bytes) in pages {
             self.wrote(pgno * page_size as u64, bytes);
@@ -190,15 +215,15 @@ impl FileStore {
     }
 
     /// Writes consecutive buffers at `offset`, finishing a short `pwritev` with plain writes.
-    fn write_vectored_at(&self, bufs: &[(u64, &[u8])], offset: u64) -> Result<()> {
+    fn write_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> Result<()> {
         let iov: Vec<libc::iovec> = bufs
             .iter()
-            .map(|(_, b)| libc::iovec {
+            .map(|b| libc::iovec {
                 iov_base: b.as_ptr() as *mut libc::c_void,
                 iov_len: b.len(),
             })
             .collect();
-        let total: usize = bufs.iter().map(|(_, b)| b.len()).sum();
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
         let written = loop {
             // SAFETY: every iovec points into a buffer borrowed by `bufs` for the duration of this
             // call, with its exact length; pwritev only reads them. The fd is ours and open.
@@ -221,7 +246,7 @@ impl FileStore {
         if written < total {
             // Finish what a short write left, buffer by buffer.
             let mut pos = 0usize;
-            for (_, b) in bufs {
+            for b in bufs {
                 let end = pos + b.len();
                 if end > written {
                     let skip = written.saturating_sub(pos);
@@ -293,6 +318,15 @@ impl FileStore {
             s.range_synced(offset);
         }
         Ok(())
+    }
+
+    /// Asks the kernel to start writing the file's dirty pages back, without waiting for it and
+    /// without making anything durable (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so
+    /// that the next checkpoint's `fdatasync` finds less to write. Best effort: an error here
+    /// changes nothing, and a write-back failure is reported by that `fdatasync`.
+    pub fn start_writeback(&self) {
+        // SAFETY: sync_file_range takes our open fd and integers; it touches no memory of ours.
+        unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
     }
 
     /// Makes everything written so far durable (`fdatasync`).

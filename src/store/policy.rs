@@ -102,6 +102,12 @@ impl<const N: usize> Lists<N> {
         (idx != NIL).then_some(idx)
     }
 
+    /// The node after `idx` toward the MRU end of its list, if any.
+    pub(crate) fn newer(&self, idx: u32) -> Option<u32> {
+        let next = self.nodes[idx as usize].newer;
+        (next != NIL).then_some(next)
+    }
+
     /// Adds `key` at the MRU end of `list` and returns its node's index.
     pub(crate) fn push_mru(&mut self, list: usize, key: u64) -> u32 {
         let node = Node {

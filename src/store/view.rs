@@ -6,6 +6,7 @@
 
 use super::cache::{Frame, PageCache};
 use super::hasher::bucket;
+use super::window::Window;
 use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
@@ -36,6 +37,8 @@ pub(crate) struct View {
     /// Pages held in memory instead of the file (a read-only handle's replay of the log), and
     /// how many pages of the file lie below them.
     overlay: Option<(Arc<Overlay>, u64)>,
+    /// Pages of recent commits not written to the file yet (a writable handle's write window).
+    window: Option<Arc<Window>>,
 }
 
 impl View {
@@ -46,7 +49,19 @@ impl View {
             page_count,
             page_size,
             overlay: None,
+            window: None,
         }
+    }
+
+    /// This view reading the pages `window` holds from it rather than from the file.
+    pub fn with_window(mut self, window: Arc<Window>) -> View {
+        self.window = Some(window);
+        self
+    }
+
+    /// The write window this view reads through, if any.
+    pub fn window(&self) -> Option<&Arc<Window>> {
+        self.window.as_ref()
     }
 
     /// This view with `pages` held in memory over it, covering `page_count` pages in all (some
@@ -57,26 +72,41 @@ impl View {
             page_count,
             page_size: self.page_size,
             overlay: Some((Arc::new(pages), self.page_count)),
+            window: None,
         }
     }
 
     /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
     /// holds them. A page number past the file's pages that the overlay lacks is corrupt.
+    #[inline]
     fn overlaid(&self, pgno: u64, npages: u64) -> Result<Option<&[u8]>> {
+        if let Some(w) = &self.window {
+            if let Some(b) = w.get(pgno) {
+                return self.checked_len(pgno, npages, b).map(Some);
+            }
+        }
         let Some((pages, file_pages)) = &self.overlay else {
             return Ok(None);
         };
         match pages.get(&pgno) {
-            Some(b) if b.len() as u64 == npages * self.page_size as u64 => Ok(Some(b)),
-            Some(_) => Err(corrupted(
-                pgno,
-                "page run length differs from its reference",
-            )),
+            Some(b) => self.checked_len(pgno, npages, b).map(Some),
             None if pgno.saturating_add(npages) > *file_pages => Err(corrupted(
                 pgno,
                 "page run lies past the end of the file's pages",
             )),
             None => Ok(None),
+        }
+    }
+
+    /// `bytes`, the in-memory copy of the run at `pgno`, if it is `npages` pages long.
+    fn checked_len<'a>(&self, pgno: u64, npages: u64, bytes: &'a [u8]) -> Result<&'a [u8]> {
+        if bytes.len() as u64 == npages * self.page_size as u64 {
+            Ok(bytes)
+        } else {
+            Err(corrupted(
+                pgno,
+                "page run length differs from its reference",
+            ))
         }
     }
 
@@ -152,7 +182,8 @@ impl View {
 /// With the cached backend it enters the cache (see [`PageCache::enter`]) at its first read, so
 /// the frames it is handed stay allocated until it leaves: when it is dropped, or through
 /// `&mut self` ([`TxnView::release`]), either of which proves no slice it returned is borrowed.
-/// Large values (multi-page runs) are read once per transaction and kept here.
+/// Large values (multi-page runs) too large for the cache are read once per transaction and kept
+/// here.
 pub(crate) struct TxnView {
     view: View,
     /// Once it has read through the cache: the epoch it entered at, and a session number, unique
@@ -177,36 +208,58 @@ impl TxnView {
         self.runs.get_mut().clear();
     }
 
+    /// The session of this reader's entry into `cache`, entering it at the first call.
+    #[inline]
+    fn session(&self, cache: &PageCache) -> u64 {
+        self.entered
+            .get_or_init(|| (cache.enter(), SESSIONS.fetch_add(1, Ordering::Relaxed)))
+            .1
+    }
+
     /// Page `pgno` from `cache`, borrowed for as long as `self`.
+    #[inline]
     fn cached_page<'a>(&'a self, cache: &PageCache, pgno: u64) -> Result<&'a [u8]> {
-        let (_, session) = *self
-            .entered
-            .get_or_init(|| (cache.enter(), SESSIONS.fetch_add(1, Ordering::Relaxed)));
+        let session = self.session(cache);
         let slot = bucket(pgno, RECENT_BITS);
         let (s, p, addr, len) = RECENT.with(|r| r[slot].get());
         if (s, p) == (session, pgno) {
             cache.count_hit();
-            // SAFETY: this thread stored `addr` and `len` from `get_entered(pgno)` (below) while
-            // this reader was entered under `session`. Sessions are never reused, and a reader
-            // that leaves (`release`) enters again under a new one, so this reader has been
-            // entered ever since, and the frame is still allocated and unchanged (see below). The
-            // page's contents cannot have changed for this reader either: a commit only rewrites
-            // pages that no live snapshot reaches.
+            // SAFETY: this thread stored `addr` and `len` from `get_entered(pgno, 1)` (below)
+            // while this reader was entered under `session`. Sessions are never reused, and a
+            // reader that leaves (`release`) enters again under a new one, so this reader has
+            // been entered ever since, and the frame is still allocated and unchanged (see
+            // below). The page's contents cannot have changed for this reader either: a commit
+            // only rewrites pages that no live snapshot reaches.
             return Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len) });
         }
-        let page = cache.get_entered(pgno)?;
+        let Some(page) = cache.get_entered(pgno, 1)? else {
+            return self.private_run(cache, pgno, 1);
+        };
         RECENT.with(|r| r[slot].set((session, pgno, page as *const u8 as usize, page.len())));
-        // SAFETY: this reader entered the cache (just above, or earlier) and leaves it only when
-        // dropped or through `release(&mut self)`, neither possible while the returned slice
-        // (borrowing `self`) lives. While it has not left, the cache frees no frame that was in
-        // its map when the reader looked it up, and a frame in the map is never written; the
-        // pointer is to such a frame's bytes, of exactly the frame's length.
+        // SAFETY: this reader entered the cache (in `session`, just above or earlier) and leaves
+        // it only when dropped or through `release(&mut self)`, neither possible while the
+        // returned slice (borrowing `self`) lives. While it has not left, the cache frees no
+        // frame that was in its table when the reader looked it up, and a frame in the table is
+        // never written; the pointer is to such a frame's bytes, of exactly the frame's length.
         Ok(unsafe { &*page })
     }
 
-    /// The run of `npages` pages from `pgno`, read once per transaction, borrowed for as long as
-    /// `self`.
+    /// The run of `npages` pages from `pgno` (a large value), from the cache, or read privately
+    /// once per transaction if the cache does not take it; borrowed for as long as `self`.
     fn cached_run<'a>(&'a self, cache: &PageCache, pgno: u64, npages: u64) -> Result<&'a [u8]> {
+        self.session(cache);
+        match cache.get_entered(pgno, npages)? {
+            // SAFETY: as in `cached_page`: this reader entered the cache just above (or earlier)
+            // and cannot leave while the returned slice borrows `self`, so the frame stays
+            // allocated and unchanged.
+            Some(run) => Ok(unsafe { &*run }),
+            None => self.private_run(cache, pgno, npages),
+        }
+    }
+
+    /// The run of `npages` pages from `pgno`, read from the file once per transaction and kept
+    /// here, borrowed for as long as `self`: for a large value the cache does not take.
+    fn private_run<'a>(&'a self, cache: &PageCache, pgno: u64, npages: u64) -> Result<&'a [u8]> {
         let lend = |f: &Frame| -> &'a [u8] {
             // SAFETY: `f` is an entry of `self.runs`. Its bytes live in the frame's own heap
             // allocation, which never moves and is never written once built; the entry keeps
@@ -274,8 +327,7 @@ impl TxnView {
         }
         match &self.view.backing {
             Backing::Map(m) => Ok(PageRef::Slice(m.page(pgno, range)?)),
-            Backing::Cache(c) if npages == 1 => Ok(PageRef::Frame(c.get(pgno)?)),
-            Backing::Cache(c) => Ok(PageRef::Frame(c.read_run(pgno, npages)?)),
+            Backing::Cache(c) => Ok(PageRef::Frame(c.get(pgno, npages)?)),
         }
     }
 }

@@ -132,7 +132,7 @@ impl Shared {
         self.log.sync.fail(st, e, self);
     }
 
-    /// With the writer role held: appends `record` (sealed, for `v`, whose pages are written) to
+    /// With the writer role held: appends `record` (sealed, for `v`, whose pages are placed) to
     /// the log and queues `v` for publication. Returns the LSN the commit must wait for before it
     /// returns (0: none). The caller checked that the record fits ([`CommitLog::room`]).
     pub(crate) fn append(
@@ -197,10 +197,18 @@ impl Shared {
     /// Then the log starts over in a new generation, and every waiting version is published.
     pub(crate) fn checkpoint(&self, v: &Arc<Version>) -> Result<()> {
         let started = Instant::now();
+        let flushed = match v.view.window() {
+            Some(w) => self.flush_window(w, &v.view),
+            None => Ok(()),
+        };
         let mut st = self.log.sync.lock();
         self.log.sync.wait_idle(&mut st);
         if let Some(msg) = st.failed() {
             return Err(Error::PreviousIo(msg.clone()));
+        }
+        if let Err(e) = flushed {
+            self.fail_log(&mut st, &e);
+            return Err(e);
         }
         let mut meta_state = self.meta.lock();
         let meta = Meta {

@@ -30,6 +30,9 @@ pub struct Metrics {
     pub checkpoint_time: Duration,
     /// Bytes of tree pages written by the commits that checkpoints made durable.
     pub checkpoint_bytes: u64,
+    /// Times the write window (tree pages of recent commits, held in memory) was written into
+    /// the file: when full, before a checkpoint, and when commits pause.
+    pub window_flushes: u64,
     /// The page cache's hit rate ([`crate::Backend::Cached`]); None with the map.
     pub cache_hit_rate: Option<f64>,
 }
@@ -49,6 +52,9 @@ pub(crate) struct Counters {
     checkpoint_ns: AtomicU64,
     page_bytes: AtomicU64,
     checkpoint_bytes: AtomicU64,
+    window_flushes: AtomicU64,
+    /// Bytes of tree pages written since the kernel was last asked to start writing them back.
+    unflushed_bytes: AtomicU64,
 }
 
 impl Default for Counters {
@@ -64,6 +70,8 @@ impl Default for Counters {
             checkpoint_ns: AtomicU64::new(0),
             page_bytes: AtomicU64::new(0),
             checkpoint_bytes: AtomicU64::new(0),
+            unflushed_bytes: AtomicU64::new(0),
+            window_flushes: AtomicU64::new(0),
         }
     }
 }
@@ -96,6 +104,16 @@ impl Counters {
         self.max_latency_ns.fetch_max(ns, Relaxed);
     }
 
+    /// The write window was written into the file.
+    pub fn window_flushed(&self) {
+        self.window_flushes.fetch_add(1, Relaxed);
+    }
+
+    /// Commits so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Relaxed)
+    }
+
     /// A log sync completed.
     pub fn synced(&self) {
         self.syncs.fetch_add(1, Relaxed);
@@ -107,9 +125,18 @@ impl Counters {
         self.log_bytes.fetch_add(bytes, Relaxed);
     }
 
-    /// A commit wrote `bytes` bytes of tree pages (which the next checkpoint makes durable).
+    /// `bytes` bytes of tree pages were written into the file (which the next checkpoint makes
+    /// durable).
     pub fn pages_written(&self, bytes: u64) {
         self.page_bytes.fetch_add(bytes, Relaxed);
+        self.unflushed_bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// Whether at least `threshold` bytes of tree pages were written since the last time this
+    /// said yes (or since the last checkpoint); resets the count when it says yes.
+    pub fn writeback_due(&self, threshold: u64) -> bool {
+        self.unflushed_bytes.load(Relaxed) >= threshold
+            && self.unflushed_bytes.swap(0, Relaxed) >= threshold
     }
 
     /// A checkpoint completed in `d`: it made the pages written since the previous one durable.
@@ -119,6 +146,7 @@ impl Counters {
         self.checkpoint_ns
             .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
         let pages = self.page_bytes.swap(0, Relaxed);
+        self.unflushed_bytes.store(0, Relaxed);
         self.checkpoint_bytes.fetch_add(pages, Relaxed);
     }
 
@@ -158,6 +186,7 @@ impl Counters {
             checkpoints: self.checkpoints.load(Relaxed),
             checkpoint_time: Duration::from_nanos(self.checkpoint_ns.load(Relaxed)),
             checkpoint_bytes: self.checkpoint_bytes.load(Relaxed),
+            window_flushes: self.window_flushes.load(Relaxed),
             cache_hit_rate,
         }
     }

@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
 use crate::page::PagePtr;
-use crate::store::{FileStore, View};
+use crate::store::window::{WINDOW_BYTES, WINDOW_PAGES};
+use crate::store::{FileStore, Overlay, View, Window};
 use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use versions::Versions;
 
@@ -24,6 +26,10 @@ use versions::Versions;
 /// `last recovered commit + MAX_UNSYNCED_COMMITS + 1`, so a reopened writer starts its ids above
 /// that and never stamps a page with an id a lost commit already used.
 pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
+
+/// Bytes of tree pages written since the last checkpoint that make the background sync thread
+/// start their write-back ([`Shared::start_writeback`]).
+const WRITEBACK_BYTES: u64 = 16 << 20;
 
 /// Pages of the last checkpoint freed since it that may be held back before a checkpoint is
 /// forced (they become reusable only once a newer checkpoint is durable).
@@ -43,6 +49,10 @@ pub(crate) struct Version {
     pub log: (u64, u64),
     /// The pages of this commit.
     pub view: View,
+    /// Free pages that are in no freelist entry yet (taken from the freelist by a commit after
+    /// the last checkpoint, and not used): the next writer takes them first, and the next
+    /// checkpoint records them.
+    pub spare: Arc<[u64]>,
 }
 
 /// The last checkpoint: the commit the meta slots name.
@@ -92,6 +102,11 @@ pub(crate) struct Shared {
     poisoned: Mutex<Option<String>>,
     /// Commit, sync and checkpoint counters.
     pub metrics: metrics::Counters,
+    /// The most bytes the write window holds: [`WINDOW_BYTES`], or with the cached backend a
+    /// quarter of the cache's capacity if less, so that memory stays near what the user set.
+    window_bytes: u64,
+    /// Commits counted at the background sync thread's last tick ([`Shared::flush_when_idle`]).
+    commits_at_last_tick: AtomicU64,
     /// What opening the file rolled back or repaired.
     pub recovery: std::sync::OnceLock<crate::recovery::Recovery>,
 }
@@ -108,12 +123,17 @@ impl Shared {
         config: Config,
         last_txn: u64,
     ) -> Shared {
+        let window_bytes = match view.cache() {
+            Some(c) => (c.stats().capacity_bytes / 4).min(WINDOW_BYTES),
+            None => WINDOW_BYTES,
+        };
         let version = Arc::new(Version {
             txn: meta.txn,
             catalog: meta.catalog,
             freelist: meta.freelist,
             log: meta.log,
             view,
+            spare: Arc::new([]),
         });
         let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;
         Shared {
@@ -135,6 +155,8 @@ impl Shared {
             log: group::CommitLog::new(meta.log, meta.page_size as u64),
             poisoned: Mutex::new(None),
             metrics: metrics::Counters::default(),
+            window_bytes,
+            commits_at_last_tick: AtomicU64::new(0),
             recovery: std::sync::OnceLock::new(),
         }
     }
@@ -191,12 +213,94 @@ impl Shared {
         self.sync_log()
     }
 
+    /// Step 5 of a commit: puts its sealed `pages` where readers of the new version (`view`,
+    /// without a window yet) find them, and returns that version's view. Normally they join the
+    /// base version's write window (or a new one, once it is flushed or full, flushing it first);
+    /// a commit of more than a quarter of a window writes its pages to the file directly.
+    pub(crate) fn place_pages(&self, base: &View, pages: Overlay, view: View) -> Result<View> {
+        let current = base.window().filter(|w| !w.is_flushed());
+        let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
+        if pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4 {
+            if let Some(w) = current {
+                self.flush_window(w, &view)?;
+            }
+            let mut sorted: Vec<(u64, &[u8])> = pages.iter().map(|(&p, b)| (p, &b[..])).collect();
+            sorted.sort_unstable_by_key(|&(p, _)| p);
+            self.write_pages(&sorted, &view)?;
+            return Ok(view);
+        }
+        let window = match current {
+            Some(w) if w.has_room(pages.len(), bytes, self.window_bytes) => w.clone(),
+            Some(w) => {
+                self.flush_window(w, &view)?;
+                Arc::new(Window::new())
+            }
+            None => Arc::new(Window::new()),
+        };
+        for (pgno, bytes) in pages {
+            window.insert(pgno, bytes);
+        }
+        Ok(view.with_window(window))
+    }
+
+    /// Writes the pages `window` holds into the file (checkpoints do, before their sync), unless
+    /// that was done already; `view` is a view of the newest version.
+    pub(crate) fn flush_window(&self, window: &Window, view: &View) -> Result<()> {
+        if !window.is_flushed() {
+            self.write_pages(&window.pages(self.page_size), view)?;
+            window.set_flushed();
+            self.metrics.window_flushed();
+        }
+        Ok(())
+    }
+
+    /// Writes `pages` (sorted by page number) into the file; the page cache (cached backend)
+    /// takes their new contents, and the map counts them as verified.
+    fn write_pages(&self, pages: &[(u64, &[u8])], view: &View) -> Result<()> {
+        self.store.write_pages(pages, self.page_size)?;
+        self.metrics
+            .pages_written(pages.iter().map(|(_, b)| b.len() as u64).sum());
+        view.wrote(pages);
+        Ok(())
+    }
+
+    /// The background sync thread, at each tick: once a whole tick passed without a commit,
+    /// flushes the write window (if no write transaction is open), so that readers stop looking
+    /// pages up in it.
+    pub fn flush_when_idle(self: &Arc<Self>) -> Result<()> {
+        let commits = self.metrics.commits();
+        if self.commits_at_last_tick.swap(commits, Ordering::Relaxed) != commits {
+            return Ok(());
+        }
+        let unflushed = (self.latest.lock().view.window()).is_some_and(|w| !w.is_flushed());
+        if !unflushed || !self.try_acquire_writer() {
+            return Ok(());
+        }
+        let _writer = WriterGuard(self.clone());
+        let latest = self.latest.lock().clone();
+        match latest.view.window() {
+            Some(w) => self
+                .flush_window(w, &latest.view)
+                .inspect_err(|e| self.poison(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the kernel writing back the tree pages written since this last ran, once there
+    /// are [`WRITEBACK_BYTES`] of them: the checkpoint that makes them durable then waits for
+    /// less. The background sync thread calls it.
+    pub fn start_writeback(&self) {
+        if self.metrics.writeback_due(WRITEBACK_BYTES) {
+            self.store.start_writeback();
+        }
+    }
+
     /// Checkpoints the newest commit (unless it is the last checkpoint). Waits for the writer
     /// role, so that no commit runs meanwhile.
     pub fn checkpoint_now(self: &Arc<Self>) -> Result<()> {
         self.check_poisoned()?;
-        let _writer = WriterGuard::acquire(self.clone());
-        self.checkpoint_latest()
+        let writer = WriterGuard::acquire(self.clone());
+        self.checkpoint_latest(writer)
     }
 
     /// Checkpoints the newest commit (unless it is the last checkpoint), then truncates the file
@@ -204,16 +308,37 @@ impl Shared {
     /// the writer role, so that no commit runs meanwhile.
     pub fn checkpoint_and_truncate(self: &Arc<Self>) -> Result<()> {
         self.check_poisoned()?;
-        let _writer = WriterGuard::acquire(self.clone());
-        self.checkpoint_latest()?;
-        let used = self.latest.lock().view.page_count() * self.page_size as u64;
-        self.store.shrink(used, true)?;
+        // A newest commit with spare pages is checkpointed by a commit of its own, which gives the
+        // writer role up: take it again and look once more (other writers may have committed).
+        for _ in 0..MAX_TRUNCATE_ROUNDS {
+            let writer = WriterGuard::acquire(self.clone());
+            let latest = self.latest.lock().clone();
+            if !latest.spare.is_empty() {
+                self.checkpoint_latest(writer)?;
+                continue;
+            }
+            if latest.txn != self.meta.lock().durable_txn {
+                self.checkpoint(&latest)?;
+            }
+            // The newest commit is the durable checkpoint: its window is in the file, and it has
+            // no spare pages (all of which lie below its page_count anyway).
+            let used = latest.view.page_count() * self.page_size as u64;
+            self.store.shrink(used, true)?;
+            drop(writer);
+            return Ok(());
+        }
         Ok(())
     }
 
     /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
-    fn checkpoint_latest(&self) -> Result<()> {
+    /// If it has spare pages, a commit of nothing but them is the checkpoint (it records them).
+    fn checkpoint_latest(self: &Arc<Self>, writer: WriterGuard) -> Result<()> {
         let latest = self.latest.lock().clone();
+        if !latest.spare.is_empty() {
+            let mut w = write::WriteTxn::begin_as(self.clone(), writer)?;
+            w.force_checkpoint();
+            return w.commit();
+        }
         if latest.txn == self.meta.lock().durable_txn {
             return Ok(());
         }
@@ -238,10 +363,13 @@ impl Shared {
         if self.config.read_only || self.check_poisoned().is_err() || !self.try_acquire_writer() {
             return;
         }
-        let _writer = WriterGuard(self.clone());
-        let _ = self.checkpoint_latest();
+        let _ = self.checkpoint_latest(WriterGuard(self.clone()));
     }
 }
+
+/// How often [`Shared::checkpoint_and_truncate`] looks for a newest commit without spare pages
+/// before it leaves the file as the checkpoints left it.
+const MAX_TRUNCATE_ROUNDS: usize = 4;
 
 /// Holds the writer role; gives it up when dropped (commit, abort, or drop of the transaction).
 pub(crate) struct WriterGuard(Arc<Shared>);
@@ -251,6 +379,13 @@ impl WriterGuard {
     pub fn acquire(shared: Arc<Shared>) -> WriterGuard {
         shared.acquire_writer();
         WriterGuard(shared)
+    }
+}
+
+impl WriterGuard {
+    /// The writer role, if no write transaction holds it.
+    pub fn try_acquire(shared: Arc<Shared>) -> Option<WriterGuard> {
+        shared.try_acquire_writer().then(|| WriterGuard(shared))
     }
 }
 

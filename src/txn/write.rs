@@ -1,6 +1,9 @@
 //! [`WriteTxn`]: the single writer. Changes go to dirty pages owned by the transaction; `commit`
 //! writes them and publishes the new version, in the numbered steps of `docs/FORMAT.md`.
 
+mod bulk;
+mod inplace;
+
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
 use crate::alloc::WriterPages;
@@ -9,7 +12,7 @@ use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
-use crate::table::TableMut;
+use crate::table::RawTable;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -88,9 +91,26 @@ impl WriteTxn {
         WriteTxn::begin_any(shared)
     }
 
+    /// [`WriteTxn::begin`] if no write transaction is open, None otherwise.
+    pub(crate) fn try_begin(shared: Arc<Shared>) -> Result<Option<WriteTxn>> {
+        if shared.config.read_only {
+            return Err(Error::ReadOnly);
+        }
+        shared.check_poisoned()?;
+        match WriterGuard::try_acquire(shared.clone()) {
+            Some(guard) => WriteTxn::begin_as(shared, guard).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn begin_any(shared: Arc<Shared>) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let guard = WriterGuard::acquire(shared.clone());
+        WriteTxn::begin_as(shared, guard)
+    }
+
+    /// A transaction for the holder of the writer role (`guard`).
+    pub(crate) fn begin_as(shared: Arc<Shared>, guard: WriterGuard) -> Result<WriteTxn> {
         shared.check_poisoned()?;
         let base = shared.latest.lock().clone();
         let txn = {
@@ -100,7 +120,7 @@ impl WriteTxn {
             t
         };
         let gates = shared.gates();
-        let pages = WriterPages::new(&base.view, txn, base.freelist, gates);
+        let pages = WriterPages::new(&base.view, txn, base.freelist, gates, &base.spare);
         // With a capacity of 0 (no log) every commit is a checkpoint, even on a file that has a
         // log region from an earlier open.
         let limit = shared.log.capacity().min(shared.config.log_capacity);
@@ -217,7 +237,7 @@ impl WriteTxn {
     }
 
     /// Opens table `name`, creating it (empty) if it does not exist.
-    pub fn open_table(&mut self, name: &str) -> Result<TableMut<'_>> {
+    pub fn open_table(&mut self, name: &str) -> Result<RawTable<'_>> {
         catalog::check_name(name)?;
         self.check_failed()?;
         let idx = match self.tables.iter().position(|t| t.name == name) {
@@ -237,7 +257,7 @@ impl WriteTxn {
             }
         };
         self.ops.table(idx, name);
-        Ok(TableMut::new(self, idx))
+        Ok(RawTable::new(self, idx))
     }
 
     /// Deletes table `name` and frees its pages. Returns true if it existed.
@@ -307,7 +327,10 @@ impl WriteTxn {
 
     fn check_key_value(&self, key: &[u8], value_len: usize) -> Result<()> {
         let max = btree::max_key_len(self.pages.page_size());
-        if key.is_empty() || key.len() > max {
+        if key.is_empty() {
+            return Err(Error::EmptyKey);
+        }
+        if key.len() > max {
             return Err(Error::KeyTooLarge {
                 len: key.len(),
                 max,
@@ -362,8 +385,9 @@ impl WriteTxn {
     /// either it or the previous commit, never a mixture.
     ///
     /// A commit normally appends one record to the commit log (and, if `Immediate`, waits for a
-    /// sync that covers it, shared with the commits of other threads); its tree pages are written
-    /// without a sync and reach the disk at the next checkpoint. A commit too large for the log,
+    /// sync that covers it, shared with the commits of other threads); its tree pages join the write
+    /// window (readers find them there), reach the file when the window is flushed, and the disk
+    /// at the next checkpoint. A commit too large for the log,
     /// or one that finds the log full, is a checkpoint itself (docs/FORMAT.md section 13).
     pub fn commit(mut self) -> Result<()> {
         self.commit_steps()
@@ -384,64 +408,67 @@ impl WriteTxn {
         // Step 1: record changed table roots in the catalog.
         let r = self.flush_catalog();
         self.note(r)?;
-        if self.pages.is_clean() && !self.compacting {
+        // (A checkpoint forced to record the base version's spare pages has work to do.)
+        let records_spare = self.checkpoint && !self.base.spare.is_empty();
+        if self.pages.is_clean() && !self.compacting && !records_spare {
             return Ok(());
         }
         // Step 2: give back the free run at the end of the file (all of it when this commit will
-        // likely be a checkpoint, which then truncates the file); then the log region: allocate
-        // one, or a larger one, if this file needs it.
+        // likely be a checkpoint, which then truncates the file; spare pages in that run go with
+        // it); then the log region: allocate one, or a larger one, if this file needs it.
         let pull_all = self.full_trim_due();
         let r = self.pages.trim_tail(pull_all);
         self.note(r)?;
         let r = self.plan_log_region(pull_all);
         let region = self.note(r)?;
-        // Step 3: record freed pages (and free pages pulled but unused) in the freelist tree.
-        let r = self.pages.finish_freelist();
-        self.note(r)?;
         let shared = self.shared.clone();
+        // Step 3: decide between a log record and a checkpoint (step 6), then record freed pages
+        // in the freelist tree; free pages taken but unused too at a checkpoint, otherwise they
+        // stay in memory with the new version (its spare pages).
+        let record = self.log_record(region.is_some());
+        let r = self.pages.finish_freelist(record.is_some());
+        self.note(r)?;
+        let spare: Arc<[u64]> = match record {
+            Some(_) => self.pages.take_spare().into(),
+            None => Arc::new([]),
+        };
         let ps = shared.page_size;
         let log = region.unwrap_or(self.base.log);
         let page_count = self.pages.page_count;
         // Step 4: make room (preallocation fails cleanly on a full disk), map any new space.
         shared.store.grow(page_count * ps as u64, ps)?;
         let view = self.base.view.resized(&shared.store, page_count)?;
-        // Step 5: write the pages, each sealed with its checksum, into space no snapshot and no
-        // checkpoint reads; zero a new log region.
+        // Step 5: the pages, each sealed with its checksum, go to the write window (or, for a
+        // large commit, into the file), into space no snapshot and no checkpoint reads; zero a new
+        // log region.
         self.wrote = true;
-        let freed_old = self.pages.freed_old_count() as u64;
-        let pages = self.pages.sealed_pages();
-        let bytes: u64 = pages.iter().map(|(_, b)| b.len() as u64).sum();
-        let written = shared
-            .store
-            .write_pages(&pages, ps)
-            .and_then(|()| match region {
-                Some((start, n)) => shared.store.write_zeros(start * ps as u64, n * ps as u64),
-                None => Ok(()),
+        let placed = shared
+            .place_pages(&self.base.view, self.pages.take_sealed(), view)
+            .and_then(|view| match region {
+                Some((start, n)) => shared
+                    .store
+                    .write_zeros(start * ps as u64, n * ps as u64)
+                    .map(|()| view),
+                None => Ok(view),
             });
-        if let Err(e) = written {
-            shared.poison(&e);
-            return Err(e);
-        }
-        shared.metrics.pages_written(bytes);
-        // The page cache (cached backend) takes the new contents of the pages it holds.
-        view.wrote(&pages);
+        let view = match placed {
+            Ok(view) => view,
+            Err(e) => {
+                shared.poison(&e);
+                return Err(e);
+            }
+        };
         let version = Arc::new(Version {
             txn: self.pages.txn_id(),
             catalog: self.catalog.root,
             freelist: self.pages.freelist.root,
             log,
             view,
+            spare,
         });
         // Step 6: append the log record, or checkpoint.
-        let checkpoint_due =
-            shared.hold_back(freed_old, page_count) || region.is_some() || self.checkpoint;
-        let ops = std::mem::replace(&mut self.ops, OpRecorder::new(0));
-        let record = match checkpoint_due {
-            true => None,
-            false => ops.finish(shared.meta.lock().log_gen, version.txn),
-        };
         match record {
-            Some(rec) if super::log::aligned(rec.len() as u64) <= shared.log.room() => {
+            Some(rec) => {
                 let need = shared.append(&rec, version, self.durability)?;
                 // The next writer may start while this commit waits for its sync.
                 self.guard = None;
@@ -449,17 +476,32 @@ impl WriteTxn {
                     shared.wait_durable(need)?;
                 }
             }
-            _ => shared.checkpoint(&version)?,
+            None => shared.checkpoint(&version)?,
         }
         shared.metrics.committed(started.elapsed());
         Ok(())
+    }
+
+    /// This commit's log record, or None if the commit is to be a checkpoint (step 6 of
+    /// [`WriteTxn::commit`]): forced, a new log region, too many held-back pages of the last
+    /// checkpoint, or operations that do not fit in the record or in what is left of the log.
+    fn log_record(&mut self, new_region: bool) -> Option<Vec<u8>> {
+        let shared = &self.shared;
+        let freed_old = self.pages.freed_old_count() as u64;
+        let held_back = shared.hold_back(freed_old, self.pages.page_count);
+        let ops = std::mem::replace(&mut self.ops, OpRecorder::new(0));
+        if held_back || new_region || self.checkpoint {
+            return None;
+        }
+        ops.finish(shared.meta.lock().log_gen, self.pages.txn_id())
+            .filter(|rec| super::log::aligned(rec.len() as u64) <= shared.log.room())
     }
 
     /// Commits without writing: the new version's pages stay in memory, over the file's (a
     /// read-only handle replaying the commit log), and it is published at once.
     pub(crate) fn commit_in_memory(mut self) -> Result<()> {
         self.flush_catalog()?;
-        self.pages.finish_freelist()?;
+        self.pages.finish_freelist(false)?;
         let (txn, catalog) = (self.pages.txn_id(), self.catalog.root);
         let (page_count, freelist) = (self.pages.page_count, self.pages.freelist.root);
         let view = self
@@ -472,6 +514,7 @@ impl WriteTxn {
             freelist,
             log: self.base.log,
             view,
+            spare: Arc::new([]),
         });
         *self.shared.latest.lock() = version.clone();
         self.shared.current.publish(txn, version);

@@ -71,3 +71,11 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// Opens (creating) the database at `path` with `Durability::Eventual` commits.
+pub fn open_eventual(path: &std::path::Path) -> Database {
+    Database::builder()
+        .durability(larchdb::Durability::Eventual)
+        .open(path)
+        .unwrap()
+}

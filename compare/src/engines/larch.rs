@@ -1,6 +1,6 @@
 //! larchdb, through its public API only.
 
-use super::{feed, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{feed, Bulk, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
 use larchdb::{Backend, Database, Durability, Table, TableMut};
 use std::ops::Bound;
 use std::path::Path;
@@ -31,7 +31,7 @@ pub fn open(dir: &Path, opts: OpenOptions, cached: bool) -> Result<Box<dyn Engin
         .open(dir.join("bench.larch"))?;
     // Create the table up front, like the other engines' setup.
     let wtx = {
-        let mut wtx = db.begin_write()?;
+        let wtx = db.begin_write()?;
         wtx.open_table(TABLE)?;
         wtx
     };
@@ -60,6 +60,16 @@ impl WriteTxn for W<'_> {
     }
     fn remove(&mut self, key: &[u8]) -> Result<bool> {
         Ok(self.0.remove(key)?)
+    }
+    fn bulk(&mut self, op: Bulk<'_>) -> Result<u64> {
+        match op {
+            Bulk::Retain(keep) => self.0.retain(keep).map(|_| 0)?,
+            Bulk::ExtractIf(pick, f) => return Ok(feed(self.0.extract_if(.., pick), f)? as u64),
+            Bulk::Pop(true) => self.0.pop_first().map(|_| 0)?,
+            Bulk::Pop(false) => self.0.pop_last().map(|_| 0)?,
+            Bulk::RemoveRange(lo, hi) => self.0.remove_range(lo..hi).map(|_| 0)?,
+        };
+        Ok(0)
     }
 }
 

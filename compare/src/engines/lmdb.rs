@@ -1,6 +1,8 @@
 //! LMDB through `heed` (which bundles LMDB's mdb.master branch).
 
-use super::{feed, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{
+    feed, Bulk, Compacted, Describe, Engine, OpenOptions, Pick, ReadTxn, Result, Visit, WriteTxn,
+};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, CompactionOption, Database, Env, EnvFlags, EnvOpenOptions, RoTxn};
 use std::ops::Bound;
@@ -67,6 +69,40 @@ impl WriteTxn for W<'_, '_> {
     }
     fn remove(&mut self, key: &[u8]) -> Result<bool> {
         Ok(self.db.delete(self.txn, key)?)
+    }
+    fn bulk(&mut self, op: Bulk<'_>) -> Result<u64> {
+        let (pick, f): (Pick<'_>, Visit<'_>) = match op {
+            Bulk::Retain(keep) => (&mut move |k, v| !keep(k, v), &mut |_, _| {}),
+            Bulk::ExtractIf(pick, f) => (pick, f),
+            Bulk::Pop(first) => {
+                let e = match first {
+                    true => self.db.first(self.txn)?,
+                    false => self.db.last(self.txn)?,
+                };
+                if let Some(k) = e.map(|(k, _)| k.to_vec()) {
+                    self.db.delete(self.txn, &k)?;
+                }
+                return Ok(0);
+            }
+            Bulk::RemoveRange(lo, hi) => {
+                let range = (Bound::Included(lo), Bound::Excluded(hi));
+                self.db.delete_range(self.txn, &range)?;
+                return Ok(0);
+            }
+        };
+        // Retain and extract_if: one cursor pass, deleting under the cursor.
+        let mut n = 0;
+        let mut it = self.db.iter_mut(self.txn)?;
+        while let Some(e) = it.next() {
+            let (k, v) = e?;
+            if pick(k, v) {
+                f(k, v);
+                // SAFETY: `k` and `v` are not used after the entry is deleted.
+                unsafe { it.del_current()? };
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 

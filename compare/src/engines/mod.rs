@@ -58,6 +58,45 @@ pub trait WriteTxn {
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
     /// Removes; whether the key existed (engines that cannot tell cheaply return true).
     fn remove(&mut self, key: &[u8]) -> Result<bool>;
+    /// Runs a bulk removal through the engine's own operation for it; the number of entries it
+    /// handed to an `ExtractIf` callback (0 for the others).
+    fn bulk(&mut self, op: Bulk<'_>) -> Result<u64> {
+        Err(unsupported(op.name()))
+    }
+}
+
+/// A predicate over an entry.
+pub type Pick<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> bool;
+/// A callback given an entry.
+pub type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]);
+
+/// A bulk removal, each through the engine's own operation.
+pub enum Bulk<'a> {
+    /// Keeps only the entries the predicate accepts.
+    Retain(Pick<'a>),
+    /// Removes the entries the predicate accepts, handing each to the callback.
+    ExtractIf(Pick<'a>, Visit<'a>),
+    /// Removes the first (true) or last entry.
+    Pop(bool),
+    /// Removes the keys in `lo..hi`, the engine's cheapest way.
+    RemoveRange(&'a [u8], &'a [u8]),
+}
+
+impl Bulk<'_> {
+    /// The operation's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Bulk::Retain(_) => "retain",
+            Bulk::ExtractIf(..) => "extract_if",
+            Bulk::Pop(_) => "pop_first/pop_last",
+            Bulk::RemoveRange(..) => "remove_range",
+        }
+    }
+}
+
+/// The error of an operation an engine's adapter does not offer.
+pub fn unsupported(what: &str) -> Error {
+    format!("{what}: not offered by this engine").into()
 }
 
 /// A read transaction's operations (a stable snapshot).

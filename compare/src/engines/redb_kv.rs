@@ -1,6 +1,6 @@
 //! redb.
 
-use super::{Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
+use super::{Bulk, Compacted, Describe, Engine, OpenOptions, ReadTxn, Result, WriteTxn};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     Table, TableDefinition,
@@ -46,6 +46,25 @@ impl WriteTxn for W<'_> {
     }
     fn remove(&mut self, key: &[u8]) -> Result<bool> {
         Ok(self.0.remove(key)?.is_some())
+    }
+    fn bulk(&mut self, op: Bulk<'_>) -> Result<u64> {
+        match op {
+            Bulk::Retain(keep) => self.0.retain(|k, v| keep(k, v))?,
+            Bulk::ExtractIf(pick, f) => {
+                let mut n = 0;
+                for e in self.0.extract_if(|k, v| pick(k, v))? {
+                    let (k, v) = e?;
+                    f(k.value(), v.value());
+                    n += 1;
+                }
+                return Ok(n);
+            }
+            Bulk::Pop(true) => drop(self.0.pop_first()?),
+            Bulk::Pop(false) => drop(self.0.pop_last()?),
+            // redb has no range delete: retain_in with a predicate that keeps nothing.
+            Bulk::RemoveRange(lo, hi) => self.0.retain_in::<&[u8], _>(lo..hi, |_, _| false)?,
+        }
+        Ok(0)
     }
 }
 

@@ -1,0 +1,335 @@
+//! The write window: pages of recent commits held in memory, not yet written to the file.
+//!
+//! A commit hands its sealed pages to the window instead of writing them; readers of the versions
+//! it publishes find them here first (see [`super::View`]). The writer writes the whole window
+//! to the file in one sorted pass ("flush") when it fills up and before every checkpoint, and then
+//! starts a new one. A page that commits free and reuse while it sits in the window is written
+//! once, at its last contents, and runs of neighbouring pages go out in few calls.
+//!
+//! Why one window serves every version that references it: a page is reused only once no live
+//! snapshot reaches it (the reuse gates), so a reader never looks up a page number whose entry a
+//! later commit replaced. Replaced contents are kept until the window is dropped anyway, so even
+//! a reader of damaged data can never be handed freed memory.
+//!
+//! Concurrency: one writer inserts; any number of readers look up without locks. Each slot holds
+//! a key (page number + 1; 0 is empty) and a pointer to a [`Held`] page. Keys only go from 0 to a
+//! page number, never back; a pointer is stored before its key is published (release/acquire).
+#![allow(unsafe_code)]
+
+use super::hasher::bucket;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+/// Slots in a window's table: twice the most pages it holds, so probes stay short.
+const SLOT_BITS: u32 = 14;
+/// The most distinct pages (or runs) a window holds before it must be flushed.
+pub(crate) const WINDOW_PAGES: usize = 1 << (SLOT_BITS - 1);
+/// The most bytes a window holds (replaced contents included) before it must be flushed.
+pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
+
+/// Page buffers of dropped windows, kept for the next commits' dirty pages (a process-wide
+/// cache, so that a busy writer does not return memory to the system and fault it back in).
+static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+/// The most bytes [`SPARE_BUFFERS`] keeps.
+const SPARE_BUFFER_BYTES: usize = 16 << 20;
+
+/// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
+pub(crate) fn zeroed_buffer(len: usize) -> Box<[u8]> {
+    let recycled = {
+        let mut spare = SPARE_BUFFERS.lock();
+        match spare.last() {
+            Some(b) if b.len() == len => spare.pop(),
+            _ => None,
+        }
+    };
+    match recycled {
+        Some(mut b) => {
+            b.fill(0);
+            b
+        }
+        None => vec![0u8; len].into_boxed_slice(),
+    }
+}
+
+impl Drop for Window {
+    /// Hands the window's buffers of one page (of the length of those kept already, if any) to
+    /// [`zeroed_buffer`], up to its bound.
+    fn drop(&mut self) {
+        let held = std::mem::take(self.held.get_mut());
+        let mut spare = SPARE_BUFFERS.lock();
+        let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
+        for h in held {
+            let len = h.bytes.len();
+            let kept_len = spare.last().map_or(len, |b| b.len());
+            if len != kept_len || len > crate::options::MAX_PAGE_SIZE {
+                continue;
+            }
+            if bytes + len > SPARE_BUFFER_BYTES {
+                break;
+            }
+            bytes += len;
+            spare.push(h.bytes);
+        }
+    }
+}
+
+/// One page or overflow run, owned by the window until it is dropped.
+struct Held {
+    bytes: Box<[u8]>,
+    /// Insertion order: a later entry overlapping an earlier one at another page number (a run
+    /// over pages freed while they sat here, or a page of a freed run) replaced its contents.
+    seq: u64,
+}
+
+/// A table slot.
+struct Slot {
+    /// Page number + 1, or 0 if the slot is empty.
+    key: AtomicU64,
+    /// The page's latest contents (valid once `key` is set).
+    page: AtomicPtr<Held>,
+}
+
+/// Pages committed since the last flush (see the module docs).
+pub(crate) struct Window {
+    slots: Box<[Slot]>,
+    /// Every page ever inserted, kept until the window is dropped. The slots point to the boxes,
+    /// whose addresses stay put when the vector grows: hence the box.
+    #[allow(clippy::vec_box)]
+    held: Mutex<Vec<Box<Held>>>,
+    /// Distinct page numbers inserted.
+    len: AtomicU64,
+    /// Bytes inserted, replaced contents included.
+    bytes: AtomicU64,
+    /// Set once the window's pages are in the file: later commits start a new window.
+    flushed: AtomicBool,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::new()
+    }
+}
+
+impl Window {
+    /// An empty window.
+    pub fn new() -> Window {
+        let slots = (0..1usize << SLOT_BITS)
+            .map(|_| Slot {
+                key: AtomicU64::new(0),
+                page: AtomicPtr::new(std::ptr::null_mut()),
+            })
+            .collect();
+        Window {
+            slots,
+            held: Mutex::new(Vec::new()),
+            len: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            flushed: AtomicBool::new(false),
+        }
+    }
+
+    /// The slot holding `pgno`, or the empty slot where it would go.
+    #[inline]
+    fn find(&self, pgno: u64) -> &Slot {
+        let key = pgno.wrapping_add(1);
+        let mask = self.slots.len() - 1;
+        let mut i = bucket(pgno, SLOT_BITS);
+        loop {
+            let slot = &self.slots[i];
+            let k = slot.key.load(Ordering::Acquire);
+            if k == key || k == 0 {
+                return slot;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The latest contents of page (or run) `pgno`, if the window holds it.
+    #[inline]
+    pub fn get(&self, pgno: u64) -> Option<&[u8]> {
+        // Once flushed, the file holds the same contents: readers go there.
+        if self.len.load(Ordering::Relaxed) == 0 || self.is_flushed() {
+            return None;
+        }
+        let slot = self.find(pgno);
+        if slot.key.load(Ordering::Acquire) != pgno.wrapping_add(1) {
+            return None;
+        }
+        let p = slot.page.load(Ordering::Acquire);
+        // SAFETY: a slot's pointer is set (to a `Held` in `self.held`) before its key is published
+        // with release ordering, and our acquire load of the key saw it, so `p` is non-null and
+        // points to a `Held` owned by `self.held`. Those boxes are never dropped or moved before
+        // the window itself (the vector moves only the boxes' pointers), and their bytes are never
+        // written after insertion; the returned slice borrows `self`.
+        Some(unsafe { &(*p).bytes })
+    }
+
+    /// Whether `pages` more pages of `bytes` in all fit before the window must be flushed, if it
+    /// may hold `max_bytes` (at most [`WINDOW_BYTES`]).
+    pub fn has_room(&self, pages: usize, bytes: u64, max_bytes: u64) -> bool {
+        self.len.load(Ordering::Relaxed) as usize + pages <= WINDOW_PAGES
+            && self.bytes.load(Ordering::Relaxed) + bytes <= max_bytes.min(WINDOW_BYTES)
+    }
+
+    /// Inserts (or replaces) page (or run) `pgno`. Only the writer calls this, and only for pages
+    /// no live snapshot reaches (new or reused ones). The caller checked [`Window::has_room`].
+    pub fn insert(&self, pgno: u64, bytes: Box<[u8]>) {
+        let len = bytes.len() as u64;
+        let mut all = self.held.lock();
+        let held = Box::new(Held {
+            bytes,
+            seq: all.len() as u64,
+        });
+        let ptr = &*held as *const Held as *mut Held;
+        all.push(held);
+        drop(all);
+        let slot = self.find(pgno);
+        slot.page.store(ptr, Ordering::Release);
+        if slot.key.load(Ordering::Relaxed) == 0 {
+            assert!(
+                (self.len.load(Ordering::Relaxed) as usize) < WINDOW_PAGES,
+                "write window over capacity"
+            );
+            slot.key.store(pgno.wrapping_add(1), Ordering::Release);
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bytes.fetch_add(len, Ordering::Relaxed);
+    }
+
+    /// Every page the window holds, at its latest contents, sorted by page number (to flush;
+    /// empty once flushed), of `page_size` bytes each (runs: several). An entry overlapped by a
+    /// later one at another page number is left out: its pages were freed before the later one
+    /// took them (reuse gates), so no snapshot reads it, and writing it after the later one would
+    /// overwrite live pages with dead contents.
+    pub fn pages(&self, page_size: usize) -> Vec<(u64, &[u8])> {
+        let mut pages: Vec<(u64, &Held)> = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                let k = s.key.load(Ordering::Acquire);
+                (k != 0).then(|| k - 1)
+            })
+            .filter_map(|pgno| self.held_at(pgno).map(|h| (pgno, h)))
+            .collect();
+        pages.sort_unstable_by_key(|&(p, _)| p);
+        let end = |&(p, h): &(u64, &Held)| p + (h.bytes.len() / page_size.max(1)).max(1) as u64;
+        let mut kept: Vec<(u64, &Held)> = Vec::with_capacity(pages.len());
+        'next: for e in pages {
+            while let Some(&last) = kept.last() {
+                if end(&last) <= e.0 {
+                    break;
+                }
+                if last.1.seq > e.1.seq {
+                    continue 'next;
+                }
+                kept.pop();
+            }
+            kept.push(e);
+        }
+        kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
+    }
+
+    /// The entry of page (or run) `pgno`, if the window holds it (flushed or not).
+    fn held_at(&self, pgno: u64) -> Option<&Held> {
+        if self.is_flushed() {
+            return None;
+        }
+        let slot = self.find(pgno);
+        if slot.key.load(Ordering::Acquire) != pgno.wrapping_add(1) {
+            return None;
+        }
+        let p = slot.page.load(Ordering::Acquire);
+        // SAFETY: as in `get`.
+        Some(unsafe { &*p })
+    }
+
+    /// Whether the window's pages were written to the file.
+    pub fn is_flushed(&self) -> bool {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Records that the window's pages are in the file.
+    pub fn set_flushed(&self) {
+        self.flushed.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_the_latest_contents_of_each_page() {
+        let w = Window::new();
+        assert!(w.get(7).is_none());
+        w.insert(7, vec![1u8; 16].into_boxed_slice());
+        w.insert(9, vec![2u8; 32].into_boxed_slice());
+        w.insert(7, vec![3u8; 16].into_boxed_slice());
+        assert_eq!(w.get(7), Some(&[3u8; 16][..]));
+        assert_eq!(w.get(9), Some(&[2u8; 32][..]));
+        assert!(w.get(8).is_none());
+        let pages: Vec<u64> = w.pages(16).iter().map(|&(p, _)| p).collect();
+        assert_eq!(pages, vec![7, 9]);
+        assert!(w.has_room(WINDOW_PAGES - 2, WINDOW_BYTES - 64, u64::MAX));
+        assert!(!w.has_room(WINDOW_PAGES - 1, 0, u64::MAX));
+        assert!(!w.has_room(1, WINDOW_BYTES - 63, u64::MAX));
+        assert!(!w.has_room(1, 1, 64));
+        w.set_flushed();
+        assert!(w.get(7).is_none() && w.pages(16).is_empty());
+    }
+
+    #[test]
+    fn flushes_only_the_latest_of_overlapping_entries() {
+        let w = Window::new();
+        // Page 10 alone, then a run over 9..=12 (10 freed), then page 11 alone (the run freed).
+        w.insert(10, vec![1u8; 16].into_boxed_slice());
+        w.insert(9, vec![2u8; 64].into_boxed_slice());
+        w.insert(11, vec![3u8; 16].into_boxed_slice());
+        w.insert(20, vec![4u8; 16].into_boxed_slice());
+        let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
+        assert_eq!(pages, vec![(11, 3), (20, 4)]);
+        // A run newer than the pages it covers is kept, the pages are not.
+        let w = Window::new();
+        w.insert(10, vec![1u8; 16].into_boxed_slice());
+        w.insert(12, vec![1u8; 16].into_boxed_slice());
+        w.insert(9, vec![2u8; 64].into_boxed_slice());
+        let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
+        assert_eq!(pages, vec![(9, 2)]);
+    }
+
+    #[test]
+    fn finds_every_page_up_to_capacity() {
+        let w = Window::new();
+        for p in 0..WINDOW_PAGES as u64 {
+            w.insert(p * 3 + 2, p.to_le_bytes().to_vec().into_boxed_slice());
+        }
+        for p in 0..WINDOW_PAGES as u64 {
+            assert_eq!(w.get(p * 3 + 2), Some(&p.to_le_bytes()[..]));
+            assert!(w.get(p * 3 + 3).is_none());
+        }
+        assert!(!w.has_room(1, 0, u64::MAX));
+    }
+
+    #[test]
+    fn readers_see_pages_as_the_writer_inserts_them() {
+        let w = std::sync::Arc::new(Window::new());
+        let reader = {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while seen < 1000 {
+                    seen = (0..1000u64).filter(|&p| w.get(p).is_some()).count();
+                    for p in 0..1000u64 {
+                        if let Some(b) = w.get(p) {
+                            assert_eq!(b[0] as u64, p % 251);
+                        }
+                    }
+                }
+            })
+        };
+        for p in 0..1000u64 {
+            w.insert(p, vec![(p % 251) as u8; 64].into_boxed_slice());
+        }
+        reader.join().unwrap();
+    }
+}

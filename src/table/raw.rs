@@ -1,0 +1,33 @@
+//! [`RawTable`]: a table of the transaction core, for the crate's own use (the commit log's
+//! replay); users get a [`crate::TableMut`].
+
+use crate::error::Result;
+use crate::txn::write::WriteTxn as TxnCore;
+
+/// A table opened on the transaction core, borrowing it mutably.
+pub(crate) struct RawTable<'txn> {
+    txn: &'txn mut TxnCore,
+    idx: usize,
+}
+
+impl<'txn> RawTable<'txn> {
+    /// The table at `idx` of `txn`'s open tables.
+    pub(crate) fn new(txn: &'txn mut TxnCore, idx: usize) -> RawTable<'txn> {
+        RawTable { txn, idx }
+    }
+
+    /// The table's index in the transaction's open tables.
+    pub(crate) fn idx(&self) -> usize {
+        self.idx
+    }
+
+    /// Inserts `key` with `value`, overwriting any previous value.
+    pub(crate) fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.txn.insert(self.idx, key, value).map(|_| ())
+    }
+
+    /// Removes `key`; returns true if it was there.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        self.txn.remove(self.idx, key)
+    }
+}
