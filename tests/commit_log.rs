@@ -403,8 +403,10 @@ fn free_pages_held_in_memory_between_checkpoints_are_never_lost() {
         drop(db);
         let db = Database::open(&path).unwrap();
         db.check().unwrap();
-        // Reopening found every free page: none leaked (check() would fail), none gained.
-        assert_eq!(total_pages(&db).0, pages, "round {round}");
+        // Reopening found every free page: none leaked (check() would fail), none gained. (The
+        // checkpoint that records the spare pages may give back the free tail of the file.)
+        let (reopened, _) = total_pages(&db);
+        assert!(reopened <= pages, "round {round}: {reopened} > {pages}");
     }
 }
 

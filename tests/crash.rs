@@ -19,7 +19,9 @@ const TABLES: [&str; 3] = ["a", "b", "c"];
 
 /// One commit of the workload: its log range and the state it committed.
 struct Commit {
+    /// The simulated disk's log length when the commit started, and when it returned.
     start: usize,
+    end: usize,
     state: State,
 }
 
@@ -70,6 +72,7 @@ fn workload_on(
     let mut state = read_state(&db);
     let mut commits = vec![Commit {
         start: 0,
+        end: 0,
         state: state.clone(),
     }];
     for step in 0..steps {
@@ -106,6 +109,7 @@ fn workload_on(
         state = next;
         commits.push(Commit {
             start,
+            end: disk.log_len(),
             state: state.clone(),
         });
         let compact_now = big && step % 10 == 9;
@@ -141,12 +145,13 @@ fn check_outcome(
         run.disk.crash_image(point, rng)
     };
     std::fs::write(file, &image).unwrap();
-    let syncs = run.disk.sync_points();
-    // Durable: some sync completed after the commit started writing and by the crash point.
+    // Durable: by the crash point, a whole-file sync completed after the commit started writing,
+    // or a log sync wrote the commit's record (a log sync that merely completed after the commit
+    // started may have taken the log's tail before the record was appended).
     let durable = run
         .commits
         .iter()
-        .rposition(|c| syncs.iter().any(|&s| s > c.start && s <= point))
+        .rposition(|c| run.disk.durable_by(c.start, c.end, point))
         .unwrap_or(0);
     // Possibly recovered: any commit that had started writing by the crash point.
     let started = run

@@ -177,6 +177,42 @@ impl SimDisk {
         points
     }
 
+    /// Whether the changes logged in `from..to` (one commit's) were durable by log position
+    /// `point`: a whole-file sync completed after `from`, or a write made durable on its own
+    /// (a commit log sync) that rewrote, byte for byte, a write of `from..to` that was not itself
+    /// made durable (the commit's log record). A log sync that completes after `from` does not
+    /// by itself cover the commit: its leader may have taken the log's tail before the commit
+    /// appended its record (appends go on while a sync writes).
+    pub fn durable_by(&self, from: usize, to: usize, point: usize) -> bool {
+        let st = self.state.lock();
+        let point = point.min(st.log.len());
+        let to = to.min(st.log.len());
+        let synced_on_its_own =
+            |i: usize| range_synced(st.log.get(i + 1), write_offset(&st.log[i]));
+        let plain: Vec<(u64, &[u8])> = (from..to)
+            .filter(|&i| !synced_on_its_own(i))
+            .filter_map(|i| match &st.log[i] {
+                Entry::Write { offset, data } => Some((*offset, &data[..])),
+                _ => None,
+            })
+            .collect();
+        st.log[from..point].iter().enumerate().any(|(k, e)| {
+            let i = from + k;
+            match e {
+                Entry::Sync => true,
+                Entry::RangeSync { .. } if i > 0 => match &st.log[i - 1] {
+                    Entry::Write { offset, data } => plain.iter().any(|&(o, d)| {
+                        o >= *offset
+                            && o + d.len() as u64 <= offset + data.len() as u64
+                            && data[(o - offset) as usize..][..d.len()] == *d
+                    }),
+                    _ => false,
+                },
+                _ => false,
+            }
+        })
+    }
+
     /// Called before an operation: counts it and fails it if the fault plan says so.
     pub(crate) fn before(&self, _kind: OpKind) -> io::Result<()> {
         let mut st = self.state.lock();
@@ -309,6 +345,14 @@ impl SimDisk {
             }
         }
         image
+    }
+}
+
+/// The offset of a write entry (`u64::MAX` for other entries).
+fn write_offset(e: &Entry) -> u64 {
+    match e {
+        Entry::Write { offset, .. } => *offset,
+        _ => u64::MAX,
     }
 }
 
