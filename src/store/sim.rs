@@ -187,6 +187,9 @@ impl SimDisk {
         let st = self.state.lock();
         let point = point.min(st.log.len());
         let to = to.min(st.log.len());
+        if from >= point {
+            return false;
+        }
         let synced_on_its_own =
             |i: usize| range_synced(st.log.get(i + 1), write_offset(&st.log[i]));
         let plain: Vec<(u64, &[u8])> = (from..to)
