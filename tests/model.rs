@@ -388,6 +388,8 @@ impl Harness {
             }
             Op::Reopen => self.reopen(),
             Op::Compact => {
+                // The commit ends the transaction's savepoints.
+                self.savepoints.clear();
                 if let Some(w) = self.wtx.take() {
                     w.commit().unwrap();
                     self.committed = std::mem::take(&mut self.pending);
