@@ -1,5 +1,7 @@
 //! [`Database`] and its [`Builder`]: opening (lock, recover), transactions, check, stats, sync.
 
+use crate::backup::Backup;
+use crate::compact::Compaction;
 use crate::error::{Error, Result};
 use crate::integrity::{self, Stats};
 use crate::options::{Backend, Durability, Options};
@@ -55,7 +57,7 @@ impl Builder {
     }
 
     /// Largest commit log region in bytes (default 64 MiB; a new file starts with a smaller one,
-    /// a quarter of its data, and grows it with the data). A commit whose record does not fit is
+    /// an eighth of the file from 256 KiB on, and grows it with the file). A commit whose record does not fit is
     /// a checkpoint instead; so is the commit that finds the log full. 0 turns the log off: every
     /// commit is then a checkpoint (tree pages and meta synced together, one sync per commit).
     pub fn log_capacity(&mut self, bytes: u64) -> &mut Self {
@@ -319,6 +321,35 @@ impl Database {
             return Ok(());
         }
         self.shared.checkpoint_now()
+    }
+
+    /// Gives the file's free space back to the filesystem, in place: commits (as checkpoints)
+    /// that give back the free run at the end of the file and move the commit log region out of
+    /// its way, repeated while they gain something. Waits for an open write transaction to end;
+    /// readers keep running on their snapshots, and whatever they still reach is left where it
+    /// is (compact again once they ended). Returns what it did.
+    pub fn compact(&self) -> Result<Compaction> {
+        if self.shared.config.read_only {
+            return Err(Error::ReadOnly);
+        }
+        crate::compact::compact(&self.shared)
+    }
+
+    /// Online backup: writes a consistent copy of the latest commit to a new file at `path`
+    /// while writers go on ([`ReadTxn::backup_to`]); with `compact`, the copy is then opened and
+    /// compacted ([`Database::compact`]), so that it holds little free space. Returns what the
+    /// copy holds (`file_size` after compaction, if any).
+    pub fn backup(&self, path: impl AsRef<Path>, compact: bool) -> Result<Backup> {
+        let path = path.as_ref();
+        let mut b = self.begin_read()?.backup_to(path)?;
+        if compact {
+            let copy = Database::builder()
+                .page_size(self.page_size())
+                .sync_interval(None)
+                .open(path)?;
+            b.file_size = copy.compact()?.file_after;
+        }
+        Ok(b)
     }
 
     /// Counters of the write path since the database was opened: commit latency percentiles,

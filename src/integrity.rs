@@ -109,6 +109,8 @@ struct Walker<'a> {
     src: &'a TxnView,
     mode: Mode,
     seen: Vec<u64>,
+    /// The pages and runs accounted for so far (full walks).
+    extents: Vec<(u64, u64)>,
 }
 
 impl<'a> Walker<'a> {
@@ -122,6 +124,7 @@ impl<'a> Walker<'a> {
             src,
             mode,
             seen: vec![0; n],
+            extents: Vec::new(),
         }
     }
 
@@ -153,6 +156,7 @@ impl<'a> Walker<'a> {
             }
             self.seen[w] |= 1 << b;
         }
+        self.extents.push((pgno, n));
         Ok(())
     }
 
@@ -250,6 +254,12 @@ impl<'a> Walker<'a> {
 
 /// Walks everything reachable from `v` and checks every invariant; returns the statistics.
 pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
+    check_extents(v, file_size).map(|(stats, _)| stats)
+}
+
+/// [`check`], also returning the pages and runs (first page, pages) reachable from `v`'s trees
+/// (catalog, tables and their overflow runs, freelist tree): what a copy of `v` must hold.
+pub(crate) fn check_extents(v: &Version, file_size: u64) -> Result<(Stats, Vec<(u64, u64)>)> {
     let cache = v.view.cache().map(|c| c.stats());
     let reader = v.view.reader();
     let src = &reader;
@@ -311,6 +321,7 @@ pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
         Ok(())
     })?;
     stats.freelist_pages = fl.leaf_pages + fl.branch_pages;
+    let reachable = std::mem::take(&mut w.extents);
     // Free pages taken from the freelist since the last checkpoint and not used yet.
     free.extend(v.spare.iter().copied());
     let (log_start, log_pages) = v.log;
@@ -327,7 +338,7 @@ pub(crate) fn check(v: &Version, file_size: u64) -> Result<Stats> {
             return Err(corrupted(p, "page is neither reachable nor free (leaked)"));
         }
     }
-    Ok(stats)
+    Ok((stats, reachable))
 }
 
 /// Verifies the checksums of every page reachable from `catalog` and `freelist` that was written

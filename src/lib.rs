@@ -35,8 +35,10 @@
 #![warn(missing_docs)]
 
 mod alloc;
+mod backup;
 mod btree;
 mod catalog;
+mod compact;
 mod db;
 mod error;
 #[cfg(feature = "testing")]
@@ -70,7 +72,9 @@ pub mod testing {
     pub use xxhash_rust::xxh3::xxh3_64;
 }
 
+pub use backup::Backup;
 pub use catalog::MAX_TABLE_NAME_LEN;
+pub use compact::Compaction;
 pub use db::{Builder, Database};
 pub use error::{Error, Result};
 pub use integrity::{Stats, TableStats};

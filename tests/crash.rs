@@ -29,10 +29,15 @@ struct Run {
     disk: Arc<SimDisk>,
     /// Commit 0 is the empty database created on open.
     commits: Vec<Commit>,
+    /// Compactions that truncated the file.
+    shrunk: usize,
 }
 
-fn value(rng: &mut Rng) -> Vec<u8> {
+/// A random value; with `big`, overflow values are long runs (up to 300 KB), so that removing
+/// them frees runs that later values reuse and tails that compaction gives back.
+fn value(rng: &mut Rng, big: bool) -> Vec<u8> {
     let len = match rng.below(20) {
+        0 if big => 50_000 + rng.below(250_000) as usize,
         0 => 5_000 + rng.below(20_000) as usize, // an overflow value
         1..=4 => 0,
         _ => rng.below(300) as usize,
@@ -44,25 +49,33 @@ fn value(rng: &mut Rng) -> Vec<u8> {
 /// Runs the workload of `seed` through a simulated disk and records every commit.
 fn workload(seed: u64, dir: &std::path::Path) -> Run {
     let path = dir.join(format!("work-{seed}.larch"));
-    workload_on(seed, &path, SimDisk::new(), 40)
+    workload_on(seed, &path, SimDisk::new(), 40, false)
 }
 
 /// Runs `commits` steps of the workload of `seed` on the file at `path` (whose durable contents
-/// `disk` knows), starting from whatever state the file opens at (commit 0).
-fn workload_on(seed: u64, path: &std::path::Path, disk: Arc<SimDisk>, steps: usize) -> Run {
+/// `disk` knows), starting from whatever state the file opens at (commit 0). Now and then it
+/// compacts the database (commits that change no state, move pages and truncate the file).
+fn workload_on(
+    seed: u64,
+    path: &std::path::Path,
+    disk: Arc<SimDisk>,
+    steps: usize,
+    big: bool,
+) -> Run {
     // A small log region keeps the simulated disk's images small, and checkpoints frequent.
     let db = Database::builder()
         .log_capacity(256 << 10)
         .open_simulated(path, disk.clone())
         .unwrap();
     let mut rng = Rng::new(seed);
+    let mut shrunk = 0;
     let mut state = read_state(&db);
     let mut commits = vec![Commit {
         start: 0,
         end: 0,
         state: state.clone(),
     }];
-    for _ in 0..steps {
+    for step in 0..steps {
         let mut next = state.clone();
         let mut w = db.begin_write().unwrap();
         for _ in 0..rng.below(60) + 1 {
@@ -73,12 +86,12 @@ fn workload_on(seed: u64, path: &std::path::Path, disk: Arc<SimDisk>, steps: usi
             if rng.below(4) == 0 {
                 assert_eq!(table.remove(&key).unwrap(), m.remove(&key).is_some());
             } else {
-                let v = value(&mut rng);
+                let v = value(&mut rng, big);
                 table.insert(&key, &v).unwrap();
                 m.insert(key, v);
             }
         }
-        if rng.below(25) == 0 {
+        if rng.below(25) == 0 || (big && step % 10 == 9) {
             let t = TABLES[rng.below(3) as usize];
             assert_eq!(w.delete_table(t).unwrap(), next.remove(t).is_some());
         }
@@ -99,13 +112,22 @@ fn workload_on(seed: u64, path: &std::path::Path, disk: Arc<SimDisk>, steps: usi
             end: disk.log_len(),
             state: state.clone(),
         });
-        match rng.below(12) {
+        let compact_now = big && step % 10 == 9;
+        match if compact_now { 2 } else { rng.below(12) } {
             0 => db.sync().unwrap(),
             1 => db.checkpoint().unwrap(),
+            2 => {
+                let c = db.compact().unwrap();
+                shrunk += usize::from(c.file_after < c.file_before);
+            }
             _ => {}
         }
     }
-    Run { disk, commits }
+    Run {
+        disk,
+        commits,
+        shrunk,
+    }
 }
 
 /// Checks one crash outcome; returns whether it recovered a commit newer than the last durable
@@ -155,6 +177,21 @@ fn check_outcome(
     }
 }
 
+/// Where to crash a run: just before and just after each sync completed, at `random` random
+/// points, and at the end.
+fn crash_points(run: &Run, rng: &mut Rng, random: usize) -> Vec<usize> {
+    let len = run.disk.log_len();
+    let mut points: Vec<usize> = Vec::new();
+    for s in run.disk.sync_points() {
+        points.extend([s - 1, s]);
+    }
+    for _ in 0..random {
+        points.push(rng.below(len as u64 + 1) as usize);
+    }
+    points.push(len);
+    points
+}
+
 #[test]
 fn crash_consistency() {
     let scale: u64 = std::env::var("LARCH_CRASH_SCALE")
@@ -166,17 +203,8 @@ fn crash_consistency() {
     let (mut outcomes, mut beyond_durable) = (0u64, 0u64);
     for seed in 0..5 * scale {
         let run = workload(seed, dir.path());
-        let len = run.disk.log_len();
-        let mut points: Vec<usize> = Vec::new();
-        for s in run.disk.sync_points() {
-            points.extend([s - 1, s]); // just before the sync completed, and just after
-        }
         let mut rng = Rng::new(seed ^ 0xC0FFEE);
-        for _ in 0..250 {
-            points.push(rng.below(len as u64 + 1) as usize);
-        }
-        points.push(len);
-        for &p in &points {
+        for p in crash_points(&run, &mut rng, 250) {
             for i in 0..8 {
                 outcomes += 1;
                 // One outcome per point keeps every change up to the point; seven garble them.
@@ -191,6 +219,33 @@ fn crash_consistency() {
     assert!(
         beyond_durable > 0,
         "no outcome ever kept an unsynced commit: the test is not probing that case"
+    );
+}
+
+/// Run allocation, shrinking and compaction under power cuts: the workload with large values
+/// (freed runs reused by later values, free tails given back by compaction and truncated after
+/// its checkpoints), crashed right before and after every sync and at random points.
+#[test]
+fn crash_consistency_with_runs_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crashed-big.larch");
+    let (mut outcomes, mut shrunk) = (0u64, 0);
+    for seed in 0..2u64 {
+        let path = dir.path().join(format!("big-{seed}.larch"));
+        let run = workload_on(500 + seed, &path, SimDisk::new(), 40, true);
+        shrunk += run.shrunk;
+        let mut rng = Rng::new(seed ^ 0xB16);
+        for p in crash_points(&run, &mut rng, 40) {
+            for i in 0..3 {
+                outcomes += 1;
+                check_outcome(&run, p, &mut rng, &file, i == 0);
+            }
+        }
+    }
+    eprintln!("crash outcomes with runs and compaction checked: {outcomes}; {shrunk} truncations");
+    assert!(
+        shrunk > 0,
+        "no compaction truncated the file: the test is not probing it"
     );
 }
 
@@ -226,7 +281,7 @@ fn crash_during_and_after_recovery() {
             std::fs::write(&first, &image).unwrap();
             // Recover it through a second disk, then keep working on it.
             let disk2 = SimDisk::starting_from(image);
-            let run2 = workload_on(seed + 7, &first, disk2, 8);
+            let run2 = workload_on(seed + 7, &first, disk2, 8, false);
             for _ in 0..12 {
                 let p2 = rng.below(run2.disk.log_len() as u64 + 1) as usize;
                 let prefix = rng.below(4) == 0;
@@ -240,6 +295,7 @@ fn crash_during_and_after_recovery() {
 
 crate::also_cached!(
     crash_consistency,
+    crash_consistency_with_runs_and_compaction,
     process_crash_keeps_eventual_commits,
     crash_during_and_after_recovery,
 );

@@ -109,6 +109,8 @@ fn faulty_run(dir: &Path, steps: &[Step], n: u64, forever: bool, errno: i32) -> 
                     if step.sync_after {
                         db.sync()?;
                         db.checkpoint()?;
+                        // Compaction: commits that move pages and truncate the file.
+                        db.compact()?;
                     }
                     Ok(())
                 });

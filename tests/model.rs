@@ -82,6 +82,8 @@ enum Op {
     Reopen,
     Snapshot,
     DropSnapshot(usize),
+    /// Commits the open write transaction (if any), compacts, and verifies every snapshot.
+    Compact,
 }
 
 fn key_strategy() -> impl Strategy<Value = KeySpec> {
@@ -136,6 +138,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reopen),
         2 => Just(Op::Snapshot),
         1 => (0usize..4).prop_map(Op::DropSnapshot),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -384,6 +387,18 @@ impl Harness {
                 }
             }
             Op::Reopen => self.reopen(),
+            Op::Compact => {
+                // The commit ends the transaction's savepoints.
+                self.savepoints.clear();
+                if let Some(w) = self.wtx.take() {
+                    w.commit().unwrap();
+                    self.committed = std::mem::take(&mut self.pending);
+                }
+                self.db().compact().unwrap();
+                for (rtx, model) in &self.snapshots {
+                    verify_snapshot(rtx, model);
+                }
+            }
             Op::Snapshot => {
                 let rtx = self.db().begin_read().unwrap();
                 self.snapshots.push((rtx, self.committed.clone()));

@@ -1,8 +1,10 @@
 //! `larch copy SRC DST [--compact]`: a consistent copy of one read snapshot.
 //!
-//! The copy is logical: every table is inserted into a new file entry by entry, in key order.
-//! Sequential inserts take larchdb's append-split path, so the pages come out full and the copy
-//! holds no free pages: it is as compact as the data allows, which is what `--compact` reports.
+//! Without `--compact` the copy is physical: `ReadTxn::backup_to` copies every page the snapshot
+//! reaches to the same place in the new file (free pages stay holes), which works while the same
+//! process goes on writing. With `--compact` it is logical: every table is inserted into a new
+//! file entry by entry, in key order. Sequential inserts take larchdb's append-split path, so the
+//! pages come out full and the copy holds no free pages: it is as compact as the data allows.
 
 use crate::batch::{BatchWriter, DEFAULT_BATCH};
 use crate::fail::{check_source, open_existing, same_file, CliResult, DbContext, Fail};
@@ -72,18 +74,38 @@ pub fn copy(src: &Path, dst: &Path, o: CopyOpts) -> CliResult {
     for name in &names {
         total += rtx.open_table(name).on(src)?.len().on(src)?;
     }
+    let n = if compact {
+        logical_copy(&sdb, &mut rtx, src, dst, &names, total, quiet)?
+    } else {
+        rtx.backup_to(dst).on(dst)?;
+        total
+    };
+    report(src, dst, compact, names.len() as u64, n, rtx.id());
+    Ok(())
+}
 
+/// Inserts every entry of `rtx`'s tables `names` (`total` entries) into the new database `dst`,
+/// in key order; returns the entries copied.
+fn logical_copy(
+    sdb: &larchdb::Database,
+    rtx: &mut larchdb::ReadTxn,
+    src: &Path,
+    dst: &Path,
+    names: &[String],
+    total: u64,
+    quiet: bool,
+) -> Result<u64, Fail> {
     let mut guard = RemoveOnDrop(Some(dst));
     let ddb = crate::backend::builder()
         .page_size(sdb.page_size())
         .open(dst)
         .on(dst)?;
-    let pb = progress::bar(quiet, total, if compact { "compact" } else { "copy" });
+    let pb = progress::bar(quiet, total, "compact");
     let mut w = BatchWriter::new(&ddb, DEFAULT_BATCH);
     let mut n = 0u64;
-    for name in &names {
+    for name in names {
         w.create_table(name).on(dst)?;
-        for_each_entry(&mut rtx, src, name, |k, v| {
+        for_each_entry(rtx, src, name, |k, v| {
             w.insert(name, k, v).on(dst)?;
             n += 1;
             if n % STEP == 0 {
@@ -96,15 +118,19 @@ pub fn copy(src: &Path, dst: &Path, o: CopyOpts) -> CliResult {
     pb.finish_and_clear();
     drop(ddb);
     guard.0 = None;
+    Ok(n)
+}
 
+/// Prints what a copy of `tables` tables and `n` entries (snapshot `txn`) did to the sizes.
+fn report(src: &Path, dst: &Path, compact: bool, tables: u64, n: u64, txn: u64) {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let (a, b) = (size(src), size(dst));
     let verb = if compact { "compacted" } else { "copied" };
     println!(
         "{verb} {}, {} (snapshot of txn {}) from {} to {}",
-        count(names.len() as u64, "table", "tables"),
+        count(tables, "table", "tables"),
         count(n, "entry", "entries"),
-        rtx.id(),
+        txn,
         src.display(),
         dst.display()
     );
@@ -128,5 +154,4 @@ pub fn copy(src: &Path, dst: &Path, o: CopyOpts) -> CliResult {
         "destination",
         HumanBytes(b).to_string()
     );
-    Ok(())
 }

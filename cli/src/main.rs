@@ -111,10 +111,11 @@ enum Cmd {
         #[arg(long)]
         page_size: Option<usize>,
     },
-    /// Copy a database from one read snapshot into a new file, table by table in key order.
+    /// Copy a database from one read snapshot into a new file.
     ///
-    /// The copy has full pages and no free pages, so it is also the way to shrink a file after
-    /// many deletes (--compact says so in the report). SRC is checked first; a damaged SRC fails
+    /// The copy is of the pages the snapshot reaches (an online backup; free pages stay holes);
+    /// with --compact it is made table by table in key order, with full pages and no free pages,
+    /// so it is also the way to shrink a file after many deletes. SRC is checked first; a damaged SRC fails
     /// with exit 2 unless --no-check. SRC must not be open for writing by another process (it is
     /// then locked); the copy is a snapshot of its latest commit.
     Copy {
@@ -122,7 +123,7 @@ enum Cmd {
         src: PathBuf,
         /// Destination file; must not exist unless --force.
         dst: PathBuf,
-        /// Report the copy as a compaction (the copy is always dense).
+        /// Copy entry by entry into full pages (a dense, compacted copy).
         #[arg(long)]
         compact: bool,
         /// Replace DST if it exists.

@@ -15,6 +15,12 @@
 //! under freeing txn 0. Recovery never misses them: each was free in the last checkpoint or lies
 //! past its pages (see `docs/FORMAT.md`, section 13, step 3).
 //!
+//! A multi-page allocation (an overflow run) takes the best-fitting run of consecutive reusable
+//! pages ([`runs`]), pulling freelist entries until one holds it; failing that, a free run at the
+//! end of the file is extended, and only then does the file grow. A commit may also give back the
+//! free run at the end of the file ([`WriterPages::trim_tail`]): `page_count` shrinks, and the
+//! checkpoint that makes it durable truncates the file.
+//!
 //! While the freelist itself is being edited (`in_freelist_op`), allocation never pulls from it
 //! and freed dirty pages are held as pending: that keeps the edits from recursing and makes the
 //! commit-time fixed point terminate.
@@ -28,6 +34,8 @@ use crate::page::{PagePtr, OFF_TXN};
 use crate::store::hasher::PgnoMap;
 use crate::store::{TxnView, View};
 use std::ops::Bound;
+
+mod runs;
 
 /// Length of a freelist key.
 pub(crate) const FREELIST_KEY_LEN: usize = 20;
@@ -168,12 +176,28 @@ impl WriterPages {
         self.freed_old.len()
     }
 
-    /// Takes a run of `npages` fresh pages from the end of the file for the commit log's region:
-    /// not a tree page, never sealed or written as one.
-    pub fn alloc_region(&mut self, npages: u64) -> u64 {
+    /// Takes a run of `npages` pages for the commit log's region (a free run, best fit, or fresh
+    /// pages at the end of the file): not a tree page, never sealed or written as one.
+    pub fn alloc_region(&mut self, npages: u64) -> Result<u64> {
+        if let Some(p) = self.take_run(npages)? {
+            return Ok(p);
+        }
         let p = self.page_count;
         self.page_count += npages;
-        p
+        Ok(p)
+    }
+
+    /// If the log region `(start, npages)` ends the file (so no free tail can be given back) and
+    /// at least `max(npages, page_count / 8)` pages are reusable, takes a free run for it lower in
+    /// the file and returns its first page; the caller frees the old one.
+    pub fn move_region(&mut self, (start, npages): (u64, u64)) -> Result<Option<u64>> {
+        if npages == 0 || start + npages != self.page_count {
+            return Ok(None);
+        }
+        if (self.reusable.len() as u64) < npages.max(self.page_count / 8) {
+            return Ok(None);
+        }
+        self.take_run(npages)
     }
 
     /// Frees the old commit log region (pages of the last checkpoint).
@@ -257,9 +281,110 @@ impl WriterPages {
         self.reusable.extend(pulled);
         // Popped from the end: ascending page numbers, so a commit's pages tend to form runs that
         // one `pwritev` writes.
-        self.reusable.sort_unstable_by(|a, b| b.cmp(a));
+        runs::sort_desc(&mut self.reusable);
         self.edit_freelist(|s, sc, root| mutate::remove(s, sc, root, &key).map(|_| ()))?;
         Ok(true)
+    }
+
+    /// Takes a run of `npages` consecutive reusable pages (best fit), pulling freelist entries
+    /// until one holds it; failing that, extends the free run at the end of the file, if any.
+    /// None: the run must come from the end of the file.
+    fn take_run(&mut self, npages: u64) -> Result<Option<u64>> {
+        loop {
+            runs::sort_desc(&mut self.reusable);
+            if let Some(p) = runs::best_fit(&mut self.reusable, npages) {
+                return Ok(Some(p));
+            }
+            if self.in_freelist_op || !self.pull()? {
+                break;
+            }
+        }
+        let k = runs::take_tail(&mut self.reusable, self.page_count);
+        if k == 0 {
+            return Ok(None);
+        }
+        let first = self.page_count - k;
+        self.page_count += npages - k;
+        Ok(Some(first))
+    }
+
+    /// Gives back the run of reusable pages at the end of the file: `page_count` shrinks by its
+    /// length, which is returned. With `pull_all`, every reusable freelist entry is pulled first,
+    /// so the whole free tail is found (the pages pulled but not trimmed go back to the freelist
+    /// under freeing txn 0). The file itself is truncated by the checkpoint that makes the
+    /// smaller `page_count` durable.
+    pub fn trim_tail(&mut self, pull_all: bool) -> Result<u64> {
+        if pull_all && !self.freelist_exhausted && !self.freelist.root.is_null() {
+            self.in_freelist_op = true;
+            let r = self.pull_all();
+            self.in_freelist_op = false;
+            r?;
+            self.freelist_exhausted = true;
+        }
+        runs::sort_desc(&mut self.reusable);
+        let k = runs::take_tail(&mut self.reusable, self.page_count);
+        self.page_count -= k;
+        Ok(k)
+    }
+
+    /// After a full [`Self::trim_tail`]: the page number at which the file could end if the live
+    /// pages filled the reusable ones below it; compaction moves the live pages from there on.
+    pub fn relocation_limit(&self) -> u64 {
+        self.page_count.saturating_sub(self.reusable.len() as u64)
+    }
+
+    /// Moves the freelist tree's pages numbered `limit` or above lower (compaction), counting
+    /// them in `moved`. Run after a full trim: no entry is pulled while the tree is walked.
+    pub fn relocate_freelist(&mut self, limit: u64, moved: &mut u64) -> Result<()> {
+        self.in_freelist_op = true;
+        let root = self.freelist.root;
+        let r = crate::btree::relocate::relocate(self, root, limit, moved);
+        self.in_freelist_op = false;
+        self.freelist.root = r?;
+        Ok(())
+    }
+
+    /// Moves every reusable freelist entry into `reusable`: all are read first, then removed, so
+    /// that the removals' own page allocations take the lowest pages of them all (rather than
+    /// splitting runs high in the file).
+    fn pull_all(&mut self) -> Result<()> {
+        let (mut keys, mut pulled) = (Vec::new(), Vec::new());
+        {
+            let root = self.freelist.root;
+            let mut c = Cursor::seek_lower(self, root, None, Bound::Unbounded)?;
+            let mut entry = c.current()?;
+            while let Some((key, v)) = entry {
+                let field = freelist_key_field(key)
+                    .ok_or_else(|| corrupted(root.pgno, "malformed freelist key"))?;
+                let reusable = if field & OLD_FREE == 0 {
+                    field <= self.gates.young
+                } else {
+                    field & !OLD_FREE <= self.gates.old
+                };
+                if reusable {
+                    let bytes = crate::btree::value(self, v)?;
+                    let pages = freelist_pages(bytes)
+                        .ok_or_else(|| corrupted(root.pgno, "malformed freelist entry"))?;
+                    for p in pages {
+                        if p < 2 || p >= self.view.page_count() {
+                            return Err(corrupted(
+                                root.pgno,
+                                format!("freelist names page {p}, outside the file"),
+                            ));
+                        }
+                        pulled.push(p);
+                    }
+                    keys.push(key.to_vec());
+                }
+                entry = c.next()?;
+            }
+        }
+        self.reusable.extend(pulled);
+        runs::sort_desc(&mut self.reusable);
+        for key in keys {
+            self.edit_freelist(|s, sc, root| mutate::remove(s, sc, root, &key).map(|_| ()))?;
+        }
+        Ok(())
     }
 
     /// Runs an edit of the freelist tree with the freelist's own scratch buffers.
@@ -404,13 +529,14 @@ impl PageStore for WriterPages {
     }
 
     fn alloc(&mut self, npages: u64) -> Result<u64> {
-        let mut pgno = None;
-        if npages == 1 {
-            pgno = self.reusable.pop();
-            if pgno.is_none() && !self.in_freelist_op && self.pull()? {
-                pgno = self.reusable.pop();
+        let pgno = if npages == 1 {
+            match self.reusable.pop() {
+                None if !self.in_freelist_op && self.pull()? => self.reusable.pop(),
+                p => p,
             }
-        }
+        } else {
+            self.take_run(npages)?
+        };
         let pgno = match pgno {
             Some(p) => p,
             None => {

@@ -10,6 +10,7 @@ pub(crate) mod cursor;
 pub(crate) mod inplace;
 pub(crate) mod key;
 pub(crate) mod mutate;
+pub(crate) mod relocate;
 
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};

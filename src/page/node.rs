@@ -587,6 +587,16 @@ pub(crate) fn set_child(buf: &mut [u8], idx: usize, child: PagePtr) {
     put_u64(buf, off + BRANCH_OFF_CHILD_TXN, child.txn);
 }
 
+/// Points the overflow reference of leaf cell `idx` (a cell whose value is in an overflow run)
+/// at `run`.
+pub(crate) fn set_overflow_ref(buf: &mut [u8], idx: usize, run: PagePtr) {
+    let off = slot(buf, idx);
+    let klen = get_u16(buf, off + LEAF_OFF_KEY_LEN).unwrap_or(0) as usize;
+    let at = off + LEAF_CELL_HEADER + klen;
+    put_u64(buf, at, run.pgno);
+    put_u64(buf, at + 8, run.txn);
+}
+
 #[cfg(test)]
 mod search_tests {
     use super::*;

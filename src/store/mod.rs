@@ -389,7 +389,26 @@ impl FileStore {
         Ok(())
     }
 
-    /// Sets the file length (used only when initialising an empty file).
+    /// After a checkpoint whose pages end at byte `used` is durable: truncates the file to `used`
+    /// if it extends more than twice the growth step ([`Self::grow`]) beyond it, so that growing
+    /// and shrinking do not alternate. Returns whether it truncated. Only pages that no snapshot
+    /// can reach lie beyond `used`: readers never touch them, so the map never faults.
+    ///
+    /// With `exact` (compaction), any space beyond `used` is given back.
+    pub fn shrink(&self, used: u64, exact: bool) -> Result<bool> {
+        let len = self.len()?;
+        let step = match exact {
+            true => 0,
+            false => (used / 8).clamp(MIN_GROWTH, MAX_GROWTH),
+        };
+        if len <= used.saturating_add(2 * step) {
+            return Ok(false);
+        }
+        self.set_len(used)?;
+        Ok(true)
+    }
+
+    /// Sets the file length (when initialising an empty file, and by [`Self::shrink`]).
     pub fn set_len(&self, len: u64) -> Result<()> {
         self.before(OpKind::SetLen)?;
         self.file.set_len(len)?;
@@ -428,9 +447,9 @@ impl FileStore {
             .next_power_of_two();
         let reserve = usize::try_from(reserve)
             .map_err(|_| Error::InvalidOption("file too large to map".into()))?;
-        // SAFETY: the map is read-only and larchdb only reads the part of it that lies below the
-        // length of its last commit, which is inside the file (commits grow the file before they
-        // are published). Mapping beyond the end of the file only reserves address space.
+        // SAFETY: the map is read-only and larchdb only reads pages that a live snapshot reaches,
+        // which lie inside the file (commits grow the file before they are published; `shrink`
+        // only cuts pages no snapshot reaches). Mapping beyond the end of the file only reserves address space.
         // Another process truncating the file is outside what Rust can check: documented above.
         let map = unsafe { memmap2::MmapOptions::new().len(reserve).map(&self.file)? };
         let checks = verify.map(|verify| verified::MapChecks {

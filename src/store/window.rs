@@ -76,6 +76,9 @@ impl Drop for Window {
 /// One page or overflow run, owned by the window until it is dropped.
 struct Held {
     bytes: Box<[u8]>,
+    /// Insertion order: a later entry overlapping an earlier one at another page number (a run
+    /// over pages freed while they sat here, or a page of a freed run) replaced its contents.
+    seq: u64,
 }
 
 /// A table slot.
@@ -172,9 +175,14 @@ impl Window {
     /// no live snapshot reaches (new or reused ones). The caller checked [`Window::has_room`].
     pub fn insert(&self, pgno: u64, bytes: Box<[u8]>) {
         let len = bytes.len() as u64;
-        let held = Box::new(Held { bytes });
+        let mut all = self.held.lock();
+        let held = Box::new(Held {
+            bytes,
+            seq: all.len() as u64,
+        });
         let ptr = &*held as *const Held as *mut Held;
-        self.held.lock().push(held);
+        all.push(held);
+        drop(all);
         let slot = self.find(pgno);
         slot.page.store(ptr, Ordering::Release);
         if slot.key.load(Ordering::Relaxed) == 0 {
@@ -189,19 +197,50 @@ impl Window {
     }
 
     /// Every page the window holds, at its latest contents, sorted by page number (to flush;
-    /// empty once flushed).
-    pub fn pages(&self) -> Vec<(u64, &[u8])> {
-        let mut pages: Vec<(u64, &[u8])> = self
+    /// empty once flushed), of `page_size` bytes each (runs: several). An entry overlapped by a
+    /// later one at another page number is left out: its pages were freed before the later one
+    /// took them (reuse gates), so no snapshot reads it, and writing it after the later one would
+    /// overwrite live pages with dead contents.
+    pub fn pages(&self, page_size: usize) -> Vec<(u64, &[u8])> {
+        let mut pages: Vec<(u64, &Held)> = self
             .slots
             .iter()
             .filter_map(|s| {
                 let k = s.key.load(Ordering::Acquire);
                 (k != 0).then(|| k - 1)
             })
-            .filter_map(|pgno| self.get(pgno).map(|b| (pgno, b)))
+            .filter_map(|pgno| self.held_at(pgno).map(|h| (pgno, h)))
             .collect();
         pages.sort_unstable_by_key(|&(p, _)| p);
-        pages
+        let end = |&(p, h): &(u64, &Held)| p + (h.bytes.len() / page_size.max(1)).max(1) as u64;
+        let mut kept: Vec<(u64, &Held)> = Vec::with_capacity(pages.len());
+        'next: for e in pages {
+            while let Some(&last) = kept.last() {
+                if end(&last) <= e.0 {
+                    break;
+                }
+                if last.1.seq > e.1.seq {
+                    continue 'next;
+                }
+                kept.pop();
+            }
+            kept.push(e);
+        }
+        kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
+    }
+
+    /// The entry of page (or run) `pgno`, if the window holds it (flushed or not).
+    fn held_at(&self, pgno: u64) -> Option<&Held> {
+        if self.is_flushed() {
+            return None;
+        }
+        let slot = self.find(pgno);
+        if slot.key.load(Ordering::Acquire) != pgno.wrapping_add(1) {
+            return None;
+        }
+        let p = slot.page.load(Ordering::Acquire);
+        // SAFETY: as in `get`.
+        Some(unsafe { &*p })
     }
 
     /// Whether the window's pages were written to the file.
@@ -229,14 +268,33 @@ mod tests {
         assert_eq!(w.get(7), Some(&[3u8; 16][..]));
         assert_eq!(w.get(9), Some(&[2u8; 32][..]));
         assert!(w.get(8).is_none());
-        let pages: Vec<u64> = w.pages().iter().map(|&(p, _)| p).collect();
+        let pages: Vec<u64> = w.pages(16).iter().map(|&(p, _)| p).collect();
         assert_eq!(pages, vec![7, 9]);
         assert!(w.has_room(WINDOW_PAGES - 2, WINDOW_BYTES - 64, u64::MAX));
         assert!(!w.has_room(WINDOW_PAGES - 1, 0, u64::MAX));
         assert!(!w.has_room(1, WINDOW_BYTES - 63, u64::MAX));
         assert!(!w.has_room(1, 1, 64));
         w.set_flushed();
-        assert!(w.get(7).is_none() && w.pages().is_empty());
+        assert!(w.get(7).is_none() && w.pages(16).is_empty());
+    }
+
+    #[test]
+    fn flushes_only_the_latest_of_overlapping_entries() {
+        let w = Window::new();
+        // Page 10 alone, then a run over 9..=12 (10 freed), then page 11 alone (the run freed).
+        w.insert(10, vec![1u8; 16].into_boxed_slice());
+        w.insert(9, vec![2u8; 64].into_boxed_slice());
+        w.insert(11, vec![3u8; 16].into_boxed_slice());
+        w.insert(20, vec![4u8; 16].into_boxed_slice());
+        let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
+        assert_eq!(pages, vec![(11, 3), (20, 4)]);
+        // A run newer than the pages it covers is kept, the pages are not.
+        let w = Window::new();
+        w.insert(10, vec![1u8; 16].into_boxed_slice());
+        w.insert(12, vec![1u8; 16].into_boxed_slice());
+        w.insert(9, vec![2u8; 64].into_boxed_slice());
+        let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
+        assert_eq!(pages, vec![(9, 2)]);
     }
 
     #[test]

@@ -116,6 +116,12 @@ impl OpRecorder {
         self.push(&[&[OP_DELETE_TABLE], &len, name.as_bytes()]);
     }
 
+    /// Whether these operations will not make a record that fits in `room` bytes of the region
+    /// (so the commit will be a checkpoint).
+    pub fn exceeds(&self, room: u64) -> bool {
+        self.overflowed || aligned(self.buf.len().max(REC_HEADER) as u64) > room
+    }
+
     /// The sealed record of these operations for transaction `txn` in log generation `gen`, or
     /// None if they did not fit.
     pub fn finish(mut self, gen: u64, txn: u64) -> Option<Vec<u8>> {

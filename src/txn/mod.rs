@@ -247,7 +247,7 @@ impl Shared {
     /// that was done already; `view` is a view of the newest version.
     pub(crate) fn flush_window(&self, window: &Window, view: &View) -> Result<()> {
         if !window.is_flushed() {
-            self.write_pages(&window.pages(), view)?;
+            self.write_pages(&window.pages(self.page_size), view)?;
             window.set_flushed();
             self.metrics.window_flushed();
         }
@@ -303,6 +303,33 @@ impl Shared {
         self.checkpoint_latest(writer)
     }
 
+    /// Checkpoints the newest commit (unless it is the last checkpoint), then truncates the file
+    /// to exactly its pages, without the slack growth keeps (compaction's last step). Waits for
+    /// the writer role, so that no commit runs meanwhile.
+    pub fn checkpoint_and_truncate(self: &Arc<Self>) -> Result<()> {
+        self.check_poisoned()?;
+        // A newest commit with spare pages is checkpointed by a commit of its own, which gives the
+        // writer role up: take it again and look once more (other writers may have committed).
+        for _ in 0..MAX_TRUNCATE_ROUNDS {
+            let writer = WriterGuard::acquire(self.clone());
+            let latest = self.latest.lock().clone();
+            if !latest.spare.is_empty() {
+                self.checkpoint_latest(writer)?;
+                continue;
+            }
+            if latest.txn != self.meta.lock().durable_txn {
+                self.checkpoint(&latest)?;
+            }
+            // The newest commit is the durable checkpoint: its window is in the file, and it has
+            // no spare pages (all of which lie below its page_count anyway).
+            let used = latest.view.page_count() * self.page_size as u64;
+            self.store.shrink(used, true)?;
+            drop(writer);
+            return Ok(());
+        }
+        Ok(())
+    }
+
     /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
     /// If it has spare pages, a commit of nothing but them is the checkpoint (it records them).
     fn checkpoint_latest(self: &Arc<Self>, writer: WriterGuard) -> Result<()> {
@@ -339,6 +366,10 @@ impl Shared {
         let _ = self.checkpoint_latest(WriterGuard(self.clone()));
     }
 }
+
+/// How often [`Shared::checkpoint_and_truncate`] looks for a newest commit without spare pages
+/// before it leaves the file as the checkpoints left it.
+const MAX_TRUNCATE_ROUNDS: usize = 4;
 
 /// Holds the writer role; gives it up when dropped (commit, abort, or drop of the transaction).
 pub(crate) struct WriterGuard(Arc<Shared>);

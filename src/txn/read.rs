@@ -35,6 +35,11 @@ impl ReadTxn {
         }
     }
 
+    /// The version this snapshot reads.
+    pub(crate) fn version(&self) -> &Arc<Version> {
+        &self.version
+    }
+
     /// Id of the commit this snapshot shows.
     pub fn id(&self) -> u64 {
         self.version.txn

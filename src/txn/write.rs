@@ -16,9 +16,18 @@ use crate::table::RawTable;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The smallest commit log region larchdb allocates (unless the capacity is smaller): 8,192
-/// small records between checkpoints (SQLite's default WAL checkpoint is at about the same size).
-const MIN_LOG_BYTES: u64 = 4 << 20;
+/// The smallest commit log region larchdb allocates (unless the capacity is smaller): 512 small
+/// records between checkpoints. The region is part of the file, so a small database keeps a small
+/// one; it grows with the data (a quarter of it), so from 16 MiB of data on it holds 8,192 small
+/// records (SQLite's default WAL checkpoint is at about the same size).
+const MIN_LOG_BYTES: u64 = 256 << 10;
+
+/// The commit log region is sized at this fraction of the file (within [`MIN_LOG_BYTES`] ..= the
+/// configured capacity).
+const LOG_FRACTION: u64 = 8;
+
+/// Without a commit log, every this many commits one looks for the whole free tail of the file.
+const FULL_TRIM_EVERY: u64 = 64;
 
 /// Largest value larchdb stores (values up to this size live in contiguous overflow pages).
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
@@ -44,6 +53,11 @@ pub struct WriteTxn {
     ops: OpRecorder,
     /// Commit as a checkpoint, whatever the log (recovery's replay).
     checkpoint: bool,
+    /// Commit even if nothing changed, as a checkpoint that gives back the free tail of the file
+    /// ([`crate::Database::compact`]).
+    compacting: bool,
+    /// Live pages this commit moved lower in the file.
+    moved: u64,
     /// First error that left the transaction's trees in an unknown state (a damaged page).
     failed: Option<(u64, String)>,
     /// Set once the commit starts writing: from then on this txn id may be on disk.
@@ -124,6 +138,8 @@ impl WriteTxn {
             tables: Vec::new(),
             ops,
             checkpoint: false,
+            compacting: false,
+            moved: 0,
             failed: None,
             wrote: false,
             guard: Some(guard),
@@ -133,6 +149,54 @@ impl WriteTxn {
     /// Makes the commit a checkpoint (recovery's replay, which must be durable at once).
     pub(crate) fn force_checkpoint(&mut self) {
         self.checkpoint = true;
+    }
+
+    /// Makes the commit a checkpoint that looks for the whole free tail of the file and gives it
+    /// back, even if the transaction changed nothing (compaction).
+    pub(crate) fn compact_on_commit(&mut self) {
+        self.checkpoint = true;
+        self.compacting = true;
+    }
+
+    /// Compaction: gives back the free tail, then moves every live page (of the tables, the
+    /// catalog and the freelist) that lies past where the file could end into free pages below,
+    /// copying it, so snapshots keep the old copy. Returns the pages moved.
+    pub(crate) fn relocate_tail(&mut self) -> Result<u64> {
+        self.check_failed()?;
+        let r = self.relocate_steps();
+        self.note(r)
+    }
+
+    fn relocate_steps(&mut self) -> Result<u64> {
+        use crate::btree::relocate::relocate;
+        self.flush_catalog()?;
+        self.pages.trim_tail(true)?;
+        let limit = self.pages.relocation_limit();
+        let mut moved = 0;
+        if limit >= self.pages.page_count {
+            return Ok(0); // nothing reusable: no page can move lower
+        }
+        for name in super::read::list_tables(&self.pages, self.catalog)? {
+            let Some(b) = btree::get(&self.pages, self.catalog.root, name.as_bytes())? else {
+                continue;
+            };
+            let tree = catalog::decode(self.catalog.root.pgno, b)?;
+            let root = relocate(&mut self.pages, tree.root, limit, &mut moved)?;
+            if root != tree.root {
+                let value = catalog::encode(&TreeRoot { root, ..tree });
+                mutate::insert(
+                    &mut self.pages,
+                    &mut self.scratch,
+                    &mut self.catalog,
+                    name.as_bytes(),
+                    &value,
+                )?;
+            }
+        }
+        self.catalog.root = relocate(&mut self.pages, self.catalog.root, limit, &mut moved)?;
+        self.pages.relocate_freelist(limit, &mut moved)?;
+        self.moved += moved;
+        Ok(moved)
     }
 
     /// Id this transaction's commit will have.
@@ -326,6 +390,18 @@ impl WriteTxn {
     /// at the next checkpoint. A commit too large for the log,
     /// or one that finds the log full, is a checkpoint itself (docs/FORMAT.md section 13).
     pub fn commit(mut self) -> Result<()> {
+        self.commit_steps()
+    }
+
+    /// Commits ([`Self::commit`]) and returns how many live pages the commit moved to lower page
+    /// numbers (compaction).
+    pub(crate) fn commit_counting_moves(mut self) -> Result<u64> {
+        self.commit_steps()?;
+        Ok(self.moved)
+    }
+
+    /// The steps of [`Self::commit`].
+    fn commit_steps(&mut self) -> Result<()> {
         let started = Instant::now();
         self.check_failed()?;
         self.shared.check_poisoned()?;
@@ -334,11 +410,17 @@ impl WriteTxn {
         self.note(r)?;
         // (A checkpoint forced to record the base version's spare pages has work to do.)
         let records_spare = self.checkpoint && !self.base.spare.is_empty();
-        if self.pages.is_clean() && !records_spare {
+        if self.pages.is_clean() && !self.compacting && !records_spare {
             return Ok(());
         }
-        // Step 2: the log region: allocate one, or a larger one, if this file needs it.
-        let region = self.plan_log_region();
+        // Step 2: give back the free run at the end of the file (all of it when this commit will
+        // likely be a checkpoint, which then truncates the file; spare pages in that run go with
+        // it); then the log region: allocate one, or a larger one, if this file needs it.
+        let pull_all = self.full_trim_due();
+        let r = self.pages.trim_tail(pull_all);
+        self.note(r)?;
+        let r = self.plan_log_region(pull_all);
+        let region = self.note(r)?;
         let shared = self.shared.clone();
         // Step 3: decide between a log record and a checkpoint (step 6), then record freed pages
         // in the freelist tree; free pages taken but unused too at a checkpoint, otherwise they
@@ -441,27 +523,68 @@ impl WriteTxn {
     }
 
     /// Decides whether this commit gives the file a (larger) commit log region: none yet, or one
-    /// much smaller than the file now calls for (a quarter of the data, within
+    /// much smaller than the file now calls for (an eighth of the file, within
     /// [`MIN_LOG_BYTES`] ..= the configured capacity). Returns the new region (first page, pages)
     /// after allocating it and freeing the old one; such a commit is a checkpoint.
-    fn plan_log_region(&mut self) -> Option<(u64, u64)> {
+    ///
+    /// After a full trim (`moved`), a region that ends the file with a free tail below it moves
+    /// into a free run lower in the file, so that the next checkpoint can give that tail back;
+    /// and one more than four times what the live pages call for is replaced by a smaller one.
+    fn plan_log_region(&mut self, moved: bool) -> Result<Option<(u64, u64)>> {
         let ps = self.shared.page_size as u64;
         let max = self.shared.config.log_capacity;
         if max == 0 {
-            return None;
+            return Ok(None);
         }
-        let data = self.pages.page_count * ps;
-        let want = (data / 4)
+        // After a full trim the live pages are known (all but the reusable ones): size the
+        // region from them, without itself, so that a region sized when the file was large
+        // shrinks with it.
+        let data = match moved {
+            true => (self.pages.relocation_limit()).saturating_sub(self.base.log.1),
+            false => self.pages.page_count,
+        } * ps;
+        let want = (data / LOG_FRACTION)
             .next_power_of_two()
             .clamp(MIN_LOG_BYTES.min(max), max);
         let have = self.base.log.1 * ps;
-        if have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)) {
-            return None;
+        let oversized = moved && have > 4 * want;
+        if !oversized
+            && (have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)))
+        {
+            if !moved {
+                return Ok(None);
+            }
+            let Some(start) = self.pages.move_region(self.base.log)? else {
+                return Ok(None);
+            };
+            self.pages.free_region(self.base.log);
+            self.moved += self.base.log.1;
+            return Ok(Some((start, self.base.log.1)));
         }
         let npages = want.div_ceil(ps).max((REC_HEADER as u64).div_ceil(ps));
         if self.base.log.1 > 0 {
             self.pages.free_region(self.base.log);
         }
-        Some((self.pages.alloc_region(npages), npages))
+        Ok(Some((self.pages.alloc_region(npages)?, npages)))
+    }
+
+    /// Whether this commit looks for the whole free tail of the file (pulling every reusable
+    /// freelist entry, which it then writes back): when it will be a checkpoint, which truncates
+    /// the file. Without a log every commit is one, so there only every
+    /// [`FULL_TRIM_EVERY`]th commit does it, to keep small commits from rewriting the freelist.
+    fn full_trim_due(&self) -> bool {
+        if self.compacting || self.checkpoint {
+            return true;
+        }
+        if self
+            .shared
+            .log
+            .capacity()
+            .min(self.shared.config.log_capacity)
+            == 0
+        {
+            return self.pages.txn_id() % FULL_TRIM_EVERY == 0;
+        }
+        self.ops.exceeds(self.shared.log.room())
     }
 }

@@ -120,7 +120,8 @@ impl Engine for Larch {
     }
 
     fn compact(&mut self, _dir: &Path) -> Result<Compacted> {
-        // No compaction in the library yet.
-        Ok(Compacted::Unsupported)
+        // In place: moves the live pages at the end of the file down and truncates it.
+        self.db.compact()?;
+        Ok(Compacted::InPlace)
     }
 }

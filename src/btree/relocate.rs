@@ -1,0 +1,99 @@
+//! Moving the pages of a tree that lie at or past a page number into pages the store allocates
+//! (lower free pages), for compaction: each such page is copied (copy-on-write, so snapshots keep
+//! the old one), and so is every page on the path to it, whose pointer changes.
+
+use super::{node, PageStore, MAX_DEPTH};
+use crate::error::{corrupted, Result};
+use crate::page::node::{self as pn, LeafValue};
+use crate::page::{init_overflow, overflow_pages, PagePtr, HEADER_LEN};
+
+/// Moves every page of the tree at `root` numbered `limit` or above (tree pages and overflow
+/// runs), and returns the new root; adds the pages moved to `moved`. A page the store allocates
+/// at or past `limit` (no free page below it) is moved anyway: the tree stays correct.
+pub(crate) fn relocate<S: PageStore>(
+    s: &mut S,
+    root: PagePtr,
+    limit: u64,
+    moved: &mut u64,
+) -> Result<PagePtr> {
+    if root.is_null() {
+        return Ok(root);
+    }
+    relocate_node(s, root, limit, moved, 0)
+}
+
+fn relocate_node<S: PageStore>(
+    s: &mut S,
+    ptr: PagePtr,
+    limit: u64,
+    moved: &mut u64,
+    depth: usize,
+) -> Result<PagePtr> {
+    if depth >= MAX_DEPTH {
+        return Err(corrupted(
+            ptr.pgno,
+            "tree deeper than the maximum depth (a cycle?)",
+        ));
+    }
+    let txn = s.txn();
+    let mut cur = ptr;
+    if ptr.pgno >= limit && ptr.txn != txn {
+        cur = PagePtr {
+            pgno: s.cow(ptr)?,
+            txn,
+        };
+        *moved += 1;
+    }
+    let (leaf, count) = {
+        let n = node(s, cur)?;
+        (n.is_leaf(), n.count())
+    };
+    for i in 0..count {
+        if leaf {
+            let LeafValue::Overflow { ptr: run, len } = node(s, cur)?.leaf_entry(i)?.1 else {
+                continue;
+            };
+            if run.pgno < limit {
+                continue;
+            }
+            let new = move_run(s, run, len)?;
+            *moved += overflow_pages(len, s.page_size());
+            cur = PagePtr {
+                pgno: s.cow(cur)?,
+                txn,
+            };
+            pn::set_overflow_ref(s.page_mut(cur.pgno), i, new);
+        } else {
+            let child = node(s, cur)?.child(i)?;
+            let new = relocate_node(s, child, limit, moved, depth + 1)?;
+            if new != child {
+                cur = PagePtr {
+                    pgno: s.cow(cur)?,
+                    txn,
+                };
+                pn::set_child(s.page_mut(cur.pgno), i, new);
+            }
+        }
+    }
+    Ok(cur)
+}
+
+/// Copies the overflow run at `run` (holding `len` bytes) into a newly allocated run, frees the
+/// old one, and returns the new run's pointer.
+fn move_run<S: PageStore>(s: &mut S, run: PagePtr, len: u64) -> Result<PagePtr> {
+    let ps = s.page_size();
+    let n = overflow_pages(len, ps);
+    let bytes = s.run(run.pgno, n)?;
+    if run.txn != s.txn() {
+        // Copying and resealing would make damage permanent: verify first.
+        crate::page::verify_checksum(run.pgno, bytes)?;
+    }
+    let value = crate::page::overflow_value(run.pgno, bytes, run.txn, len)?.to_vec();
+    let txn = s.txn();
+    let pgno = s.alloc(n)?;
+    let buf = s.page_mut(pgno);
+    init_overflow(buf, txn, n, len);
+    buf[HEADER_LEN..HEADER_LEN + value.len()].copy_from_slice(&value);
+    s.free(run, n);
+    Ok(PagePtr { pgno, txn })
+}

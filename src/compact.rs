@@ -1,0 +1,72 @@
+//! [`Database::compact`](crate::Database::compact): giving the free space of a file back to the
+//! filesystem, in place, while readers keep their snapshots.
+//!
+//! Each pass is a write transaction committed as a checkpoint that pulls every reusable freelist
+//! entry, gives back the free run at the end of the file (`page_count` shrinks, and the
+//! checkpoint truncates the file once durable), copies the live pages that lie past where the
+//! file could end (page_count minus the reusable pages) into free pages below
+//! ([`crate::btree::relocate`]), and moves the commit log region out of the way when it is what
+//! ends the file. Pages a pass frees (old pages of the last checkpoint) become
+//! reusable only once its checkpoint is durable, so passes repeat while they gain something.
+
+use crate::error::Result;
+use crate::txn::write::WriteTxn;
+use crate::txn::Shared;
+use std::sync::Arc;
+
+/// At most this many passes: each one makes the previous one's freed pages reusable.
+const MAX_PASSES: usize = 8;
+
+/// What [`Database::compact`](crate::Database::compact) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Length of the file before, in bytes.
+    pub file_before: u64,
+    /// Length of the file after, in bytes.
+    pub file_after: u64,
+    /// Pages in use or free before (the high-water mark, `page_count`).
+    pub pages_before: u64,
+    /// Pages in use or free after.
+    pub pages_after: u64,
+    /// Live pages moved to a lower page number (the commit log region's pages count too).
+    pub pages_moved: u64,
+    /// Transactions committed (passes).
+    pub passes: usize,
+}
+
+/// Compacts the database of `shared` in place (see the module docs).
+pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
+    let page_count = |s: &Shared| s.current.load_full().view.page_count();
+    let mut c = Compaction {
+        file_before: shared.store.len()?,
+        file_after: 0,
+        pages_before: page_count(shared),
+        pages_after: 0,
+        pages_moved: 0,
+        passes: 0,
+    };
+    let mut idle = 0;
+    for _ in 0..MAX_PASSES {
+        let before = page_count(shared);
+        let mut w = WriteTxn::begin(shared.clone())?;
+        w.compact_on_commit();
+        w.relocate_tail()?;
+        let moved = w.commit_counting_moves()?;
+        c.passes += 1;
+        c.pages_moved += moved;
+        // A pass that gained nothing may still have freed pages (its copies of the freelist's
+        // pages) that only the next pass can give back: stop after two such passes in a row.
+        if page_count(shared) < before || moved > 0 {
+            idle = 0;
+        } else {
+            idle += 1;
+            if idle == 2 {
+                break;
+            }
+        }
+    }
+    shared.checkpoint_and_truncate()?;
+    c.file_after = shared.store.len()?;
+    c.pages_after = page_count(shared);
+    Ok(c)
+}

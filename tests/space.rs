@@ -1,0 +1,211 @@
+//! Space that comes back (issue 12): overflow runs reuse free runs, the file shrinks, and
+//! compaction and backup keep it small. Sizes are asserted, never times.
+
+mod common;
+
+use larchdb::Database;
+
+/// The file's length in bytes.
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// Commits one insert into table "t".
+fn put(db: &Database, key: &[u8], value: &[u8]) {
+    let w = db.begin_write().unwrap();
+    w.open_table("t").unwrap().insert(key, value).unwrap();
+    w.commit().unwrap();
+}
+
+/// Commits one removal from table "t".
+fn remove(db: &Database, key: &[u8]) {
+    let w = db.begin_write().unwrap();
+    w.open_table("t").unwrap().remove(key).unwrap();
+    w.commit().unwrap();
+}
+
+/// Overwrites one value of `len` bytes `times` times, one commit each, checking the database at
+/// the end; returns the largest file length seen.
+fn overwrite(db: &Database, path: &std::path::Path, len: usize, times: usize) -> u64 {
+    let mut max = 0;
+    for i in 0..times {
+        let w = db.begin_write().unwrap();
+        w.open_table("t")
+            .unwrap()
+            .insert(b"blob", &vec![i as u8; len])
+            .unwrap();
+        w.commit().unwrap();
+        max = max.max(file_len(path));
+    }
+    db.check().unwrap();
+    let r = db.begin_read().unwrap();
+    let t = r.open_table("t").unwrap();
+    assert_eq!(
+        t.get(b"blob").unwrap(),
+        Some(&vec![(times - 1) as u8; len][..])
+    );
+    max
+}
+
+/// The issue's scenario: a 1 MB value overwritten 1,000 times keeps the file under 4 MiB, with
+/// the default options (commit log on).
+#[test]
+fn overwriting_a_large_value_reuses_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let max = overwrite(&db, &path, 1_000_000, 1_000);
+    assert!(max < 4 << 20, "the file grew to {max} bytes");
+    drop(db);
+    let db = Database::open(&path).unwrap();
+    db.check().unwrap();
+}
+
+/// Without a commit log (every commit a checkpoint) the same holds.
+#[test]
+fn overwriting_without_a_log_reuses_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::builder().log_capacity(0).open(&path).unwrap();
+    let max = overwrite(&db, &path, 1_000_000, 300);
+    assert!(max < 4 << 20, "the file grew to {max} bytes");
+}
+
+/// Runs of different lengths fit into each other's free space (best fit), and the file stays
+/// within a small multiple of what is live.
+#[test]
+fn runs_of_mixed_sizes_are_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let mut rng = common::Rng(7);
+    for i in 0..400u64 {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            let key = (rng.next() % 8).to_be_bytes();
+            let len = 5_000 + (rng.next() % 200_000) as usize;
+            t.insert(&key, &vec![i as u8; len]).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    db.check().unwrap();
+    // Eight values of at most ~205 KB: 1.6 MB live.
+    let len = file_len(&path);
+    assert!(len < 8 << 20, "the file grew to {len} bytes");
+}
+
+/// A big value removed gives its pages back: the file shrinks at the next checkpoint.
+#[test]
+fn the_file_shrinks_when_its_end_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    put(&db, b"big", &vec![1u8; 50 << 20]);
+    let big = file_len(&path);
+    assert!(big > 50 << 20);
+    remove(&db, b"big");
+    put(&db, b"small", b"v");
+    // The freed run is held back until a newer checkpoint is durable: compaction's first pass
+    // is that checkpoint, its next one gives the run back.
+    let c = db.compact().unwrap();
+    assert!(c.file_after < c.file_before && c.pages_after < c.pages_before);
+    assert_eq!(c.file_after, file_len(&path));
+    for i in 0..3u8 {
+        put(&db, b"small", &[i]);
+    }
+    db.check().unwrap();
+    let small = file_len(&path);
+    // What remains is mostly the 8 MiB commit log region, sized when the file was large.
+    assert!(small < 12 << 20, "the file is still {small} bytes");
+    drop(db);
+    let db = Database::open(&path).unwrap();
+    db.check().unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.open_table("t").unwrap().get(b"small").unwrap(),
+        Some(&[2u8][..])
+    );
+}
+
+/// A snapshot keeps the pages it reaches: shrinking never cuts them, and the reader still reads
+/// its value after the file shrank as far as it could.
+#[test]
+fn shrinking_never_cuts_what_a_snapshot_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    put(&db, b"big", &vec![9u8; 20 << 20]);
+    let reader = db.begin_read().unwrap();
+    remove(&db, b"big");
+    for i in 0..4u8 {
+        put(&db, b"k", &[i]);
+        db.checkpoint().unwrap();
+    }
+    db.compact().unwrap();
+    assert!(file_len(&path) > 20 << 20);
+    let t = reader.open_table("t").unwrap();
+    assert_eq!(t.get(b"big").unwrap(), Some(&vec![9u8; 20 << 20][..]));
+    drop(reader);
+    let c = db.compact().unwrap();
+    db.check().unwrap();
+    assert_eq!(c.file_after, file_len(&path));
+    assert!(c.file_after < 8 << 20, "{c:?}");
+}
+
+/// The issue's scenario: a long-lived reader holds a snapshot during 3,000 small commits; once it
+/// ends, compaction brings the file within 2x of its live size (the live pages plus the commit
+/// log region, which is part of the file).
+#[test]
+fn compaction_after_a_long_reader_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let mut rng = common::Rng(3);
+    let w = db.begin_write().unwrap();
+    for i in 0..10_000u64 {
+        w.open_table("t")
+            .unwrap()
+            .insert(&i.to_be_bytes(), &rng.bytes(100))
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let reader = db.begin_read().unwrap();
+    for _ in 0..3_000 {
+        let w = db.begin_write().unwrap();
+        let k = rng.next() % 10_000;
+        w.open_table("t")
+            .unwrap()
+            .insert(&k.to_be_bytes(), &rng.bytes(100))
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let grown = file_len(&path);
+    drop(reader);
+    let c = db.compact().unwrap();
+    db.check().unwrap();
+    let s = db.stats().unwrap();
+    let live = (s.page_count - s.free_pages) * s.page_size as u64;
+    eprintln!("{c:?}, live {live}, grown to {grown}");
+    assert!(
+        c.file_after <= 2 * live,
+        "{c:?}, live {live}, grown to {grown}"
+    );
+    assert_eq!(
+        db.begin_read()
+            .unwrap()
+            .open_table("t")
+            .unwrap()
+            .len()
+            .unwrap(),
+        10_000
+    );
+}
+
+also_cached!(
+    overwriting_a_large_value_reuses_its_run,
+    runs_of_mixed_sizes_are_reused,
+    the_file_shrinks_when_its_end_is_free,
+    shrinking_never_cuts_what_a_snapshot_reads,
+    compaction_after_a_long_reader_ends,
+);
