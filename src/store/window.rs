@@ -148,20 +148,10 @@ impl Window {
     #[inline]
     pub fn get(&self, pgno: u64) -> Option<&[u8]> {
         // Once flushed, the file holds the same contents: readers go there.
-        if self.len.load(Ordering::Relaxed) == 0 || self.is_flushed() {
+        if self.len.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let slot = self.find(pgno);
-        if slot.key.load(Ordering::Acquire) != pgno.wrapping_add(1) {
-            return None;
-        }
-        let p = slot.page.load(Ordering::Acquire);
-        // SAFETY: a slot's pointer is set (to a `Held` in `self.held`) before its key is published
-        // with release ordering, and our acquire load of the key saw it, so `p` is non-null and
-        // points to a `Held` owned by `self.held`. Those boxes are never dropped or moved before
-        // the window itself (the vector moves only the boxes' pointers), and their bytes are never
-        // written after insertion; the returned slice borrows `self`.
-        Some(unsafe { &(*p).bytes })
+        self.held_at(pgno).map(|h| &h.bytes[..])
     }
 
     /// Whether `pages` more pages of `bytes` in all fit before the window must be flushed, if it
@@ -229,7 +219,8 @@ impl Window {
         kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
     }
 
-    /// The entry of page (or run) `pgno`, if the window holds it (flushed or not).
+    /// The entry of page (or run) `pgno`, if the window holds it and is not flushed.
+    #[inline]
     fn held_at(&self, pgno: u64) -> Option<&Held> {
         if self.is_flushed() {
             return None;
@@ -239,7 +230,11 @@ impl Window {
             return None;
         }
         let p = slot.page.load(Ordering::Acquire);
-        // SAFETY: as in `get`.
+        // SAFETY: a slot's pointer is set (to a `Held` in `self.held`) before its key is published
+        // with release ordering, and our acquire load of the key saw it, so `p` is non-null and
+        // points to a `Held` owned by `self.held`. Those boxes are never dropped or moved before
+        // the window itself (the vector moves only the boxes' pointers), and their bytes are never
+        // written after insertion; the returned reference borrows `self`.
         Some(unsafe { &*p })
     }
 

@@ -82,11 +82,10 @@ impl Key for [u8] {}
 impl Value for Vec<u8> {
     type Read<'a> = &'a [u8];
     fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
-        out.extend_from_slice(self);
-        Ok(())
+        self.as_slice().encode(out)
     }
     fn decode(bytes: &[u8]) -> Result<&[u8]> {
-        Ok(bytes)
+        <[u8]>::decode(bytes)
     }
 }
 
@@ -108,8 +107,7 @@ impl Key for str {}
 impl Value for String {
     type Read<'a> = &'a str;
     fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
-        out.extend_from_slice(self.as_bytes());
-        Ok(())
+        self.as_str().encode(out)
     }
     fn decode(bytes: &[u8]) -> Result<&str> {
         str::decode(bytes)
