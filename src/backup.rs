@@ -43,11 +43,29 @@ impl ReadTxn {
             .create_new(true)
             .open(path)?;
         let r = self.write_copy(&mut file);
+        drop(file);
+        let r = r.and_then(|b| self.record_free_in_copy(path).map(|()| b));
         if r.is_err() {
-            drop(file);
             let _ = std::fs::remove_file(path);
         }
         r
+    }
+
+    /// If this snapshot has free pages its freelist tree does not record (taken or freed since
+    /// the last checkpoint, kept in memory), opens the copy at `path` and records them there with
+    /// one checkpoint, so that the copy accounts for every page.
+    fn record_free_in_copy(&self, path: &Path) -> Result<()> {
+        let v = self.version();
+        if !v.has_unrecorded_free() {
+            return Ok(());
+        }
+        let mut free: Vec<u64> = v.spare.to_vec();
+        free.extend(v.pending.iter().map(|f| f.pgno));
+        let copy = crate::Database::builder()
+            .page_size(v.view.page_size())
+            .sync_interval(None)
+            .open(path)?;
+        copy.record_free(&free)
     }
 
     /// Writes the copy into `file` (new and empty).

@@ -352,6 +352,14 @@ impl Database {
         Ok(b)
     }
 
+    /// Records `pages` (free in this file but in no freelist entry: a backup's) in the freelist
+    /// with one checkpoint.
+    pub(crate) fn record_free(&self, pages: &[u64]) -> Result<()> {
+        let mut w = TxnCore::begin(self.shared.clone())?;
+        w.record_free(pages);
+        w.commit()
+    }
+
     /// Counters of the write path since the database was opened: commit latency percentiles,
     /// commits, syncs, log records and bytes, checkpoints (count, time, bytes), and the page
     /// cache's hit rate. Cheap: a few atomic loads.

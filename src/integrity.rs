@@ -324,6 +324,7 @@ pub(crate) fn check_extents(v: &Version, file_size: u64) -> Result<(Stats, Vec<(
     let reachable = std::mem::take(&mut w.extents);
     // Free pages taken from the freelist since the last checkpoint and not used yet.
     free.extend(v.spare.iter().copied());
+    free.extend(v.pending.iter().map(|f| f.pgno));
     let (log_start, log_pages) = v.log;
     if log_pages > 0 {
         w.mark(log_start, log_pages, "commit log")?;

@@ -15,6 +15,14 @@
 //! under freeing txn 0. Recovery never misses them: each was free in the last checkpoint or lies
 //! past its pages (see `docs/FORMAT.md`, section 13, step 3).
 //!
+//! Pages freed by a commit that goes to the log (not a checkpoint) do not go into the tree either:
+//! they stay in memory with its version (its *pending* frees, at most [`MAX_PENDING`] of them),
+//! each with its freeing txn. The next transaction takes those its gates allow first; a commit
+//! that would leave more than [`MAX_PENDING`], and every checkpoint, writes them all into the tree
+//! under its own txn (which is at least each one's freeing txn, so no page becomes reusable
+//! sooner). Recovery never misses them either: the log replays the commits that freed them. So
+//! a small commit after a checkpoint edits no freelist page at all.
+//!
 //! A multi-page allocation (an overflow run) takes the best-fitting run of consecutive reusable
 //! pages ([`runs`]), pulling freelist entries until one holds it; failing that, a free run at the
 //! end of the file is extended, and only then does the file grow. A commit may also give back the
@@ -44,6 +52,19 @@ pub(crate) const FREELIST_KEY_LEN: usize = 20;
 /// reach: they wait for a newer checkpoint as well as for snapshots.
 pub(crate) const OLD_FREE: u64 = 1 << 63;
 
+/// The most pending frees (see the module docs) a version keeps in memory: past this, a commit
+/// writes them into the freelist tree. Each commit copies them, so the bound stays small.
+pub(crate) const MAX_PENDING: usize = 256;
+
+/// A page freed after the last checkpoint and not yet in the freelist tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PendingFree {
+    /// The freeing txn, with [`OLD_FREE`] set if the last checkpoint reaches the page.
+    pub freeing: u64,
+    /// The page.
+    pub pgno: u64,
+}
+
 /// What a write transaction may reuse, fixed when it begins.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Gates {
@@ -56,6 +77,18 @@ pub(crate) struct Gates {
     /// Pages stamped with this txn id or a later one were written by this handle since it opened
     /// (ids jump at every open): copying them into a transaction needs no re-verification.
     pub trusted: u64,
+}
+
+impl Gates {
+    /// Whether pages freed under the freelist key field `freeing` ([`OLD_FREE`] set for old
+    /// ones) are reusable.
+    pub fn allow(&self, freeing: u64) -> bool {
+        if freeing & OLD_FREE == 0 {
+            freeing <= self.young
+        } else {
+            freeing & !OLD_FREE <= self.old
+        }
+    }
 }
 
 /// Encodes a freelist key.
@@ -119,6 +152,8 @@ pub(crate) struct WriterPages {
     /// Young pages this transaction freed, and old ones (see the module docs).
     freed: Vec<u64>,
     freed_old: Vec<u64>,
+    /// Pending frees of earlier commits that the gates do not let this one reuse.
+    pending: Vec<PendingFree>,
     /// The freelist tree.
     pub freelist: TreeRoot,
     gates: Gates,
@@ -128,17 +163,23 @@ pub(crate) struct WriterPages {
 }
 
 impl WriterPages {
-    /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages first,
-    /// then freelist entries as `gates` allow.
+    /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages and the
+    /// `pending` frees that `gates` allow first, then freelist entries as they allow.
     pub fn new(
         view: &View,
         txn: u64,
         freelist: PagePtr,
         gates: Gates,
         spare: &[u64],
+        pending: &[PendingFree],
     ) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
+        let mut reusable = spare.to_vec();
+        let (ready, waiting): (Vec<PendingFree>, Vec<PendingFree>) =
+            pending.iter().partition(|f| gates.allow(f.freeing));
+        reusable.extend(ready.iter().map(|f| f.pgno));
+        runs::sort_desc(&mut reusable);
         WriterPages {
             view: view.reader(),
             txn,
@@ -146,9 +187,10 @@ impl WriterPages {
             dirty: PgnoMap::default(),
             pool: Vec::new(),
             page_count,
-            reusable: spare.to_vec(),
+            reusable,
             freed: Vec::new(),
             freed_old: Vec::new(),
+            pending: waiting,
             freelist: TreeRoot {
                 root: freelist,
                 count: 0,
@@ -254,12 +296,7 @@ impl WriterPages {
                 (key, v) = next;
                 field = freelist_key_field(key).ok_or_else(malformed)?;
             }
-            let reusable = if field & OLD_FREE == 0 {
-                field <= self.gates.young
-            } else {
-                field & !OLD_FREE <= self.gates.old
-            };
-            if !reusable {
+            if !self.gates.allow(field) {
                 return Ok(false);
             }
             let bytes = crate::btree::value(self, v)?;
@@ -356,12 +393,7 @@ impl WriterPages {
             while let Some((key, v)) = entry {
                 let field = freelist_key_field(key)
                     .ok_or_else(|| corrupted(root.pgno, "malformed freelist key"))?;
-                let reusable = if field & OLD_FREE == 0 {
-                    field <= self.gates.young
-                } else {
-                    field & !OLD_FREE <= self.gates.old
-                };
-                if reusable {
+                if self.gates.allow(field) {
                     let bytes = crate::btree::value(self, v)?;
                     let pages = freelist_pages(bytes)
                         .ok_or_else(|| corrupted(root.pgno, "malformed freelist entry"))?;
@@ -424,10 +456,35 @@ impl WriterPages {
         Ok(n)
     }
 
-    /// Records this transaction's freed pages in the freelist tree, and the free pages it holds
-    /// but did not use unless `keep_spare` (they then stay in memory: [`WriterPages::take_spare`]).
-    /// Editing the freelist allocates and frees pages itself, so this repeats until nothing moves.
+    /// Records this transaction's freed pages, and the free pages it holds but did not use.
+    ///
+    /// With `keep_spare` (a commit to the log) both stay in memory ([`WriterPages::take_spare`],
+    /// [`WriterPages::take_pending`]) unless the pending frees would pass [`MAX_PENDING`]; then,
+    /// and always without it (a checkpoint), the freed and pending pages go into the freelist
+    /// tree under this txn, and without `keep_spare` the unused free pages too. Editing the
+    /// freelist allocates and frees pages itself, so that repeats until nothing moves.
     pub fn finish_freelist(&mut self, keep_spare: bool) -> Result<()> {
+        let pending = self.pending.len() + self.freed.len() + self.freed_old.len();
+        if keep_spare && pending <= MAX_PENDING {
+            let (young, old) = (self.txn, self.txn | OLD_FREE);
+            let freed = self.freed.drain(..).map(|pgno| PendingFree {
+                freeing: young,
+                pgno,
+            });
+            self.pending.extend(freed);
+            let freed_old = self
+                .freed_old
+                .drain(..)
+                .map(|pgno| PendingFree { freeing: old, pgno });
+            self.pending.extend(freed_old);
+            return Ok(());
+        }
+        for f in std::mem::take(&mut self.pending) {
+            match f.freeing & OLD_FREE {
+                0 => self.freed.push(f.pgno),
+                _ => self.freed_old.push(f.pgno),
+            }
+        }
         self.in_freelist_op = true;
         let r = (|| {
             let (mut freed_chunks, mut reuse_chunks) = (0, 0);
@@ -456,6 +513,20 @@ impl WriterPages {
     /// in no tree, and reachable from no version.
     pub fn take_spare(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.reusable)
+    }
+
+    /// Takes `pages` as free pages to record (free in the file, in no freelist entry, reachable
+    /// from no tree: [`crate::txn::write::WriteTxn::record_free`]).
+    pub fn adopt_free(&mut self, pages: &[u64]) {
+        self.reusable
+            .extend(pages.iter().filter(|&&p| p >= 2 && p < self.page_count));
+        runs::sort_desc(&mut self.reusable);
+    }
+
+    /// The pages freed since the last checkpoint that are in no freelist entry (after
+    /// `finish_freelist`), with their freeing txns: the new version's pending frees.
+    pub fn take_pending(&mut self) -> Vec<PendingFree> {
+        std::mem::take(&mut self.pending)
     }
 
     /// Seals every dirty page (checksum) and hands them all over, by page number: to the write

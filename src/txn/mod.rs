@@ -10,6 +10,7 @@ pub(crate) mod read;
 mod versions;
 pub(crate) mod write;
 
+use crate::alloc::PendingFree;
 use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
@@ -53,6 +54,18 @@ pub(crate) struct Version {
     /// the last checkpoint, and not used): the next writer takes them first, and the next
     /// checkpoint records them.
     pub spare: Arc<[u64]>,
+    /// Pages freed since the last checkpoint that are in no freelist entry yet, with their
+    /// freeing txns (`alloc` module docs): the next writer takes those it may reuse, and the next
+    /// checkpoint records the rest.
+    pub pending: Arc<[PendingFree]>,
+}
+
+impl Version {
+    /// Whether this version has free pages that its freelist tree does not record (spare or
+    /// pending): checkpointing it takes a commit that records them.
+    pub fn has_unrecorded_free(&self) -> bool {
+        !self.spare.is_empty() || !self.pending.is_empty()
+    }
 }
 
 /// The last checkpoint: the commit the meta slots name.
@@ -134,6 +147,7 @@ impl Shared {
             log: meta.log,
             view,
             spare: Arc::new([]),
+            pending: Arc::new([]),
         });
         let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;
         Shared {
@@ -308,12 +322,12 @@ impl Shared {
     /// the writer role, so that no commit runs meanwhile.
     pub fn checkpoint_and_truncate(self: &Arc<Self>) -> Result<()> {
         self.check_poisoned()?;
-        // A newest commit with spare pages is checkpointed by a commit of its own, which gives the
+        // A newest commit with unrecorded free pages is checkpointed by a commit of its own, which gives the
         // writer role up: take it again and look once more (other writers may have committed).
         for _ in 0..MAX_TRUNCATE_ROUNDS {
             let writer = WriterGuard::acquire(self.clone());
             let latest = self.latest.lock().clone();
-            if !latest.spare.is_empty() {
+            if latest.has_unrecorded_free() {
                 self.checkpoint_latest(writer)?;
                 continue;
             }
@@ -321,7 +335,7 @@ impl Shared {
                 self.checkpoint(&latest)?;
             }
             // The newest commit is the durable checkpoint: its window is in the file, and it has
-            // no spare pages (all of which lie below its page_count anyway).
+            // no unrecorded free pages (all of which lie below its page_count anyway).
             let used = latest.view.page_count() * self.page_size as u64;
             self.store.shrink(used, true)?;
             drop(writer);
@@ -331,10 +345,11 @@ impl Shared {
     }
 
     /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
-    /// If it has spare pages, a commit of nothing but them is the checkpoint (it records them).
+    /// If it has unrecorded free pages, a commit of nothing but them is the checkpoint (it records
+    /// them).
     fn checkpoint_latest(self: &Arc<Self>, writer: WriterGuard) -> Result<()> {
         let latest = self.latest.lock().clone();
-        if !latest.spare.is_empty() {
+        if latest.has_unrecorded_free() {
             let mut w = write::WriteTxn::begin_as(self.clone(), writer)?;
             w.force_checkpoint();
             return w.commit();
@@ -367,7 +382,7 @@ impl Shared {
     }
 }
 
-/// How often [`Shared::checkpoint_and_truncate`] looks for a newest commit without spare pages
+/// How often [`Shared::checkpoint_and_truncate`] looks for a newest commit without unrecorded free pages
 /// before it leaves the file as the checkpoints left it.
 const MAX_TRUNCATE_ROUNDS: usize = 4;
 

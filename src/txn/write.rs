@@ -6,7 +6,7 @@ mod inplace;
 
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
-use crate::alloc::WriterPages;
+use crate::alloc::{PendingFree, WriterPages};
 use crate::btree::mutate::{self, Scratch};
 use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
@@ -56,6 +56,9 @@ pub struct WriteTxn {
     /// Commit even if nothing changed, as a checkpoint that gives back the free tail of the file
     /// ([`crate::Database::compact`]).
     compacting: bool,
+    /// Commit even if nothing changed, as a checkpoint that records free pages handed in
+    /// ([`WriteTxn::record_free`]).
+    recording_free: bool,
     /// Live pages this commit moved lower in the file.
     moved: u64,
     /// First error that left the transaction's trees in an unknown state (a damaged page).
@@ -120,7 +123,14 @@ impl WriteTxn {
             t
         };
         let gates = shared.gates();
-        let pages = WriterPages::new(&base.view, txn, base.freelist, gates, &base.spare);
+        let pages = WriterPages::new(
+            &base.view,
+            txn,
+            base.freelist,
+            gates,
+            &base.spare,
+            &base.pending,
+        );
         // With a capacity of 0 (no log) every commit is a checkpoint, even on a file that has a
         // log region from an earlier open.
         let limit = shared.log.capacity().min(shared.config.log_capacity);
@@ -139,6 +149,7 @@ impl WriteTxn {
             ops,
             checkpoint: false,
             compacting: false,
+            recording_free: false,
             moved: 0,
             failed: None,
             wrote: false,
@@ -149,6 +160,14 @@ impl WriteTxn {
     /// Makes the commit a checkpoint (recovery's replay, which must be durable at once).
     pub(crate) fn force_checkpoint(&mut self) {
         self.checkpoint = true;
+    }
+
+    /// Makes the commit a checkpoint that records `pages` in the freelist: pages of this file
+    /// that are free but in no freelist entry (a backup of a version with unrecorded free pages).
+    pub(crate) fn record_free(&mut self, pages: &[u64]) {
+        self.pages.adopt_free(pages);
+        self.checkpoint = true;
+        self.recording_free = true;
     }
 
     /// Makes the commit a checkpoint that looks for the whole free tail of the file and gives it
@@ -409,8 +428,8 @@ impl WriteTxn {
         let r = self.flush_catalog();
         self.note(r)?;
         // (A checkpoint forced to record the base version's spare pages has work to do.)
-        let records_spare = self.checkpoint && !self.base.spare.is_empty();
-        if self.pages.is_clean() && !self.compacting && !records_spare {
+        let records_spare = self.checkpoint && self.base.has_unrecorded_free();
+        if self.pages.is_clean() && !self.compacting && !records_spare && !self.recording_free {
             return Ok(());
         }
         // Step 2: give back the free run at the end of the file (all of it when this commit will
@@ -432,6 +451,7 @@ impl WriteTxn {
             Some(_) => self.pages.take_spare().into(),
             None => Arc::new([]),
         };
+        let pending: Arc<[PendingFree]> = self.pages.take_pending().into();
         let ps = shared.page_size;
         let log = region.unwrap_or(self.base.log);
         let page_count = self.pages.page_count;
@@ -465,6 +485,7 @@ impl WriteTxn {
             log,
             view,
             spare,
+            pending,
         });
         // Step 6: append the log record, or checkpoint.
         match record {
@@ -515,6 +536,7 @@ impl WriteTxn {
             log: self.base.log,
             view,
             spare: Arc::new([]),
+            pending: Arc::new([]),
         });
         *self.shared.latest.lock() = version.clone();
         self.shared.current.publish(txn, version);
