@@ -233,6 +233,7 @@ impl Shared {
         meta_state.durable_slot = slot;
         meta_state.log_gen = meta.log_gen;
         meta_state.held_back = 0;
+        meta_state.records_before = self.metrics.log_records();
         drop(meta_state);
         // The checkpoint is durable: no meta slot recovery may open needs the pages beyond its
         // page_count any more (the previous slot's own pages there were reusable under the gates),

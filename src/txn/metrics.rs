@@ -114,6 +114,11 @@ impl Counters {
         self.commits.load(Relaxed)
     }
 
+    /// Log records appended so far.
+    pub fn log_records(&self) -> u64 {
+        self.log_records.load(Relaxed)
+    }
+
     /// A log sync completed.
     pub fn synced(&self) {
         self.syncs.fetch_add(1, Relaxed);

@@ -32,6 +32,13 @@ pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
 /// start their write-back ([`Shared::start_writeback`]).
 const WRITEBACK_BYTES: u64 = 16 << 20;
 
+/// The largest log region a burst of small commits calls for ([`Shared::log_burst`]).
+const MAX_LOG_BURST: u64 = 4 << 20;
+
+/// A region that filled up with records of this many bytes or fewer on average was filled by
+/// small commits ([`Shared::log_burst`]).
+const SMALL_RECORD_SPAN: u64 = 1024;
+
 /// Pages of the last checkpoint freed since it that may be held back before a checkpoint is
 /// forced (they become reusable only once a newer checkpoint is durable).
 fn max_held_back(page_count: u64) -> u64 {
@@ -77,6 +84,10 @@ pub(crate) struct MetaState {
     pub log_gen: u64,
     /// Pages reachable from the last checkpoint that commits since have freed (held back).
     held_back: u64,
+    /// Log records appended before the last checkpoint ([`metrics::Counters::log_records`]).
+    records_before: u64,
+    /// Bytes of log region that bursts of small commits called for ([`Shared::log_burst`]).
+    log_burst: u64,
 }
 
 /// How a database handle was opened: what [`Shared`] needs beyond the file.
@@ -165,6 +176,8 @@ impl Shared {
                 durable_slot: slot,
                 log_gen: meta.log_gen,
                 held_back: 0,
+                records_before: 0,
+                log_burst: 0,
             }),
             log: group::CommitLog::new(meta.log, meta.page_size as u64),
             poisoned: Mutex::new(None),
@@ -307,6 +320,20 @@ impl Shared {
         if self.metrics.writeback_due(WRITEBACK_BYTES) {
             self.store.start_writeback();
         }
+    }
+
+    /// The log region size (bytes) that bursts of small commits called for, at most
+    /// [`MAX_LOG_BURST`]. When `full` (a commit found the log full) and the region of `have`
+    /// bytes holds records of at most [`SMALL_RECORD_SPAN`] bytes on average, it grows to four
+    /// times `have` (a region is replaced only by one at least four times larger): a file that takes many small commits gets a region that holds
+    /// more of them between checkpoints, even while it is small.
+    pub(crate) fn log_burst(&self, full: bool, have: u64) -> u64 {
+        let mut st = self.meta.lock();
+        let records = self.metrics.log_records() - st.records_before;
+        if full && records.saturating_mul(SMALL_RECORD_SPAN) >= have {
+            st.log_burst = st.log_burst.max(have.saturating_mul(4)).min(MAX_LOG_BURST);
+        }
+        st.log_burst
     }
 
     /// Checkpoints the newest commit (unless it is the last checkpoint). Waits for the writer

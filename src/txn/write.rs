@@ -22,6 +22,10 @@ use std::time::Instant;
 /// records (SQLite's default WAL checkpoint is at about the same size).
 const MIN_LOG_BYTES: u64 = 256 << 10;
 
+/// A burst of small commits may give a file a log region as large as the file, or this large
+/// if the file is smaller (SQLite's WAL grows to 4 MiB whatever the database's size).
+const MIN_BURST_CAP: u64 = 1 << 20;
+
 /// The commit log region is sized at this fraction of the file (within [`MIN_LOG_BYTES`] ..= the
 /// configured capacity).
 const LOG_FRACTION: u64 = 8;
@@ -545,8 +549,10 @@ impl WriteTxn {
     }
 
     /// Decides whether this commit gives the file a (larger) commit log region: none yet, or one
-    /// much smaller than the file now calls for (an eighth of the file, within
-    /// [`MIN_LOG_BYTES`] ..= the configured capacity). Returns the new region (first page, pages)
+    /// much smaller than the file now calls for (an eighth of the file, or what bursts of small
+    /// commits called for, up to the file's size or [`MIN_BURST_CAP`]: [`Shared::log_burst`];
+    /// within [`MIN_LOG_BYTES`] ..=
+    /// the configured capacity). Returns the new region (first page, pages)
     /// after allocating it and freeing the old one; such a commit is a checkpoint.
     ///
     /// After a full trim (`moved`), a region that ends the file with a free tail below it moves
@@ -565,10 +571,14 @@ impl WriteTxn {
             true => (self.pages.relocation_limit()).saturating_sub(self.base.log.1),
             false => self.pages.page_count,
         } * ps;
+        let have = self.base.log.1 * ps;
+        // A full log (the only reason for a full trim besides these two) may call for more.
+        let full = moved && !self.checkpoint && !self.compacting;
+        let burst = (self.shared.log_burst(full, have)).min(data.max(MIN_BURST_CAP));
         let want = (data / LOG_FRACTION)
             .next_power_of_two()
+            .max(burst)
             .clamp(MIN_LOG_BYTES.min(max), max);
-        let have = self.base.log.1 * ps;
         let oversized = moved && have > 4 * want;
         if !oversized
             && (have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)))
