@@ -184,7 +184,7 @@ impl WriterPages {
             view: view.reader(),
             txn,
             page_size,
-            dirty: PgnoMap::default(),
+            dirty: PgnoMap::with_capacity_and_hasher(8, Default::default()),
             pool: Vec::new(),
             page_count,
             reusable,
@@ -247,14 +247,42 @@ impl WriterPages {
         self.freed_old.extend(start..start + npages);
     }
 
-    fn new_buffer(&mut self, npages: u64) -> Box<[u8]> {
+    /// A buffer for `npages` new pages: zeroed if `zeroed`, otherwise with whatever a recycled
+    /// buffer held (for a page about to be overwritten whole, as a copy).
+    fn new_buffer(&mut self, npages: u64, zeroed: bool) -> Box<[u8]> {
         if npages == 1 {
             if let Some(mut b) = self.pool.pop() {
-                b.fill(0);
+                if zeroed {
+                    b.fill(0);
+                }
                 return b;
             }
         }
-        crate::store::window::zeroed_buffer(npages as usize * self.page_size)
+        crate::store::window::recycled_buffer(npages as usize * self.page_size, zeroed)
+    }
+
+    /// Allocates `npages` pages (a reusable page or run, else the end of the file) and gives them
+    /// a dirty buffer, zeroed if `zeroed`.
+    fn alloc_pages(&mut self, npages: u64, zeroed: bool) -> Result<u64> {
+        let pgno = if npages == 1 {
+            match self.reusable.pop() {
+                None if !self.in_freelist_op && self.pull()? => self.reusable.pop(),
+                p => p,
+            }
+        } else {
+            self.take_run(npages)?
+        };
+        let pgno = match pgno {
+            Some(p) => p,
+            None => {
+                let p = self.page_count;
+                self.page_count += npages;
+                p
+            }
+        };
+        let buf = self.new_buffer(npages, zeroed);
+        self.dirty.insert(pgno, buf);
+        Ok(pgno)
     }
 
     /// Moves the first reusable freelist entry into `reusable`. False if there is none.
@@ -580,7 +608,7 @@ impl PageStore for WriterPages {
             crate::page::verify_checksum(ptr.pgno, page)?;
             Node::parse(ptr.pgno, page, ptr.txn)?.validate_cells()?;
         }
-        let new = self.alloc(1)?;
+        let new = self.alloc_pages(1, false)?;
         let src = self.view.page(ptr.pgno)?;
         let dst = self
             .dirty
@@ -600,25 +628,7 @@ impl PageStore for WriterPages {
     }
 
     fn alloc(&mut self, npages: u64) -> Result<u64> {
-        let pgno = if npages == 1 {
-            match self.reusable.pop() {
-                None if !self.in_freelist_op && self.pull()? => self.reusable.pop(),
-                p => p,
-            }
-        } else {
-            self.take_run(npages)?
-        };
-        let pgno = match pgno {
-            Some(p) => p,
-            None => {
-                let p = self.page_count;
-                self.page_count += npages;
-                p
-            }
-        };
-        let buf = self.new_buffer(npages);
-        self.dirty.insert(pgno, buf);
-        Ok(pgno)
+        self.alloc_pages(npages, true)
     }
 
     fn free(&mut self, ptr: PagePtr, npages: u64) {

@@ -27,14 +27,15 @@ pub(crate) const WINDOW_PAGES: usize = 1 << (SLOT_BITS - 1);
 /// The most bytes a window holds (replaced contents included) before it must be flushed.
 pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 
-/// Page buffers of dropped windows, kept for the next commits' dirty pages (a process-wide
+/// Page buffers of dropped windows, kept for the next commits' dirty pages ([`recycled_buffer`]) (a process-wide
 /// cache, so that a busy writer does not return memory to the system and fault it back in).
 static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 /// The most bytes [`SPARE_BUFFERS`] keeps.
 const SPARE_BUFFER_BYTES: usize = 16 << 20;
 
-/// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
-pub(crate) fn zeroed_buffer(len: usize) -> Box<[u8]> {
+/// A buffer of `len` bytes, recycled from a dropped window if one of that length is kept (then
+/// holding its old contents unless `zeroed`), or a new zeroed one.
+pub(crate) fn recycled_buffer(len: usize, zeroed: bool) -> Box<[u8]> {
     let recycled = {
         let mut spare = SPARE_BUFFERS.lock();
         match spare.last() {
@@ -44,7 +45,9 @@ pub(crate) fn zeroed_buffer(len: usize) -> Box<[u8]> {
     };
     match recycled {
         Some(mut b) => {
-            b.fill(0);
+            if zeroed {
+                b.fill(0);
+            }
             b
         }
         None => vec![0u8; len].into_boxed_slice(),
@@ -53,7 +56,7 @@ pub(crate) fn zeroed_buffer(len: usize) -> Box<[u8]> {
 
 impl Drop for Window {
     /// Hands the window's buffers of one page (of the length of those kept already, if any) to
-    /// [`zeroed_buffer`], up to its bound.
+    /// [`recycled_buffer`], up to its bound.
     fn drop(&mut self) {
         let held = std::mem::take(self.held.get_mut());
         let mut spare = SPARE_BUFFERS.lock();
