@@ -25,6 +25,7 @@ pub(crate) mod hasher;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
 pub(crate) mod policy;
+pub(crate) mod readers;
 #[cfg(feature = "testing")]
 pub mod sim;
 mod slots;
@@ -94,14 +95,12 @@ enum OpKind {
 use sim::OpKind;
 
 impl FileStore {
-    /// Takes over an open file and locks it: exclusively for a writable handle, shared for a
-    /// read-only one. Fails with `DatabaseLocked` if another handle holds a conflicting lock.
-    pub fn lock(file: File, read_only: bool) -> Result<FileStore> {
-        let op = if read_only {
-            libc::LOCK_SH
-        } else {
-            libc::LOCK_EX
-        } | libc::LOCK_NB;
+    /// Takes over an open file and takes a shared `flock` on it. Which handle may write is
+    /// decided by the lock file (`readers.rs`); the shared `flock` keeps out releases before it,
+    /// whose writable handles take an exclusive one (and fail with `DatabaseLocked` here if
+    /// one has the file).
+    pub fn lock(file: File) -> Result<FileStore> {
+        let op = libc::LOCK_SH | libc::LOCK_NB;
         // SAFETY: flock takes a file descriptor we own (alive for the duration of the call) and
         // plain integer flags; it touches no memory of ours.
         let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
@@ -516,6 +515,17 @@ impl Map {
     pub fn wrote(&self, pgnos: impl Iterator<Item = u64>) {
         if let Some(c) = &self.checks {
             pgnos.for_each(|p| c.verified.insert(p));
+        }
+    }
+
+    /// After another handle rewrote the pages at `pgnos` (None: any page): they count as not
+    /// verified again.
+    pub fn forget(&self, pgnos: Option<&[u64]>) {
+        if let Some(c) = &self.checks {
+            match pgnos {
+                Some(p) => p.iter().for_each(|&p| c.verified.remove(p)),
+                None => c.verified.clear(),
+            }
         }
     }
 

@@ -465,6 +465,7 @@ impl WriteTxn {
             log,
             view,
             spare,
+            spare_complete: true,
         });
         // Step 6: append the log record, or checkpoint.
         match record {
@@ -515,9 +516,12 @@ impl WriteTxn {
             log: self.base.log,
             view,
             spare: Arc::new([]),
+            spare_complete: true,
         });
         *self.shared.latest.lock() = version.clone();
-        self.shared.current.publish(txn, version);
+        // Registered under the checkpoint's txn: the pages this version reads from the file are
+        // the checkpoint's (a read-only handle pins that txn in its reader slot).
+        self.shared.current.publish(self.base.txn, version);
         self.wrote = true;
         Ok(())
     }
