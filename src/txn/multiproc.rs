@@ -207,7 +207,11 @@ impl Shared {
         let mut st = a.reader.lock();
         if published {
             st.pinned = false;
-            self.refresh(a, &mut st)
+            self.refresh(a, &mut st)?;
+            // No snapshot yet: pin nothing until the first one.
+            a.table.set_pin(0);
+            st.pinned = false;
+            Ok(())
         } else {
             st.from_file = true;
             st.pinned = true;
