@@ -115,7 +115,7 @@ fn audit(db: &Database) -> (u64, u64) {
     let mut n = 0;
     for item in t.iter().expect("iter") {
         let (_, v) = item.expect("item");
-        sum += balance(&v);
+        sum += balance(v);
         n += 1;
     }
     assert_eq!(n, ACCOUNTS, "accounts in snapshot {}", rtx.id());
@@ -165,7 +165,7 @@ fn holder(path: &Path) {
         let s: u64 = t
             .iter()
             .expect("iter")
-            .map(|i| balance(&i.expect("item").1))
+            .map(|i| balance(i.expect("item").1))
             .sum();
         if s != ACCOUNTS * START {
             say(&format!("BROKEN held snapshot sum {s}"));
