@@ -170,9 +170,16 @@ impl Builder {
                 .truncate(false)
                 .open(path)?
         };
-        let store = wrap(FileStore::lock(file)?);
+        let store = wrap(FileStore::lock(file, !o.read_only)?);
         let attached = match ReaderTable::open(path, o.max_readers)? {
             Some(mut table) => {
+                if o.read_only && store.writer_holds_file()? && !table.writer_alive()? {
+                    return Err(Error::LockFile(format!(
+                        "{}: the database is open for writing through another path (a hard \
+                         link?), whose lock file this handle cannot see",
+                        table.path().display()
+                    )));
+                }
                 if o.read_only {
                     table.claim_slot()?;
                     // Pin everything while the file's meta, pages and log are read.

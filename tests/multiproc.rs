@@ -409,3 +409,31 @@ fn readers_full_and_two_writers() {
     let c = Database::builder().read_only(true).open(&path).unwrap();
     drop((b, c, db));
 }
+
+#[test]
+fn links_find_the_same_lock_or_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("x.larch");
+    let sym = dir.path().join("sym.larch");
+    let hard = dir.path().join("hard.larch");
+    drop(Database::open(&path).unwrap());
+    std::os::unix::fs::symlink(&path, &sym).unwrap();
+    std::fs::hard_link(&path, &hard).unwrap();
+    // A writer through the symbolic link, a reader through the real path: one lock file.
+    let db = Database::open(&sym).unwrap();
+    let ro = Database::builder().read_only(true).open(&path).unwrap();
+    let wtx = db.begin_write().unwrap();
+    wtx.open_table("t").unwrap().insert(b"k", b"v").unwrap();
+    wtx.commit().unwrap();
+    let rtx = ro.begin_read().unwrap();
+    assert_eq!(
+        rtx.open_table("t").unwrap().get(b"k").unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    // Two writers are refused through any path.
+    assert!(matches!(Database::open(&hard), Err(Error::DatabaseLocked)));
+    assert!(matches!(Database::open(&path), Err(Error::DatabaseLocked)));
+    // A reader through a hard link cannot see the writer's lock file: refused.
+    let r = Database::builder().read_only(true).open(&hard);
+    assert!(matches!(r, Err(Error::LockFile(_))), "{r:?}");
+}

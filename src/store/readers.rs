@@ -123,8 +123,11 @@ pub(crate) fn file_len(slots: u32) -> usize {
     off::SLOT0 + slots as usize * SLOT_LEN
 }
 
-/// The lock file's path for the database at `db`: the same name with `-lock` appended.
+/// The lock file's path for the database at `db`: its canonical path (symbolic links and
+/// relative components resolved, so every handle finds the same lock file) with `-lock`
+/// appended.
 pub fn lock_path(db: &Path) -> PathBuf {
+    let db = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
     let mut s = db.as_os_str().to_owned();
     s.push("-lock");
     PathBuf::from(s)

@@ -263,6 +263,11 @@ impl Shared {
                 }
                 let d = *deadline.get_or_insert_with(|| Instant::now() + PUBLISH_WAIT);
                 if Instant::now() > d {
+                    // Nothing alive reads through the slot: leave it pinning nothing.
+                    if st.live == 0 {
+                        a.table.set_pin(0);
+                        st.pinned = false;
+                    }
                     return Err(Error::LockFile(format!(
                         "{}: no version published by the writer for {PUBLISH_WAIT:?} (a writer \
                          stopped in a commit, or is recovering); reopen the database",

@@ -106,9 +106,9 @@ mod larch {
 mod lmdb {
     use super::*;
     use heed::types::Bytes;
-    use heed::{Database, Env, EnvFlags, EnvOpenOptions};
+    use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions};
 
-    pub struct Lmdb(Env, Database<Bytes, Bytes>);
+    pub struct Lmdb(Env, Database<'static, Bytes, Bytes>);
 
     pub fn open(dir: &Path) -> Lmdb {
         let mut o = EnvOpenOptions::new();
@@ -119,9 +119,15 @@ mod lmdb {
         }
         // SAFETY: the directory is this benchmark's own; every process opens it the same way.
         let env = unsafe { o.open(dir).unwrap() };
-        let mut w = env.write_txn().unwrap();
-        let db = env.create_database(&mut w, None).unwrap();
-        w.commit().unwrap();
+        let w = env.write_txn().unwrap();
+        let db = env
+            .create_databases_and_commit(w, |dbo, w| -> heed::Result<_> {
+                Ok(CommitOrAbort::<_, ()>::Commit(
+                    dbo.create_database::<Bytes, Bytes>(w, None)?,
+                ))
+            })
+            .unwrap()
+            .unwrap_commit();
         Lmdb(env, db)
     }
 
