@@ -427,7 +427,7 @@ fn links_find_the_same_lock_or_are_refused() {
     wtx.commit().unwrap();
     let rtx = ro.begin_read().unwrap();
     assert_eq!(
-        rtx.open_table("t").unwrap().get(b"k").unwrap().as_deref(),
+        rtx.open_table("t").unwrap().get(b"k").unwrap(),
         Some(&b"v"[..])
     );
     // Two writers are refused through any path.
