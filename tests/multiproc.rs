@@ -60,6 +60,7 @@ fn child() {
             stop,
         ),
         "holder" => holder(&path),
+        "doomed-writer" => doomed_writer(&path),
         other => panic!("unknown role {other}"),
     }
 }
@@ -105,6 +106,31 @@ fn writer(path: &Path, stop: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_micros(800));
     }
     say(&format!("WRITER_COMMITS {commits}"));
+}
+
+/// Commits transfers (Eventual, never checkpointed) and says how many, until killed.
+fn doomed_writer(path: &Path) {
+    let db = Database::builder()
+        .durability(Durability::Eventual)
+        .sync_interval(None)
+        .open(path)
+        .expect("writer open");
+    for i in 0..200u64 {
+        let wtx = db.begin_write().expect("begin_write");
+        {
+            let mut t = wtx.open_table("bank").expect("open bank");
+            let (a, b) = ((i * 7) % ACCOUNTS, (i * 13 + 1) % ACCOUNTS);
+            let ba = balance(&t.get(&a.to_be_bytes()).expect("get").expect("account"));
+            t.insert(&a.to_be_bytes(), &value(ba - 1)).expect("debit");
+            let bb = balance(&t.get(&b.to_be_bytes()).expect("get").expect("account"));
+            t.insert(&b.to_be_bytes(), &value(bb + 1)).expect("credit");
+        }
+        wtx.commit().expect("commit");
+    }
+    say("COMMITTED 200");
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Sums the bank in one snapshot; returns (sum, snapshot id).
@@ -436,4 +462,79 @@ fn links_find_the_same_lock_or_are_refused() {
     // A reader through a hard link cannot see the writer's lock file: refused.
     let r = Database::builder().read_only(true).open(&hard);
     assert!(matches!(r, Err(Error::LockFile(_))), "{r:?}");
+}
+
+/// A writer killed with SIGKILL after commits it never checkpointed: a read-only handle keeps
+/// reading its last published commit; a new writer opens once that handle's snapshots end,
+/// recovers the commits from the log, and the reader follows it.
+#[test]
+fn a_killed_writer_and_its_successor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("w.larch");
+    {
+        let db = Database::open(&path).expect("create");
+        let wtx = db.begin_write().expect("begin_write");
+        {
+            let mut t = wtx.open_table("bank").expect("open bank");
+            for a in 0..ACCOUNTS {
+                t.insert(&a.to_be_bytes(), &value(START)).expect("insert");
+            }
+        }
+        wtx.commit().expect("commit");
+    }
+    let mut writer = spawn("doomed-writer", &path);
+    let out = (writer.0.as_mut().unwrap().stdout.take()).expect("writer stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+            if line.contains("COMMITTED") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("the writer did not commit");
+    let ro = Database::builder()
+        .read_only(true)
+        .open(&path)
+        .expect("read-only open");
+    let held = ro.begin_read().expect("begin_read");
+    let seen = held.id();
+    let mut w = writer.0.take().unwrap();
+    w.kill().expect("kill -9 the writer");
+    w.wait().expect("reap the writer");
+    // The killed writer's last commit stays readable.
+    let (sum, id) = audit(&ro);
+    assert_eq!((sum, id), (ACCOUNTS * START, seen));
+    drop(held);
+    // A new writer recovers the commits from the log, and the reader follows it.
+    let db = Database::open(&path).expect("writable open after the kill");
+    let mut model = vec![START; ACCOUNTS as usize];
+    for i in 0..200u64 {
+        model[((i * 7) % ACCOUNTS) as usize] -= 1;
+        model[((i * 13 + 1) % ACCOUNTS) as usize] += 1;
+    }
+    {
+        let rtx = db.begin_read().unwrap();
+        let t = rtx.open_table("bank").unwrap();
+        for (a, want) in model.iter().enumerate() {
+            let got = balance(&t.get(&(a as u64).to_be_bytes()).unwrap().unwrap());
+            assert_eq!(got, *want, "account {a} after the 200 recovered transfers");
+        }
+    }
+    let wtx = db.begin_write().unwrap();
+    wtx.open_table("after").unwrap().insert(b"k", b"v").unwrap();
+    wtx.commit().unwrap();
+    let rtx = ro
+        .begin_read()
+        .expect("begin_read after the new writer opened");
+    assert!(rtx.id() > seen);
+    assert_eq!(
+        rtx.open_table("after").unwrap().get(b"k").unwrap(),
+        Some(&b"v"[..])
+    );
+    drop(rtx);
+    let (sum, _) = audit(&ro);
+    assert_eq!(sum, ACCOUNTS * START);
+    ro.check().expect("check from the reader");
 }
