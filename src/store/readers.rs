@@ -401,14 +401,24 @@ impl ReaderTable {
         Err(Error::ReadersFull(self.slots))
     }
 
-    /// Publishes that this handle may read pages of `pin` and later (0: nothing), then fences,
-    /// so that a writer computing its gate after the caller's next look at the published version
-    /// sees it.
+    /// Publishes that this handle may read pages of `pin` and later. A sequentially consistent
+    /// store: with the caller's sequentially consistent look at the published version after it
+    /// ([`Self::published_seq_now`]) and the writer's fence between publishing and reading the
+    /// slots ([`Self::oldest_pin`]), either the writer sees the pin or the caller sees the new
+    /// version (on x86, one `xchg`).
     pub fn set_pin(&self, pin: u64) {
         if let Some(i) = self.own {
             let base = off::SLOT0 + i as usize * SLOT_LEN;
             self.word(base + SLOT_OFF_PIN).store(pin, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
+        }
+    }
+
+    /// Publishes that this handle reads nothing any more: a release store, so that its reads
+    /// happen before any reuse of their pages by a writer that sees it.
+    pub fn clear_pin(&self) {
+        if let Some(i) = self.own {
+            let base = off::SLOT0 + i as usize * SLOT_LEN;
+            self.word(base + SLOT_OFF_PIN).store(0, Ordering::Release);
         }
     }
 
@@ -492,6 +502,12 @@ impl ReaderTable {
     #[inline]
     pub fn published_seq(&self) -> u64 {
         self.word(off::VIS_SEQ).load(Ordering::Acquire)
+    }
+
+    /// [`Self::published_seq`], sequentially consistent: the check after [`Self::set_pin`].
+    #[inline]
+    pub fn published_seq_now(&self) -> u64 {
+        self.word(off::VIS_SEQ).load(Ordering::SeqCst)
     }
 
     /// The published version and its sequence number; `Ok(None)` if none is published now.

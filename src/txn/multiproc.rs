@@ -54,6 +54,8 @@ pub(crate) struct Attached {
 struct ReaderState {
     /// Sequence number of the published version the cell's version came from.
     seq: u64,
+    /// That version's txn (what the slot pins for it).
+    txn: u64,
     /// The cell's version was read from the file (no version was published): its pin (the
     /// checkpoint's txn) stays in the slot while it is the cell's.
     from_file: bool,
@@ -209,7 +211,7 @@ impl Shared {
             st.pinned = false;
             self.refresh(a, &mut st)?;
             // No snapshot yet: pin nothing until the first one.
-            a.table.set_pin(0);
+            a.table.clear_pin();
             st.pinned = false;
             Ok(())
         } else {
@@ -232,8 +234,18 @@ impl Shared {
             return Ok(ReadTxn::begin(self.clone(), false));
         };
         let mut st = a.reader.lock();
-        if !(st.pinned && a.table.published_seq() == st.seq) {
+        let seq = a.table.published_seq();
+        if seq != st.seq || st.from_file {
             self.refresh(a, &mut st)?;
+        } else if !st.pinned {
+            // The cell's version is still the published one: pin it and check that it still is
+            // (as `refresh` does, without reading the version again).
+            a.table.set_pin(st.txn);
+            if a.table.published_seq_now() == seq {
+                st.pinned = true;
+            } else {
+                self.refresh(a, &mut st)?;
+            }
         }
         st.live += 1;
         // Taken under the lock: the cell's version is pinned while `live` counts this snapshot.
@@ -246,7 +258,7 @@ impl Shared {
             let mut st = a.reader.lock();
             st.live -= 1;
             if st.live == 0 && !st.from_file {
-                a.table.set_pin(0);
+                a.table.clear_pin();
                 st.pinned = false;
             }
         }
@@ -265,7 +277,7 @@ impl Shared {
                 if Instant::now() > d {
                     // Nothing alive reads through the slot: leave it pinning nothing.
                     if st.live == 0 {
-                        a.table.set_pin(0);
+                        a.table.clear_pin();
                         st.pinned = false;
                     }
                     return Err(Error::LockFile(format!(
@@ -285,7 +297,7 @@ impl Shared {
                 _ => self.current.oldest_live().min(p.txn),
             };
             a.table.set_pin(pin);
-            if a.table.published_seq() != seq {
+            if a.table.published_seq_now() != seq {
                 continue;
             }
             // Pinned, and still the published version: adopt it. First forget the pages the
@@ -319,7 +331,7 @@ impl Shared {
             if !Arc::ptr_eq(&v, &self.current.load_full()) {
                 self.current.publish(p.txn, v);
             }
-            st.seq = seq;
+            (st.seq, st.txn) = (seq, p.txn);
             st.pinned = true;
             st.from_file = false;
             return Ok(());

@@ -2,14 +2,15 @@
 //! writer process commits, larchdb against LMDB (issue 16).
 //!
 //! `cargo run --release -p larch-compare --no-default-features --features lmdb --bin multiproc
-//! -- [--secs S] [--keys N] [--gets G]`
+//! -- [--secs S] [--keys N] [--gets G] [--rounds R]`
 //!
 //! Each engine gets a fresh database of N keys (16-byte keys, 100-byte values). One writer
 //! process commits single-key updates as fast as it can without syncing each commit (larchdb
 //! `Durability::Eventual`, LMDB `MDB_NOSYNC`); four reader processes each run read transactions
 //! of G random point reads (a transaction per G gets: G = 1 measures the cost of starting a
 //! snapshot beside the writer) for S seconds. Printed: reads per second of the four together,
-//! read transactions per second, and the writer's commits per second meanwhile.
+//! read transactions per second, and the writer's commits per second meanwhile; R rounds
+//! alternate the engines (so that a busy machine disturbs both alike), then the medians.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -188,10 +189,11 @@ fn open_engine(engine: &str, dir: &Path, writer: bool) -> Box<dyn Engine> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (secs, keys, gets) = (
+    let (secs, keys, gets, rounds) = (
         arg(&args, "--secs", 5),
         arg(&args, "--keys", 100_000),
         arg(&args, "--gets", 1),
+        arg(&args, "--rounds", 1),
     );
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let (role, engine, dir) = (&args[i + 1], &args[i + 2], PathBuf::from(&args[i + 3]));
@@ -215,7 +217,8 @@ fn main() {
         "{:<8} {:>14} {:>16} {:>16}",
         "engine", "reads/s", "read txns/s", "writer commits/s"
     );
-    for engine in ["larchdb", "lmdb"] {
+    let mut results: Vec<(&str, f64, f64)> = Vec::new();
+    for engine in (0..rounds).flat_map(|_| ["larchdb", "lmdb"]) {
         let dir = tempfile::tempdir().unwrap();
         match engine {
             "larchdb" => larch::create(&dir.path().join("db.larch"), keys),
@@ -246,10 +249,26 @@ fn main() {
         std::fs::write(dir.path().join("stop"), b"").unwrap();
         let commits = count(writer);
         let rps = reads as f64 / secs as f64;
+        let cps = commits as f64 / elapsed.as_secs_f64();
         println!(
-            "{engine:<8} {rps:>14.0} {:>16.0} {:>16.0}",
-            rps / gets as f64,
-            commits as f64 / elapsed.as_secs_f64()
+            "{engine:<8} {rps:>14.0} {:>16.0} {cps:>16.0}",
+            rps / gets as f64
         );
+        results.push((engine, rps, cps));
+    }
+    if rounds > 1 {
+        for engine in ["larchdb", "lmdb"] {
+            let median = |f: fn(&(&str, f64, f64)) -> f64| {
+                let mut v: Vec<f64> = results.iter().filter(|r| r.0 == engine).map(f).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let (rps, cps) = (median(|r| r.1), median(|r| r.2));
+            println!(
+                "{:<8} {rps:>14.0} {:>16.0} {cps:>16.0}   (median of {rounds})",
+                engine,
+                rps / gets as f64
+            );
+        }
     }
 }
