@@ -518,7 +518,7 @@ fn a_killed_writer_and_its_successor() {
         let rtx = db.begin_read().unwrap();
         let t = rtx.open_table("bank").unwrap();
         for (a, want) in model.iter().enumerate() {
-            let got = balance(&t.get(&(a as u64).to_be_bytes()).unwrap().unwrap());
+            let got = balance(t.get(&(a as u64).to_be_bytes()).unwrap().unwrap());
             assert_eq!(got, *want, "account {a} after the 200 recovered transfers");
         }
     }
