@@ -187,7 +187,9 @@ impl Shared {
     pub(crate) fn publish_current(&self) {
         if let Some(a) = self.writer_table() {
             let _order = a.publish.lock();
-            if let Some(p) = published_form(&self.current.load_full()) {
+            let current = self.current.load_full();
+            let already = a.table.load_published().map(|(_, p)| p.txn) == Some(current.txn);
+            if let Some(p) = published_form(&current).filter(|_| !already) {
                 a.table.store_published(Some(&p));
             }
         }
