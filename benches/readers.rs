@@ -12,6 +12,11 @@
 //!   handle takes the newly published version (reads it, pins it, checks it is still the one,
 //!   drops the rewritten pages from the page verification bitmap, builds the version).
 //!
+//!
+//! And what a commit pays for them (`commit_eventual`): a single-insert `Eventual` commit with
+//! no read-only handle attached (its pages wait in the write window) and with one attached (the
+//! commit writes its pages into the file before it publishes).
+//!
 //! Run with `cargo bench --bench readers`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -65,6 +70,29 @@ fn bench(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    g.finish();
+    let mut g = c.benchmark_group("commit_eventual");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    drop(ro);
+    let mut i = 0;
+    g.bench_function("no_reader", |b| {
+        b.iter(|| {
+            i += 1;
+            commit(i)
+        })
+    });
+    let ro = Database::builder()
+        .read_only(true)
+        .open(&path)
+        .expect("read-only open");
+    g.bench_function("reader_attached", |b| {
+        b.iter(|| {
+            i += 1;
+            commit(i)
+        })
+    });
+    drop(ro);
     g.finish();
 }
 
