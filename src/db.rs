@@ -170,22 +170,28 @@ impl Builder {
                 .truncate(false)
                 .open(path)?
         };
+        // A writer takes the lock file's writer byte before the file's `flock`, so that a reader
+        // that finds the `flock` held but no writer in its lock file knows the writer uses
+        // another lock file (the first is released last, on close, too).
+        let mut table = ReaderTable::open(path, o.max_readers)?;
+        if let (Some(t), false) = (&table, o.read_only) {
+            t.lock_writer()?;
+        }
         let store = wrap(FileStore::lock(file, !o.read_only)?);
-        let attached = match ReaderTable::open(path, o.max_readers)? {
+        let attached = match table.take() {
             Some(mut table) => {
-                if o.read_only && store.writer_holds_file()? && !table.writer_alive()? {
-                    return Err(Error::LockFile(format!(
-                        "{}: the database is open for writing through another path (a hard \
-                         link?), whose lock file this handle cannot see",
-                        table.path().display()
-                    )));
-                }
                 if o.read_only {
+                    if writer_elsewhere(&store, &table)? {
+                        return Err(Error::LockFile(format!(
+                            "{}: the database is open for writing through another path (a \
+                             hard link?), whose lock file this handle cannot see",
+                            table.path().display()
+                        )));
+                    }
                     table.claim_slot()?;
                     // Pin everything while the file's meta, pages and log are read.
                     table.set_pin(1);
                 } else {
-                    table.lock_writer()?;
                     table.store_published(None);
                 }
                 Some(Attached::new(table))
@@ -260,6 +266,19 @@ impl Builder {
         };
         Ok(Database { shared, syncer })
     }
+}
+
+/// Whether a writer holds the database file's `flock` while `table` shows none (for a moment
+/// while a writer opens or closes, which is retried; lastingly, if it opened the database through
+/// a hard link, whose lock file is another one).
+fn writer_elsewhere(store: &FileStore, table: &ReaderTable) -> Result<bool> {
+    for _ in 0..100 {
+        if !store.writer_holds_file()? || table.writer_alive()? {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(true)
 }
 
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
