@@ -8,9 +8,11 @@ use crate::options::{Backend, Durability, Options};
 use crate::recovery::{self, Recovery};
 use crate::replay;
 use crate::store::cache::CacheStats;
+use crate::store::readers::ReaderTable;
 use crate::store::{Backing, FileStore, Verifier};
 use crate::table::WriteTxn;
 use crate::txn::metrics::Metrics;
+use crate::txn::multiproc::Attached;
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn as TxnCore;
 use crate::txn::{Config, Shared};
@@ -21,8 +23,9 @@ use std::time::Duration;
 
 /// An open database file. `Send + Sync`; share it between threads by reference or in an `Arc`.
 ///
-/// Any number of [`ReadTxn`]s run alongside one [`WriteTxn`]. While a writable handle exists, any
-/// other open of the same file (from this process or another) fails with
+/// Any number of [`ReadTxn`]s run alongside one [`WriteTxn`]. One writable handle may have the
+/// file open, beside any number of read-only handles in this and other processes (through the
+/// lock file `PATH-lock`, see [`Builder::max_readers`]); a second writable open fails with
 /// [`Error::DatabaseLocked`].
 pub struct Database {
     shared: Arc<Shared>,
@@ -74,8 +77,12 @@ impl Builder {
         self
     }
 
-    /// Opens without writing: a shared lock, and `begin_write` fails with [`Error::ReadOnly`].
-    /// The file must exist.
+    /// Opens without writing: `begin_write` fails with [`Error::ReadOnly`]. The file must exist.
+    ///
+    /// A read-only handle may open beside the writable handle of another process (or of this
+    /// one): each [`Database::begin_read`] then sees the writer's newest commit (the file as it
+    /// grows, and commits not checkpointed yet), and the writer never reuses a page one of its
+    /// snapshots can reach. It takes one of the lock file's reader slots for as long as it is open.
     pub fn read_only(&mut self, ro: bool) -> &mut Self {
         self.opts.read_only = ro;
         self
@@ -96,7 +103,19 @@ impl Builder {
         self
     }
 
-    /// Opens (creating if missing, unless read-only) the database file at `path`.
+    /// How many read-only handles (of any process) may have the file open at once (default 126,
+    /// in 1..=65536): the number of slots in the lock file `PATH-lock` (the database's path with
+    /// `-lock` appended), which the first handle to open it (while no other handle has the
+    /// database open) creates; later handles use the count it chose. A read-only open beyond it
+    /// fails with [`Error::ReadersFull`].
+    pub fn max_readers(&mut self, n: u32) -> &mut Self {
+        self.opts.max_readers = n;
+        self
+    }
+
+    /// Opens (creating if missing, unless read-only) the database file at `path`, and its lock
+    /// file `PATH-lock` (created if missing; it is never removed, and holds nothing that is
+    /// needed to open the database).
     ///
     /// An existing empty file is initialised as a new database; a file that is not a larchdb
     /// database gets [`Error::NotADatabase`] and is left untouched; a damaged one gets
@@ -104,7 +123,10 @@ impl Builder {
     /// its sync), the previous one is opened.
     ///
     /// An I/O error names the file: its message starts with the path (its kind is the
-    /// operating system's).
+    /// operating system's). A second writable handle gets [`Error::DatabaseLocked`]; a lock file
+    /// that cannot work (it cannot be written, or lies on a network filesystem or one without
+    /// file locks) gets [`Error::LockFile`], naming it. A read-only open on a read-only
+    /// filesystem works without a lock file (no writer can exist there).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -133,7 +155,7 @@ impl Builder {
     /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
     fn open_store(
         &self,
-        path: impl AsRef<Path>,
+        path: &Path,
         wrap: impl FnOnce(FileStore) -> FileStore,
     ) -> Result<Database> {
         let o = &self.opts;
@@ -148,7 +170,40 @@ impl Builder {
                 .truncate(false)
                 .open(path)?
         };
-        let store = wrap(FileStore::lock(file, o.read_only)?);
+        // A writer takes the lock file's writer byte before the file's `flock`, so that a reader
+        // that finds the `flock` held but no writer in its lock file knows the writer uses
+        // another lock file (the first is released last, on close, too).
+        let mut table = ReaderTable::open(path, o.max_readers)?;
+        if let (Some(t), false) = (&table, o.read_only) {
+            t.lock_writer()?;
+        }
+        let store = wrap(FileStore::lock(file, !o.read_only)?);
+        let attached = match table.take() {
+            Some(mut table) => {
+                if o.read_only {
+                    if writer_elsewhere(&store, &table)? {
+                        return Err(Error::LockFile(format!(
+                            "{}: the database is open for writing through another path (a \
+                             hard link?), whose lock file this handle cannot see",
+                            table.path().display()
+                        )));
+                    }
+                    table.claim_slot()?;
+                    // Pin everything while the file's meta, pages and log are read.
+                    table.set_pin(1);
+                } else {
+                    table.store_published(None);
+                }
+                Some(Attached::new(table))
+            }
+            None => None,
+        };
+        // A read-only handle beside a live writer takes the version it publishes, rather than
+        // replaying the log (which the writer may be appending to).
+        let published = match (&attached, o.read_only) {
+            (Some(a), true) => a.published_at_open()?,
+            _ => false,
+        };
         let cache = std::cell::RefCell::new(None);
         let verify = o
             .verify_checksums
@@ -169,8 +224,19 @@ impl Builder {
                 }
             }
         };
-        let rec = recovery::recover(&store, o.page_size, o.read_only, &backing)?;
-        let (records, log_damage) = replay::read_log(&store, &rec.meta)?;
+        let mut rec = recovery::recover(&store, o.page_size, o.read_only, &backing)?;
+        let (records, log_damage) = match published {
+            // What the file's meta slots and log look like while a writer writes them is no
+            // news: the writer's own open reported what it recovered.
+            true => {
+                rec.report = None;
+                (Vec::new(), None)
+            }
+            false => replay::read_log(&store, &rec.meta)?,
+        };
+        if let (Some(a), false) = (&attached, o.read_only) {
+            a.wait_for_stale_readers(rec.meta.txn)?;
+        }
         let config = Config {
             read_only: o.read_only,
             durability: o.durability,
@@ -178,13 +244,18 @@ impl Builder {
         };
         let last_txn = records.last().map_or(rec.meta.txn, |r| r.txn);
         let shared = Arc::new(Shared::new(
-            store, &rec.meta, rec.slot, rec.view, config, last_txn,
+            store, &rec.meta, rec.slot, rec.view, config, last_txn, attached,
         ));
         // Whatever recovery trusted may still sit only in the OS cache: a writable open makes it
         // durable before commits start treating it as the fallback, with the log's replay and a
         // new log generation (so that records of this run never mix with older ones). A
         // read-only open replays the log in memory.
         replay::apply(&shared, &records, rec.meta.log.0)?;
+        if o.read_only {
+            shared.reader_opened(published)?;
+        } else {
+            shared.publish_current();
+        }
         if let Some(mut report) = rec.report.or(log_damage) {
             report.opened_txn = shared.current.load_full().txn;
             let _ = shared.recovery.set(report);
@@ -195,6 +266,19 @@ impl Builder {
         };
         Ok(Database { shared, syncer })
     }
+}
+
+/// Whether a writer holds the database file's `flock` while `table` shows none (for a moment
+/// while a writer opens or closes, which is retried; lastingly, if it opened the database through
+/// a hard link, whose lock file is another one).
+fn writer_elsewhere(store: &FileStore, table: &ReaderTable) -> Result<bool> {
+    for _ in 0..100 {
+        if !store.writer_holds_file()? || table.writer_alive()? {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(true)
 }
 
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
@@ -246,9 +330,15 @@ impl Database {
         Builder::default()
     }
 
-    /// Starts a read transaction on the latest commit. Never blocks.
+    /// Starts a read transaction on the latest commit. Never blocks on a writer.
+    ///
+    /// On a read-only handle beside a writable handle (of this or another process) it takes the
+    /// newest commit the writer published in the lock file: a few atomic operations, and after a
+    /// new commit, dropping the pages the writer rewrote from this handle's cache. It fails with
+    /// [`Error::LockFile`] only if, with no snapshot of this handle alive, the writer has
+    /// published nothing for 10 seconds (it stopped in the middle of a commit, or is recovering).
     pub fn begin_read(&self) -> Result<ReadTxn> {
-        Ok(ReadTxn::begin(self.shared.clone()))
+        self.shared.begin_read()
     }
 
     /// Starts the write transaction, waiting while another one is open.
@@ -285,8 +375,16 @@ impl Database {
     /// Statistics of the latest commit (page counts by kind, free pages, depth per table, file
     /// size). Walks the whole database, checking it on the way.
     pub fn stats(&self) -> Result<Stats> {
-        let v = self.shared.current.load_full();
-        integrity::check(&v, self.shared.store.len()?)
+        // A snapshot, so that a read-only handle pins what it walks.
+        let rtx = self.begin_read()?;
+        integrity::check(rtx.version(), self.shared.store.len()?)
+    }
+
+    /// Read-only handles (of any process) that have this database open now, as `(process id,
+    /// oldest commit id they read, or 0 if none)`, this handle excepted. Stale slots of
+    /// processes that died are not listed (and pin nothing).
+    pub fn readers(&self) -> Vec<(u64, u64)> {
+        self.shared.foreign_readers()
     }
 
     /// The page cache's counters (hits, misses, evictions, ARC's lists and target), with

@@ -64,6 +64,14 @@ pub enum Error {
     /// An earlier commit failed with an I/O error; this handle refuses writes until reopened.
     /// Reads of the last good commit keep working.
     PreviousIo(String),
+    /// Every reader slot of the lock file (`Builder::max_readers`, fixed by the first handle that
+    /// opened it) is owned by a live read-only handle.
+    ReadersFull(u32),
+    /// The lock file (`PATH-lock`) that lets handles in several processes share the database
+    /// cannot work here: it cannot be created or written, its filesystem lacks file locks or
+    /// coherent shared memory (a network filesystem), or another release uses another layout.
+    /// The message names the file and the reason.
+    LockFile(String),
 }
 
 impl fmt::Display for Error {
@@ -106,6 +114,11 @@ impl fmt::Display for Error {
                 "database has format version {v}; this build reads version {}",
                 crate::page::meta::FORMAT_VERSION
             ),
+            Error::ReadersFull(n) => write!(
+                f,
+                "all {n} reader slots of the lock file are in use by open read-only handles"
+            ),
+            Error::LockFile(msg) => write!(f, "lock file unusable: {msg}"),
             Error::PreviousIo(msg) => {
                 write!(f, "writes disabled after an I/O error in an earlier commit ({msg}); reopen the database")
             }

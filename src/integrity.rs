@@ -335,7 +335,7 @@ pub(crate) fn check_extents(v: &Version, file_size: u64) -> Result<(Stats, Vec<(
         stats.free_pages += 1;
     }
     for p in 2..src.page_count() {
-        if w.seen[(p / 64) as usize] & (1 << (p % 64)) == 0 {
+        if v.spare_complete && w.seen[(p / 64) as usize] & (1 << (p % 64)) == 0 {
             return Err(corrupted(p, "page is neither reachable nor free (leaked)"));
         }
     }

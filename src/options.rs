@@ -56,6 +56,7 @@ pub(crate) struct Options {
     pub log_capacity: u64,
     pub sync_interval: Option<std::time::Duration>,
     pub verify_checksums: bool,
+    pub max_readers: u32,
 }
 
 impl Default for Options {
@@ -68,6 +69,7 @@ impl Default for Options {
             log_capacity: DEFAULT_LOG_CAPACITY,
             sync_interval: Some(DEFAULT_SYNC_INTERVAL),
             verify_checksums: true,
+            max_readers: crate::store::readers::DEFAULT_MAX_READERS,
         }
     }
 }
@@ -109,6 +111,13 @@ impl Options {
         if !ps.is_power_of_two() || !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&ps) {
             return Err(crate::Error::InvalidOption(format!(
                 "page size {ps} is not a power of two in {MIN_PAGE_SIZE}..={MAX_PAGE_SIZE}"
+            )));
+        }
+        let max = crate::store::readers::MAX_READERS;
+        if !(1..=max).contains(&self.max_readers) {
+            return Err(crate::Error::InvalidOption(format!(
+                "max_readers {} is not in 1..={max}",
+                self.max_readers
             )));
         }
         // Checked again once the file's own page size is known (an existing file keeps its own).

@@ -100,7 +100,8 @@ pub fn require_file(path: &Path) -> CliResult {
     }
 }
 
-/// Opens the existing database at `path`, read-only (shared lock) unless `writable`.
+/// Opens the existing database at `path`, read-only unless `writable` (a read-only handle
+/// works beside a writer in another process).
 pub fn open_existing(path: &Path, writable: bool) -> CliResult<Database> {
     require_file(path)?;
     crate::backend::builder()

@@ -21,7 +21,9 @@ use std::process::ExitCode;
 const AFTER_HELP: &str = "\
 Exit codes: 0 ok; 1 damage or a difference found (and, for get and del, an absent key);
 2 usage error, I/O error, or a database that cannot be opened (missing, not a database,
-locked by a writer, damaged).
+damaged, or, for put, del and load, open for writing in another process). The read commands
+(stat, check, dump, scan, get, copy) work beside a process that writes the database, each on
+one consistent snapshot of its newest commit.
 
 Keys and values on the command line are text (their bytes exactly as given) or, with --hex,
 hex digits with an optional 0x prefix. Output shows bytes in the escaped form of the dump
@@ -116,8 +118,8 @@ enum Cmd {
     /// The copy is of the pages the snapshot reaches (an online backup; free pages stay holes);
     /// with --compact it is made table by table in key order, with full pages and no free pages,
     /// so it is also the way to shrink a file after many deletes. SRC is checked first; a damaged SRC fails
-    /// with exit 2 unless --no-check. SRC must not be open for writing by another process (it is
-    /// then locked); the copy is a snapshot of its latest commit.
+    /// with exit 2 unless --no-check. SRC may be open for writing in another process: the copy
+    /// is a snapshot of its latest commit.
     Copy {
         /// Source database.
         src: PathBuf,

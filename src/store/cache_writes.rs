@@ -61,6 +61,37 @@ impl PageCache {
         self.retire(replaced);
     }
 
+    /// In a read-only handle, after the writer (another handle) rewrote the pages at `pgnos`,
+    /// or, with `pgnos` None, any page: their cached frames leave the cache (readers still
+    /// holding them keep them until they leave; they cannot reach these pages), so the next read
+    /// of each takes its new contents from the file. The policy keeps their keys, weighing
+    /// nothing.
+    pub fn forget(&self, pgnos: Option<&[u64]>) {
+        let mut policy = self.policy.lock();
+        let all: Vec<u64>;
+        let pgnos = match pgnos {
+            Some(p) => p,
+            None => {
+                use crate::store::arc::ArcList;
+                all = (policy.arc.keys(ArcList::T1))
+                    .chain(policy.arc.keys(ArcList::T2))
+                    .collect();
+                &all
+            }
+        };
+        let mut gone = Vec::new();
+        for &pgno in pgnos {
+            if let Some(e) = self.slots.take(pgno) {
+                gone.push(e);
+                if policy.arc.is_resident(pgno) {
+                    policy.set_weight(pgno, 0);
+                }
+            }
+        }
+        drop(policy);
+        self.retire(gone);
+    }
+
     /// Under the policy lock: puts `frame` in page `pgno`'s slot if it still holds `current`;
     /// returns the entry it replaced. Counts the new frame's pages.
     fn put(&self, pgno: u64, current: *const Entry, frame: Frame) -> Option<Box<Entry>> {

@@ -25,6 +25,7 @@ pub(crate) mod hasher;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
 pub(crate) mod policy;
+pub(crate) mod readers;
 #[cfg(feature = "testing")]
 pub mod sim;
 mod slots;
@@ -77,6 +78,8 @@ pub(crate) struct FileStore {
     file: File,
     /// The file's length as this handle last set or saw it, so growth checks need no `fstat`.
     known_len: std::sync::atomic::AtomicU64,
+    /// Holds the file's exclusive `flock` (a writable handle).
+    writer: bool,
     /// With the `testing` feature: a simulated disk that logs every change and injects faults.
     #[cfg(feature = "testing")]
     sim: Option<Arc<sim::SimDisk>>,
@@ -94,14 +97,38 @@ enum OpKind {
 use sim::OpKind;
 
 impl FileStore {
-    /// Takes over an open file and locks it: exclusively for a writable handle, shared for a
-    /// read-only one. Fails with `DatabaseLocked` if another handle holds a conflicting lock.
-    pub fn lock(file: File, read_only: bool) -> Result<FileStore> {
-        let op = if read_only {
-            libc::LOCK_SH
-        } else {
-            libc::LOCK_EX
-        } | libc::LOCK_NB;
+    /// Takes over an open file; for a writable handle (`writer`), locks it exclusively with
+    /// `flock`, failing with `DatabaseLocked` if another handle has it. The lock is on the file
+    /// itself, so two writers are refused whatever paths (symbolic or hard links) they opened it
+    /// by. Read-only handles take no `flock`: they meet the writer in the lock file
+    /// (`readers.rs`).
+    pub fn lock(file: File, writer: bool) -> Result<FileStore> {
+        if writer {
+            // A read-only handle's probe (`writer_holds_file`) holds a shared lock for a moment:
+            // try a few times before calling the file locked.
+            let mut tries = 0;
+            loop {
+                match Self::flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                    Err(Error::DatabaseLocked) if tries < 10 => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    r => break r?,
+                }
+            }
+        }
+        let known_len = std::sync::atomic::AtomicU64::new(file.metadata()?.len());
+        Ok(FileStore {
+            file,
+            known_len,
+            writer,
+            #[cfg(feature = "testing")]
+            sim: None,
+        })
+    }
+
+    /// `flock(op)` on `file`: `DatabaseLocked` if it would block.
+    fn flock(file: &File, op: libc::c_int) -> Result<()> {
         // SAFETY: flock takes a file descriptor we own (alive for the duration of the call) and
         // plain integer flags; it touches no memory of ours.
         let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
@@ -113,13 +140,21 @@ impl FileStore {
                 Error::Io(err)
             });
         }
-        let known_len = std::sync::atomic::AtomicU64::new(file.metadata()?.len());
-        Ok(FileStore {
-            file,
-            known_len,
-            #[cfg(feature = "testing")]
-            sim: None,
-        })
+        Ok(())
+    }
+
+    /// Whether a writable handle has the file open (holds its `flock`), through whatever path:
+    /// a read-only handle asks, to tell a writer that uses another lock file (it opened the
+    /// database through a hard link) from none.
+    pub fn writer_holds_file(&self) -> Result<bool> {
+        match Self::flock(&self.file, libc::LOCK_SH | libc::LOCK_NB) {
+            Ok(()) => {
+                Self::flock(&self.file, libc::LOCK_UN)?;
+                Ok(false)
+            }
+            Err(Error::DatabaseLocked) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     /// Routes this file's changes through a simulated disk (crash and fault tests).
@@ -470,8 +505,9 @@ impl Drop for FileStore {
     /// one until it calls `exec`, and the next open of the file would fail with
     /// `DatabaseLocked` in the meantime.
     fn drop(&mut self) {
-        // SAFETY: flock takes a file descriptor we own (still open here) and plain integer flags.
-        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        if self.writer {
+            let _ = Self::flock(&self.file, libc::LOCK_UN);
+        }
     }
 }
 
@@ -516,6 +552,17 @@ impl Map {
     pub fn wrote(&self, pgnos: impl Iterator<Item = u64>) {
         if let Some(c) = &self.checks {
             pgnos.for_each(|p| c.verified.insert(p));
+        }
+    }
+
+    /// After another handle rewrote the pages at `pgnos` (None: any page): they count as not
+    /// verified again.
+    pub fn forget(&self, pgnos: Option<&[u64]>) {
+        if let Some(c) = &self.checks {
+            match pgnos {
+                Some(p) => p.iter().for_each(|&p| c.verified.remove(p)),
+                None => c.verified.clear(),
+            }
         }
     }
 

@@ -5,10 +5,12 @@
 //!
 //! A bit means "the bytes at this page number are a page (or the first page of a run) that
 //! larchdb wrote": set after the page's checksum verified, or when this handle's writer wrote the
-//! page itself. It never needs clearing: the bytes of a page change only when this handle's
-//! writer rewrites a free page, and what it writes is again a page it sealed (no other process
-//! writes the file while it is open: the file lock). A failed verification sets nothing, so every
-//! read of a damaged page fails again, and the rest of the database keeps working.
+//! page itself. The bytes of a page change only when a writer rewrites a free page, and what it
+//! writes is again a page it sealed. The writer's own handle sets the bit; a read-only handle
+//! beside a writer in another process clears the bits of the pages the lock file's written ring
+//! says were rewritten, before it reads a version that may reach them (`readers.rs`). A failed
+//! verification sets nothing, so every read of a damaged page fails again, and the rest of the
+//! database keeps working.
 //!
 //! The check itself lives above this layer (it knows page formats): it is handed down as a
 //! [`Verifier`] when the database opens.
@@ -51,6 +53,22 @@ impl VerifiedPages {
         if let Some(w) = self.words.get(word) {
             w.fetch_or(bit, Ordering::Relaxed);
         }
+    }
+
+    /// Forgets that page `pgno` verified: another handle rewrote it (a read-only handle beside
+    /// a writer in another process), so its next touch verifies it again.
+    pub fn remove(&self, pgno: u64) {
+        let (word, bit) = Self::locate(pgno);
+        if let Some(w) = self.words.get(word) {
+            w.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets every verified page.
+    pub fn clear(&self) {
+        self.words
+            .iter()
+            .for_each(|w| w.store(0, Ordering::Relaxed));
     }
 
     /// Carries the pages `old` has verified over into this (larger) bitmap, when the file is

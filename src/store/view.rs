@@ -150,6 +150,16 @@ impl View {
         }
     }
 
+    /// In a read-only handle, after the writer (another handle) rewrote the pages at `pgnos`
+    /// (None: possibly any page): the cache drops its frames of them, the map verifies them again
+    /// at their next touch.
+    pub fn forget(&self, pgnos: Option<&[u64]>) {
+        match &self.backing {
+            Backing::Cache(c) => c.forget(pgnos),
+            Backing::Map(m) => m.forget(pgnos),
+        }
+    }
+
     /// A reader for one transaction.
     pub fn reader(&self) -> TxnView {
         TxnView {

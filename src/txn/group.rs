@@ -121,7 +121,7 @@ impl Syncer<LogState, Arc<Version>> for Shared {
 
     /// Makes `v` the version readers see.
     fn publish(&self, v: Arc<Version>) {
-        self.current.publish(v.txn, v);
+        self.publish_version(v);
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod group;
 mod group_sync;
 pub(crate) mod log;
 pub(crate) mod metrics;
+pub(crate) mod multiproc;
 pub(crate) mod read;
 mod versions;
 pub(crate) mod write;
@@ -65,6 +66,10 @@ pub(crate) struct Version {
     /// freeing txns (`alloc` module docs): the next writer takes those it may reuse, and the next
     /// checkpoint records the rest.
     pub pending: Arc<[PendingFree]>,
+    /// Whether `spare` lists every spare page (a version published by a writer in another
+    /// process lists at most `store::readers::SPARE_MAX`, its pending frees among them; `check`
+    /// then cannot tell the others from leaked pages, and does not report unaccounted pages).
+    pub spare_complete: bool,
 }
 
 impl Version {
@@ -133,6 +138,9 @@ pub(crate) struct Shared {
     commits_at_last_tick: AtomicU64,
     /// What opening the file rolled back or repaired.
     pub recovery: std::sync::OnceLock<crate::recovery::Recovery>,
+    /// The lock file's reader table, shared with handles in other processes (None: a read-only
+    /// handle on a read-only filesystem, where no writer can exist).
+    pub(crate) attached: Option<multiproc::Attached>,
 }
 
 impl Shared {
@@ -146,6 +154,7 @@ impl Shared {
         view: View,
         config: Config,
         last_txn: u64,
+        attached: Option<multiproc::Attached>,
     ) -> Shared {
         let window_bytes = match view.cache() {
             Some(c) => (c.stats().capacity_bytes / 4).min(WINDOW_BYTES),
@@ -159,6 +168,7 @@ impl Shared {
             view,
             spare: Arc::new([]),
             pending: Arc::new([]),
+            spare_complete: true,
         });
         let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;
         Shared {
@@ -185,6 +195,7 @@ impl Shared {
             window_bytes,
             commits_at_last_tick: AtomicU64::new(0),
             recovery: std::sync::OnceLock::new(),
+            attached,
         }
     }
 
@@ -224,10 +235,12 @@ impl Shared {
     /// The gates a new write transaction reuses freed pages under (see [`crate::alloc::Gates`]).
     fn gates(&self) -> crate::alloc::Gates {
         let checkpoint = self.meta.lock().durable_txn;
+        // Read-only handles of other processes pin what their snapshots read.
+        let foreign = self.foreign_pin();
         crate::alloc::Gates {
             checkpoint,
-            young: self.current.oldest_live(),
-            old: self.current.reuse_gate(checkpoint),
+            young: self.current.oldest_live().min(foreign),
+            old: self.current.reuse_gate(checkpoint).min(foreign),
             trusted: self.first_txn,
         }
     }
@@ -247,7 +260,8 @@ impl Shared {
     pub(crate) fn place_pages(&self, base: &View, pages: Overlay, view: View) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
-        if pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4 {
+        // With read-only handles attached, the version must be in the file when it is published.
+        if pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4 || self.write_through() {
             if let Some(w) = current {
                 self.flush_window(w, &view)?;
             }
@@ -285,32 +299,40 @@ impl Shared {
     /// takes their new contents, and the map counts them as verified.
     fn write_pages(&self, pages: &[(u64, &[u8])], view: &View) -> Result<()> {
         self.store.write_pages(pages, self.page_size)?;
+        self.note_written(pages);
         self.metrics
             .pages_written(pages.iter().map(|(_, b)| b.len() as u64).sum());
         view.wrote(pages);
         Ok(())
     }
 
-    /// The background sync thread, at each tick: once a whole tick passed without a commit,
-    /// flushes the write window (if no write transaction is open), so that readers stop looking
-    /// pages up in it.
+    /// The background sync thread, at each tick: once a whole tick passed without a commit (or
+    /// at once, if read-only handles wait for a version in the lock file), flushes the write
+    /// window (if no write transaction is open), so that readers stop looking pages up in it,
+    /// and publishes the current version in the lock file.
     pub fn flush_when_idle(self: &Arc<Self>) -> Result<()> {
         let commits = self.metrics.commits();
-        if self.commits_at_last_tick.swap(commits, Ordering::Relaxed) != commits {
+        let quiet = self.commits_at_last_tick.swap(commits, Ordering::Relaxed) == commits;
+        if !quiet && !self.readers_waiting() {
             return Ok(());
         }
         let unflushed = (self.latest.lock().view.window()).is_some_and(|w| !w.is_flushed());
-        if !unflushed || !self.try_acquire_writer() {
+        if !unflushed {
+            self.publish_current();
+            return Ok(());
+        }
+        if !self.try_acquire_writer() {
             return Ok(());
         }
         let _writer = WriterGuard(self.clone());
         let latest = self.latest.lock().clone();
-        match latest.view.window() {
-            Some(w) => self
-                .flush_window(w, &latest.view)
-                .inspect_err(|e| self.poison(e)),
-            None => Ok(()),
+        if let Some(w) = latest.view.window() {
+            self.flush_window(w, &latest.view)
+                .inspect_err(|e| self.poison(e))?;
         }
+        // Every page of the current version (not newer than the latest) is in the file now.
+        self.publish_current();
+        Ok(())
     }
 
     /// Starts the kernel writing back the tree pages written since this last ran, once there

@@ -21,17 +21,22 @@ pub struct ReadTxn {
     /// keeps its pages from reuse.
     pages: TxnView,
     version: Arc<Version>,
-    _shared: Arc<Shared>,
+    shared: Arc<Shared>,
+    /// Counted among its read-only handle's live snapshots (which keep their pin in the lock
+    /// file's reader slot).
+    counted: bool,
 }
 
 impl ReadTxn {
-    /// A snapshot of the current version.
-    pub(crate) fn begin(shared: Arc<Shared>) -> ReadTxn {
+    /// A snapshot of the current version; `counted` if the handle counted it as live
+    /// ([`Shared::begin_read`]), to be uncounted when it ends.
+    pub(crate) fn begin(shared: Arc<Shared>, counted: bool) -> ReadTxn {
         let version = shared.current.load_full();
         ReadTxn {
             pages: version.view.reader(),
             version,
-            _shared: shared,
+            shared,
+            counted,
         }
     }
 
@@ -76,6 +81,16 @@ impl ReadTxn {
                 count: 0,
             },
         )
+    }
+}
+
+impl Drop for ReadTxn {
+    /// Uncounts the snapshot: with no other snapshot alive, its handle's reader slot stops
+    /// pinning anything. No read can follow (this is the end of `self`).
+    fn drop(&mut self) {
+        if self.counted {
+            self.shared.end_read();
+        }
     }
 }
 

@@ -490,6 +490,7 @@ impl WriteTxn {
             view,
             spare,
             pending,
+            spare_complete: true,
         });
         // Step 6: append the log record, or checkpoint.
         match record {
@@ -541,9 +542,12 @@ impl WriteTxn {
             view,
             spare: Arc::new([]),
             pending: Arc::new([]),
+            spare_complete: true,
         });
         *self.shared.latest.lock() = version.clone();
-        self.shared.current.publish(txn, version);
+        // Registered under the checkpoint's txn: the pages this version reads from the file are
+        // the checkpoint's (a read-only handle pins that txn in its reader slot).
+        self.shared.current.publish(self.base.txn, version);
         self.wrote = true;
         Ok(())
     }
