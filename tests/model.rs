@@ -229,7 +229,8 @@ fn verify_snapshot(rtx: &ReadTxn, model: &Tables) {
 }
 
 struct Harness {
-    path: std::path::PathBuf,
+    /// The database file; None for an in-memory database.
+    path: Option<std::path::PathBuf>,
     page_size: usize,
     db: Option<Database>,
     wtx: Option<WriteTxn>,
@@ -241,12 +242,13 @@ struct Harness {
 }
 
 impl Harness {
-    fn open(path: &Path, page_size: usize) -> Database {
-        Database::builder()
-            .page_size(page_size)
-            .durability(Durability::Eventual)
-            .open(path)
-            .unwrap()
+    fn open(path: Option<&Path>, page_size: usize) -> Database {
+        let mut b = Database::builder();
+        b.page_size(page_size).durability(Durability::Eventual);
+        match path {
+            Some(path) => b.open(path).unwrap(),
+            None => b.open_in_memory().unwrap(),
+        }
     }
 
     fn db(&self) -> &Database {
@@ -584,19 +586,25 @@ impl Harness {
     fn reopen(&mut self) {
         self.savepoints.clear();
         self.wtx = None; // dropping the write transaction aborts it
+        let Some(path) = self.path.clone() else {
+            // In memory: closing would lose everything; check what is there instead.
+            self.db().check().unwrap();
+            verify_snapshot(&self.db().begin_read().unwrap(), &self.committed);
+            return;
+        };
         self.db = None;
         if !self.snapshots.is_empty() {
             // Snapshots keep the file locked after the handle is gone.
             let err = Database::builder()
                 .page_size(self.page_size)
-                .open(&self.path)
+                .open(&path)
                 .unwrap_err();
             assert!(matches!(err, Error::DatabaseLocked), "{err}");
             for (rtx, model) in self.snapshots.drain(..) {
                 verify_snapshot(&rtx, &model);
             }
         }
-        let db = Self::open(&self.path, self.page_size);
+        let db = Self::open(Some(&path), self.page_size);
         db.check().unwrap();
         verify_snapshot(&db.begin_read().unwrap(), &self.committed);
         self.db = Some(db);
@@ -613,11 +621,11 @@ impl Harness {
     }
 }
 
-fn run_case(ops: &[Op], page_size: usize) {
+fn run_case(ops: &[Op], page_size: usize, in_memory: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.larch");
+    let path = (!in_memory).then(|| dir.path().join("model.larch"));
     let mut h = Harness {
-        db: Some(Harness::open(&path, page_size)),
+        db: Some(Harness::open(path.as_deref(), page_size)),
         path,
         page_size,
         wtx: None,
@@ -649,12 +657,18 @@ proptest! {
 
     #[test]
     fn model_4k(ops in prop::collection::vec(op(), 1..250)) {
-        run_case(&ops, 4096);
+        run_case(&ops, 4096, false);
     }
 
     #[test]
     fn model_16k(ops in prop::collection::vec(op(), 1..250)) {
-        run_case(&ops, 16384);
+        run_case(&ops, 16384, false);
+    }
+
+    /// The model on an in-memory database (its reopens check instead of closing).
+    #[test]
+    fn model_in_memory(ops in prop::collection::vec(op(), 1..250)) {
+        run_case(&ops, 4096, true);
     }
 }
 
@@ -977,6 +991,7 @@ fn random_sweeps_against_the_model() {
 }
 
 crate::also_cached!(
+    model_in_memory,
     sweeps_whose_separators_outgrow_their_branch,
     random_sweeps_against_the_model,
     model_4k,
