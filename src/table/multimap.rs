@@ -101,6 +101,11 @@ impl WriteTxn {
 impl<T: ReadableTable> MultimapOf<T> {
     /// The values of `key`, in order.
     pub fn get(&self, key: &[u8]) -> Result<Values<T::Iter<'_>>> {
+        self.get_raw(key)
+    }
+
+    /// [`Self::get`], under a name a typed multimap (which derefs to this) does not shadow.
+    pub(super) fn get_raw(&self, key: &[u8]) -> Result<Values<T::Iter<'_>>> {
         Ok(Values {
             raw: self.raw.range(pairs_of(key))?,
             escaped: pair(key, &[]).len(),
