@@ -218,16 +218,26 @@ pub struct ExtractIf<'a, 'txn, F> {
     done: bool,
 }
 
-/// The entries a sweep of an [`ExtractIf`] removed: their bytes in one buffer (reused from
-/// batch to batch), each copied out when yielded.
+/// The entries a sweep of an [`ExtractIf`] removed: the bytes of small ones in one buffer
+/// (reused from batch to batch), each copied out when yielded; large ones copied once, whole.
 #[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
-    /// Where each entry's key starts, and its key and value lengths.
-    entries: Vec<(usize, usize, usize)>,
+    entries: Vec<Slot>,
     /// The next entry to yield.
     next: usize,
 }
+
+/// Where an entry of a [`Batch`] is.
+enum Slot {
+    /// In the buffer: where its key starts, its key and value lengths.
+    Buffer(usize, usize, usize),
+    /// Copied on its own (a value of [`OWN_COPY`] bytes or more); None once yielded.
+    Own(Option<Owned>),
+}
+
+/// Values at least this long are copied once into their own buffer rather than twice.
+const OWN_COPY: usize = 16 << 10;
 
 impl Batch {
     fn is_empty(&self) -> bool {
@@ -241,22 +251,40 @@ impl Batch {
     }
 
     fn push(&mut self, k: &[u8], v: &[u8]) {
-        self.entries.push((self.bytes.len(), k.len(), v.len()));
+        if v.len() >= OWN_COPY {
+            self.entries.push(Slot::Own(Some((k.to_vec(), v.to_vec()))));
+            return;
+        }
+        self.entries
+            .push(Slot::Buffer(self.bytes.len(), k.len(), v.len()));
         self.bytes.extend_from_slice(k);
         self.bytes.extend_from_slice(v);
     }
 
     /// The entries not yet yielded.
     fn rest(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.entries[self.next..]
-            .iter()
-            .map(|&(at, kl, vl)| (&self.bytes[at..at + kl], &self.bytes[at + kl..at + kl + vl]))
+        self.entries[self.next..].iter().map(|e| match e {
+            Slot::Buffer(at, kl, vl) => (
+                &self.bytes[*at..at + kl],
+                &self.bytes[at + kl..at + kl + vl],
+            ),
+            Slot::Own(Some((k, v))) => (&k[..], &v[..]),
+            Slot::Own(None) => (&[][..], &[][..]), // yielded: before `next`, never here
+        })
     }
 
-    /// Yields the next entry, copied.
+    /// Yields the next entry.
     fn pop(&mut self) -> Option<Owned> {
-        let (k, v) = self.rest().next()?;
-        let e = (k.to_vec(), v.to_vec());
+        let e = match self.entries.get_mut(self.next)? {
+            Slot::Own(own) => own.take()?,
+            Slot::Buffer(at, kl, vl) => {
+                let (at, kl, vl) = (*at, *kl, *vl);
+                (
+                    self.bytes[at..at + kl].to_vec(),
+                    self.bytes[at + kl..at + kl + vl].to_vec(),
+                )
+            }
+        };
         self.next += 1;
         Some(e)
     }
