@@ -152,6 +152,38 @@ impl Builder {
             .map_err(|e| name_path(e, path))
     }
 
+    /// Opens a new, empty database that lives in memory only, with the builder's options: the
+    /// same API, backends and code paths as a file (it is an anonymous in-memory file: Linux's
+    /// `memfd_create`, elsewhere a temporary file removed as soon as it is open), gone when the
+    /// [`Database`] and its transactions are dropped. For tests and caches.
+    ///
+    /// Nothing is ever synced: the durability options change nothing but when `commit` returns
+    /// (no commit survives the process either way). [`Database::backup`] writes a real file of
+    /// it. Memory use is the file's size (which [`Database::compact`] and checkpoints shrink as
+    /// for a file) plus, with [`Backend::Cached`], the cache. A read-only in-memory database
+    /// would be empty forever: [`Builder::read_only`] gives [`Error::InvalidOption`].
+    ///
+    /// ```
+    /// # fn main() -> larchdb::Result<()> {
+    /// let db = larchdb::Database::builder().open_in_memory()?;
+    /// let wtx = db.begin_write()?;
+    /// wtx.open_table("cache")?.insert(b"k", b"v")?;
+    /// wtx.commit()?;
+    /// let rtx = db.begin_read()?;
+    /// assert_eq!(rtx.open_table("cache")?.get(b"k")?, Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn open_in_memory(&self) -> Result<Database> {
+        if self.opts.read_only {
+            return Err(Error::InvalidOption(
+                "an in-memory database cannot be read-only (it starts empty)".into(),
+            ));
+        }
+        self.opts.validate()?;
+        let file = crate::store::anonymous_file()?;
+        self.open_file(file, None, |s| s.in_memory())
+    }
+
     /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
     fn open_store(
         &self,
@@ -170,10 +202,25 @@ impl Builder {
                 .truncate(false)
                 .open(path)?
         };
+        self.open_file(file, Some(path), wrap)
+    }
+
+    /// Locks the open `file` (at `path`; None: an anonymous in-memory file, which has no lock
+    /// file), lets `wrap` set up its store, then recovers and maps it.
+    fn open_file(
+        &self,
+        file: std::fs::File,
+        path: Option<&Path>,
+        wrap: impl FnOnce(FileStore) -> FileStore,
+    ) -> Result<Database> {
+        let o = &self.opts;
         // A writer takes the lock file's writer byte before the file's `flock`, so that a reader
         // that finds the `flock` held but no writer in its lock file knows the writer uses
         // another lock file (the first is released last, on close, too).
-        let mut table = ReaderTable::open(path, o.max_readers)?;
+        let mut table = match path {
+            Some(path) => ReaderTable::open(path, o.max_readers)?,
+            None => None,
+        };
         if let (Some(t), false) = (&table, o.read_only) {
             t.lock_writer()?;
         }
@@ -328,6 +375,12 @@ impl Database {
     /// A builder for opening with options.
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// Opens a new, empty in-memory database with default options: see
+    /// [`Builder::open_in_memory`].
+    pub fn in_memory() -> Result<Database> {
+        Builder::default().open_in_memory()
     }
 
     /// Starts a read transaction on the latest commit. Never blocks on a writer.

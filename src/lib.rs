@@ -84,9 +84,10 @@ pub use store::cache::CacheStats;
 #[cfg(feature = "serde")]
 pub use table::Serde;
 pub use table::{
-    BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Multimap, MultimapMut, MultimapOf, Nested, Range,
-    RangeMut, ReadableTable, Savepoint, Table, TableDef, TableMut, Typed, TypedOver, TypedRange,
-    TypedRangeMut, TypedTable, TypedTableMut, Value, ValueMut, Values, WriteTxn,
+    BytesRef, ExtractIf, Key, KeyBytes, KeyRange, Multimap, MultimapDef, MultimapMut, MultimapOf,
+    Nested, Range, RangeMut, ReadableTable, Savepoint, Table, TableDef, TableMut, Typed,
+    TypedMultimap, TypedMultimapMut, TypedOver, TypedRange, TypedRangeMut, TypedTable,
+    TypedTableMut, TypedValues, Value, ValueMut, Values, WriteTxn,
 };
 pub use txn::metrics::Metrics;
 pub use txn::read::ReadTxn;

@@ -19,6 +19,7 @@ mod readable;
 mod savepoint;
 mod table_mut;
 mod typed;
+mod typed_multimap;
 mod write_txn;
 
 pub use bulk::ExtractIf;
@@ -35,4 +36,5 @@ pub use readable::ReadableTable;
 pub use savepoint::Savepoint;
 pub use table_mut::{RangeMut, TableMut};
 pub use typed::{TableDef, Typed, TypedOver, TypedRange, TypedRangeMut, TypedTable, TypedTableMut};
+pub use typed_multimap::{MultimapDef, TypedMultimap, TypedMultimapMut, TypedValues};
 pub use write_txn::WriteTxn;

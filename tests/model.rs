@@ -229,7 +229,8 @@ fn verify_snapshot(rtx: &ReadTxn, model: &Tables) {
 }
 
 struct Harness {
-    path: std::path::PathBuf,
+    /// The database file; None for an in-memory database.
+    path: Option<std::path::PathBuf>,
     page_size: usize,
     db: Option<Database>,
     wtx: Option<WriteTxn>,
@@ -241,12 +242,13 @@ struct Harness {
 }
 
 impl Harness {
-    fn open(path: &Path, page_size: usize) -> Database {
-        Database::builder()
-            .page_size(page_size)
-            .durability(Durability::Eventual)
-            .open(path)
-            .unwrap()
+    fn open(path: Option<&Path>, page_size: usize) -> Database {
+        let mut b = Database::builder();
+        b.page_size(page_size).durability(Durability::Eventual);
+        match path {
+            Some(path) => b.open(path).unwrap(),
+            None => b.open_in_memory().unwrap(),
+        }
     }
 
     fn db(&self) -> &Database {
@@ -584,19 +586,25 @@ impl Harness {
     fn reopen(&mut self) {
         self.savepoints.clear();
         self.wtx = None; // dropping the write transaction aborts it
+        let Some(path) = self.path.clone() else {
+            // In memory: closing would lose everything; check what is there instead.
+            self.db().check().unwrap();
+            verify_snapshot(&self.db().begin_read().unwrap(), &self.committed);
+            return;
+        };
         self.db = None;
         if !self.snapshots.is_empty() {
             // Snapshots keep the file locked after the handle is gone.
             let err = Database::builder()
                 .page_size(self.page_size)
-                .open(&self.path)
+                .open(&path)
                 .unwrap_err();
             assert!(matches!(err, Error::DatabaseLocked), "{err}");
             for (rtx, model) in self.snapshots.drain(..) {
                 verify_snapshot(&rtx, &model);
             }
         }
-        let db = Self::open(&self.path, self.page_size);
+        let db = Self::open(Some(&path), self.page_size);
         db.check().unwrap();
         verify_snapshot(&db.begin_read().unwrap(), &self.committed);
         self.db = Some(db);
@@ -613,11 +621,11 @@ impl Harness {
     }
 }
 
-fn run_case(ops: &[Op], page_size: usize) {
+fn run_case(ops: &[Op], page_size: usize, in_memory: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.larch");
+    let path = (!in_memory).then(|| dir.path().join("model.larch"));
     let mut h = Harness {
-        db: Some(Harness::open(&path, page_size)),
+        db: Some(Harness::open(path.as_deref(), page_size)),
         path,
         page_size,
         wtx: None,
@@ -649,12 +657,18 @@ proptest! {
 
     #[test]
     fn model_4k(ops in prop::collection::vec(op(), 1..250)) {
-        run_case(&ops, 4096);
+        run_case(&ops, 4096, false);
     }
 
     #[test]
     fn model_16k(ops in prop::collection::vec(op(), 1..250)) {
-        run_case(&ops, 16384);
+        run_case(&ops, 16384, false);
+    }
+
+    /// The model on an in-memory database (its reopens check instead of closing).
+    #[test]
+    fn model_in_memory(ops in prop::collection::vec(op(), 1..250)) {
+        run_case(&ops, 4096, true);
     }
 }
 
@@ -842,7 +856,144 @@ fn bulk_removals_on_a_deep_tree() {
     }
 }
 
+/// Keys of 1002 bytes in groups of four that share all but their last byte, inserted in order:
+/// each leaf holds one group, so the separators between leaves are a byte or two long. A retain
+/// that keeps three of each four packs the rest four to a leaf, cutting every group, so the new
+/// separators are a thousand bytes long: the bottom branches outgrow their pages many times
+/// over and are split (and the tree grows) while the sweep runs. Then sweeps that empty whole
+/// branches, runs of leaves and single leaves; a check and the model after each.
+#[test]
+fn sweeps_whose_separators_outgrow_their_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::open_eventual(&dir.path().join("seps.larch"));
+    let key = |g: u32, c: u8| -> Vec<u8> {
+        let mut k = g.to_be_bytes()[2..].to_vec();
+        k.extend_from_slice(&[b'x'; 999]);
+        k.push(c);
+        k
+    };
+    let mut model = BTreeMap::new();
+    let w = db.begin_write().unwrap();
+    {
+        let mut t = w.open_table("t").unwrap();
+        for g in 0..1500u32 {
+            for c in 0..4u8 {
+                t.insert(&key(g, c), b"").unwrap();
+                model.insert(key(g, c), Vec::new());
+            }
+        }
+    }
+    w.commit().unwrap();
+    db.check().unwrap();
+    let depth_before = db.stats().unwrap().tables[0].depth;
+    type Keep = fn(&[u8]) -> bool;
+    let rounds: [(&str, Keep); 5] = [
+        ("three of four", |k| k[1001] != 0),
+        ("every other group", |k| k[1] % 2 == 0),
+        ("a run of groups", |k| {
+            !(200..900).contains(&u16::from_be_bytes([k[0], k[1]]))
+        }),
+        ("all but a few", |k| {
+            u16::from_be_bytes([k[0], k[1]]) % 97 == 0
+        }),
+        ("all", |_| false),
+    ];
+    for (what, keep) in rounds {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            let before = model.len();
+            model.retain(|k, _| keep(k));
+            let n = t.retain(|k, _| keep(k)).unwrap();
+            assert_eq!(n, (before - model.len()) as u64, "{what}");
+            assert_eq!(t.len().unwrap(), model.len() as u64, "{what}");
+        }
+        w.commit().unwrap();
+        db.check().unwrap();
+        assert_table_is(&db, &model, 0);
+        if what == "three of four" {
+            let depth = db.stats().unwrap().tables[0].depth;
+            assert!(depth > depth_before, "{depth} vs {depth_before}");
+        }
+    }
+    let s = db.stats().unwrap();
+    assert_eq!(
+        s.tables[0].leaf_pages + s.tables[0].branch_pages,
+        0,
+        "{s:?}"
+    );
+}
+
+/// Retains and extractions over random ranges with random predicates on a table of mixed
+/// entries (a few overflow values), in several transactions, against the model; the sweep's
+/// packing keeps every page but the root at least a quarter full apart from run ends.
+#[test]
+fn random_sweeps_against_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::open_eventual(&dir.path().join("sweeps.larch"));
+    let mut model = BTreeMap::new();
+    let mut rng = common::Rng(0x005e_ed0f_5eed);
+    for round in 0..12u64 {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            for _ in 0..(rng.next() % 20_000) {
+                let k = (rng.next() % 50_000).to_be_bytes()[4..].to_vec();
+                let len =
+                    (rng.next() % 150) as usize + if rng.next() % 300 == 0 { 9000 } else { 0 };
+                let v = value(k[3], len);
+                t.insert(&k, &v).unwrap();
+                model.insert(k, v);
+            }
+            for _ in 0..3 {
+                let a = (rng.next() % 50_000).to_be_bytes()[4..].to_vec();
+                let b = (rng.next() % 50_000).to_be_bytes()[4..].to_vec();
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let m = rng.next() % 5 + 1;
+                let r = rng.next() % 3;
+                let pick = move |k: &[u8], v: &[u8]| (k[3] as u64 + v.len() as u64) % m == r;
+                if rng.next() % 2 == 0 {
+                    let n = t.retain_in(&lo[..]..&hi[..], |k, v| !pick(k, v)).unwrap();
+                    let gone: Vec<_> = model
+                        .range(lo.clone()..hi.clone())
+                        .filter(|(k, v)| pick(k, v))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    assert_eq!(n, gone.len() as u64, "round {round}");
+                    for k in gone {
+                        model.remove(&k);
+                    }
+                } else {
+                    let take = (rng.next() % 6000) as usize;
+                    let got: Vec<_> = t
+                        .extract_if(&lo[..]..=&hi[..], pick)
+                        .take(take)
+                        .collect::<larchdb::Result<_>>()
+                        .unwrap();
+                    let want: Vec<_> = model
+                        .range(lo.clone()..=hi.clone())
+                        .filter(|(k, v)| pick(k, v))
+                        .take(take)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    assert_eq!(got, want, "round {round}");
+                    for (k, _) in got {
+                        model.remove(&k);
+                    }
+                }
+                assert_eq!(t.len().unwrap(), model.len() as u64, "round {round}");
+            }
+        }
+        w.commit().unwrap();
+        db.check().unwrap();
+        assert_table_is(&db, &model, round);
+    }
+}
+
 crate::also_cached!(
+    model_in_memory,
+    sweeps_whose_separators_outgrow_their_branch,
+    random_sweeps_against_the_model,
     model_4k,
     model_16k,
     deep_tree_insert_remove_cycles,

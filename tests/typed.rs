@@ -12,12 +12,17 @@ mod common;
 const SIGNED: TableDef<i64, str> = TableDef::new("signed");
 /// Tuple keys: by number, then by name, then absent before present.
 const TUPLES: TableDef<(i16, Option<u8>, String), Vec<u8>> = TableDef::new("tuples");
+/// Strings and byte strings before the last element (escaped inside the key), full of the
+/// bytes the escaping turns on (0x00, 0xFF).
+const NAMED: TableDef<NamedKey, u32> = TableDef::new("named");
+type NamedKey = (String, Vec<u8>, i8);
 
 #[derive(Debug, Clone)]
 enum Op {
     Signed(i64, Option<String>),
     Tuple((i16, Option<u8>, String), Option<Vec<u8>>),
     RemoveBelow(i64),
+    Named((String, Vec<u8>, i8), Option<u32>),
     Commit,
 }
 
@@ -28,6 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (small.clone(), proptest::option::weighted(0.8, "[a-z]{0,8}")).prop_map(|(k, v)| Op::Signed(k, v)),
         6 => (tuple, proptest::option::weighted(0.8, prop::collection::vec(any::<u8>(), 0..20))).prop_map(|(k, v)| Op::Tuple(k, v)),
         1 => small.prop_map(Op::RemoveBelow),
+        6 => (("[a\u{0}b]{0,3}", prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xFF]), 0..3), -2i8..2), proptest::option::weighted(0.8, any::<u32>())).prop_map(|(k, v)| Op::Named(k, v)),
         1 => Just(Op::Commit),
     ]
 }
@@ -37,6 +43,7 @@ fn run(ops: &[Op]) {
     let db = common::open_eventual(&dir.path().join("typed.larch"));
     let mut signed: BTreeMap<i64, String> = BTreeMap::new();
     let mut tuples: BTreeMap<(i16, Option<u8>, String), Vec<u8>> = BTreeMap::new();
+    let mut named: BTreeMap<(String, Vec<u8>, i8), u32> = BTreeMap::new();
     let mut w = Some(db.begin_write().unwrap());
     for op in ops {
         let wtx = w.get_or_insert_with(|| db.begin_write().unwrap());
@@ -69,6 +76,18 @@ fn run(ops: &[Op]) {
                 let keep = signed.split_off(k);
                 assert_eq!(n, signed.len() as u64);
                 signed = keep;
+            }
+            Op::Named(k, v) => {
+                let mut t = wtx.open_typed(NAMED).unwrap();
+                match v {
+                    Some(v) => {
+                        t.insert(k, v).unwrap();
+                        named.insert(k.clone(), *v);
+                    }
+                    None => assert_eq!(t.remove(k).unwrap(), named.remove(k).is_some()),
+                }
+                let got = t.get(k).unwrap().map(|g| g.value().unwrap());
+                assert_eq!(got, named.get(k).copied());
             }
             Op::Commit => w.take().unwrap().commit().unwrap(),
         }
@@ -126,6 +145,27 @@ fn run(ops: &[Op]) {
             .collect();
         assert_eq!(got, want);
         assert_eq!(t.len().unwrap(), tuples.len() as u64);
+    }
+    if let Ok(t) = r.open_typed(NAMED) {
+        // The stored order is the tuples' order, and each key reads back as it was written.
+        let got: Vec<(NamedKey, u32)> = t
+            .iter()
+            .unwrap()
+            .map(|e| e.map(|((a, b, c), v)| ((a.into_owned(), b.into_owned(), c), v)))
+            .collect::<larchdb::Result<_>>()
+            .unwrap();
+        let want: Vec<_> = named.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(got, want);
+        let lo = (String::from("a"), vec![], i8::MIN);
+        let hi = (String::from("b"), vec![0], 0);
+        let got: Vec<_> = t
+            .range(lo.clone()..hi.clone())
+            .unwrap()
+            .map(|e| e.map(|(_, v)| v))
+            .collect::<larchdb::Result<_>>()
+            .unwrap();
+        let want: Vec<u32> = named.range(lo..hi).map(|(_, v)| *v).collect();
+        assert_eq!(got, want);
     }
 }
 

@@ -600,14 +600,7 @@ impl PageStore for WriterPages {
         if ptr.txn == self.txn && self.dirty.contains_key(&ptr.pgno) {
             return Ok(ptr.pgno);
         }
-        // A page is copied and resealed here, so verify it first: resealing a damaged page would
-        // make the damage permanent and invisible to check(). Pages this handle wrote itself
-        // are trusted.
-        let page = self.view.page(ptr.pgno)?;
-        if ptr.txn < self.gates.trusted {
-            crate::page::verify_checksum(ptr.pgno, page)?;
-            Node::parse(ptr.pgno, page, ptr.txn)?.validate_cells()?;
-        }
+        self.check_copy(ptr)?;
         let new = self.alloc_pages(1, false)?;
         let src = self.view.page(ptr.pgno)?;
         let dst = self
@@ -625,6 +618,18 @@ impl PageStore for WriterPages {
             .get_mut(&pgno)
             .map(|b| &mut b[..])
             .unwrap_or(&mut [])
+    }
+
+    fn check_copy(&self, ptr: PagePtr) -> Result<()> {
+        // A page copied is resealed, so verify it first: resealing a damaged page would make
+        // the damage permanent and invisible to check(). Pages this handle wrote itself are
+        // trusted.
+        if ptr.txn < self.gates.trusted {
+            let page = self.view.page(ptr.pgno)?;
+            crate::page::verify_checksum(ptr.pgno, page)?;
+            Node::parse(ptr.pgno, page, ptr.txn)?.validate_cells()?;
+        }
+        Ok(())
     }
 
     fn alloc(&mut self, npages: u64) -> Result<u64> {

@@ -1,121 +1,21 @@
-//! Bulk removals: a leaf-by-leaf sweep (retain, extract_if, the edges of a range removal) and a
-//! range removal that cuts whole subtrees off their branches without visiting their entries.
+//! Bulk removals: a range removal that cuts whole subtrees off their branches without visiting
+//! their entries (the sweep behind retain and extract_if, which also finishes a range removal's
+//! ends, is in [`super::sweep`]), and pops.
 //!
-//! A sweep copies each leaf of the range once, rebuilds it from the entries it keeps (one pass,
-//! no per-entry compaction), and rebalances it, instead of one descent from the root per entry.
 //! A range removal first finds, on the two paths that bound the range, the children whose keys
 //! all lie inside it; it unlinks them from their branch in one step, frees their pages (reading
 //! only what freeing needs: branch pointers and overflow references) and rebalances; what is
 //! left of the range is then at most two leaves, which a sweep finishes.
 
-use super::cursor::Cursor;
 use super::key::SmallKey;
-use super::mutate::{descend_mut, free_run, free_tree, overflow_run, rebalance, Scratch};
+use super::mutate::{descend_by, free_run, free_tree, overflow_run, rebalance, Scratch, Toward};
+use super::sweep::{sweep, Budget};
 use super::{node, value, Fence, PageSource, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::node::{self as pn, BranchCell};
-use crate::page::{cmp_keys, PagePtr, KIND_LEAF};
+use crate::page::{cmp_keys, PagePtr};
 use std::cmp::Ordering;
 use std::ops::Bound;
-
-/// Removes the entries of `tree` in `lower..upper` (starting after `*lower`, which moves past
-/// each leaf done) for which `pick(key, value)` holds, leaf by leaf, until the range is done or
-/// at least `max` entries went. Returns how many were removed and whether the range is done.
-pub(crate) fn sweep<S: PageStore>(
-    s: &mut S,
-    sc: &mut Scratch,
-    tree: &mut TreeRoot,
-    lower: &mut Bound<SmallKey>,
-    upper: Bound<&[u8]>,
-    max: u64,
-    pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-) -> Result<(u64, bool)> {
-    let txn = s.txn();
-    let ps = s.page_size();
-    let mut removed = 0;
-    let mut key = SmallKey::default();
-    let mut keep: Vec<usize> = Vec::new();
-    loop {
-        if removed >= max {
-            return Ok((removed, false));
-        }
-        if tree.root.is_null() {
-            return Ok((removed, true));
-        }
-        // The first key left in the range, and the leaf that holds it (copied on the path).
-        {
-            let src: &dyn PageSource = s;
-            let lo = match &*lower {
-                Bound::Included(k) => Bound::Included(k.as_slice()),
-                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            let c = Cursor::seek_lower(src, tree.root, Some(tree.count), lo)?;
-            match c.current()? {
-                Some((k, _)) if below(k, upper) => key.set(k),
-                _ => return Ok((removed, true)),
-            }
-        }
-        let (leaf, depth) = descend_mut(s, sc, tree, key.as_slice())?;
-        sc.rightmost = None;
-        // Read: which entries stay, which overflow runs go; the last key looked at.
-        keep.clear();
-        let mut runs = Vec::new();
-        let mut done = false;
-        let count = {
-            let n = node(s, PagePtr { pgno: leaf, txn })?;
-            let start = n
-                .search(key.as_slice())?
-                .map_err(|_| corrupted(leaf, "key found by a seek vanished on the write path"))?;
-            keep.extend(0..start);
-            for i in start..n.count() {
-                let (k, v) = n.leaf_entry(i)?;
-                if !below(k, upper) {
-                    done = true;
-                    keep.extend(i..n.count());
-                    break;
-                }
-                key.set(k);
-                if pick(k, value(s, v)?) {
-                    runs.push(overflow_run(v, ps));
-                } else {
-                    keep.push(i);
-                }
-            }
-            n.count()
-        };
-        *lower = Bound::Excluded(key.clone());
-        let gone = count - keep.len();
-        if gone > 0 {
-            // Write: rebuild the leaf from the entries it keeps, free the values' runs.
-            sc.list.clear();
-            let buf = s.page(leaf)?;
-            for &i in &keep {
-                sc.list.push_page(buf, i..i + 1);
-            }
-            sc.list
-                .write_page(0..sc.list.len(), s.page_mut(leaf), KIND_LEAF, txn);
-            for run in runs {
-                free_run(s, run);
-            }
-            tree.count = tree.count.saturating_sub(gone as u64);
-            removed += gone as u64;
-            rebalance(s, sc, tree, leaf, depth)?;
-        }
-        if done {
-            return Ok((removed, true));
-        }
-    }
-}
-
-/// True if `key` is not beyond `upper`.
-fn below(key: &[u8], upper: Bound<&[u8]>) -> bool {
-    match upper {
-        Bound::Included(u) => cmp_keys(key, u) != Ordering::Greater,
-        Bound::Excluded(u) => cmp_keys(key, u) == Ordering::Less,
-        Bound::Unbounded => true,
-    }
-}
 
 /// A range as half-open byte bounds: keys `k` with `lo <= k` (None: no lower bound) and
 /// `k < hi` (None: no upper bound). `Excluded(a)` below and `Included(b)` above become their
@@ -219,7 +119,7 @@ fn find_cut(src: &dyn PageSource, tree: TreeRoot, range: &HalfOpen) -> Result<Op
 
 /// Copies the branches on `path` (child indices from the root) into the transaction, filling
 /// `sc.path`; returns the page reached.
-fn cow_path<S: PageStore>(
+pub(super) fn cow_path<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
     tree: &mut TreeRoot,
@@ -297,19 +197,20 @@ pub(crate) fn remove_range<S: PageStore>(
         Bound::Excluded(k) => Bound::Excluded(SmallKey::from_slice(k)),
         Bound::Unbounded => Bound::Unbounded,
     };
-    let (n, _) = sweep(s, sc, tree, &mut lo, upper, u64::MAX, &mut |k, _| {
-        removed(k);
-        true
-    })?;
+    let (n, _) = sweep(
+        s,
+        sc,
+        tree,
+        &mut lo,
+        upper,
+        Budget::UNLIMITED,
+        &mut |k, _| {
+            removed(k);
+            true
+        },
+    )?;
     Ok((total + n, cut_any))
 }
-
-/// Longer than the longest key of the largest page size (64 KiB pages, keys up to a quarter).
-const ABOVE_ALL_LEN: usize = (64 << 10) / 4 + 1;
-
-/// A key above every key a tree can hold (longer than the longest, 0xFF throughout), to descend
-/// along a tree's right edge.
-static ABOVE_ALL: [u8; ABOVE_ALL_LEN] = [0xFF; ABOVE_ALL_LEN];
 
 /// Removes the first (or last) entry of `tree` in one descent and hands its key and value to
 /// `out` before they go; false if the tree is empty.
@@ -323,8 +224,8 @@ pub(crate) fn pop<S: PageStore>(
     if tree.root.is_null() {
         return Ok(false);
     }
-    let edge: &[u8] = if first { &[] } else { &ABOVE_ALL };
-    let (leaf, depth) = descend_mut(s, sc, tree, edge)?;
+    let edge = if first { Toward::First } else { Toward::Last };
+    let (leaf, depth) = descend_by(s, sc, tree, edge)?;
     sc.rightmost = None;
     let txn = s.txn();
     let (pos, run) = {

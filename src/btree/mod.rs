@@ -11,6 +11,7 @@ pub(crate) mod inplace;
 pub(crate) mod key;
 pub(crate) mod mutate;
 pub(crate) mod relocate;
+pub(crate) mod sweep;
 
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
@@ -268,4 +269,8 @@ pub(crate) trait PageStore: PageSource {
     fn alloc(&mut self, npages: u64) -> Result<u64>;
     /// Frees the page or run `ptr` of `npages` pages.
     fn free(&mut self, ptr: PagePtr, npages: u64);
+    /// Checks the leaf or branch page `ptr` points at before its cells are copied into pages of
+    /// this transaction, as [`PageStore::cow`] does before copying a page: a damaged page must
+    /// not be resealed. Free for this transaction's pages and those this handle wrote.
+    fn check_copy(&self, ptr: PagePtr) -> Result<()>;
 }

@@ -35,6 +35,13 @@ impl Default for Scratch {
     }
 }
 
+impl Scratch {
+    /// Sets the separator that [`push_up`] inserts.
+    pub(super) fn set_sep(&mut self, key: &[u8]) {
+        self.sep.set(key);
+    }
+}
+
 /// The rightmost leaf of a tree, remembered between inserts so that keys arriving in order skip
 /// the descent from the root. Valid while the tree's root is `root` and no other mutation went
 /// through the same [`Scratch`]: every insert or remove that does not take the append path
@@ -48,7 +55,7 @@ pub(super) struct Rightmost {
 }
 
 /// The key of an encoded leaf cell.
-fn leaf_cell_key(cell: &[u8]) -> &[u8] {
+pub(super) fn leaf_cell_key(cell: &[u8]) -> &[u8] {
     let len = get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize;
     &cell[LEAF_CELL_HEADER..LEAF_CELL_HEADER + len]
 }
@@ -61,6 +68,27 @@ pub(super) fn descend_mut<S: PageStore>(
     sc: &mut Scratch,
     tree: &mut TreeRoot,
     key: &[u8],
+) -> Result<(u64, usize)> {
+    descend_by(s, sc, tree, Toward::Key(key))
+}
+
+/// Where a descent goes: to a key, or along the first or last child of each branch.
+#[derive(Clone, Copy)]
+pub(super) enum Toward<'k> {
+    /// The leaf that holds (or would hold) the key.
+    Key(&'k [u8]),
+    /// The first leaf.
+    First,
+    /// The last leaf.
+    Last,
+}
+
+/// [`descend_mut`] toward `to`.
+pub(super) fn descend_by<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    to: Toward<'_>,
 ) -> Result<(u64, usize)> {
     let txn = s.txn();
     let mut cur = s.cow(tree.root)?;
@@ -78,7 +106,11 @@ pub(super) fn descend_mut<S: PageStore>(
                 });
                 return Ok((cur, depth));
             }
-            let i = n.child_index(key)?;
+            let i = match to {
+                Toward::Key(key) => n.child_index(key)?,
+                Toward::First => 0,
+                Toward::Last => n.count() - 1,
+            };
             rightmost &= i + 1 == n.count();
             (i, n.child(i)?)
         };
@@ -291,7 +323,7 @@ fn balanced_split<S: PageStore>(
 
 /// Inserts the branch cell (`sc.sep`, `right`) at `pos` in the branch `sc.path[level - 1]`,
 /// splitting upward as needed; at level 0 the tree grows a new root.
-fn push_up<S: PageStore>(
+pub(super) fn push_up<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
     tree: &mut TreeRoot,

@@ -73,9 +73,66 @@ const MAX_WRITE: usize = 32 << 10;
 /// to read in 32 KiB writes, 37 ms in one write per value, 8 ms with each commit's runs in one.
 const MAX_RUN_WRITE: usize = 64 << 20;
 
+/// A new empty file that lives in memory only and disappears with its last descriptor, for an
+/// in-memory database: on Linux an anonymous memory file (`memfd_create`); elsewhere a file in
+/// the temporary directory, removed from it as soon as it is open.
+pub(crate) fn anonymous_file() -> io::Result<File> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: memfd_create reads the NUL-terminated name we pass (a static C string) and
+        // takes integer flags; it touches no other memory of ours.
+        let fd = unsafe { libc::memfd_create(c"larchdb".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: `fd` is a descriptor memfd_create just opened for us and nothing else owns.
+            return Ok(unsafe { File::from_raw_fd(fd) });
+        }
+        // No memfd (a kernel before 3.17, or a sandbox that forbids it): the fallback below.
+    }
+    unlinked_temp_file()
+}
+
+/// A new file in the temporary directory, already removed from it (it lives while open).
+fn unlinked_temp_file() -> io::Result<File> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir();
+    for _ in 0..100 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            ".larchdb-memory-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free name for a temporary file",
+    ))
+}
+
 /// The open database file, locked for this handle.
 pub(crate) struct FileStore {
     file: File,
+    /// An anonymous in-memory file ([`anonymous_file`]): nothing to make durable, so syncs and
+    /// write-back are skipped.
+    memory: bool,
     /// The file's length as this handle last set or saw it, so growth checks need no `fstat`.
     known_len: std::sync::atomic::AtomicU64,
     /// Holds the file's exclusive `flock` (a writable handle).
@@ -120,6 +177,7 @@ impl FileStore {
         let known_len = std::sync::atomic::AtomicU64::new(file.metadata()?.len());
         Ok(FileStore {
             file,
+            memory: false,
             known_len,
             writer,
             #[cfg(feature = "testing")]
@@ -155,6 +213,13 @@ impl FileStore {
             Err(Error::DatabaseLocked) => Ok(true),
             Err(e) => Err(e),
         }
+    }
+
+    /// Marks the file as an anonymous in-memory one ([`anonymous_file`]): syncs and write-back
+    /// become no-ops.
+    pub fn in_memory(mut self) -> FileStore {
+        self.memory = true;
+        self
     }
 
     /// Routes this file's changes through a simulated disk (crash and fault tests).
@@ -324,6 +389,9 @@ impl FileStore {
     /// other dirty pages of the file). Where the kernel or filesystem lacks it, falls back to a
     /// plain write and a whole-file `fdatasync`, which is as durable and slower.
     pub fn write_durable_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        if self.memory {
+            return self.write_at(buf, offset);
+        }
         self.before(OpKind::Write)?;
         let mut done = 0usize;
         while done < buf.len() {
@@ -371,12 +439,18 @@ impl FileStore {
     /// that the next checkpoint's `fdatasync` finds less to write. Best effort: an error here
     /// changes nothing, and a write-back failure is reported by that `fdatasync`.
     pub fn start_writeback(&self) {
+        if self.memory {
+            return;
+        }
         // SAFETY: sync_file_range takes our open fd and integers; it touches no memory of ours.
         unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
     }
 
     /// Makes everything written so far durable (`fdatasync`).
     pub fn sync(&self) -> Result<()> {
+        if self.memory {
+            return Ok(());
+        }
         self.before(OpKind::Sync)?;
         self.file.sync_data()?;
         #[cfg(feature = "testing")]
@@ -575,5 +649,36 @@ impl Map {
             c.verified.inherit(&old.verified);
         }
         Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod anonymous_file_tests {
+    use std::io::{Read, Seek, Write};
+
+    /// Both kinds of anonymous file read back what was written and leave no name behind.
+    #[test]
+    fn anonymous_files_work_and_have_no_name() {
+        let named = || {
+            std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with(&format!(".larchdb-memory-{}-", std::process::id()))
+                })
+                .count()
+        };
+        for mut f in [
+            super::anonymous_file().unwrap(),
+            super::unlinked_temp_file().unwrap(),
+        ] {
+            f.write_all(b"larch").unwrap();
+            f.rewind().unwrap();
+            let mut s = String::new();
+            f.read_to_string(&mut s).unwrap();
+            assert_eq!(s, "larch");
+            assert_eq!(named(), 0);
+        }
     }
 }

@@ -1,16 +1,17 @@
 //! Bulk operations on a [`TableMut`]: `retain`, `retain_in`, `extract_if`, `remove_range`,
 //! `pop_first`, `pop_last` and `clear`.
 //!
-//! `retain`, `retain_in` and `extract_if` sweep the range leaf by leaf: each leaf is copied once,
-//! rebuilt from the entries it keeps and rebalanced (`crate::btree::bulk`). `remove_range` cuts
+//! `retain`, `retain_in` and `extract_if` sweep the range a bottom branch at a time: each run of
+//! leaves that lose entries is rewritten once, packed into fresh pages (`crate::btree::sweep`);
+//! leaves that lose nothing are not copied. `remove_range` cuts
 //! whole subtrees inside the range off their branches and frees them without reading their
 //! entries; `clear` frees the whole tree.
 
 use super::keys::KeyRange;
 use super::TableMut;
 use crate::btree::key::SmallKey;
+use crate::btree::sweep::Budget;
 use crate::error::Result;
-use std::collections::VecDeque;
 use std::ops::Bound;
 
 /// An owned copy of a lower bound.
@@ -22,13 +23,13 @@ fn own(b: Bound<&[u8]>) -> Bound<SmallKey> {
 type Owned = (Vec<u8>, Vec<u8>);
 
 impl<'txn> TableMut<'txn> {
-    /// Removes the entries from `*lower` up to `upper` that `pick` selects, leaf by leaf, until
-    /// at least `max` went; returns how many and whether the range is done.
+    /// Removes the entries from `*lower` up to `upper` that `pick` selects, until `budget` is
+    /// spent; returns how many and whether the range is done.
     fn sweep(
         &mut self,
         lower: &mut Bound<SmallKey>,
         upper: Bound<&[u8]>,
-        max: u64,
+        budget: Budget,
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(u64, bool)> {
         let name = self.undo_name()?;
@@ -43,9 +44,9 @@ impl<'txn> TableMut<'txn> {
                     }
                     yes
                 };
-                core.sweep(self.idx, lower, upper, max, &mut noted)
+                core.sweep(self.idx, lower, upper, budget, &mut noted)
             }
-            None => core.sweep(self.idx, lower, upper, max, pick),
+            None => core.sweep(self.idx, lower, upper, budget, pick),
         }
     }
 
@@ -56,7 +57,7 @@ impl<'txn> TableMut<'txn> {
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<u64> {
         let mut lower = own(range.lower());
-        let (n, _) = self.sweep(&mut lower, range.upper(), u64::MAX, pick)?;
+        let (n, _) = self.sweep(&mut lower, range.upper(), Budget::UNLIMITED, pick)?;
         Ok(n)
     }
 
@@ -199,7 +200,7 @@ impl<'txn> TableMut<'txn> {
             upper: range.upper().map(<[u8]>::to_vec),
             table: self,
             pick,
-            ready: VecDeque::new(),
+            ready: Batch::default(),
             done: false,
         }
     }
@@ -213,8 +214,80 @@ pub struct ExtractIf<'a, 'txn, F> {
     upper: Bound<Vec<u8>>,
     pick: F,
     /// Entries removed by the last sweep, not yet yielded.
-    ready: VecDeque<Owned>,
+    ready: Batch,
     done: bool,
+}
+
+/// The entries a sweep of an [`ExtractIf`] removed: the bytes of small ones in one buffer
+/// (reused from batch to batch), each copied out when yielded; large ones copied once, whole.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    entries: Vec<Slot>,
+    /// The next entry to yield.
+    next: usize,
+}
+
+/// Where an entry of a [`Batch`] is.
+enum Slot {
+    /// In the buffer: where its key starts, its key and value lengths.
+    Buffer(usize, usize, usize),
+    /// Copied on its own (a value of [`OWN_COPY`] bytes or more); None once yielded.
+    Own(Option<Owned>),
+}
+
+/// Values at least this long are copied once into their own buffer rather than twice.
+const OWN_COPY: usize = 16 << 10;
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.next == self.entries.len()
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.entries.clear();
+        self.next = 0;
+    }
+
+    fn push(&mut self, k: &[u8], v: &[u8]) {
+        if v.len() >= OWN_COPY {
+            self.entries.push(Slot::Own(Some((k.to_vec(), v.to_vec()))));
+            return;
+        }
+        self.entries
+            .push(Slot::Buffer(self.bytes.len(), k.len(), v.len()));
+        self.bytes.extend_from_slice(k);
+        self.bytes.extend_from_slice(v);
+    }
+
+    /// The entries not yet yielded.
+    fn rest(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries[self.next..].iter().map(|e| match e {
+            Slot::Buffer(at, kl, vl) => (
+                &self.bytes[*at..at + kl],
+                &self.bytes[at + kl..at + kl + vl],
+            ),
+            Slot::Own(Some((k, v))) => (&k[..], &v[..]),
+            Slot::Own(None) => (&[][..], &[][..]), // yielded: before `next`, never here
+        })
+    }
+
+    /// Yields the next entry.
+    fn pop(&mut self) -> Option<Owned> {
+        let e = match self.entries.get_mut(self.next)? {
+            Slot::Own(own) => own.take()?,
+            Slot::Buffer(at, kl, vl) => {
+                let (at, kl, vl) = (*at, *kl, *vl);
+                (
+                    self.bytes[at..at + kl].to_vec(),
+                    self.bytes[at + kl..at + kl + vl].to_vec(),
+                )
+            }
+        };
+        self.next += 1;
+        Some(e)
+    }
 }
 
 impl<F> Drop for ExtractIf<'_, '_, F> {
@@ -226,7 +299,7 @@ impl<F> Drop for ExtractIf<'_, '_, F> {
         }
         let restored = self.table.txn.core_mut().and_then(|mut core| {
             self.ready
-                .iter()
+                .rest()
                 .try_for_each(|(k, v)| core.insert(self.table.idx, k, v).map(|_| ()))
         });
         if restored.is_err() {
@@ -235,18 +308,23 @@ impl<F> Drop for ExtractIf<'_, '_, F> {
     }
 }
 
-/// Entries an [`ExtractIf`] removes per sweep.
-const EXTRACT_BATCH: u64 = 64;
+/// What an [`ExtractIf`] removes per sweep (at least a leaf's worth; the sweep stops after the
+/// leaf that reaches either bound): entries, and bytes of keys and values.
+const EXTRACT_BATCH: Budget = Budget {
+    entries: 4096,
+    bytes: 1 << 20,
+};
 
 impl<F: FnMut(&[u8], &[u8]) -> bool> Iterator for ExtractIf<'_, '_, F> {
     type Item = Result<Owned>;
     fn next(&mut self) -> Option<Self::Item> {
         while self.ready.is_empty() && !self.done {
+            self.ready.clear();
             let (ready, pick) = (&mut self.ready, &mut self.pick);
             let mut take = |k: &[u8], v: &[u8]| {
                 let yes = pick(k, v);
                 if yes {
-                    ready.push_back((k.to_vec(), v.to_vec()));
+                    ready.push(k, v);
                 }
                 yes
             };
@@ -263,6 +341,6 @@ impl<F: FnMut(&[u8], &[u8]) -> bool> Iterator for ExtractIf<'_, '_, F> {
                 }
             }
         }
-        self.ready.pop_front().map(Ok)
+        self.ready.pop().map(Ok)
     }
 }

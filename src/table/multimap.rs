@@ -2,7 +2,8 @@
 //! `DUP_SORT`), for secondary indexes.
 //!
 //! A multimap is a table of bytes whose stored keys are `escape(key) ++ value`: the key with
-//! each 0x00 written as 0x00 0xFF, then the terminator 0x00 0x00, then the value; the stored
+//! each 0x00 written as 0x00 0xFF, then the terminator 0x00 0x00 (the encoding of a byte string
+//! inside a typed tuple key), then the value; the stored
 //! value is empty. The escaping keeps byte order (keys in order, each key's values in order after
 //! it), so a key's values are one range of the table. A pair must fit in one key:
 //! `escaped key + 2 + value <= Database::max_key_len()`, else `KeyTooLarge`.
@@ -17,13 +18,7 @@ use std::ops::Bound;
 /// `key` escaped and terminated, followed by `value`.
 fn pair(key: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + 2 + value.len());
-    for &b in key {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
-    }
-    out.extend_from_slice(&[0, 0]);
+    super::codec::escape_into(key, &mut out);
     out.extend_from_slice(value);
     out
 }
@@ -101,6 +96,11 @@ impl WriteTxn {
 impl<T: ReadableTable> MultimapOf<T> {
     /// The values of `key`, in order.
     pub fn get(&self, key: &[u8]) -> Result<Values<T::Iter<'_>>> {
+        self.get_raw(key)
+    }
+
+    /// [`Self::get`], under a name a typed multimap (which derefs to this) does not shadow.
+    pub(super) fn get_raw(&self, key: &[u8]) -> Result<Values<T::Iter<'_>>> {
         Ok(Values {
             raw: self.raw.range(pairs_of(key))?,
             escaped: pair(key, &[]).len(),

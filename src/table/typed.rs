@@ -70,7 +70,7 @@ impl<K: ?Sized, V: ?Sized> TableDef<K, V> {
 }
 
 /// The encoding of `v`.
-fn enc<T: Value + ?Sized>(v: &T) -> Result<Vec<u8>> {
+pub(super) fn enc<T: Value + ?Sized>(v: &T) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     v.encode(&mut out)?;
     Ok(out)
@@ -114,8 +114,10 @@ impl WriteTxn {
     }
 }
 
-/// A table of bytes `T` (or a range of one) seen through the codecs of `K` and `V`:
-/// [`TypedTable`], [`TypedTableMut`], [`TypedRange`], [`TypedRangeMut`]. It derefs to the table of bytes (`len`, `is_empty`, byte ranges, and for
+/// A table of bytes `T` (or a range of one, or a multimap, or a multimap's values) seen through
+/// the codecs of `K` and `V`: [`TypedTable`], [`TypedTableMut`], [`TypedRange`],
+/// [`TypedRangeMut`], [`crate::TypedMultimap`], [`crate::TypedMultimapMut`],
+/// [`crate::TypedValues`]. It derefs to the table of bytes (`len`, `is_empty`, byte ranges, and for
 /// a [`TableMut`] `clear` and the bulk removals with byte predicates).
 pub struct TypedOver<T, K: ?Sized, V: ?Sized> {
     raw: T,
@@ -123,7 +125,7 @@ pub struct TypedOver<T, K: ?Sized, V: ?Sized> {
 }
 
 impl<T, K: ?Sized, V: ?Sized> TypedOver<T, K, V> {
-    fn new(raw: T) -> Self {
+    pub(super) fn new(raw: T) -> Self {
         TypedOver {
             raw,
             types: PhantomData,
@@ -200,7 +202,7 @@ pub struct Typed<'a, T: ?Sized> {
 }
 
 impl<'a, T: Value + ?Sized> Typed<'a, T> {
-    fn new(bytes: BytesRef<'a>) -> Result<Typed<'a, T>> {
+    pub(super) fn new(bytes: BytesRef<'a>) -> Result<Typed<'a, T>> {
         T::decode(&bytes)?;
         Ok(Typed {
             bytes,

@@ -7,6 +7,7 @@ use super::WriteTxn;
 use crate::btree::bulk;
 use crate::btree::key::SmallKey;
 use crate::btree::mutate;
+use crate::btree::sweep::{self, Budget};
 use crate::error::Result;
 use crate::txn::log::OpRecorder;
 use std::ops::Bound;
@@ -27,21 +28,19 @@ impl WriteTxn {
     }
 
     /// Removes the entries of the table at `idx` from `*lower` up to `upper` that `pick`
-    /// selects, leaf by leaf, until at least `max` went (see [`bulk::sweep`]).
+    /// selects, until `budget` is spent (see [`sweep::sweep`]).
     pub(crate) fn sweep(
         &mut self,
         idx: usize,
         lower: &mut Bound<SmallKey>,
         upper: Bound<&[u8]>,
-        max: u64,
+        budget: Budget,
         pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(u64, bool)> {
         self.check_failed()?;
         let t = &mut self.tables[idx];
         let ops = &mut self.ops;
         ops.table(idx, &t.name);
-        // The path to every leaf visited is copied, so the root changes even if nothing goes.
-        t.dirty = true;
         let mut logged = |k: &[u8], v: &[u8]| {
             let yes = pick(k, v);
             if yes {
@@ -50,7 +49,11 @@ impl WriteTxn {
             yes
         };
         let (pages, sc) = (&mut self.pages, &mut self.scratch);
-        let r = bulk::sweep(pages, sc, &mut t.tree, lower, upper, max, &mut logged);
+        let before = t.tree;
+        let r = sweep::sweep(pages, sc, &mut t.tree, lower, upper, budget, &mut logged);
+        if t.tree != before || r.is_err() {
+            t.dirty = true;
+        }
         self.note(r)
     }
 
