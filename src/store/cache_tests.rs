@@ -1,5 +1,6 @@
 //! Unit tests of the page cache (`cache.rs`): racing readers, coherence after commits,
 //! reclamation by epochs, short reads, and large values cached as one frame.
+#![allow(unsafe_code)]
 
 use super::*;
 use std::io::Write;
@@ -176,10 +177,8 @@ fn runs_weigh_their_pages_and_large_ones_stay_private() {
         for first in (0..300).step_by(10) {
             let run = cache.get_entered(first, 10).unwrap().unwrap();
             // SAFETY: this reader entered above and leaves after its last use.
-            assert!(
-                is_run(unsafe { &*run }, first),
-                "round {round}, run {first}"
-            );
+            let run = unsafe { &*run };
+            assert!(is_run(run, first), "round {round}, run {first}");
             let resident = cache.counters.resident.load(Ordering::Relaxed);
             assert!(resident <= 64 + 20, "{resident} pages resident");
         }

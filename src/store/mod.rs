@@ -14,7 +14,10 @@
 //! The one thing Rust cannot check: another process truncating or rewriting the file under the
 //! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out use the
 //! cached backend, where a short read is an error.
-#![allow(unsafe_code)]
+//!
+//! `unsafe` is allowed only where it is needed (`unsafe_code` is denied crate-wide): on the
+//! file's system calls and mapping below, and in `view.rs`, `window.rs`, `slots.rs`, `cache.rs`
+//! and `cache_writes.rs`.
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
@@ -93,6 +96,7 @@ enum OpKind {
 #[cfg(feature = "testing")]
 use sim::OpKind;
 
+#[allow(unsafe_code)] // flock, pwritev, pwritev2, sync_file_range, posix_fallocate, mmap
 impl FileStore {
     /// Takes over an open file and locks it: exclusively for a writable handle, shared for a
     /// read-only one. Fails with `DatabaseLocked` if another handle holds a conflicting lock.
@@ -464,6 +468,7 @@ impl FileStore {
     }
 }
 
+#[allow(unsafe_code)] // flock
 impl Drop for FileStore {
     /// Releases the lock explicitly. Closing the descriptor would release it too, but only once
     /// every copy of it is closed: a child process forked by another thread at that moment holds
