@@ -28,6 +28,8 @@ pub struct Database {
     shared: Arc<Shared>,
     /// The background sync thread, and the sender whose drop stops it.
     syncer: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// What opening the file rolled back or repaired.
+    recovery: Option<Recovery>,
 }
 
 /// Options for opening a database; see [`Database::builder`].
@@ -123,7 +125,7 @@ impl Builder {
     pub fn open_simulated(
         &self,
         path: impl AsRef<Path>,
-        disk: Arc<crate::testing::SimDisk>,
+        disk: Arc<crate::store::sim::SimDisk>,
     ) -> Result<Database> {
         let path = path.as_ref();
         self.open_store(path, |s| s.with_sim(disk))
@@ -138,6 +140,10 @@ impl Builder {
     ) -> Result<Database> {
         let o = &self.opts;
         o.validate()?;
+        // Checked again once the file's own page size is known (an existing file keeps its own).
+        if let Backend::Cached { capacity } = o.backend {
+            crate::store::cache::check_capacity(capacity, o.page_size)?;
+        }
         let file = if o.read_only {
             OpenOptions::new().read(true).open(path)?
         } else {
@@ -185,15 +191,19 @@ impl Builder {
         // new log generation (so that records of this run never mix with older ones). A
         // read-only open replays the log in memory.
         replay::apply(&shared, &records, rec.meta.log.0)?;
-        if let Some(mut report) = rec.report.or(log_damage) {
+        let recovery = rec.report.or(log_damage).map(|mut report| {
             report.opened_txn = shared.current.load_full().txn;
-            let _ = shared.recovery.set(report);
-        }
+            report
+        });
         let syncer = match o.sync_interval {
             Some(every) if !o.read_only => spawn_syncer(&shared, every),
             _ => None,
         };
-        Ok(Database { shared, syncer })
+        Ok(Database {
+            shared,
+            syncer,
+            recovery,
+        })
     }
 }
 
@@ -375,7 +385,7 @@ impl Database {
     /// may have held the newest commit (its txn is then unknown: `discarded_txn` is None). None
     /// after a clean open.
     pub fn recovery(&self) -> Option<&Recovery> {
-        self.shared.recovery.get()
+        self.recovery.as_ref()
     }
 
     /// The file's page size.

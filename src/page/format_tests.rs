@@ -7,7 +7,6 @@ use crate::alloc::{freelist_key, freelist_key_txn, freelist_pages, FREELIST_KEY_
 use crate::btree::key::{shortest_separator, SmallKey};
 use crate::btree::{max_inline_cell, max_key_len, value_inline, TreeRoot, MAX_DEPTH};
 use crate::catalog::{self, CATALOG_VALUE_LEN, MAX_TABLE_NAME_LEN};
-use crate::options::{MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::page::cells::CellList;
 use crate::page::meta::{
     Meta, MetaRead, FORMAT_VERSION, FORMAT_VERSION_1, MAGIC, META_LEN, META_OFF_CATALOG,
@@ -21,8 +20,9 @@ use crate::page::node::{
 };
 use crate::page::{
     checksum, checksummed_len, init_overflow, key_hint, overflow_pages, overflow_value, seal,
-    verify_checksum, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, OFF_CELLS_START,
-    OFF_CHECKSUM, OFF_COUNT, OFF_KIND, OFF_TXN, OFF_VALUE_LEN, SLOT_LEN, SLOT_OFF_HINT,
+    verify_checksum, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE, OFF_CELLS_START, OFF_CHECKSUM, OFF_COUNT, OFF_KIND, OFF_TXN, OFF_VALUE_LEN,
+    SLOT_LEN, SLOT_OFF_HINT,
 };
 use crate::txn::write::MAX_VALUE_LEN;
 use crate::txn::MAX_UNSYNCED_COMMITS;

@@ -113,7 +113,7 @@ impl<'a> Node<'a> {
     pub fn validate_cells(&self) -> Result<()> {
         // One bit per byte of the page: cells must not share a byte (two slots naming one cell,
         // or overlapping cells, would let an in-place edit change other entries).
-        let mut used = [0u64; crate::options::MAX_PAGE_SIZE / 64];
+        let mut used = [0u64; super::MAX_PAGE_SIZE / 64];
         let mut total = 0usize;
         for i in 0..self.count {
             let cell = self.cell(i)?;
