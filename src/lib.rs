@@ -2,7 +2,8 @@
 //!
 //! A page-oriented copy-on-write B+tree read through a memory map with zero copies, with MVCC
 //! snapshots for any number of readers and one writer. See `docs/FORMAT.md` for the on-disk
-//! format and the commit protocol.
+//! format and the commit protocol, and `docs/ARCHITECTURE.md` for the layers, the life of a read
+//! and of a commit, and where each invariant is enforced.
 //!
 //! ```
 //! use std::ops::Bound;
