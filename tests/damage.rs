@@ -107,7 +107,7 @@ fn dump(db: &Database, table: &str) -> Option<Model> {
 }
 
 fn value_for(seed: u64, len: usize) -> Vec<u8> {
-    Rng(seed).bytes(len)
+    Rng::new(seed).bytes(len)
 }
 
 /// Builds a database at `path` in several Immediate commits to table "t"; returns the table's
@@ -120,7 +120,7 @@ fn build_history(path: &Path, ps: usize, scale: usize) -> Vec<Model> {
         .unwrap();
     let mut model = Model::new();
     let mut states = Vec::new();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for c in 0..4usize {
         let wtx = db.begin_write().unwrap();
         {
@@ -132,7 +132,7 @@ fn build_history(path: &Path, ps: usize, scale: usize) -> Vec<Model> {
             match c {
                 0 => {
                     for i in 0..scale {
-                        let len = 10 + (rng.next() % 60) as usize;
+                        let len = 10 + (rng.next_u64() % 60) as usize;
                         set(format!("k{i:07}").into_bytes(), value_for(i as u64, len));
                     }
                 }
@@ -220,7 +220,7 @@ fn assert_opens_empty(path: &Path, what: &str) -> usize {
 #[test]
 fn not_a_database_left_untouched() {
     let dir = tmp();
-    let mut rng = Rng(0xDEC0DE);
+    let mut rng = Rng::new(0xDEC0DE);
     let mut text = String::new();
     for i in 0..200 {
         text.push_str(&format!(
@@ -508,10 +508,10 @@ fn build_garbage(dir: &Path) -> Garbage {
     let wtx = db.begin_write().unwrap();
     {
         let mut t = wtx.open_table("main").unwrap();
-        let mut rng = Rng(9);
+        let mut rng = Rng::new(9);
         for i in 0..20_000u64 {
             let k = format!("key{i:08}").into_bytes();
-            let v = value_for(i, 8 + (rng.next() % 40) as usize);
+            let v = value_for(i, 8 + (rng.next_u64() % 40) as usize);
             t.insert(&k, &v).unwrap();
             main.insert(k, v);
         }
@@ -833,7 +833,7 @@ fn pick(v: &[u64]) -> Vec<u64> {
 fn garbage_tree_pages() {
     let dir = tmp();
     let g = Arc::new(build_garbage(dir.path()));
-    let mut rng = Rng(0xBAD);
+    let mut rng = Rng::new(0xBAD);
     let mut targets = pick(&g.leaves);
     targets.extend(&g.branches);
     for pgno in targets {

@@ -5,6 +5,7 @@
 //!
 //! `PROPTEST_CASES` scales the number of cases (default 48 per page size).
 
+use larchdb::testing::Rng;
 use larchdb::{Database, Durability, Error, ReadTxn, WriteTxn};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -678,13 +679,8 @@ fn deep_tree_insert_remove_cycles() {
         .open(dir.path().join("deep.larch"))
         .unwrap();
     let mut model = BTreeMap::new();
-    let mut x = 0x1234_5678_9abc_def0u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng::new(0x1234_5678_9abc_def0);
+    let mut rnd = move || rng.next_u64();
     for round in 0..4u64 {
         let w = db.begin_write().unwrap();
         {
@@ -727,15 +723,13 @@ fn bulk_random_load_checks() {
         .durability(Durability::Eventual)
         .open(dir.path().join("bulk.larch"))
         .unwrap();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut keys = Vec::new();
     let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             // 200-byte keys sharing a 192-byte prefix: separators stay long, fanout small, and
             // the tree four or more levels deep.
             let k: Vec<u8> = [&[b'p'; 192][..], &x.to_be_bytes()].concat();
@@ -764,8 +758,8 @@ fn bulk_removals_on_a_deep_tree() {
     let open = || common::open_eventual(&path);
     let mut db = open();
     let mut model = BTreeMap::new();
-    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
-    let mut rnd = move || rng.next();
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut rnd = move || rng.next_u64();
     for round in 0..6u64 {
         let w = db.begin_write().unwrap();
         {

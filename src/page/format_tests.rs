@@ -24,6 +24,7 @@ use crate::page::{
     MIN_PAGE_SIZE, OFF_CELLS_START, OFF_CHECKSUM, OFF_COUNT, OFF_KIND, OFF_TXN, OFF_VALUE_LEN,
     SLOT_LEN, SLOT_OFF_HINT,
 };
+use crate::rng::Rng;
 use crate::txn::write::MAX_VALUE_LEN;
 use crate::txn::MAX_UNSYNCED_COMMITS;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
@@ -68,24 +69,6 @@ fn documented_checksum(covered: &[u8], pgno: u64) -> u64 {
     let flagged = covered[1] & 1 != 0;
     let seed = xxh3_64(&covered[24..]) ^ if flagged { pgno } else { 0 };
     xxh3_64_with_seed(&covered[..16], seed)
-}
-
-/// A small deterministic generator (xorshift64*), so the tests need no extra crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn fill(&mut self, b: &mut [u8]) {
-        for x in b {
-            *x = self.next() as u8;
-        }
-    }
 }
 
 // ---- constants -----------------------------------------------------------------------------
@@ -349,7 +332,7 @@ fn meta_with_a_flipped_byte_is_damaged() {
 
 #[test]
 fn meta_random_bytes_are_foreign() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..1000 {
         let mut b = [0u8; META_LEN];
         rng.fill(&mut b);
@@ -430,7 +413,7 @@ fn meta_field_checks() {
 
 #[test]
 fn checksum_rule() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut page = vec![0u8; PS];
     rng.fill(&mut page);
     let sum = checksum(&page, 7);
@@ -970,10 +953,10 @@ fn key_hints_order_like_keys() {
             .collect();
         keys.extend(last.iter().cloned());
     }
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     for _ in 0..200_000 {
-        let a = &keys[rng.next() as usize % keys.len()];
-        let b = &keys[rng.next() as usize % keys.len()];
+        let a = &keys[rng.next_u64() as usize % keys.len()];
+        let b = &keys[rng.next_u64() as usize % keys.len()];
         let (ha, hb) = (key_hint(a), key_hint(b));
         assert_eq!(ha, documented_hint(a));
         if ha != hb {
@@ -1126,7 +1109,7 @@ fn overflow_run_layout() {
     assert_eq!(u64_at(&run, 8), 0x42, "txn");
     assert_eq!(u64_at(&run, 16), 0, "checksum, until sealed");
     assert_eq!(u64_at(&run, 24), 5000, "value length");
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     rng.fill(&mut run[32..32 + len as usize]);
     // Slack after the value: not covered by the checksum.
     seal(&mut run, 20);

@@ -34,12 +34,10 @@ fn threads_racing_on_a_small_cache_read_the_right_pages() {
         for t in 0..THREADS {
             let cache = &cache;
             s.spawn(move || {
-                let mut x = t + 1;
+                let mut rng = crate::rng::Rng::new(t + 1);
                 let mut held = Vec::new();
                 for i in 0..20_000u64 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    let x = rng.next_u64();
                     // Half the reads on 20 hot pages, half anywhere.
                     let pgno = if i % 2 == 0 { x % 20 } else { x % PAGES };
                     let f = cache.get(pgno, 1).unwrap();
