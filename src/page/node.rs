@@ -118,7 +118,7 @@ impl<'a> Node<'a> {
         for i in 0..self.count {
             let cell = self.cell(i)?;
             let start = cell.as_ptr() as usize - self.data.as_ptr() as usize;
-            if !mark_unused(&mut used, start, start + cell.len()) {
+            if !mark_used(&mut used, start, start + cell.len()) {
                 return Err(corrupted(
                     self.pgno,
                     format!("cell {i} overlaps another cell"),
@@ -369,7 +369,7 @@ impl<'a> Node<'a> {
 }
 
 /// Sets the bits `start..end` of `bits`; false if any of them was set already.
-fn mark_unused(bits: &mut [u64], start: usize, end: usize) -> bool {
+fn mark_used(bits: &mut [u64], start: usize, end: usize) -> bool {
     let mut i = start;
     while i < end {
         let (w, b) = (i / 64, i % 64);
