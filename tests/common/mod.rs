@@ -1,6 +1,8 @@
 //! Helpers shared by the crash and fault tests.
 #![allow(dead_code)]
 
+pub mod damage;
+
 use larchdb::Database;
 use std::collections::BTreeMap;
 
