@@ -6,7 +6,7 @@
 //!
 //! Unit tests compiled only under `cfg(test)` (`*_tests.rs` files and `#[cfg(test)] mod` blocks)
 //! may reach any layer: they pin formats and limits that several layers share. Comments do not
-//! count (doc links may point anywhere).
+//! count (doc links may point anywhere). A second test holds `unsafe` code to the storage layer.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -281,4 +281,22 @@ fn the_path_parser_expands_groups() {
     let map = root_reexports(lib);
     assert_eq!(map["Builder"], "db");
     assert_eq!(map["ReadTxn"], "txn");
+}
+
+#[test]
+fn unsafe_code_is_allowed_only_in_the_storage_layer() {
+    // `Cargo.toml` denies `unsafe_code` crate-wide; an `allow` re-opens it. The design keeps all
+    // of it in `store/` (docs/ARCHITECTURE.md, "Layers").
+    let mut files = Vec::new();
+    sources(&root().join("src"), &mut files);
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|p| !p.starts_with(root().join("src/store")))
+        .filter(|p| code_only(&fs::read_to_string(p).unwrap()).contains("allow(unsafe_code)"))
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "unsafe code allowed outside src/store/: {outside:?}"
+    );
 }
