@@ -39,6 +39,7 @@
 //! Run with `cargo bench --bench cache_reads [-- --keys N --reads N --dir DIR]`. Without the
 //! `--bench` argument that `cargo bench` passes (as `cargo test --benches` runs it), it is a smoke
 //! run of 2,000 keys and 2,000 gets per pass unless `--keys` and `--reads` say otherwise.
+#![allow(unsafe_code)] // getrusage
 
 #[path = "cache_reads/large.rs"]
 mod large;

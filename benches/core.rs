@@ -13,6 +13,7 @@
 //! Run with `cargo bench --bench core`.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use larchdb::testing::Rng;
 use larchdb::{Backend, Database, Durability};
 use std::ops::Bound;
 use std::sync::OnceLock;
@@ -25,46 +26,18 @@ const DEFAULT_KEYS: usize = 1_000_000;
 /// Seed of the stream that builds the database (and that reads replay).
 const LOAD_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// xorshift64*: tiny, fast and good enough for benchmark data.
-struct Rng(u64);
+/// The next (key, value) pair of the stream: key bytes first, then value bytes.
+fn pair(rng: &mut Rng) -> ([u8; KEY_LEN], [u8; VALUE_LEN]) {
+    let mut k = [0u8; KEY_LEN];
+    let mut v = [0u8; VALUE_LEN];
+    rng.fill(&mut k);
+    rng.fill(&mut v);
+    (k, v)
+}
 
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 {
-            0x2545_F491_4F6C_DD1D
-        } else {
-            seed
-        })
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
-
-    /// The next (key, value) pair of the stream: key bytes first, then value bytes.
-    fn pair(&mut self) -> ([u8; KEY_LEN], [u8; VALUE_LEN]) {
-        let mut k = [0u8; KEY_LEN];
-        let mut v = [0u8; VALUE_LEN];
-        self.fill(&mut k);
-        self.fill(&mut v);
-        (k, v)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
+/// A number in `0..n` (n > 0).
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 struct Env {
@@ -110,7 +83,7 @@ fn env() -> &'static Env {
         {
             let mut t = wtx.open_table(TABLE).expect("open_table");
             for _ in 0..n {
-                let (k, v) = rng.pair();
+                let (k, v) = pair(&mut rng);
                 t.insert(&k, &v).expect("insert");
                 keys.push(k);
             }
@@ -234,7 +207,7 @@ fn bench_range(c: &mut Criterion) {
     let mut rng = Rng::new(0x94D0_49BB_1331_11EB);
     g.bench_function("scan10", |b| {
         b.iter(|| {
-            let k = &keys[rng.below(keys.len())];
+            let k = &keys[below(&mut rng, keys.len())];
             let mut sum = 0u64;
             let mut taken = 0;
             for item in t
@@ -264,7 +237,7 @@ fn bench_commit(c: &mut Criterion) {
     ] {
         g.bench_function(name, |b| {
             b.iter_batched(
-                || rng.pair(),
+                || pair(&mut rng),
                 |(k, v): ([u8; KEY_LEN], [u8; VALUE_LEN])| {
                     let mut wtx = env.db.begin_write().expect("begin_write");
                     wtx.open_table(TABLE)

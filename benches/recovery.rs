@@ -13,14 +13,6 @@ use larchdb::testing::Rng;
 use larchdb::Database;
 use std::time::Instant;
 
-/// Fills `b` with the generator's bytes.
-fn fill(rng: &mut Rng, b: &mut [u8]) {
-    for chunk in b.chunks_mut(8) {
-        let w = rng.next_u64().to_le_bytes();
-        chunk.copy_from_slice(&w[..chunk.len()]);
-    }
-}
-
 /// Inserts `n` pairs in one commit: random keys, or (`append`) keys after every random one.
 fn insert_batch(db: &Database, rng: &mut Rng, n: u64, append: Option<&mut u64>) {
     let (mut k, mut v) = ([0xFFu8; 24], [0u8; 150]);
@@ -34,9 +26,9 @@ fn insert_batch(db: &Database, rng: &mut Rng, n: u64, append: Option<&mut u64>) 
                     *c += 1;
                     k[16..].copy_from_slice(&c.to_be_bytes());
                 }
-                None => fill(rng, &mut k),
+                None => rng.fill(&mut k),
             }
-            fill(rng, &mut v);
+            rng.fill(&mut v);
             t.insert(&k, &v).unwrap();
         }
     }

@@ -31,6 +31,8 @@ pub struct Database {
     shared: Arc<Shared>,
     /// The background sync thread, and the sender whose drop stops it.
     syncer: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// What opening the file rolled back or repaired.
+    recovery: Option<Recovery>,
 }
 
 /// Options for opening a database; see [`Database::builder`].
@@ -145,7 +147,7 @@ impl Builder {
     pub fn open_simulated(
         &self,
         path: impl AsRef<Path>,
-        disk: Arc<crate::testing::SimDisk>,
+        disk: Arc<crate::store::sim::SimDisk>,
     ) -> Result<Database> {
         let path = path.as_ref();
         self.open_store(path, |s| s.with_sim(disk))
@@ -179,9 +181,20 @@ impl Builder {
                 "an in-memory database cannot be read-only (it starts empty)".into(),
             ));
         }
-        self.opts.validate()?;
+        self.check_options()?;
         let file = crate::store::anonymous_file()?;
         self.open_file(file, None, |s| s.in_memory())
+    }
+
+    /// Checks the options before a file is opened: `Options::validate`, and the cache's
+    /// capacity against the page size (checked again once the file's own page size is known: an
+    /// existing file keeps its own).
+    fn check_options(&self) -> Result<()> {
+        self.opts.validate()?;
+        if let Backend::Cached { capacity } = self.opts.backend {
+            crate::store::cache::check_capacity(capacity, self.opts.page_size)?;
+        }
+        Ok(())
     }
 
     /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
@@ -191,7 +204,7 @@ impl Builder {
         wrap: impl FnOnce(FileStore) -> FileStore,
     ) -> Result<Database> {
         let o = &self.opts;
-        o.validate()?;
+        self.check_options()?;
         let file = if o.read_only {
             OpenOptions::new().read(true).open(path)?
         } else {
@@ -303,15 +316,19 @@ impl Builder {
         } else {
             shared.publish_current();
         }
-        if let Some(mut report) = rec.report.or(log_damage) {
+        let recovery = rec.report.or(log_damage).map(|mut report| {
             report.opened_txn = shared.current.load_full().txn;
-            let _ = shared.recovery.set(report);
-        }
+            report
+        });
         let syncer = match o.sync_interval {
             Some(every) if !o.read_only => spawn_syncer(&shared, every),
             _ => None,
         };
-        Ok(Database { shared, syncer })
+        Ok(Database {
+            shared,
+            syncer,
+            recovery,
+        })
     }
 }
 
@@ -526,7 +543,7 @@ impl Database {
     /// may have held the newest commit (its txn is then unknown: `discarded_txn` is None). None
     /// after a clean open.
     pub fn recovery(&self) -> Option<&Recovery> {
-        self.shared.recovery.get()
+        self.recovery.as_ref()
     }
 
     /// The file's page size.

@@ -51,7 +51,12 @@ pub enum Error {
     /// The file exists, is not empty, and is not a larchdb database. It was left untouched.
     NotADatabase,
     /// The file is a larchdb database of a format version this build cannot read.
-    UnsupportedVersion(u32),
+    UnsupportedVersion {
+        /// The format version the file's meta slot names.
+        found: u32,
+        /// The format version this build writes (and the newest it reads).
+        supported: u32,
+    },
     /// A write through a [`crate::TableMut`] while a [`crate::BytesRef`] or range item read from
     /// the same transaction is still alive: copy what you need (`.to_vec()`) and drop it first.
     TxnBorrowed,
@@ -109,10 +114,9 @@ impl fmt::Display for Error {
             Error::ReadOnly => write!(f, "database was opened read-only"),
             Error::InvalidOption(msg) => write!(f, "invalid option: {msg}"),
             Error::NotADatabase => write!(f, "file is not a larchdb database"),
-            Error::UnsupportedVersion(v) => write!(
+            Error::UnsupportedVersion { found, supported } => write!(
                 f,
-                "database has format version {v}; this build reads version {}",
-                crate::page::meta::FORMAT_VERSION
+                "database has format version {found}; this build reads version {supported}"
             ),
             Error::ReadersFull(n) => write!(
                 f,

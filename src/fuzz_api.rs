@@ -13,7 +13,7 @@
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::page::meta::{Meta, MetaRead, META_LEN, META_OFF_CHECKSUM};
-use crate::page::{self as pg, get_u32, get_u64};
+use crate::page::{self as pg, get_u32, get_u64, is_page_size};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -87,16 +87,14 @@ impl Drop for Scratch {
     }
 }
 
-fn is_page_size(n: usize) -> bool {
-    n.is_power_of_two()
-        && (crate::options::MIN_PAGE_SIZE..=crate::options::MAX_PAGE_SIZE).contains(&n)
-}
-
 /// The errors a damaged file may legitimately produce.
 fn damage_error(e: &Error) -> bool {
     matches!(
         e,
-        Error::Corrupted { .. } | Error::NotADatabase | Error::UnsupportedVersion(_) | Error::Io(_)
+        Error::Corrupted { .. }
+            | Error::NotADatabase
+            | Error::UnsupportedVersion { .. }
+            | Error::Io(_)
     )
 }
 

@@ -1,10 +1,11 @@
 //! The integrity walk behind [`crate::Database::check`], [`crate::Database::stats`] and recovery.
 //!
 //! A full walk visits every page reachable from a commit (catalog, tables, overflow runs, the
-//! freelist tree) and every page the freelist names, and verifies the invariants of DESIGN.md:
-//! checksums; each page accounted for exactly once; keys strictly increasing and inside their
-//! parent's separator bounds; all leaves of a tree at one depth; entry counts equal to the
-//! catalog's. Recovery runs a partial walk that only enters pages written after a given txn.
+//! freelist tree) and every page the freelist names, and verifies the invariants of
+//! docs/ARCHITECTURE.md: checksums; each page accounted for exactly once; keys strictly
+//! increasing and inside their parent's separator bounds; all leaves of a tree at one depth;
+//! entry counts equal to the catalog's. Recovery runs a partial walk that only enters pages
+//! written after a given txn.
 
 use crate::alloc::{freelist_key_txn, freelist_pages};
 use crate::btree::{self, PageSource, TreeRoot, MAX_DEPTH};

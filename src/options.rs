@@ -1,5 +1,13 @@
 //! Options chosen when opening a database: [`Durability`], [`Backend`] and the builder's fields.
 
+use crate::error::{Error, Result};
+use crate::page::{is_page_size, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
+
+/// Default number of reader slots in the lock file (`Builder::max_readers`), as LMDB's default.
+pub(crate) const DEFAULT_MAX_READERS: u32 = 126;
+/// The most reader slots a lock file may have (`docs/FORMAT.md` section 18).
+pub(crate) const MAX_READERS: u32 = 65_536;
+
 /// How durable a write transaction's commit is when `commit` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -36,11 +44,6 @@ pub enum Backend {
     },
 }
 
-/// Smallest accepted page size.
-pub const MIN_PAGE_SIZE: usize = 4096;
-/// Largest accepted page size.
-pub const MAX_PAGE_SIZE: usize = 65536;
-
 /// Default largest commit log region: 64 MiB.
 pub const DEFAULT_LOG_CAPACITY: u64 = 64 << 20;
 /// Default interval of the background sync of `Eventual` commits.
@@ -69,7 +72,7 @@ impl Default for Options {
             log_capacity: DEFAULT_LOG_CAPACITY,
             sync_interval: Some(DEFAULT_SYNC_INTERVAL),
             verify_checksums: true,
-            max_readers: crate::store::readers::DEFAULT_MAX_READERS,
+            max_readers: DEFAULT_MAX_READERS,
         }
     }
 }
@@ -105,24 +108,21 @@ pub fn with_default_backend<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
 }
 
 impl Options {
-    /// Rejects out-of-range settings with `InvalidOption`.
-    pub fn validate(&self) -> crate::Result<()> {
+    /// Rejects an out-of-range page size with `InvalidOption`. (The cache's capacity is
+    /// checked by the caller, against the storage layer's minimum.)
+    pub fn validate(&self) -> Result<()> {
         let ps = self.page_size;
-        if !ps.is_power_of_two() || !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&ps) {
-            return Err(crate::Error::InvalidOption(format!(
+        if !is_page_size(ps) {
+            return Err(Error::InvalidOption(format!(
                 "page size {ps} is not a power of two in {MIN_PAGE_SIZE}..={MAX_PAGE_SIZE}"
             )));
         }
-        let max = crate::store::readers::MAX_READERS;
+        let max = MAX_READERS;
         if !(1..=max).contains(&self.max_readers) {
             return Err(crate::Error::InvalidOption(format!(
                 "max_readers {} is not in 1..={max}",
                 self.max_readers
             )));
-        }
-        // Checked again once the file's own page size is known (an existing file keeps its own).
-        if let Backend::Cached { capacity } = self.backend {
-            crate::store::cache::check_capacity(capacity, ps)?;
         }
         Ok(())
     }

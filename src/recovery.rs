@@ -7,9 +7,8 @@
 
 use crate::error::{corrupted, Error, Result};
 use crate::integrity::verify_since;
-use crate::options::{MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::page::meta::{Meta, MetaRead, META_LEN};
-use crate::page::PagePtr;
+use crate::page::{PagePtr, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::store::{Backing, FileStore, View};
 
 /// The commit a file opens at.
@@ -186,7 +185,10 @@ fn choose(store: &FileStore, backing: &OpenBacking<'_>) -> Result<Recovered> {
     }
     if slots.is_empty() {
         if let Some(v) = unsupported {
-            return Err(Error::UnsupportedVersion(v));
+            return Err(Error::UnsupportedVersion {
+                found: v,
+                supported: crate::page::meta::FORMAT_VERSION,
+            });
         }
         return Err(if seen_magic {
             corrupted(0, "both meta slots are damaged")

@@ -1,6 +1,7 @@
 //! The small-key write path allocates nothing on the heap besides page buffers: overwrites of
 //! pages already dirty in the transaction allocate nothing at all, and new keys allocate only
 //! when a split needs a page. Counted with a counting global allocator.
+#![allow(unsafe_code)] // a counting global allocator
 
 use larchdb::{Database, Durability};
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -70,11 +70,9 @@ fn readers_see_constant_total_while_writer_commits() {
         })
         .collect();
 
-    let mut x = 88172645463325252u64;
+    let mut rng = larchdb::testing::Rng::new(88172645463325252);
     for round in 0..4000u64 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.next_u64();
         let (a, b) = (x % ACCOUNTS, (x >> 20) % ACCOUNTS);
         let w = db.begin_write().unwrap();
         {

@@ -70,14 +70,14 @@ fn build(dir: &Path) -> Base {
     let mut states = BTreeMap::new();
     {
         let db = open_db(&path).unwrap();
-        let mut rng = Rng(11);
+        let mut rng = Rng::new(11);
         for c in 0..4u32 {
             let w = db.begin_write().unwrap();
             match c {
                 0 => {
                     let mut t = w.open_table("alpha").unwrap();
                     for i in 0..2500u32 {
-                        let len = 8 + (rng.next() % 60) as usize;
+                        let len = 8 + (rng.next_u64() % 60) as usize;
                         t.insert(format!("a{i:06}").as_bytes(), &rng.bytes(len))
                             .unwrap();
                     }
@@ -291,7 +291,7 @@ fn write_damaged(
 ) -> PathBuf {
     let mut b = base.pristine.clone();
     let at = pgno as usize * PS;
-    let mut rng = Rng(pgno * 31 + damage as u64);
+    let mut rng = Rng::new(pgno * 31 + damage as u64);
     match damage {
         Damage::BitFlip => b[at + flip_at] ^= 0x10,
         Damage::Zeroed => b[at..at + PS].fill(0),
@@ -595,13 +595,13 @@ fn random_damage_campaign() {
         .map(|s| u64_at(&base.pristine, s * PS + 56))
         .max()
         .unwrap();
-    let mut rng = Rng(0xDA3A6E);
+    let mut rng = Rng::new(0xDA3A6E);
     let (mut right, mut reported, mut wrong) = (0, 0, Vec::new());
     for case in 0..cases {
-        let pgno = rng.next() % pages;
-        let damage = DAMAGES[(rng.next() % 5) as usize];
-        let flip_at = (rng.next() % PS as u64) as usize;
-        let other = (pgno + 1 + rng.next() % (pages - 1)) % pages;
+        let pgno = rng.next_u64() % pages;
+        let damage = DAMAGES[(rng.next_u64() % 5) as usize];
+        let flip_at = (rng.next_u64() % PS as u64) as usize;
+        let other = (pgno + 1 + rng.next_u64() % (pages - 1)) % pages;
         let what = format!("case {case}: {damage:?} page {pgno} (byte {flip_at}, other {other})");
         let name = format!("campaign-{case}.larch");
         let path = write_damaged(dir.path(), &name, &base, pgno, damage, flip_at, other);

@@ -63,15 +63,7 @@ fn map(entries: &[(&[u8], &[u8])]) -> BTreeMap<Vec<u8>, Vec<u8>> {
 
 /// A deterministic value of `len` bytes.
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    larchdb::testing::Rng::new(seed).bytes(len)
 }
 
 // ---- DatabaseLocked -----------------------------------------------------------------------------

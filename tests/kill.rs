@@ -90,12 +90,10 @@ fn kill_minus_nine_loses_no_acknowledged_commit() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(25);
-    let mut seed = 0x5EED_u64;
+    let mut rng = larchdb::testing::Rng::new(0x5EED);
     let mut totals = [0u64; THREADS];
     for round in 0..rounds {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        let seed = rng.next_u64();
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         if round % 2 == 1 {
             cmd.env(CACHED_ENV, "1");

@@ -5,6 +5,7 @@
 //!
 //! `PROPTEST_CASES` scales the number of cases (default 48 per page size).
 
+use larchdb::testing::Rng;
 use larchdb::{Database, Durability, Error, ReadTxn, WriteTxn};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -692,13 +693,8 @@ fn deep_tree_insert_remove_cycles() {
         .open(dir.path().join("deep.larch"))
         .unwrap();
     let mut model = BTreeMap::new();
-    let mut x = 0x1234_5678_9abc_def0u64;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng::new(0x1234_5678_9abc_def0);
+    let mut rnd = move || rng.next_u64();
     for round in 0..4u64 {
         let w = db.begin_write().unwrap();
         {
@@ -741,15 +737,13 @@ fn bulk_random_load_checks() {
         .durability(Durability::Eventual)
         .open(dir.path().join("bulk.larch"))
         .unwrap();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut keys = Vec::new();
     let w = db.begin_write().unwrap();
     {
         let mut t = w.open_table("t").unwrap();
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             // 200-byte keys sharing a 192-byte prefix: separators stay long, fanout small, and
             // the tree four or more levels deep.
             let k: Vec<u8> = [&[b'p'; 192][..], &x.to_be_bytes()].concat();
@@ -778,8 +772,8 @@ fn bulk_removals_on_a_deep_tree() {
     let open = || common::open_eventual(&path);
     let mut db = open();
     let mut model = BTreeMap::new();
-    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
-    let mut rnd = move || rng.next();
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut rnd = move || rng.next_u64();
     for round in 0..6u64 {
         let w = db.begin_write().unwrap();
         {
@@ -932,27 +926,27 @@ fn random_sweeps_against_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::open_eventual(&dir.path().join("sweeps.larch"));
     let mut model = BTreeMap::new();
-    let mut rng = common::Rng(0x005e_ed0f_5eed);
+    let mut rng = common::Rng::new(0x005e_ed0f_5eed);
     for round in 0..12u64 {
         let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
-            for _ in 0..(rng.next() % 20_000) {
-                let k = (rng.next() % 50_000).to_be_bytes()[4..].to_vec();
-                let len =
-                    (rng.next() % 150) as usize + if rng.next() % 300 == 0 { 9000 } else { 0 };
+            for _ in 0..(rng.next_u64() % 20_000) {
+                let k = (rng.next_u64() % 50_000).to_be_bytes()[4..].to_vec();
+                let len = (rng.next_u64() % 150) as usize
+                    + if rng.next_u64() % 300 == 0 { 9000 } else { 0 };
                 let v = value(k[3], len);
                 t.insert(&k, &v).unwrap();
                 model.insert(k, v);
             }
             for _ in 0..3 {
-                let a = (rng.next() % 50_000).to_be_bytes()[4..].to_vec();
-                let b = (rng.next() % 50_000).to_be_bytes()[4..].to_vec();
+                let a = (rng.next_u64() % 50_000).to_be_bytes()[4..].to_vec();
+                let b = (rng.next_u64() % 50_000).to_be_bytes()[4..].to_vec();
                 let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-                let m = rng.next() % 5 + 1;
-                let r = rng.next() % 3;
+                let m = rng.next_u64() % 5 + 1;
+                let r = rng.next_u64() % 3;
                 let pick = move |k: &[u8], v: &[u8]| (k[3] as u64 + v.len() as u64) % m == r;
-                if rng.next() % 2 == 0 {
+                if rng.next_u64() % 2 == 0 {
                     let n = t.retain_in(&lo[..]..&hi[..], |k, v| !pick(k, v)).unwrap();
                     let gone: Vec<_> = model
                         .range(lo.clone()..hi.clone())
@@ -964,7 +958,7 @@ fn random_sweeps_against_the_model() {
                         model.remove(&k);
                     }
                 } else {
-                    let take = (rng.next() % 6000) as usize;
+                    let take = (rng.next_u64() % 6000) as usize;
                     let got: Vec<_> = t
                         .extract_if(&lo[..]..=&hi[..], pick)
                         .take(take)

@@ -78,13 +78,13 @@ fn runs_of_mixed_sizes_are_reused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let db = Database::open(&path).unwrap();
-    let mut rng = common::Rng(7);
+    let mut rng = common::Rng::new(7);
     for i in 0..400u64 {
         let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table("t").unwrap();
-            let key = (rng.next() % 8).to_be_bytes();
-            let len = 5_000 + (rng.next() % 200_000) as usize;
+            let key = (rng.next_u64() % 8).to_be_bytes();
+            let len = 5_000 + (rng.next_u64() % 200_000) as usize;
             t.insert(&key, &vec![i as u8; len]).unwrap();
         }
         w.commit().unwrap();
@@ -161,7 +161,7 @@ fn compaction_after_a_long_reader_ends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let db = Database::open(&path).unwrap();
-    let mut rng = common::Rng(3);
+    let mut rng = common::Rng::new(3);
     let w = db.begin_write().unwrap();
     for i in 0..10_000u64 {
         w.open_table("t")
@@ -173,7 +173,7 @@ fn compaction_after_a_long_reader_ends() {
     let reader = db.begin_read().unwrap();
     for _ in 0..3_000 {
         let w = db.begin_write().unwrap();
-        let k = rng.next() % 10_000;
+        let k = rng.next_u64() % 10_000;
         w.open_table("t")
             .unwrap()
             .insert(&k.to_be_bytes(), &rng.bytes(100))

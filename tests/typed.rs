@@ -213,18 +213,18 @@ fn serde_values_match_the_model() {
     let run = || {
         let dir = tempfile::tempdir().unwrap();
         let db = common::open_eventual(&dir.path().join("serde.larch"));
-        let mut rng = common::Rng(5);
+        let mut rng = common::Rng::new(5);
         let mut model = BTreeMap::new();
         let w = db.begin_write().unwrap();
         {
             let mut t = w.open_typed(RECS).unwrap();
             for _ in 0..2000 {
-                let k = (rng.next() % 300) as u32;
-                if rng.next() % 4 == 0 {
+                let k = (rng.next_u64() % 300) as u32;
+                if rng.next_u64() % 4 == 0 {
                     assert_eq!(t.remove(&k).unwrap(), model.remove(&k).is_some());
                     continue;
                 }
-                let n = rng.next();
+                let n = rng.next_u64();
                 let rec = Rec {
                     name: format!("r{n}"),
                     tags: (0..n % 5).map(|i| i as u16).collect(),

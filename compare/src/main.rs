@@ -10,6 +10,7 @@ mod engines;
 mod report;
 mod workload;
 
+use clap::Parser;
 use report::{EngineResult, Msg, Report, Unit};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,31 +18,51 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 use workload::{emit, Rec, Standard};
 
-const USAGE: &str = "\
-larch-compare: run the BENCHMARKS.md workload on larchdb and its peers, side by side.
+/// larch-compare: run the BENCHMARKS.md workload on larchdb and its peers, side by side.
+#[derive(Parser)]
+#[command(
+    name = "larch-compare",
+    override_usage = "cargo run --release -p larch-compare -- [OPTIONS]"
+)]
+struct Cli {
+    /// Keys in the standard workload; the extra rows scale with N / 1,000,000 below 1,000,000
+    /// keys (`_` and `,` may group digits)
+    #[arg(long, value_name = "N", default_value = "5000000", value_parser = parse_keys)]
+    keys: u64,
+    /// Engines to run, in order (default: all compiled in): larchdb, larchdb-cached, lmdb, redb,
+    /// canopydb, fjall, sqlite
+    #[arg(long, value_name = "a,b,..")]
+    engines: Option<String>,
+    /// Sections to run (default: all): standard, small, relaxed, sorted, large, bulk (retain,
+    /// extract_if, pop_first/pop_last, remove_range)
+    #[arg(long, value_name = "a,b,..")]
+    sections: Option<String>,
+    /// Where results.json, results.md and ratios.svg go
+    #[arg(long, value_name = "DIR", default_value = "target/compare-results")]
+    out: PathBuf,
+    /// Where the temporary database directories go (default: the system temp dir)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Stop a multi-transaction row after S seconds and extrapolate
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    cap_secs: f64,
+    /// PRNG seed
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Run every engine R times (round after round) and keep, per cell, the best value (lowest
+    /// time or size, highest rate)
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    rounds: u32,
+    /// Run nothing: re-print the tables and redraw the chart (into --out) from a results.json
+    /// written by an earlier run
+    #[arg(long, value_name = "FILE")]
+    render: Option<PathBuf>,
+    /// Run one engine's measurements and stream them to the parent (internal)
+    #[arg(long, value_name = "ENGINE", hide = true)]
+    child: Option<String>,
+}
 
-USAGE:
-    cargo run --release -p larch-compare -- [OPTIONS]
-
-OPTIONS:
-    --keys N          keys in the standard workload (default 5000000); the extra rows scale
-                      with N / 1,000,000 below 1,000,000 keys
-    --engines a,b,..  engines to run, in order (default: all compiled in):
-                      larchdb, larchdb-cached, lmdb, redb, canopydb, fjall, sqlite
-    --sections a,b,.. sections to run (default: all): standard, small, relaxed, sorted,
-                      large, bulk (retain, extract_if, pop_first/pop_last, remove_range)
-    --out DIR         where results.json, results.md and ratios.svg go
-                      (default target/compare-results)
-    --dir DIR         where the temporary database directories go (default: the system temp dir)
-    --cap-secs S      stop a multi-transaction row after S seconds and extrapolate (default 60)
-    --seed N          PRNG seed (default 1)
-    --rounds R        run every engine R times (round after round) and keep, per cell, the best
-                      value (lowest time or size, highest rate) (default 1)
-    --render FILE     run nothing: re-print the tables and redraw the chart (into --out) from a
-                      results.json written by an earlier run
-    -h, --help        this text
-";
-
+/// What a run was asked to do: the command line, with its defaults and lists resolved.
 struct Args {
     keys: u64,
     engines: Vec<String>,
@@ -55,6 +76,13 @@ struct Args {
     render: Option<PathBuf>,
 }
 
+/// A key count, digits optionally grouped with `_` or `,`.
+fn parse_keys(s: &str) -> Result<u64, String> {
+    s.replace(['_', ','], "")
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
 /// The non-empty items of a comma-separated list.
 fn list(s: &str) -> Vec<String> {
     s.split(',')
@@ -63,53 +91,26 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        keys: 5_000_000,
-        engines: engines::compiled().iter().map(|s| s.to_string()).collect(),
-        sections: SECTIONS.iter().map(|s| s.id.to_string()).collect(),
-        out: PathBuf::from("target/compare-results"),
-        dir: std::env::temp_dir(),
-        cap_secs: 60.0,
-        seed: 1,
-        rounds: 1,
-        child: None,
-        render: None,
+/// The checked arguments of `cli`: lists split, defaults filled in, names known.
+fn resolve(cli: Cli) -> Result<Args, String> {
+    let a = Args {
+        keys: cli.keys,
+        engines: match &cli.engines {
+            Some(e) => list(e),
+            None => engines::compiled().iter().map(|s| s.to_string()).collect(),
+        },
+        sections: match &cli.sections {
+            Some(s) => list(s),
+            None => SECTIONS.iter().map(|s| s.id.to_string()).collect(),
+        },
+        out: cli.out,
+        dir: cli.dir.unwrap_or_else(std::env::temp_dir),
+        cap_secs: cli.cap_secs,
+        seed: cli.seed,
+        rounds: cli.rounds,
+        child: cli.child,
+        render: cli.render,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--keys" => {
-                a.keys = val("--keys")?
-                    .replace(['_', ','], "")
-                    .parse()
-                    .map_err(|e| format!("--keys: {e}"))?
-            }
-            "--engines" => a.engines = list(&val("--engines")?),
-            "--sections" => a.sections = list(&val("--sections")?),
-            "--out" => a.out = PathBuf::from(val("--out")?),
-            "--dir" => a.dir = PathBuf::from(val("--dir")?),
-            "--cap-secs" => {
-                a.cap_secs = val("--cap-secs")?
-                    .parse()
-                    .map_err(|e| format!("--cap-secs: {e}"))?
-            }
-            "--seed" => a.seed = val("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--rounds" => {
-                a.rounds = val("--rounds")?
-                    .parse()
-                    .map_err(|e| format!("--rounds: {e}"))?
-            }
-            "--child" => a.child = Some(val("--child")?),
-            "--render" => a.render = Some(PathBuf::from(val("--render")?)),
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-        }
-    }
     if a.rounds == 0 {
         return Err("--rounds must be at least 1".into());
     }
@@ -134,7 +135,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
+    let args = match resolve(Cli::parse()) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");

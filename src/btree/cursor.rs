@@ -1,6 +1,6 @@
 //! Cursors and the double-ended range iterator.
 //!
-//! A cursor keeps its root-to-leaf path as a stack of (branch, index) frames and the leaf it is
+//! A cursor keeps its root-to-leaf path as a stack of (branch, index) steps and the leaf it is
 //! on. A step inside the leaf is an index increment and one entry decode (one slot read, one
 //! bounds check per field; the slot array was bounded once, when the page was parsed). Stepping
 //! past the end of a leaf pops to the nearest ancestor with a next child and descends from
@@ -23,7 +23,7 @@ use std::ops::Bound;
 
 /// A branch on the cursor's path and the index of the child taken.
 #[derive(Clone, Copy)]
-struct Frame<'a> {
+struct Step<'a> {
     /// The branch.
     node: Node<'a>,
     /// The index of the child the path goes through.
@@ -32,29 +32,29 @@ struct Frame<'a> {
 
 /// Branches kept inline on a cursor's path: trees of up to this many levels above the leaves
 /// (billions of entries) need no heap; deeper ones (long keys, small fan-out) spill to a `Vec`.
-const INLINE_FRAMES: usize = 6;
+const INLINE_STEPS: usize = 6;
 
 /// The branches from the root down to the leaf's parent. Small, so that a cursor (and a range
 /// holding two) is cheap to create and move.
 #[derive(Default)]
 struct Path<'a> {
-    /// The first [`INLINE_FRAMES`] branches from the root (the first `len` of them are set).
-    inline: [Option<Frame<'a>>; INLINE_FRAMES],
-    /// The branches below the inline ones, in a path deeper than [`INLINE_FRAMES`].
-    deep: Vec<Frame<'a>>,
+    /// The first [`INLINE_STEPS`] branches from the root (the first `len` of them are set).
+    inline: [Option<Step<'a>>; INLINE_STEPS],
+    /// The branches below the inline ones, in a path deeper than [`INLINE_STEPS`].
+    deep: Vec<Step<'a>>,
     /// The number of branches on the path.
     len: usize,
 }
 
 impl<'a> Path<'a> {
-    /// Forgets every frame.
+    /// Forgets every step.
     fn clear(&mut self) {
         self.len = 0;
         self.deep.clear();
     }
 
     /// Adds `f` below the deepest branch; an error past [`MAX_DEPTH`] levels.
-    fn push(&mut self, f: Frame<'a>) -> Result<()> {
+    fn push(&mut self, f: Step<'a>) -> Result<()> {
         if self.len + 1 >= MAX_DEPTH {
             return Err(corrupted(
                 f.node.pgno(),
@@ -71,14 +71,14 @@ impl<'a> Path<'a> {
 
     /// Drops the deepest branch.
     fn pop(&mut self) {
-        if self.len > INLINE_FRAMES {
+        if self.len > INLINE_STEPS {
             self.deep.pop();
         }
         self.len = self.len.saturating_sub(1);
     }
 
     /// The deepest branch, if any.
-    fn top(&mut self) -> Option<&mut Frame<'a>> {
+    fn top(&mut self) -> Option<&mut Step<'a>> {
         let i = self.len.checked_sub(1)?;
         match self.inline.get_mut(i) {
             Some(f) => f.as_mut(),
@@ -89,12 +89,12 @@ impl<'a> Path<'a> {
     /// The fence of the child the deepest branch points at: the separators nearest above it on
     /// the path (no bounds for an empty path, whose child is the root).
     fn child_fence(&self) -> Result<Fence<'a>> {
-        let frames = self
+        let steps = self
             .inline
             .iter()
-            .take(self.len.min(INLINE_FRAMES))
+            .take(self.len.min(INLINE_STEPS))
             .flatten();
-        frames
+        steps
             .chain(&self.deep)
             .try_fold(Fence::default(), |fence, f| fence.child(&f.node, f.idx))
     }
@@ -167,7 +167,7 @@ impl<'a> Cursor<'a> {
                 Edge::Last => n.count() - 1,
                 Edge::Key(k) => n.child_index(k)?,
             };
-            self.path.push(Frame { node: n, idx })?;
+            self.path.push(Step { node: n, idx })?;
             fence = fence.child(&n, idx)?;
             ptr = n.child(idx)?;
         }

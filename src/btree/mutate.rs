@@ -6,11 +6,9 @@ use super::key::{shortest_separator, SmallKey};
 use super::{get, node, value_inline, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::cells::{fits, CellList};
-use crate::page::node::{
-    self as pn, BranchCell, LeafCell, LeafValue, Node, LEAF_CELL_HEADER, LEAF_OFF_KEY_LEN,
-};
+use crate::page::node::{self as pn, BranchCell, LeafCell, LeafValue, Node};
 use crate::page::{
-    cmp_keys, get_u16, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF,
+    cmp_keys, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF,
 };
 use std::cmp::Ordering;
 
@@ -56,8 +54,7 @@ pub(super) struct Rightmost {
 
 /// The key of an encoded leaf cell.
 pub(super) fn leaf_cell_key(cell: &[u8]) -> &[u8] {
-    let len = get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize;
-    &cell[LEAF_CELL_HEADER..LEAF_CELL_HEADER + len]
+    pn::cell_key(KIND_LEAF, cell)
 }
 
 /// Copies the path to `key` into the transaction (root first) and returns the leaf and its depth;

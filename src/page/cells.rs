@@ -1,8 +1,8 @@
 //! A scratch list of cells, and the one page builder that serves every split, merge and
 //! rebalance: cells are gathered here, a split point is chosen, and pages are rewritten from it.
 
-use super::node::{self, BranchCell, CellSrc, BRANCH_CELL_HEADER, BRANCH_OFF_KEY_LEN};
-use super::{get_u16, PagePtr, HEADER_LEN, KIND_BRANCH, SLOT_LEN};
+use super::node::{self, BranchCell, CellSrc};
+use super::{HEADER_LEN, KIND_BRANCH, SLOT_LEN};
 
 /// An ordered list of encoded cells, reused across operations so they allocate nothing in the
 /// steady state.
@@ -56,9 +56,7 @@ impl CellList {
 
     /// The key of branch cell `i` as encoded in the list.
     pub fn branch_key(&self, i: usize) -> &[u8] {
-        let c = self.get(i);
-        let len = get_u16(c, BRANCH_OFF_KEY_LEN).unwrap_or(0) as usize;
-        &c[BRANCH_CELL_HEADER..BRANCH_CELL_HEADER + len]
+        node::cell_key(KIND_BRANCH, self.get(i))
     }
 
     /// Rewrites `buf` as a page of `kind` holding cells `range`. On a branch page the first cell is
@@ -69,10 +67,7 @@ impl CellList {
         for (slot, i) in range.enumerate() {
             let cell = self.get(i);
             let ok = if kind == KIND_BRANCH && i == first {
-                let child = PagePtr {
-                    pgno: super::get_u64(cell, node::BRANCH_OFF_CHILD).unwrap_or(0),
-                    txn: super::get_u64(cell, node::BRANCH_OFF_CHILD_TXN).unwrap_or(0),
-                };
+                let child = node::cell_child(cell);
                 node::insert_cell(buf, slot, &BranchCell { child, key: &[] })
             } else {
                 node::insert_cell(buf, slot, &cell)

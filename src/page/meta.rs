@@ -161,8 +161,7 @@ impl Meta {
                     .checked_add(log_pages)
                     .is_some_and(|end| end <= self.page_count)
         };
-        ps.is_power_of_two()
-            && (crate::options::MIN_PAGE_SIZE..=crate::options::MAX_PAGE_SIZE).contains(&ps)
+        super::is_page_size(ps)
             && self.txn <= MAX_TXN
             && self.log_gen <= MAX_TXN
             && self.page_count >= 2

@@ -11,6 +11,16 @@ pub(crate) mod node;
 
 use crate::error::{corrupted, Result};
 
+/// Smallest accepted page size.
+pub(crate) const MIN_PAGE_SIZE: usize = 4096;
+/// Largest accepted page size.
+pub(crate) const MAX_PAGE_SIZE: usize = 65536;
+
+/// Whether `n` is an accepted page size: a power of two in `MIN_PAGE_SIZE..=MAX_PAGE_SIZE`.
+pub(crate) fn is_page_size(n: usize) -> bool {
+    n.is_power_of_two() && (MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&n)
+}
+
 /// Length of the header at the start of every leaf, branch and overflow page.
 pub(crate) const HEADER_LEN: usize = 32;
 /// Offset of the page kind byte.

@@ -113,12 +113,12 @@ impl<'a> Node<'a> {
     pub fn validate_cells(&self) -> Result<()> {
         // One bit per byte of the page: cells must not share a byte (two slots naming one cell,
         // or overlapping cells, would let an in-place edit change other entries).
-        let mut used = [0u64; crate::options::MAX_PAGE_SIZE / 64];
+        let mut used = [0u64; super::MAX_PAGE_SIZE / 64];
         let mut total = 0usize;
         for i in 0..self.count {
             let cell = self.cell(i)?;
             let start = cell.as_ptr() as usize - self.data.as_ptr() as usize;
-            if !mark_unused(&mut used, start, start + cell.len()) {
+            if !mark_used(&mut used, start, start + cell.len()) {
                 return Err(corrupted(
                     self.pgno,
                     format!("cell {i} overlaps another cell"),
@@ -201,15 +201,9 @@ impl<'a> Node<'a> {
     #[inline]
     pub fn key(&self, i: usize) -> Result<&'a [u8]> {
         let off = self.cell_offset(i)?;
-        let (len_at, header) = if self.kind == KIND_LEAF {
-            (LEAF_OFF_KEY_LEN, LEAF_CELL_HEADER)
-        } else {
-            (BRANCH_OFF_KEY_LEN, BRANCH_CELL_HEADER)
-        };
-        let len = get_u16(self.data, off + len_at).map_or(usize::MAX, usize::from);
-        let start = off + header;
         self.data
-            .get(start..start.saturating_add(len))
+            .get(off..)
+            .and_then(|cell| key_of(self.kind, cell))
             .ok_or_else(|| self.cell_past_end(i))
     }
 
@@ -251,9 +245,7 @@ impl<'a> Node<'a> {
 
     /// The child pointer of branch cell `i`.
     pub fn child(&self, i: usize) -> Result<PagePtr> {
-        let cell = self.cell(i)?;
-        let pgno = get_u64(cell, BRANCH_OFF_CHILD).unwrap_or(0);
-        let txn = get_u64(cell, BRANCH_OFF_CHILD_TXN).unwrap_or(0);
+        let PagePtr { pgno, txn } = cell_child(self.cell(i)?);
         if pgno < 2 {
             return Err(corrupted(
                 self.pgno,
@@ -369,7 +361,7 @@ impl<'a> Node<'a> {
 }
 
 /// Sets the bits `start..end` of `bits`; false if any of them was set already.
-fn mark_unused(bits: &mut [u64], start: usize, end: usize) -> bool {
+fn mark_used(bits: &mut [u64], start: usize, end: usize) -> bool {
     let mut i = start;
     while i < end {
         let (w, b) = (i / 64, i % 64);
@@ -502,20 +494,32 @@ pub(crate) fn cell_bytes(buf: &[u8], i: usize) -> &[u8] {
     &buf[off..off + len]
 }
 
-/// The key of an encoded cell of a dirty page of `kind`.
-fn cell_key(kind: u8, cell: &[u8]) -> &[u8] {
-    let (off, len) = if kind == KIND_LEAF {
-        (
-            LEAF_CELL_HEADER,
-            get_u16(cell, LEAF_OFF_KEY_LEN).unwrap_or(0) as usize,
-        )
+/// The key of the cell at the start of `cell`, in a page of `kind`; None if the cell is cut
+/// short. The one decoder of a cell's key: for pages read ([`Node::key`]) and for encoded cells.
+#[inline]
+pub(crate) fn key_of(kind: u8, cell: &[u8]) -> Option<&[u8]> {
+    let (len_at, start) = if kind == KIND_LEAF {
+        (LEAF_OFF_KEY_LEN, LEAF_CELL_HEADER)
     } else {
-        (
-            BRANCH_CELL_HEADER,
-            get_u16(cell, BRANCH_OFF_KEY_LEN).unwrap_or(0) as usize,
-        )
+        (BRANCH_OFF_KEY_LEN, BRANCH_CELL_HEADER)
     };
-    &cell[off..off + len]
+    let len = usize::from(get_u16(cell, len_at)?);
+    cell.get(start..start + len)
+}
+
+/// The child pointer of the branch cell at the start of `cell` (zeros where it is cut short).
+/// The one decoder of a branch cell's child.
+pub(crate) fn cell_child(cell: &[u8]) -> PagePtr {
+    PagePtr {
+        pgno: get_u64(cell, BRANCH_OFF_CHILD).unwrap_or(0),
+        txn: get_u64(cell, BRANCH_OFF_CHILD_TXN).unwrap_or(0),
+    }
+}
+
+/// The key of an encoded cell of a page of `kind` that this process built or validated (empty
+/// if the cell is cut short, which such a cell never is).
+pub(crate) fn cell_key(kind: u8, cell: &[u8]) -> &[u8] {
+    key_of(kind, cell).unwrap_or_default()
 }
 
 /// Stores in slot `idx` the hint of the key of the cell at byte `off`.

@@ -3,10 +3,10 @@
 //! invariants after every step, and hit rates against [`LruPolicy`] on the shared traces.
 
 use super::{ArcLens, ArcList, ArcPolicy};
+use crate::rng::Rng;
 use crate::store::lru::LruPolicy;
 use crate::store::policy::trace::{hit_rate, Workload};
 use crate::store::policy::ReplacementPolicy;
-use crate::store::sim::Rng;
 use proptest::prelude::*;
 use std::collections::{HashMap, VecDeque};
 

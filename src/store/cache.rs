@@ -46,6 +46,7 @@
 //! version ([`PageCache::overwrite`]). A run cached at a page number only a snapshot that
 //! references that run reads it, and a run written again at the same page number replaces it.
 //! No other process writes the file while it is open (the file lock).
+#![allow(unsafe_code)]
 
 use super::arc::ArcPolicy;
 use super::epochs::Epochs;

@@ -1,5 +1,6 @@
 //! Unit tests of the page cache (`cache.rs`): racing readers, coherence after commits,
 //! reclamation by epochs, short reads, and large values cached as one frame.
+#![allow(unsafe_code)]
 
 use super::*;
 use std::io::Write;
@@ -33,12 +34,10 @@ fn threads_racing_on_a_small_cache_read_the_right_pages() {
         for t in 0..THREADS {
             let cache = &cache;
             s.spawn(move || {
-                let mut x = t + 1;
+                let mut rng = crate::rng::Rng::new(t + 1);
                 let mut held = Vec::new();
                 for i in 0..20_000u64 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    let x = rng.next_u64();
                     // Half the reads on 20 hot pages, half anywhere.
                     let pgno = if i % 2 == 0 { x % 20 } else { x % PAGES };
                     let f = cache.get(pgno, 1).unwrap();
@@ -176,10 +175,8 @@ fn runs_weigh_their_pages_and_large_ones_stay_private() {
         for first in (0..300).step_by(10) {
             let run = cache.get_entered(first, 10).unwrap().unwrap();
             // SAFETY: this reader entered above and leaves after its last use.
-            assert!(
-                is_run(unsafe { &*run }, first),
-                "round {round}, run {first}"
-            );
+            let run = unsafe { &*run };
+            assert!(is_run(run, first), "round {round}, run {first}");
             let resident = cache.counters.resident.load(Ordering::Relaxed);
             assert!(resident <= 64 + 20, "{resident} pages resident");
         }

@@ -1,5 +1,6 @@
 //! What a commit does to the page cache: the frames of the pages it wrote take their new contents,
 //! and the large values it wrote are cached while the cache has room for them.
+#![allow(unsafe_code)]
 
 use super::{Frame, PageCache, Policy};
 use crate::store::frame::copy_of;

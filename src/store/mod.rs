@@ -14,7 +14,10 @@
 //! The one thing Rust cannot check: another process truncating or rewriting the file under the
 //! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out use the
 //! cached backend, where a short read is an error.
-#![allow(unsafe_code)]
+//!
+//! `unsafe` is allowed only where it is needed (`unsafe_code` is denied crate-wide): on the
+//! file's system calls and mapping below, and in `view.rs`, `window.rs`, `slots.rs`, `cache.rs`
+//! and `cache_writes.rs`.
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
@@ -76,6 +79,7 @@ const MAX_RUN_WRITE: usize = 64 << 20;
 /// A new empty file that lives in memory only and disappears with its last descriptor, for an
 /// in-memory database: on Linux an anonymous memory file (`memfd_create`); elsewhere a file in
 /// the temporary directory, removed from it as soon as it is open.
+#[allow(unsafe_code)] // memfd_create, from_raw_fd
 pub(crate) fn anonymous_file() -> io::Result<File> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
@@ -153,6 +157,7 @@ enum OpKind {
 #[cfg(feature = "testing")]
 use sim::OpKind;
 
+#[allow(unsafe_code)] // flock, pwritev, pwritev2, sync_file_range, posix_fallocate, mmap
 impl FileStore {
     /// Takes over an open file; for a writable handle (`writer`), locks it exclusively with
     /// `flock`, failing with `DatabaseLocked` if another handle has it. The lock is on the file
@@ -573,6 +578,7 @@ impl FileStore {
     }
 }
 
+#[allow(unsafe_code)] // flock
 impl Drop for FileStore {
     /// Releases the lock explicitly. Closing the descriptor would release it too, but only once
     /// every copy of it is closed: a child process forked by another thread at that moment holds

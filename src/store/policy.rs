@@ -209,7 +209,7 @@ impl<const N: usize> Lists<N> {
 #[cfg(feature = "testing")]
 pub mod trace {
     use super::ReplacementPolicy;
-    use crate::store::sim::Rng;
+    use crate::rng::Rng;
 
     /// A zipfian distribution over ranks `0..n`: rank `r` has weight `1 / (r + 1)^skew`.
     /// Sampling is a binary search in the cumulative weights (exact, O(log n)).

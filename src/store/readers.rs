@@ -23,6 +23,7 @@
 #![allow(unsafe_code)]
 
 use crate::error::{Error, Result};
+use crate::options::MAX_READERS;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -36,10 +37,6 @@ use std::time::{Duration, Instant};
 pub(crate) const LOCK_MAGIC: u64 = u64::from_le_bytes(*b"LARCHLK\x01");
 /// Layout version of the lock file (offset 8).
 pub(crate) const LOCK_VERSION: u64 = 1;
-/// Default number of reader slots (`Builder::max_readers`), as LMDB's default.
-pub const DEFAULT_MAX_READERS: u32 = 126;
-/// The most reader slots a lock file may have.
-pub const MAX_READERS: u32 = 65_536;
 
 /// Byte offsets of the header's fields (u64 each; docs/FORMAT.md section 18).
 pub(crate) mod off {

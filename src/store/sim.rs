@@ -11,6 +11,7 @@
 //! in ordered mode (ext4, XFS, btrfs) show blocks allocated after the last sync as zeros after a
 //! power cut, never as stale or random data. Past that length a garbled write reads as zeros.
 
+use crate::rng::Rng;
 use parking_lot::Mutex;
 use std::io;
 
@@ -66,29 +67,6 @@ struct State {
 #[derive(Default)]
 pub struct SimDisk {
     state: Mutex<State>,
-}
-
-/// A small seeded generator (xorshift64*), so crash outcomes are reproducible.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
 }
 
 impl State {

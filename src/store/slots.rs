@@ -10,6 +10,7 @@
 //! A slot owns the [`Entry`] it points to. Entries leave the table only through [`Slots::take`]
 //! and [`Slots::swap`], which hand the box back to the caller (the page cache retires it through
 //! its epochs, so a reader that loaded the pointer before it left can still use it).
+#![allow(unsafe_code)]
 
 use super::frame::Frame;
 use parking_lot::Mutex;

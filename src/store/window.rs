@@ -64,7 +64,7 @@ impl Drop for Window {
         for h in held {
             let len = h.bytes.len();
             let kept_len = spare.last().map_or(len, |b| b.len());
-            if len != kept_len || len > crate::options::MAX_PAGE_SIZE {
+            if len != kept_len || len > crate::page::MAX_PAGE_SIZE {
                 continue;
             }
             if bytes + len > SPARE_BUFFER_BYTES {

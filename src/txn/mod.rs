@@ -136,8 +136,6 @@ pub(crate) struct Shared {
     window_bytes: u64,
     /// Commits counted at the background sync thread's last tick ([`Shared::flush_when_idle`]).
     commits_at_last_tick: AtomicU64,
-    /// What opening the file rolled back or repaired.
-    pub recovery: std::sync::OnceLock<crate::recovery::Recovery>,
     /// The lock file's reader table, shared with handles in other processes (None: a read-only
     /// handle on a read-only filesystem, where no writer can exist).
     pub(crate) attached: Option<multiproc::Attached>,
@@ -194,7 +192,6 @@ impl Shared {
             metrics: metrics::Counters::default(),
             window_bytes,
             commits_at_last_tick: AtomicU64::new(0),
-            recovery: std::sync::OnceLock::new(),
             attached,
         }
     }

@@ -1,8 +1,8 @@
 //! Published versions: the cell from which readers take the latest committed version without a
 //! lock, and the registry of the versions published since that a snapshot may still hold. Before
-//! it reuses freed pages, the writer asks the registry for the oldest of them (DESIGN.md,
-//! invariant 3: a page freed by transaction T is reused only when no snapshot older than T is
-//! alive).
+//! it reuses freed pages, the writer asks the registry for the oldest of them
+//! (docs/ARCHITECTURE.md, invariants: a page freed by transaction T is reused only when no
+//! snapshot older than T is alive).
 //!
 //! Under `cfg(loom)` (set only by the larch-loom package, `loom/`, which compiles this file on its
 //! own) the cell and the registry's lock are loom's (module `sync` below), so that the model test

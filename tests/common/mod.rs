@@ -1,6 +1,8 @@
 //! Helpers shared by the crash and fault tests.
 #![allow(dead_code)]
 
+pub mod damage;
+
 use larchdb::Database;
 use std::collections::BTreeMap;
 
@@ -53,24 +55,10 @@ macro_rules! also_cached {
     };
 }
 
-/// A small seeded PRNG (splitmix64), so every run damages the same bytes.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+/// The tests' seeded generator (the crate's one: `larchdb::testing::Rng`), so every run damages
+/// the same bytes.
+#[allow(unused_imports)] // not every test file draws random numbers
+pub use larchdb::testing::Rng;
 
 /// Opens (creating) the database at `path` with `Durability::Eventual` commits.
 pub fn open_eventual(path: &std::path::Path) -> Database {
