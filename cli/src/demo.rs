@@ -34,12 +34,17 @@ impl Rng {
     }
 }
 
-/// Removes the demo's temporary database when the demo ends, however it ends.
+/// Removes the demo's temporary database, and the lock file beside it (`PATH-lock`, named by
+/// the file's canonical path), when the demo ends, however it ends.
 struct TempFile(PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
+        let canonical = std::fs::canonicalize(&self.0).unwrap_or_else(|_| self.0.clone());
+        let mut lock = canonical.into_os_string();
+        lock.push("-lock");
         let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(lock);
     }
 }
 

@@ -175,6 +175,8 @@ fn demo_without_a_path_removes_its_temporary_file() {
         .unwrap();
     assert!(out.contains("check   passed"), "{out}");
     assert!(!Path::new(path).exists(), "{path} was left behind");
+    let lock = format!("{path}-lock");
+    assert!(!Path::new(&lock).exists(), "{lock} was left behind");
 }
 
 #[test]
