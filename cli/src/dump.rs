@@ -272,6 +272,7 @@ fn load_entries(
                     unescape_into(&rest[sp + 1..], &mut value).map_err(|m| at(lineno, m))?;
                     w.insert(name, &key, &value).map_err(|e| match e {
                         larchdb::Error::KeyTooLarge { .. }
+                        | larchdb::Error::EmptyKey
                         | larchdb::Error::ValueTooLarge { .. } => at(lineno, e.to_string()),
                         e => Fail::db(o.path, e),
                     })?;

@@ -458,7 +458,7 @@ fn load_commits_in_batches_and_merges_into_existing_tables() {
 fn load_rejects_bad_dumps() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.larch");
-    let cases: [(&[u8], &str); 7] = [
+    let cases: [(&[u8], &str); 8] = [
         (b"hello\n", "not a larch dump"),
         (b"larch-dump 9\n", "unsupported dump version"),
         (b"larch-dump 1\ntable t\n a b\n", "no `done` line"),
@@ -472,6 +472,11 @@ fn load_rejects_bad_dumps() {
             "must be escaped",
         ),
         (b"larch-dump 1\ndone 0", "no newline"),
+        // A bad input line, not a database error: the line number and the reason.
+        (
+            b"larch-dump 1\ntable t\n  b\nend 1\ndone 1\n",
+            ":3: empty key",
+        ),
     ];
     for (input, want) in cases {
         let o = larch_stdin(&["load", s(&db)], input);
