@@ -42,7 +42,8 @@ impl ReadTxn {
             .write(true)
             .create_new(true)
             .open(path)?;
-        let r = self.write_copy(&mut file);
+        // A copy whose free pages are then recorded is synced by that step's checkpoint.
+        let r = self.write_copy(&mut file, !self.version().has_unrecorded_free());
         drop(file);
         let r = r.and_then(|b| self.record_free_in_copy(path).map(|()| b));
         if r.is_err() {
@@ -68,8 +69,8 @@ impl ReadTxn {
         copy.record_free(&free)
     }
 
-    /// Writes the copy into `file` (new and empty).
-    fn write_copy(&self, file: &mut std::fs::File) -> Result<Backup> {
+    /// Writes the copy into `file` (new and empty), synced if `sync`.
+    fn write_copy(&self, file: &mut std::fs::File, sync: bool) -> Result<Backup> {
         let v = self.version();
         let ps = v.view.page_size() as u64;
         let page_count = v.view.page_count();
@@ -97,7 +98,9 @@ impl ReadTxn {
         file.write_all_at(&bytes, 0)?;
         file.write_all_at(&bytes, ps)?;
         file.flush()?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         Ok(Backup {
             txn: v.txn,
             file_size,

@@ -187,19 +187,9 @@ fn child_open(path: &Path, read_only: bool) -> String {
         .env(CHILD_MODE_VAR, if read_only { "ro" } else { "rw" })
         .output()
         .expect("spawn child test process");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child process failed: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| {
-            l.find(CHILD_TAG)
-                .map(|i| l[i + CHILD_TAG.len()..].to_string())
-        })
+    let stdout = common::child_stdout("child process", &out);
+    common::tagged(&stdout, CHILD_TAG)
+        .map(|l| l[CHILD_TAG.len()..].to_string())
         .unwrap_or_else(|| panic!("child printed no result line:\n{stdout}"))
 }
 

@@ -9,6 +9,8 @@
 //!
 //! The children are this test binary run again with `LARCH_MP_ROLE` set (see `child`).
 
+mod common;
+
 use larchdb::{Backend, Database, Durability, Error};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -260,20 +262,7 @@ fn finish(mut kid: Kid, what: &str, limit: Duration) -> String {
         }
     }
     let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{what} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// The part of `out` from `tag` to the end of its line (the test harness may have printed the
-/// test's name before it on the same line).
-fn tagged<'a>(out: &'a str, tag: &str) -> Option<&'a str> {
-    out.lines().find_map(|l| l.find(tag).map(|i| &l[i..]))
+    common::child_stdout(what, &out)
 }
 
 fn file_len(path: &Path) -> u64 {
@@ -371,14 +360,14 @@ fn bank_across_processes_with_a_killed_reader() {
     let mut snapshots = 0;
     for (i, r) in readers.into_iter().enumerate() {
         let out = finish(r, &format!("reader {i}"), Duration::from_secs(20));
-        let line = tagged(&out, "READER_OK")
+        let line = common::tagged(&out, "READER_OK")
             .unwrap_or_else(|| panic!("reader {i} reported nothing:\n{out}"));
         let mut f = line.split(' ').skip(1).map(|n| n.parse::<u64>().unwrap());
         let (n, distinct) = (f.next().unwrap(), f.next().unwrap());
         assert!(n > 10 && distinct > 5, "reader {i}: {line}");
         snapshots += n;
     }
-    let commits: u64 = tagged(&wrote, "WRITER_COMMITS")
+    let commits: u64 = common::tagged(&wrote, "WRITER_COMMITS")
         .expect("writer report")
         .split(' ')
         .nth(1)

@@ -176,10 +176,16 @@ impl WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
         let mut reusable = spare.to_vec();
-        let (ready, waiting): (Vec<PendingFree>, Vec<PendingFree>) =
-            pending.iter().partition(|f| gates.allow(f.freeing));
-        reusable.extend(ready.iter().map(|f| f.pgno));
-        runs::sort_desc(&mut reusable);
+        let mut waiting = Vec::with_capacity(pending.len());
+        for &f in pending {
+            match gates.allow(f.freeing) {
+                true => reusable.push(f.pgno),
+                false => waiting.push(f),
+            }
+        }
+        if reusable.len() > spare.len() {
+            runs::sort_desc(&mut reusable);
+        }
         WriterPages {
             view: view.reader(),
             txn,

@@ -1,4 +1,4 @@
-//! Helpers shared by the crash and fault tests.
+//! Helpers shared by the tests: database state, both backends, child test processes.
 #![allow(dead_code)]
 
 pub mod damage;
@@ -66,4 +66,23 @@ pub fn open_eventual(path: &std::path::Path) -> Database {
         .durability(larchdb::Durability::Eventual)
         .open(path)
         .unwrap()
+}
+
+/// The standard output of a child test process that has exited; fails the test, showing both
+/// outputs, unless it exited successfully (`what` names it in the message).
+pub fn child_stdout(what: &str, out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The part of `out` from `tag` to the end of its line (the test harness may have printed the
+/// test's name before it on the same line).
+pub fn tagged<'a>(out: &'a str, tag: &str) -> Option<&'a str> {
+    out.lines().find_map(|l| l.find(tag).map(|i| &l[i..]))
 }
