@@ -1,13 +1,15 @@
 //! [`Database::compact`](crate::Database::compact): giving the free space of a file back to the
 //! filesystem, in place, while readers keep their snapshots.
 //!
-//! Each pass is a write transaction committed as a checkpoint that pulls every reusable freelist
-//! entry, gives back the free run at the end of the file (`page_count` shrinks, and the
-//! checkpoint truncates the file once durable), copies the live pages that lie past where the
-//! file could end (page_count minus the reusable pages) into free pages below
-//! ([`crate::btree::relocate`]), and moves the commit log region out of the way when it is what
-//! ends the file. Pages a pass frees (old pages of the last checkpoint) become
-//! reusable only once its checkpoint is durable, so passes repeat while they gain something.
+//! The first pass packs the leaves of every table densely ([`crate::btree::sweep::repack`])
+//! into the lowest free pages. Each later pass is a write transaction committed as a checkpoint
+//! that pulls every reusable freelist entry, gives back the free run at the end of the file
+//! (`page_count` shrinks, and the checkpoint truncates the file once durable), copies the live
+//! pages that lie past where the file could end (page_count minus the reusable pages) into free
+//! pages below ([`crate::btree::relocate`]), and replaces the commit log region with the smallest
+//! one (commits that fill it make it grow again), lower in the file. Pages a pass frees (old pages
+//! of the last checkpoint) become reusable only once its checkpoint is durable, so passes repeat
+//! while they gain something.
 
 use crate::error::Result;
 use crate::txn::write::WriteTxn;
@@ -30,6 +32,9 @@ pub struct Compaction {
     pub pages_after: u64,
     /// Live pages moved to a lower page number (the commit log region's pages count too).
     pub pages_moved: u64,
+    /// Leaves fewer after the first pass packed them densely (each bottom branch's leaves
+    /// rewritten into as few pages as hold them, where that saves at least two).
+    pub leaves_saved: u64,
     /// Transactions committed (passes).
     pub passes: usize,
 }
@@ -43,8 +48,16 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
         pages_before: page_count(shared),
         pages_after: 0,
         pages_moved: 0,
+        leaves_saved: 0,
         passes: 0,
     };
+    // Pack the leaves densely first, into the lowest free pages; the passes below then move
+    // what is left past the new end of the file.
+    let mut w = WriteTxn::begin(shared.clone())?;
+    w.compact_on_commit();
+    c.leaves_saved = w.repack_tables()?;
+    c.pages_moved += w.commit_counting_moves()?;
+    c.passes += 1;
     let mut idle = 0;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);

@@ -202,10 +202,64 @@ fn compaction_after_a_long_reader_ends() {
     );
 }
 
+/// Compaction packs the leaves densely: a random-order load that lost half its keys fills its
+/// pages to under a half; after `compact()` they are over 90% full, and a snapshot taken before
+/// still reads what it saw. Once the snapshot ends, a second compaction leaves a file within
+/// 1.25x of the tree's pages (its log region is the smallest).
+#[test]
+fn compaction_packs_the_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Database::open(&path).unwrap();
+    let mut rng = common::Rng::new(12);
+    let keys: Vec<Vec<u8>> = (0..40_000).map(|_| rng.bytes(16)).collect();
+    let w = db.begin_write().unwrap();
+    for k in &keys {
+        w.open_table("t")
+            .unwrap()
+            .insert(k, &rng.bytes(100))
+            .unwrap();
+    }
+    w.commit().unwrap();
+    let w = db.begin_write().unwrap();
+    for k in keys.iter().step_by(2) {
+        w.open_table("t").unwrap().remove(k).unwrap();
+    }
+    w.commit().unwrap();
+    let before = db.stats().unwrap().fill_factor();
+    assert!(before < 0.5, "fill factor {before} before compaction");
+    let snapshot = db.begin_read().unwrap();
+    let seen = common::read_state(&db);
+    let c = db.compact().unwrap();
+    db.check().unwrap();
+    let fill = db.stats().unwrap().fill_factor();
+    assert!(fill > 0.9, "fill factor {fill} after {c:?}");
+    assert!(c.leaves_saved > 0, "{c:?}");
+    assert_eq!(common::read_state(&db), seen);
+    {
+        let t = snapshot.open_table("t").unwrap();
+        assert_eq!(t.len().unwrap(), 20_000);
+        for k in keys.iter().skip(1).step_by(2) {
+            assert!(t.get(k).unwrap().is_some());
+        }
+    }
+    drop(snapshot);
+    let c = db.compact().unwrap();
+    db.check().unwrap();
+    let s = db.stats().unwrap();
+    let tree_bytes = (s.leaf_pages + s.branch_pages) * s.page_size as u64;
+    assert!(
+        c.file_after * 4 <= tree_bytes * 5,
+        "{c:?}, tree pages {tree_bytes} bytes, {s:?}"
+    );
+    assert_eq!(common::read_state(&db), seen);
+}
+
 also_cached!(
     overwriting_a_large_value_reuses_its_run,
     runs_of_mixed_sizes_are_reused,
     the_file_shrinks_when_its_end_is_free,
     shrinking_never_cuts_what_a_snapshot_reads,
     compaction_after_a_long_reader_ends,
+    compaction_packs_the_leaves,
 );

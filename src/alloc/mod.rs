@@ -236,13 +236,23 @@ impl WriterPages {
     }
 
     /// If the log region `(start, npages)` ends the file (so no free tail can be given back) and
-    /// at least `max(npages, page_count / 8)` pages are reusable, takes a free run for it lower in
-    /// the file and returns its first page; the caller frees the old one.
-    pub fn move_region(&mut self, (start, npages): (u64, u64)) -> Result<Option<u64>> {
+    /// at least `max(npages, page_count / 8)` pages are reusable (`npages` when `compacting`),
+    /// takes a free run for it lower in the file and returns its first page; the caller frees
+    /// the old one.
+    pub fn move_region(
+        &mut self,
+        (start, npages): (u64, u64),
+        compacting: bool,
+    ) -> Result<Option<u64>> {
         if npages == 0 || start + npages != self.page_count {
             return Ok(None);
         }
-        if (self.reusable.len() as u64) < npages.max(self.page_count / 8) {
+        let worth = if compacting {
+            npages
+        } else {
+            npages.max(self.page_count / 8)
+        };
+        if (self.reusable.len() as u64) < worth {
             return Ok(None);
         }
         self.take_run(npages)

@@ -14,6 +14,9 @@
 //!
 //! Each entry is looked at once, each leaf read once and written at most once, each branch
 //! rebuilt once per pass, and a sweep writes fewer pages than it read.
+//!
+//! Compaction's [`repack`] is a sweep that removes nothing: it rewrites the leaves of each
+//! bottom branch that would fit in fewer pages, packed as a sweep packs what stays.
 
 use super::key::{shortest_separator, SmallKey};
 use super::mutate::{free_run, leaf_cell_key, overflow_run, push_up, rebalance, Scratch};
@@ -21,7 +24,7 @@ use super::{node, value, Fence, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::cells::{fits, CellList};
 use crate::page::node::{self as pn, BranchCell, Node};
-use crate::page::{cmp_keys, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF};
+use crate::page::{cmp_keys, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, SLOT_LEN};
 use std::cmp::Ordering;
 use std::ops::{Bound, Range};
 
@@ -56,6 +59,11 @@ struct Plan {
 /// A sweep's state and reusable buffers.
 struct Sweep<'p> {
     pick: &'p mut dyn FnMut(&[u8], &[u8]) -> bool,
+    /// A repack: nothing is removed, and every leaf of a bottom branch whose entries fit in fewer
+    /// leaves is rewritten.
+    repack: bool,
+    /// Leaves fewer than before, after the bottom branches rewritten so far.
+    leaves_saved: u64,
     upper: Bound<&'p [u8]>,
     removed: u64,
     bytes: u64,
@@ -85,9 +93,52 @@ pub(crate) fn sweep<S: PageStore>(
     budget: Budget,
     pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<(u64, bool)> {
+    run(s, sc, tree, lower, upper, budget, pick, None)
+}
+
+/// Packs the leaves of `tree` densely (compaction): in each bottom branch whose leaves' entries
+/// fit in fewer pages than it has, the leaves are rewritten into as few fresh pages as hold them
+/// (the last two balanced). Overflow runs stay where they are. A tree whose root is a leaf is
+/// left as it is. Returns how many leaves fewer the tree has.
+pub(crate) fn repack<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+) -> Result<u64> {
+    let mut lower = Bound::Unbounded;
+    let mut keep_all = |_: &[u8], _: &[u8]| false;
+    let unlimited = Budget::UNLIMITED;
+    let mut saved = 0;
+    run(
+        s,
+        sc,
+        tree,
+        &mut lower,
+        Bound::Unbounded,
+        unlimited,
+        &mut keep_all,
+        Some(&mut saved),
+    )?;
+    Ok(saved)
+}
+
+/// A sweep (see [`sweep`]), or with `repack` a [`repack`] (which adds the leaves it saved).
+#[allow(clippy::too_many_arguments)]
+fn run<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    tree: &mut TreeRoot,
+    lower: &mut Bound<SmallKey>,
+    upper: Bound<&[u8]>,
+    budget: Budget,
+    pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    repack: Option<&mut u64>,
+) -> Result<(u64, bool)> {
     sc.rightmost = None;
     let mut st = Sweep {
         pick,
+        repack: repack.is_some(),
+        leaves_saved: 0,
         upper,
         removed: 0,
         bytes: 0,
@@ -125,6 +176,9 @@ pub(crate) fn sweep<S: PageStore>(
             Step::Next(k) => aim = Some(k),
         }
     };
+    if let Some(saved) = repack {
+        *saved += st.leaves_saved;
+    }
     Ok((st.removed, done))
 }
 
@@ -172,6 +226,15 @@ fn read_leaf<S: PageStore>(
 ) -> Result<(usize, bool)> {
     let ps = s.page_size();
     let count = n.count();
+    if st.repack {
+        // Everything stays; only the last key matters (where the next bottom branch starts).
+        st.keep.extend((0..count).map(|i| i as u16));
+        if count > from {
+            st.last.set(n.key(count - 1)?);
+            st.looked = true;
+        }
+        return Ok((0, false));
+    }
     st.keep.extend((0..from).map(|i| i as u16));
     let mut gone = 0;
     let mut last = None;
@@ -260,9 +323,9 @@ fn bottom_branch<S: PageStore>(
             let start = st.keep.len();
             let (gone, p) = read_leaf(src, st, &leaf, from)?;
             past = p;
-            if gone == 0 {
+            if gone == 0 && !st.repack {
                 st.keep.truncate(start);
-            } else {
+            } else if gone > 0 {
                 // The leaf's entries are copied into new pages: it must verify first, as for
                 // a copy-on-write.
                 src.check_copy(child)?;
@@ -290,12 +353,21 @@ fn bottom_branch<S: PageStore>(
         };
         (depth, i0, step)
     };
+    if st.repack && packs_tighter(s, st)? {
+        for plan in &mut st.plans {
+            // As above: copied leaves verify first.
+            s.check_copy(plan.child)?;
+            plan.changed = true;
+        }
+    }
     if !st.plans.iter().any(|p| p.changed) {
         return Ok(step);
     }
     // Write: copy the path, rewrite each run of changed leaves, rebuild the branch.
     let b = super::bulk::cow_path(s, sc, tree, &path[..depth])?;
+    let children = pn::count(s.page(b)?);
     rewrite_branch(s, sc, st, b, i0)?;
+    st.leaves_saved += children.saturating_sub(st.branch.len()) as u64;
     for run in st.runs.drain(..) {
         free_run(s, Some(run));
     }
@@ -402,6 +474,20 @@ fn rewrite_branch<S: PageStore>(
     let bbuf = s.page(b)?;
     st.branch.push_page(bbuf, next..count);
     Ok(())
+}
+
+/// True if the entries a repack keeps of the leaves of `st.plans` (all of them) fit in fewer
+/// pages than the leaves: by their bytes, with one page to spare for the greedy packing.
+fn packs_tighter<S: PageStore>(s: &S, st: &Sweep<'_>) -> Result<bool> {
+    let usable = s.page_size() - HEADER_LEN;
+    let mut bytes = 0;
+    for plan in &st.plans {
+        let buf = s.page(plan.child.pgno)?;
+        for &i in &st.keep[plan.keep.clone()] {
+            bytes += pn::cell_bytes(buf, i as usize).len() + SLOT_LEN;
+        }
+    }
+    Ok(bytes.div_ceil(usable) + 1 < st.plans.len())
 }
 
 /// Child `i` of the bottom branch `b`, a leaf whose cells are about to be copied: checked.

@@ -190,23 +190,67 @@ impl WriteTxn {
         self.note(r)
     }
 
+    /// Compaction's first pass: packs the leaves of every table densely
+    /// ([`crate::btree::sweep::repack`]) into the lowest free pages (every reusable freelist
+    /// entry is pulled first). The old leaves are freed, reusable once this checkpoint is durable.
+    /// Returns how many leaves fewer the tables have.
+    pub(crate) fn repack_tables(&mut self) -> Result<u64> {
+        self.check_failed()?;
+        let r = self.repack_steps();
+        self.note(r)
+    }
+
+    fn repack_steps(&mut self) -> Result<u64> {
+        self.flush_catalog()?;
+        self.pages.trim_tail(true)?;
+        let mut saved = 0;
+        self.rewrite_tables(|pages, sc, tree| {
+            saved += crate::btree::sweep::repack(pages, sc, tree)?;
+            Ok(())
+        })?;
+        Ok(saved)
+    }
+
     fn relocate_steps(&mut self) -> Result<u64> {
         use crate::btree::relocate::relocate;
         self.flush_catalog()?;
         self.pages.trim_tail(true)?;
-        let limit = self.pages.relocation_limit();
+        let mut limit = self.pages.relocation_limit();
+        let (log_start, log_pages) = self.base.log;
+        if log_pages > 0 && log_start + log_pages == self.pages.page_count {
+            // The log region ends the file: clear a run below it for the region to move into
+            // (the next pass moves it, and the one after gives its old place back).
+            limit = limit.saturating_sub(log_pages);
+        }
         let mut moved = 0;
         if limit >= self.pages.page_count {
             return Ok(0); // nothing reusable: no page can move lower
         }
+        self.rewrite_tables(|pages, _, tree| {
+            tree.root = relocate(pages, tree.root, limit, &mut moved)?;
+            Ok(())
+        })?;
+        self.catalog.root = relocate(&mut self.pages, self.catalog.root, limit, &mut moved)?;
+        self.pages.relocate_freelist(limit, &mut moved)?;
+        self.moved += moved;
+        Ok(moved)
+    }
+
+    /// Runs `edit` on the tree of every table in the catalog (not through open tables: the
+    /// caller flushed them), recording each tree that changed.
+    fn rewrite_tables(
+        &mut self,
+        mut edit: impl FnMut(&mut WriterPages, &mut Scratch, &mut TreeRoot) -> Result<()>,
+    ) -> Result<()> {
         for name in super::read::list_tables(&self.pages, self.catalog)? {
             let Some(b) = btree::get(&self.pages, self.catalog.root, name.as_bytes())? else {
                 continue;
             };
-            let tree = catalog::decode(self.catalog.root.pgno, b)?;
-            let root = relocate(&mut self.pages, tree.root, limit, &mut moved)?;
-            if root != tree.root {
-                let value = catalog::encode(&TreeRoot { root, ..tree });
+            let mut tree = catalog::decode(self.catalog.root.pgno, b)?;
+            let before = tree;
+            edit(&mut self.pages, &mut self.scratch, &mut tree)?;
+            if tree != before {
+                let value = catalog::encode(&tree);
                 mutate::insert(
                     &mut self.pages,
                     &mut self.scratch,
@@ -216,10 +260,7 @@ impl WriteTxn {
                 )?;
             }
         }
-        self.catalog.root = relocate(&mut self.pages, self.catalog.root, limit, &mut moved)?;
-        self.pages.relocate_freelist(limit, &mut moved)?;
-        self.moved += moved;
-        Ok(moved)
+        Ok(())
     }
 
     /// Id this transaction's commit will have.
@@ -562,6 +603,7 @@ impl WriteTxn {
     /// After a full trim (`moved`), a region that ends the file with a free tail below it moves
     /// into a free run lower in the file, so that the next checkpoint can give that tail back;
     /// and one more than four times what the live pages call for is replaced by a smaller one.
+    /// Compaction replaces any larger region by the smallest, [`MIN_LOG_BYTES`].
     fn plan_log_region(&mut self, moved: bool) -> Result<Option<(u64, u64)>> {
         let ps = self.shared.page_size as u64;
         let max = self.shared.config.log_capacity;
@@ -579,18 +621,22 @@ impl WriteTxn {
         // A full log (the only reason for a full trim besides these two) may call for more.
         let full = moved && !self.checkpoint && !self.compacting;
         let burst = (self.shared.log_burst(full, have)).min(data.max(MIN_BURST_CAP));
-        let want = (data / LOG_FRACTION)
-            .next_power_of_two()
-            .max(burst)
-            .clamp(MIN_LOG_BYTES.min(max), max);
-        let oversized = moved && have > 4 * want;
+        let want = match self.compacting {
+            // Compaction leaves the smallest region: the log grows again when commits fill it.
+            true => MIN_LOG_BYTES.min(max),
+            false => (data / LOG_FRACTION)
+                .next_power_of_two()
+                .max(burst)
+                .clamp(MIN_LOG_BYTES.min(max), max),
+        };
+        let oversized = moved && (have > 4 * want || (self.compacting && have > want));
         if !oversized
             && (have >= want || (have > 0 && have * 4 > want && have >= MIN_LOG_BYTES.min(max)))
         {
             if !moved {
                 return Ok(None);
             }
-            let Some(start) = self.pages.move_region(self.base.log)? else {
+            let Some(start) = self.pages.move_region(self.base.log, self.compacting)? else {
                 return Ok(None);
             };
             self.pages.free_region(self.base.log);
