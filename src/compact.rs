@@ -39,9 +39,13 @@ pub struct Compaction {
     pub passes: usize,
 }
 
+/// Pages in use or free in the newest commit.
+fn page_count(shared: &Shared) -> u64 {
+    shared.current.load_full().view.page_count()
+}
+
 /// Compacts the database of `shared` in place (see the module docs).
 pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
-    let page_count = |s: &Shared| s.current.load_full().view.page_count();
     let mut c = Compaction {
         file_before: shared.store.len()?,
         file_after: 0,
@@ -51,6 +55,20 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
         leaves_saved: 0,
         passes: 0,
     };
+    // Truncating is slow on some filesystems (ext4 mounted with `discard` waits for the
+    // journal): the passes leave the length alone, and the end truncates once.
+    shared.meta.lock().keep_length = true;
+    let r = passes(shared, &mut c);
+    shared.meta.lock().keep_length = false;
+    r?;
+    shared.checkpoint_and_truncate()?;
+    c.file_after = shared.store.len()?;
+    c.pages_after = page_count(shared);
+    Ok(c)
+}
+
+/// The passes of [`compact`], adding what they did to `c`.
+fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // Pack the leaves densely first, into the lowest free pages; the passes below then move
     // what is left past the new end of the file.
     let mut w = WriteTxn::begin(shared.clone())?;
@@ -78,8 +96,5 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
             }
         }
     }
-    shared.checkpoint_and_truncate()?;
-    c.file_after = shared.store.len()?;
-    c.pages_after = page_count(shared);
-    Ok(c)
+    Ok(())
 }

@@ -234,13 +234,16 @@ impl Shared {
         meta_state.log_gen = meta.log_gen;
         meta_state.held_back = 0;
         meta_state.records_before = self.metrics.log_records();
+        let keep_length = meta_state.keep_length;
         drop(meta_state);
         // The checkpoint is durable: no meta slot recovery may open needs the pages beyond its
         // page_count any more (the previous slot's own pages there were reusable under the gates),
         // and no snapshot reaches them. A failed truncation leaves a longer file, which is fine.
-        let _ = self
-            .store
-            .shrink(v.view.page_count() * self.page_size as u64, false);
+        if !keep_length {
+            let _ = self
+                .store
+                .shrink(v.view.page_count() * self.page_size as u64, false);
+        }
         *self.latest.lock() = v.clone();
         let ps = self.page_size as u64;
         st.region = (v.log.0 * ps, v.log.1 * ps);

@@ -93,6 +93,9 @@ pub(crate) struct MetaState {
     records_before: u64,
     /// Bytes of log region that bursts of small commits called for ([`Shared::log_burst`]).
     log_burst: u64,
+    /// Checkpoints leave the file's length alone (compaction's passes: it truncates once, at
+    /// the end, rather than once per pass).
+    pub keep_length: bool,
 }
 
 /// How a database handle was opened: what [`Shared`] needs beyond the file.
@@ -186,6 +189,7 @@ impl Shared {
                 held_back: 0,
                 records_before: 0,
                 log_burst: 0,
+                keep_length: false,
             }),
             log: group::CommitLog::new(meta.log, meta.page_size as u64),
             poisoned: Mutex::new(None),
