@@ -392,24 +392,59 @@ pub(crate) fn remove<S: PageStore>(
     tree: &mut TreeRoot,
     key: &[u8],
 ) -> Result<bool> {
-    if get(s, tree.root, key)?.is_none() {
-        return Ok(false);
-    }
-    let txn = s.txn();
-    let (leaf, depth) = descend_mut(s, sc, tree, key)?;
-    sc.rightmost = None; // merges below change the paths
-    let (pos, old) = {
-        let n = node(s, PagePtr { pgno: leaf, txn })?;
-        let pos = n
-            .search(key)?
-            .map_err(|_| corrupted(leaf, "key found by search vanished on the write path"))?;
-        (pos, overflow_run(n.leaf_entry(pos)?.1, s.page_size()))
+    // One descent without copying finds the key and notes the path; only then is the path
+    // copied, by the indices noted (no second search).
+    let mut path = [0usize; MAX_DEPTH];
+    let Some((depth, pos)) = find_path(s, tree.root, key, &mut path)? else {
+        // A miss is checked as `get` checks one (with every page's fence): a swapped page must
+        // not make a present key look absent.
+        return match get(s, tree.root, key)? {
+            None => Ok(false),
+            Some(_) => Err(corrupted(
+                tree.root.pgno,
+                "key found only by a checked descent",
+            )),
+        };
     };
+    let txn = s.txn();
+    let leaf = super::bulk::cow_path(s, sc, tree, &path[..depth])?;
+    sc.rightmost = None; // merges below change the paths
+    let old = overflow_run(
+        node(s, PagePtr { pgno: leaf, txn })?.leaf_entry(pos)?.1,
+        s.page_size(),
+    );
     free_run(s, old);
     pn::remove_cell(s.page_mut(leaf), pos);
     tree.count = tree.count.saturating_sub(1); // the catalog and freelist do not track counts
     rebalance(s, sc, tree, leaf, depth)?;
     Ok(true)
+}
+
+/// Descends to `key` without copying, noting in `path` the index of the child taken in each
+/// branch; returns the leaf's depth and the key's index in it, or None if it is absent.
+fn find_path<S: PageStore>(
+    s: &S,
+    root: PagePtr,
+    key: &[u8],
+    path: &mut [usize; MAX_DEPTH],
+) -> Result<Option<(usize, usize)>> {
+    if root.is_null() {
+        return Ok(None);
+    }
+    let mut ptr = root;
+    for (depth, slot) in path.iter_mut().enumerate() {
+        let n = node(s, ptr)?;
+        if n.is_leaf() {
+            return Ok(n.search(key)?.ok().map(|pos| (depth, pos)));
+        }
+        let i = n.child_index(key)?;
+        *slot = i;
+        ptr = n.child(i)?;
+    }
+    Err(corrupted(
+        ptr.pgno,
+        "tree deeper than the maximum depth (a cycle?)",
+    ))
 }
 
 /// After a removal from page `cur` at `level`: merges or rebalances underfull pages with a sibling,
