@@ -255,6 +255,28 @@ fn compaction_packs_the_leaves() {
     assert_eq!(common::read_state(&db), seen);
 }
 
+/// Random-order inserts fill pages to over 72% (splits alone leave about two-thirds): a leaf
+/// that overflows first moves cells to a sibling with room. In one transaction and in many.
+#[test]
+fn random_order_loads_fill_pages() {
+    for txns in [1, 100] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("db")).unwrap();
+        let mut rng = common::Rng::new(5);
+        for _ in 0..txns {
+            let w = db.begin_write().unwrap();
+            for _ in 0..40_000 / txns {
+                let (k, v) = (rng.bytes(16), rng.bytes(100));
+                w.open_table("t").unwrap().insert(&k, &v).unwrap();
+            }
+            w.commit().unwrap();
+        }
+        db.check().unwrap();
+        let fill = db.stats().unwrap().fill_factor();
+        assert!(fill > 0.72, "fill factor {fill} after {txns} transactions");
+    }
+}
+
 also_cached!(
     overwriting_a_large_value_reuses_its_run,
     runs_of_mixed_sizes_are_reused,
@@ -262,4 +284,5 @@ also_cached!(
     shrinking_never_cuts_what_a_snapshot_reads,
     compaction_after_a_long_reader_ends,
     compaction_packs_the_leaves,
+    random_order_loads_fill_pages,
 );

@@ -15,6 +15,8 @@ use std::cmp::Ordering;
 /// Reusable buffers for mutations, so that steady-state inserts allocate nothing but pages.
 pub(crate) struct Scratch {
     pub(super) list: CellList,
+    /// A second list, for a sibling's cells ([`spill`]).
+    sibling: CellList,
     pub(super) path: [(u64, usize); MAX_DEPTH],
     sep: SmallKey,
     /// Where the last insert landed, if that was the rightmost leaf of its tree (the append
@@ -26,6 +28,7 @@ impl Default for Scratch {
     fn default() -> Self {
         Scratch {
             list: CellList::default(),
+            sibling: CellList::default(),
             path: [(0, 0); MAX_DEPTH],
             sep: SmallKey::default(),
             rightmost: None,
@@ -223,10 +226,15 @@ pub(super) fn insert_leaf_value<S: PageStore>(
             return Ok(false);
         }
     }
-    // Split the leaf. The paths above change: the next insert descends from the root again.
+    // Split the leaf (or move cells to a sibling). The paths above change: the next insert
+    // descends from the root again.
     sc.rightmost = None;
+    let appending = !existed && pos == pn::count(s.page(leaf)?);
+    if !appending && depth > 0 && spill(s, sc, leaf, depth, pos, existed, &cell)? {
+        return Ok(existed);
+    }
     let right = s.alloc(1)?;
-    if !existed && pos == pn::count(s.page(leaf)?) {
+    if appending {
         append_split(s, sc, leaf, right, &cell)?;
     } else {
         balanced_split(s, sc, leaf, right, pos, existed, &cell)?;
@@ -287,6 +295,128 @@ fn append_split<S: PageStore>(
     Ok(())
 }
 
+/// Fills `list` with the cells of the dirty leaf `leaf` and `cell` at `pos` (replacing the cell
+/// there if `existed`).
+fn gather_with<S: PageStore>(
+    s: &S,
+    list: &mut CellList,
+    leaf: u64,
+    pos: usize,
+    existed: bool,
+    cell: &LeafCell<'_>,
+) -> Result<()> {
+    let buf = s.page(leaf)?;
+    let n = pn::count(buf);
+    list.clear();
+    list.push_page(buf, 0..pos);
+    list.push(cell);
+    list.push_page(buf, pos + usize::from(existed)..n);
+    Ok(())
+}
+
+/// Instead of a split, when a sibling of the full leaf `leaf` under the same parent has room:
+/// moves cells of the leaf (with `cell` at `pos`, replacing the cell there if `existed`) to that
+/// sibling so that both end about equally full, and updates the separator between them. Only
+/// when the two pages' bytes fill at most 7/8 of both (so that neither is left full and the next
+/// insert spills again), and the parent has room for the new separator. Random-order inserts
+/// leave pages fuller than splits alone (about two-thirds). False if it did nothing.
+#[allow(clippy::too_many_arguments)]
+fn spill<S: PageStore>(
+    s: &mut S,
+    sc: &mut Scratch,
+    leaf: u64,
+    depth: usize,
+    pos: usize,
+    existed: bool,
+    cell: &LeafCell<'_>,
+) -> Result<bool> {
+    let txn = s.txn();
+    let usable = s.page_size() - HEADER_LEN;
+    let (parent, i) = sc.path[depth - 1];
+    let pcount = pn::count(s.page(parent)?);
+    gather_with(s, &mut sc.list, leaf, pos, existed, cell)?;
+    // The right sibling first, then the left (cell 0's left sibling has another parent).
+    for right in [true, false] {
+        let j = match right {
+            true if i + 1 < pcount => i + 1,
+            false if i > 0 => i - 1,
+            _ => continue,
+        };
+        let sib = node(s, PagePtr { pgno: parent, txn })?.child(j)?;
+        let sib_used = {
+            let n = node(s, sib)?;
+            if !n.is_leaf() {
+                return Err(corrupted(sib.pgno, "leaves at different depths"));
+            }
+            n.used()
+        };
+        let len = sc.list.len();
+        let total = sc.list.size(0..len);
+        if (total + sib_used) * 8 > 2 * usable * 7 {
+            continue;
+        }
+        // Cells `..m` end on the left page, `m..` on the right, the bytes balanced.
+        let left_target = match right {
+            true => (total + sib_used) / 2,
+            false => ((total + sib_used) / 2).saturating_sub(sib_used),
+        };
+        let (mut m, mut acc) = (0, 0);
+        while m < len && acc < left_target {
+            acc += sc.list.size(m..m + 1);
+            m += 1;
+        }
+        let fits = |m: usize| match right {
+            true => sc.list.size(0..m) <= usable && sc.list.size(m..len) + sib_used <= usable,
+            false => sc.list.size(0..m) + sib_used <= usable && sc.list.size(m..len) <= usable,
+        };
+        if m == 0 || m >= len || !fits(m) {
+            continue;
+        }
+        shortest_separator(
+            leaf_cell_key(sc.list.get(m - 1)),
+            leaf_cell_key(sc.list.get(m)),
+            &mut sc.sep,
+        );
+        // The parent's cell for the right page of the two takes the new separator.
+        let (at, child) = match right {
+            true => (j, sib),
+            false => (i, PagePtr { pgno: leaf, txn }),
+        };
+        let sep = BranchCell {
+            child,
+            key: sc.sep.as_slice(),
+        };
+        if !pn::replace_cell(s.page_mut(parent), at, &sep) {
+            continue;
+        }
+        let copy = s.cow(sib)?;
+        if copy != sib.pgno {
+            pn::set_child(s.page_mut(parent), j, PagePtr { pgno: copy, txn });
+        }
+        let sib_buf = s.page(copy)?;
+        let n = pn::count(sib_buf);
+        sc.sibling.clear();
+        if right {
+            for c in m..len {
+                sc.sibling.push(&sc.list.get(c));
+            }
+            sc.sibling.push_page(sib_buf, 0..n);
+            sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
+        } else {
+            sc.sibling.push_page(sib_buf, 0..n);
+            for c in 0..m {
+                sc.sibling.push(&sc.list.get(c));
+            }
+            sc.list.write_page(m..len, s.page_mut(leaf), KIND_LEAF, txn);
+        }
+        let moved = sc.sibling.len();
+        sc.sibling
+            .write_page(0..moved, s.page_mut(copy), KIND_LEAF, txn);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// Splits the leaf `leaf` for `cell` at `pos` (replacing the cell there if `existed`): its
 /// cells and the new one are divided byte-balanced between it and the new page `right`, and
 /// `sc.sep` gets the separator.
@@ -300,12 +430,7 @@ fn balanced_split<S: PageStore>(
     cell: &LeafCell<'_>,
 ) -> Result<()> {
     let txn = s.txn();
-    let buf = s.page(leaf)?;
-    let n = pn::count(buf);
-    sc.list.clear();
-    sc.list.push_page(buf, 0..pos);
-    sc.list.push(cell);
-    sc.list.push_page(buf, pos + usize::from(existed)..n);
+    gather_with(s, &mut sc.list, leaf, pos, existed, cell)?;
     let m = sc.list.split_point(s.page_size(), KIND_LEAF, false);
     sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
     sc.list
