@@ -61,7 +61,6 @@ pub(crate) type Disk = sim::TestFile;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 
@@ -215,20 +214,7 @@ impl FileStore {
 
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (short at EOF).
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self
-                .disk
-                .file()
-                .read_at(&mut buf[done..], offset + done as u64)
-            {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(done)
+        Ok(storage::read_full_at(self.disk.file(), buf, offset)?)
     }
 
     /// Writes `buf` at `offset` in full.

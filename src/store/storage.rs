@@ -62,6 +62,21 @@ pub(crate) trait Storage: Send + Sync {
     fn set_len(&self, len: u64) -> io::Result<()>;
 }
 
+/// Reads up to `buf.len()` bytes of `file` at `offset`, retrying a read that a signal
+/// interrupted; returns how many were read, fewer only where the file ends.
+pub(crate) fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 /// The database file, written with its system calls.
 pub(crate) struct PlainFile {
     file: File,
