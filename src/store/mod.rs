@@ -408,7 +408,7 @@ impl Map {
 
     /// After this handle wrote the pages (or runs) starting at `pgnos`: they hold what it sealed,
     /// so they count as verified.
-    pub fn wrote(&self, pgnos: impl Iterator<Item = u64>) {
+    pub fn mark_verified(&self, pgnos: impl Iterator<Item = u64>) {
         if let Some(c) = &self.checks {
             pgnos.for_each(|p| c.verified.insert(p));
         }
