@@ -6,7 +6,6 @@ use crate::btree::{self, TreeRoot};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::store::TxnView;
-use crate::table::Table;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -62,12 +61,19 @@ impl ReadTxn {
         self.pages.release();
     }
 
-    /// Opens table `name`. Fails with [`Error::TableNotFound`] if it does not exist.
-    pub fn open_table(&self, name: &str) -> Result<Table<'_>> {
+    /// The pages this snapshot reads.
+    pub(crate) fn pages(&self) -> &TxnView {
+        &self.pages
+    }
+
+    /// The root of table `name` in this snapshot's catalog. Fails with
+    /// [`Error::TableNotFound`] if it does not exist. (`ReadTxn::open_table`, which makes a table
+    /// of it, lives with the tables, in `table/read.rs`.)
+    pub(crate) fn table_root(&self, name: &str) -> Result<TreeRoot> {
         catalog::check_name(name)?;
         let v = &self.version;
         match btree::get(&self.pages, v.catalog, name.as_bytes())? {
-            Some(b) => Ok(Table::new(&self.pages, catalog::decode(v.catalog.pgno, b)?)),
+            Some(b) => catalog::decode(v.catalog.pgno, b),
             None => Err(Error::TableNotFound(name.to_string())),
         }
     }

@@ -12,7 +12,6 @@ use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
-use crate::table::RawTable;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -259,8 +258,10 @@ impl WriteTxn {
         r
     }
 
-    /// Opens table `name`, creating it (empty) if it does not exist.
-    pub fn open_table(&mut self, name: &str) -> Result<RawTable<'_>> {
+    /// Opens table `name`, creating it (empty) if it does not exist; returns its index among
+    /// the open tables. (`open_table`, which makes a `RawTable` of it, lives with the tables, in
+    /// `table/raw.rs`.)
+    pub(crate) fn open_table_index(&mut self, name: &str) -> Result<usize> {
         catalog::check_name(name)?;
         self.check_failed()?;
         let idx = match self.tables.iter().position(|t| t.name == name) {
@@ -280,7 +281,7 @@ impl WriteTxn {
             }
         };
         self.ops.table(idx, name);
-        Ok(RawTable::new(self, idx))
+        Ok(idx)
     }
 
     /// Deletes table `name` and frees its pages. Returns true if it existed.
