@@ -46,6 +46,11 @@ pub(crate) use verified::Verifier;
 pub(crate) use view::{Backing, Overlay, TxnView, View};
 pub(crate) use window::Window;
 
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io;
+use std::os::unix::io::AsRawFd;
+use std::sync::Arc;
 use storage::Storage;
 
 /// The storage a [`FileStore`] writes through: the file itself. A `testing` build puts the
@@ -57,12 +62,6 @@ pub(crate) type Disk = storage::PlainFile;
 /// behind a simulated disk, chosen at open.
 #[cfg(feature = "testing")]
 pub(crate) type Disk = sim::TestFile;
-
-use crate::error::{Error, Result};
-use std::fs::File;
-use std::io;
-use std::os::unix::io::AsRawFd;
-use std::sync::Arc;
 
 /// Read access to pages: implemented by the committed view of a snapshot and by a write
 /// transaction's view (its dirty pages over the committed ones).

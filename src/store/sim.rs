@@ -1,7 +1,9 @@
 //! A simulated disk for crash and fault testing (cargo feature `testing`).
 //!
 //! The database still reads and writes a real file (so the memory map and every code path are
-//! the production ones), but every write, size change and sync is also logged here. From the
+//! the production ones), but every write, size change and sync is also logged here: the file is
+//! opened as a `SimulatedFile`, the storage seam's second implementation (`storage.rs`), which
+//! counts each operation, may fail it, and logs it once the real file has it. From the
 //! log, [`SimDisk::crash_image`] builds what a power cut at any point could have left on disk:
 //! the image as of the last completed sync, plus each later write applied, dropped, torn at a
 //! 512-byte or 4 KiB boundary, or replaced with garbage, chosen by a seeded generator. A fault
