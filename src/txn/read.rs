@@ -54,9 +54,9 @@ impl ReadTxn {
     ///
     /// A page the cache evicts while read transactions are reading stays allocated until they
     /// end, because the slices they returned may point into it. A long-lived reader that no longer
-    /// holds any (which `&mut self` proves: no [`Table`] or slice borrowed from this transaction
-    /// is alive) can call this so that memory goes back to the cache's bound. The snapshot stays
-    /// the same. Does nothing with the map backend.
+    /// holds any (which `&mut self` proves: no [`crate::Table`] or slice borrowed from this
+    /// transaction is alive) can call this so that memory goes back to the cache's bound. The
+    /// snapshot stays the same. Does nothing with the map backend.
     pub fn release_pages(&mut self) {
         self.pages.release();
     }
