@@ -154,10 +154,7 @@ fn eventual_commits_visible_and_survive_reopen() {
     let (_dir, path) = tmp();
     let mut expect = BTreeMap::new();
     {
-        let db = Database::builder()
-            .durability(Durability::Eventual)
-            .open(&path)
-            .unwrap();
+        let db = common::open_eventual(&path);
         for i in 0..50u32 {
             let wtx = db.begin_write().unwrap();
             {
