@@ -1,10 +1,13 @@
 //! The catalog: a tree mapping table names to their roots and entry counts.
 //!
-//! Catalog value: `root pgno u64 LE | root txn u64 LE | entry count u64 LE`.
+//! Catalog value: `root pgno u64 LE | root txn u64 LE | entry count u64 LE`
+//! (`page::layout::CatalogValue`).
+#![deny(clippy::indexing_slicing)]
 
 use crate::btree::TreeRoot;
 use crate::error::{corrupted, Error, Result};
-use crate::page::{get_u64, PagePtr};
+use crate::page::layout::CatalogValue;
+use zerocopy::FromBytes;
 
 /// Length of a catalog value.
 pub(crate) const CATALOG_VALUE_LEN: usize = 24;
@@ -14,25 +17,19 @@ pub const MAX_TABLE_NAME_LEN: usize = 255;
 
 /// Encodes a table's root and count.
 pub(crate) fn encode(t: &TreeRoot) -> [u8; CATALOG_VALUE_LEN] {
-    let mut b = [0u8; CATALOG_VALUE_LEN];
-    b[..8].copy_from_slice(&t.root.pgno.to_le_bytes());
-    b[8..16].copy_from_slice(&t.root.txn.to_le_bytes());
-    b[16..].copy_from_slice(&t.count.to_le_bytes());
-    b
+    zerocopy::transmute!(CatalogValue {
+        root: t.root.into(),
+        count: t.count.into(),
+    })
 }
 
 /// Decodes a catalog value found in catalog page `page`.
 pub(crate) fn decode(page: u64, b: &[u8]) -> Result<TreeRoot> {
-    if b.len() != CATALOG_VALUE_LEN {
-        return Err(corrupted(page, "catalog entry of the wrong length"));
-    }
-    let f = |o| get_u64(b, o).unwrap_or(0);
+    let v = CatalogValue::ref_from_bytes(b)
+        .map_err(|_| corrupted(page, "catalog entry of the wrong length"))?;
     Ok(TreeRoot {
-        root: PagePtr {
-            pgno: f(0),
-            txn: f(8),
-        },
-        count: f(16),
+        root: v.root.into(),
+        count: v.count.get(),
     })
 }
 

@@ -9,7 +9,8 @@ use crate::recovery::{self, Recovery};
 use crate::replay;
 use crate::store::cache::CacheStats;
 use crate::store::readers::ReaderTable;
-use crate::store::{Backing, FileStore, Verifier};
+use crate::store::storage::PlainFile;
+use crate::store::{Backing, Disk, FileStore, Verifier};
 use crate::table::WriteTxn;
 use crate::txn::metrics::Metrics;
 use crate::txn::multiproc::Attached;
@@ -138,7 +139,8 @@ impl Builder {
     /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
-        self.open_store(path, |s| s).map_err(|e| name_path(e, path))
+        self.open_store(path, PlainFile::new)
+            .map_err(|e| name_path(e, path))
     }
 
     /// Opens like [`Builder::open`], with every change to the file also going through the
@@ -150,8 +152,10 @@ impl Builder {
         disk: Arc<crate::store::sim::SimDisk>,
     ) -> Result<Database> {
         let path = path.as_ref();
-        self.open_store(path, |s| s.with_sim(disk))
-            .map_err(|e| name_path(e, path))
+        self.open_store(path, |file| {
+            crate::store::sim::SimulatedFile::new(PlainFile::new(file), disk)
+        })
+        .map_err(|e| name_path(e, path))
     }
 
     /// Opens a new, empty database that lives in memory only, with the builder's options: the
@@ -183,7 +187,7 @@ impl Builder {
         }
         self.check_options()?;
         let file = crate::store::anonymous_file()?;
-        self.open_file(file, None, |s| s.in_memory())
+        self.open_file(file, None, PlainFile::in_memory)
     }
 
     /// Checks the options before a file is opened: `Options::validate`, and the cache's
@@ -197,11 +201,12 @@ impl Builder {
         Ok(())
     }
 
-    /// Opens the file, lets `wrap` set up its store, then locks, recovers and maps it.
-    fn open_store(
+    /// Opens the file, lets `storage` put its storage around it, then locks, recovers and maps
+    /// it.
+    fn open_store<S: Into<Disk>>(
         &self,
         path: &Path,
-        wrap: impl FnOnce(FileStore) -> FileStore,
+        storage: impl FnOnce(std::fs::File) -> S,
     ) -> Result<Database> {
         let o = &self.opts;
         self.check_options()?;
@@ -215,16 +220,16 @@ impl Builder {
                 .truncate(false)
                 .open(path)?
         };
-        self.open_file(file, Some(path), wrap)
+        self.open_file(file, Some(path), storage)
     }
 
     /// Locks the open `file` (at `path`; None: an anonymous in-memory file, which has no lock
-    /// file), lets `wrap` set up its store, then recovers and maps it.
-    fn open_file(
+    /// file), with the storage `storage` puts around it, then recovers and maps it.
+    fn open_file<S: Into<Disk>>(
         &self,
         file: std::fs::File,
         path: Option<&Path>,
-        wrap: impl FnOnce(FileStore) -> FileStore,
+        storage: impl FnOnce(std::fs::File) -> S,
     ) -> Result<Database> {
         let o = &self.opts;
         // A writer takes the lock file's writer byte before the file's `flock`, so that a reader
@@ -237,7 +242,7 @@ impl Builder {
         if let (Some(t), false) = (&table, o.read_only) {
             t.lock_writer()?;
         }
-        let store = wrap(FileStore::lock(file, !o.read_only)?);
+        let store = FileStore::lock(storage(file), !o.read_only)?;
         let attached = match table.take() {
             Some(mut table) => {
                 if o.read_only {

@@ -70,7 +70,7 @@ pub mod testing {
     pub use crate::store::lru::LruPolicy;
     pub use crate::store::policy::trace::{hit_rate, Workload, Zipf};
     pub use crate::store::policy::ReplacementPolicy;
-    pub use crate::store::sim::{OpKind, SimDisk};
+    pub use crate::store::sim::SimDisk;
     /// The checksum the format uses (xxh3-64), for tests that forge or patch structures.
     pub use xxhash_rust::xxh3::xxh3_64;
 }

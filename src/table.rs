@@ -30,7 +30,6 @@ pub use codec::{Key, Nested, Value};
 pub use inplace::ValueMut;
 pub use keys::{KeyBytes, KeyRange};
 pub use multimap::{Multimap, MultimapMut, MultimapOf, Values};
-pub(crate) use raw::RawTable;
 pub use read::{Range, Table};
 pub use readable::ReadableTable;
 pub use savepoint::Savepoint;

@@ -37,11 +37,13 @@ use crate::btree::cursor::Cursor;
 use crate::btree::mutate::{self, Scratch};
 use crate::btree::{PageSource, PageStore, TreeRoot};
 use crate::error::{corrupted, Result};
+use crate::page::layout::FreelistKey;
 use crate::page::node::Node;
 use crate::page::{PagePtr, OFF_TXN};
 use crate::store::hasher::PgnoMap;
 use crate::store::{TxnView, View};
 use std::ops::Bound;
+use zerocopy::FromBytes;
 
 mod runs;
 
@@ -91,17 +93,17 @@ impl Gates {
     }
 }
 
-/// Encodes a freelist key.
+/// Encodes a freelist key (`page::layout::FreelistKey`).
 pub(crate) fn freelist_key(
     freeing_txn: u64,
     writer_txn: u64,
     chunk: u32,
 ) -> [u8; FREELIST_KEY_LEN] {
-    let mut k = [0u8; FREELIST_KEY_LEN];
-    k[..8].copy_from_slice(&freeing_txn.to_be_bytes());
-    k[8..16].copy_from_slice(&writer_txn.to_be_bytes());
-    k[16..].copy_from_slice(&chunk.to_be_bytes());
-    k
+    zerocopy::transmute!(FreelistKey {
+        freeing: freeing_txn.into(),
+        writer: writer_txn.into(),
+        chunk: chunk.into(),
+    })
 }
 
 /// The freeing txn of a freelist key (with [`OLD_FREE`] cleared), or None if the key is
@@ -111,11 +113,11 @@ pub(crate) fn freelist_key_txn(key: &[u8]) -> Option<u64> {
 }
 
 /// The freeing-txn field of a freelist key as stored ([`OLD_FREE`] included).
+#[deny(clippy::indexing_slicing)]
 fn freelist_key_field(key: &[u8]) -> Option<u64> {
-    if key.len() != FREELIST_KEY_LEN {
-        return None;
-    }
-    Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?))
+    FreelistKey::ref_from_bytes(key)
+        .ok()
+        .map(|k| k.freeing.get())
 }
 
 /// Decodes a freelist value into page numbers; None if its length is not a multiple of 8.

@@ -2,9 +2,13 @@
 //!
 //! Layout (see `docs/FORMAT.md`): magic, format version, page size, txn id, catalog root, freelist
 //! root, page count, the commit log's region and generation, then an xxh3 checksum of the bytes
-//! before it. Format version 1 slots (no log fields, checksum at byte 64) are still read.
+//! before it. Format version 1 slots (no log fields, checksum at byte 64) are still read. The
+//! typed layouts of both versions are in `layout.rs`.
+#![deny(clippy::indexing_slicing)]
 
-use super::{get_u32, get_u64, put_u32, put_u64, PagePtr};
+use super::layout::{MetaBody, MetaHead, MetaSlot, MetaSlotV1};
+use super::PagePtr;
+use zerocopy::{FromBytes, IntoBytes};
 
 /// The eight bytes every larchdb file starts with.
 pub(crate) const MAGIC: [u8; 8] = *b"LARCHDB\0";
@@ -78,22 +82,22 @@ pub(crate) enum MetaRead {
 impl Meta {
     /// Encodes the meta with its checksum.
     pub fn encode(&self) -> [u8; META_LEN] {
-        let mut b = [0u8; META_LEN];
-        b[META_OFF_MAGIC..META_OFF_MAGIC + 8].copy_from_slice(&MAGIC);
-        put_u32(&mut b, META_OFF_VERSION, FORMAT_VERSION);
-        put_u32(&mut b, META_OFF_PAGE_SIZE, self.page_size);
-        put_u64(&mut b, META_OFF_TXN, self.txn);
-        put_u64(&mut b, META_OFF_CATALOG, self.catalog.pgno);
-        put_u64(&mut b, META_OFF_CATALOG + 8, self.catalog.txn);
-        put_u64(&mut b, META_OFF_FREELIST, self.freelist.pgno);
-        put_u64(&mut b, META_OFF_FREELIST + 8, self.freelist.txn);
-        put_u64(&mut b, META_OFF_PAGE_COUNT, self.page_count);
-        put_u64(&mut b, META_OFF_LOG, self.log.0);
-        put_u64(&mut b, META_OFF_LOG + 8, self.log.1);
-        put_u64(&mut b, META_OFF_LOG_GEN, self.log_gen);
-        let sum = xxhash_rust::xxh3::xxh3_64(&b[..META_OFF_CHECKSUM]);
-        put_u64(&mut b, META_OFF_CHECKSUM, sum);
-        b
+        let body = MetaBody {
+            head: MetaHead {
+                magic: MAGIC,
+                version: FORMAT_VERSION.into(),
+                page_size: self.page_size.into(),
+                txn: self.txn.into(),
+                catalog: self.catalog.into(),
+                freelist: self.freelist.into(),
+                page_count: self.page_count.into(),
+            },
+            log_start: self.log.0.into(),
+            log_pages: self.log.1.into(),
+            log_gen: self.log_gen.into(),
+        };
+        let checksum = xxhash_rust::xxh3::xxh3_64(body.as_bytes()).into();
+        zerocopy::transmute!(MetaSlot { body, checksum })
     }
 
     /// Decodes a meta slot, checking magic, checksum, version and field ranges. A format
@@ -102,44 +106,40 @@ impl Meta {
         if b.get(META_OFF_MAGIC..META_OFF_MAGIC + 8) != Some(&MAGIC[..]) {
             return MetaRead::Foreign;
         }
-        let checksum_ok = |at: usize| match b.get(..at) {
-            Some(head) => get_u64(b, at) == Some(xxhash_rust::xxh3::xxh3_64(head)),
-            None => false,
+        // Both versions' slots are at least as long as a version 1 slot.
+        let Ok((v1, _)) = MetaSlotV1::ref_from_prefix(b) else {
+            return MetaRead::Damaged;
         };
-        let version = get_u32(b, META_OFF_VERSION).unwrap_or(0);
+        let v2 = MetaSlot::ref_from_prefix(b).ok().map(|(slot, _)| slot);
+        let v1_ok = v1.checksum.get() == xxhash_rust::xxh3::xxh3_64(v1.head.as_bytes());
+        let v2_ok =
+            v2.is_some_and(|s| s.checksum.get() == xxhash_rust::xxh3::xxh3_64(s.body.as_bytes()));
+        let head = &v1.head;
+        let version = head.version.get();
         let ok = match version {
-            FORMAT_VERSION => checksum_ok(META_OFF_CHECKSUM),
-            FORMAT_VERSION_1 => checksum_ok(META_V1_OFF_CHECKSUM),
-            v if checksum_ok(META_OFF_CHECKSUM) || checksum_ok(META_V1_OFF_CHECKSUM) => {
-                return MetaRead::Unsupported(v)
-            }
+            FORMAT_VERSION => v2_ok,
+            FORMAT_VERSION_1 => v1_ok,
+            v if v2_ok || v1_ok => return MetaRead::Unsupported(v),
             _ => false,
         };
         if !ok {
             return MetaRead::Damaged;
         }
-        let field = |off| get_u64(b, off).unwrap_or(0);
-        let v2 = |off| {
-            if version == FORMAT_VERSION {
-                field(off)
-            } else {
-                0
-            }
+        let (log, log_gen) = match v2 {
+            Some(s) if version == FORMAT_VERSION => (
+                (s.body.log_start.get(), s.body.log_pages.get()),
+                s.body.log_gen.get(),
+            ),
+            _ => ((0, 0), 0),
         };
         let meta = Meta {
-            page_size: get_u32(b, META_OFF_PAGE_SIZE).unwrap_or(0),
-            txn: field(META_OFF_TXN),
-            catalog: PagePtr {
-                pgno: field(META_OFF_CATALOG),
-                txn: field(META_OFF_CATALOG + 8),
-            },
-            freelist: PagePtr {
-                pgno: field(META_OFF_FREELIST),
-                txn: field(META_OFF_FREELIST + 8),
-            },
-            page_count: field(META_OFF_PAGE_COUNT),
-            log: (v2(META_OFF_LOG), v2(META_OFF_LOG + 8)),
-            log_gen: v2(META_OFF_LOG_GEN),
+            page_size: head.page_size.get(),
+            txn: head.txn.get(),
+            catalog: head.catalog.into(),
+            freelist: head.freelist.into(),
+            page_count: head.page_count.get(),
+            log,
+            log_gen,
         };
         if meta.is_sane() {
             MetaRead::Valid(meta)

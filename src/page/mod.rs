@@ -1,15 +1,21 @@
 //! Page formats: views over `&[u8]` and in-place edits of `&mut [u8]`.
 //!
 //! Every byte offset is a named constant here, pinned to `docs/FORMAT.md` by the tests in
-//! `format_tests.rs` and the const assertions below. All integers are little-endian; nothing is
-//! read by casting a native struct. Decoders never index out of bounds: a bad offset read from the
+//! `format_tests.rs` and the const assertions below (and in `layout.rs`, whose typed structs
+//! hold the fixed layouts: the page header, the meta slot, the catalog value, the freelist key).
+//! All integers are little-endian (but for the freelist key's); nothing is read by casting a
+//! native struct: the typed layouts are of byte-order field types, alignment 1. Decoders never
+//! index out of bounds (`clippy::indexing_slicing` is denied on them): a bad offset read from the
 //! file becomes [`crate::Error::Corrupted`].
 
 pub(crate) mod cells;
+pub(crate) mod layout;
 pub(crate) mod meta;
 pub(crate) mod node;
 
 use crate::error::{corrupted, Result};
+use layout::PageHeader;
+use zerocopy::IntoBytes;
 
 /// Smallest accepted page size.
 pub(crate) const MIN_PAGE_SIZE: usize = 4096;
@@ -116,16 +122,19 @@ impl PagePtr {
 }
 
 /// Reads a little-endian u16 at `off`, or None past the end.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn get_u16(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
 }
 
 /// Reads a little-endian u32 at `off`, or None past the end.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn get_u32(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
 
 /// Reads a little-endian u64 at `off`, or None past the end.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn get_u64(b: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
 }
@@ -147,6 +156,7 @@ pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
 
 /// Checksum of the page or overflow run `bytes` found at page `pgno`: xxh3-64 over `bytes`
 /// without the checksum field, seeded with `pgno` when the page's flags say so.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn checksum(bytes: &[u8], pgno: u64) -> u64 {
     let head = bytes.get(..OFF_CHECKSUM).unwrap_or(bytes);
     let tail = bytes.get(OFF_CHECKSUM + 8..).unwrap_or(&[]);
@@ -161,36 +171,37 @@ pub(crate) fn checksum(bytes: &[u8], pgno: u64) -> u64 {
 }
 
 /// The bytes a page's checksum covers: the whole page, or for an overflow run the header and value.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn checksummed_len(buf: &[u8]) -> usize {
-    if buf.first() == Some(&KIND_OVERFLOW) {
+    match PageHeader::read(buf) {
         // The length comes from the file: saturate rather than overflow on a damaged header.
-        let len = get_u64(buf, OFF_VALUE_LEN).unwrap_or(0);
-        usize::try_from(len)
+        Some(h) if h.kind == KIND_OVERFLOW => usize::try_from(h.value_len.get())
             .unwrap_or(usize::MAX)
             .saturating_add(HEADER_LEN)
-            .min(buf.len())
-    } else {
-        buf.len()
+            .min(buf.len()),
+        _ => buf.len(),
     }
 }
 
 /// Stores the checksum of a finished dirty page (or overflow run), to be written at page `pgno`,
 /// in its header, seeded with `pgno`.
 pub(crate) fn seal(buf: &mut [u8], pgno: u64) {
-    if let Some(f) = buf.get_mut(OFF_FLAGS) {
-        *f |= PAGE_FLAG_PGNO_SEED;
-    }
+    let header = PageHeader::read_mut(buf).expect("a dirty page is longer than its header");
+    header.flags |= PAGE_FLAG_PGNO_SEED;
     let n = checksummed_len(buf);
     let sum = checksum(&buf[..n], pgno);
     put_u64(buf, OFF_CHECKSUM, sum);
 }
 
 /// Verifies the stored checksum of a page or overflow run read from the file.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn verify_checksum(pgno: u64, buf: &[u8]) -> Result<()> {
-    let stored = get_u64(buf, OFF_CHECKSUM)
-        .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?;
-    let n = checksummed_len(buf);
-    if checksum(&buf[..n], pgno) != stored {
+    let stored = PageHeader::read(buf)
+        .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?
+        .checksum
+        .get();
+    let covered = buf.get(..checksummed_len(buf)).unwrap_or(buf);
+    if checksum(covered, pgno) != stored {
         return Err(corrupted(pgno, "page checksum mismatch"));
     }
     Ok(())
@@ -203,25 +214,33 @@ pub(crate) fn overflow_pages(len: u64, page_size: usize) -> u64 {
 
 /// Writes the header of an overflow run holding `len` bytes over `npages` pages.
 pub(crate) fn init_overflow(buf: &mut [u8], txn: u64, npages: u64, len: u64) {
-    buf[..HEADER_LEN].fill(0);
-    buf[OFF_KIND] = KIND_OVERFLOW;
-    put_u32(buf, OFF_CELLS_START, npages as u32);
-    put_u64(buf, OFF_TXN, txn);
-    put_u64(buf, OFF_VALUE_LEN, len);
+    let header = PageHeader {
+        kind: KIND_OVERFLOW,
+        flags: 0,
+        count: 0.into(),
+        cells_start: (npages as u32).into(),
+        txn: txn.into(),
+        checksum: 0.into(),
+        value_len: len.into(),
+    };
+    header
+        .write_to_prefix(buf)
+        .expect("an overflow run is longer than its header");
 }
 
 /// Validates an overflow run's header against the pointer that led to it and returns its value.
+#[deny(clippy::indexing_slicing)]
 pub(crate) fn overflow_value(pgno: u64, run: &[u8], txn: u64, len: u64) -> Result<&[u8]> {
-    if run.first() != Some(&KIND_OVERFLOW) {
-        return Err(corrupted(pgno, "expected an overflow page"));
-    }
-    if get_u64(run, OFF_TXN) != Some(txn) {
+    let header = PageHeader::read(run)
+        .filter(|h| h.kind == KIND_OVERFLOW)
+        .ok_or_else(|| corrupted(pgno, "expected an overflow page"))?;
+    if header.txn.get() != txn {
         return Err(corrupted(
             pgno,
             "overflow page written by another transaction than its pointer says",
         ));
     }
-    if get_u64(run, OFF_VALUE_LEN) != Some(len) {
+    if header.value_len.get() != len {
         return Err(corrupted(
             pgno,
             "overflow value length differs from its leaf cell",

@@ -57,8 +57,6 @@ use crate::error::{corrupted, Error, Result};
 use crate::store::hasher::PgnoMap;
 use parking_lot::Mutex;
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -540,26 +538,16 @@ impl PageCache {
     /// Fills `bytes` from page `pgno` on; a short read (the file was truncated under us) is an
     /// error, never a partial page.
     fn read_into(&self, bytes: &mut [u8], pgno: u64) -> Result<()> {
-        let (ps, len) = (self.page_size as u64, bytes.len());
-        let mut done = 0;
-        while done < len {
-            match self
-                .file
-                .read_at(&mut bytes[done..], pgno * ps + done as u64)
-            {
-                Ok(0) => {
-                    return Err(corrupted(
-                        pgno,
-                        format!(
-                            "the file ends inside this page run ({done} of {len} bytes read): \
-                             truncated while open?"
-                        ),
-                    ))
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
+        let len = bytes.len();
+        let done = super::storage::read_full_at(&self.file, bytes, pgno * self.page_size as u64)?;
+        if done < len {
+            return Err(corrupted(
+                pgno,
+                format!(
+                    "the file ends inside this page run ({done} of {len} bytes read): \
+                     truncated while open?"
+                ),
+            ));
         }
         Ok(())
     }

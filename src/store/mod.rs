@@ -15,9 +15,14 @@
 //! map. Reading a page past a truncated end raises SIGBUS. Users who cannot rule that out use the
 //! cached backend, where a short read is an error.
 //!
+//! Every change to the file goes through the storage seam ([`storage::Storage`]): the file's
+//! own system calls ([`storage::PlainFile`]), or with the `testing` feature the simulated disk
+//! (`sim.rs`) in front of them. [`FileStore`] holds one by type ([`Disk`]) and keeps the policy:
+//! the lock, when and by how much the file grows or shrinks, the map and the page cache.
+//!
 //! `unsafe` is allowed only where it is needed (`unsafe_code` is denied crate-wide): on the
-//! file's system calls and mapping below, and in `view.rs`, `window.rs`, `slots.rs`, `cache.rs`
-//! and `cache_writes.rs`.
+//! lock and mapping below, the write system calls in `storage.rs`, and in `view.rs`,
+//! `window.rs`, `slots.rs`, `cache.rs` and `cache_writes.rs`.
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
@@ -32,6 +37,7 @@ pub(crate) mod readers;
 #[cfg(feature = "testing")]
 pub mod sim;
 mod slots;
+pub(crate) mod storage;
 mod verified;
 mod view;
 pub(crate) mod window;
@@ -43,9 +49,19 @@ pub(crate) use window::Window;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
+use storage::Storage;
+
+/// The storage a [`FileStore`] writes through: the file itself. A `testing` build puts the
+/// simulated disk's `TestFile` in its place (the file itself, or the file behind a simulated
+/// disk, chosen at open), so that the production path has no test hooks.
+#[cfg(not(feature = "testing"))]
+pub(crate) type Disk = storage::PlainFile;
+/// The storage a [`FileStore`] writes through: in a `testing` build, the file itself or the file
+/// behind a simulated disk, chosen at open.
+#[cfg(feature = "testing")]
+pub(crate) type Disk = sim::TestFile;
 
 /// Read access to pages: implemented by the committed view of a snapshot and by a write
 /// transaction's view (its dirty pages over the committed ones).
@@ -64,18 +80,6 @@ const MIN_MAP_RESERVE: u64 = 1 << 30;
 const MIN_GROWTH: u64 = 1 << 20;
 /// ...and at most this many beyond what is needed.
 const MAX_GROWTH: u64 = 256 << 20;
-/// The most bytes one write system call carries, but for an overflow run. The kernel sizes the
-/// page-cache folios it creates for a write by the write's length, and every later write into a
-/// folio walks all of its blocks (ext4 on Linux 6.16 and later): a 4 KiB write into a 2 MiB folio
-/// measured 6.7 us here against 1.3 us into a 4 KiB one. Capping writes keeps folios small, so the
-/// single-page writes of later commits stay cheap; 32 KiB still lets a run of pages go in one call.
-const MAX_WRITE: usize = 32 << 10;
-/// The most bytes one write of overflow runs (consecutive ones together) carries. Large values
-/// are written and read whole: large, aligned folios let a read through the map fault them in
-/// few steps. 400 values of 2 MiB, ten to a commit, written and read back through the map: 94 ms
-/// to read in 32 KiB writes, 37 ms in one write per value, 8 ms with each commit's runs in one.
-const MAX_RUN_WRITE: usize = 64 << 20;
-
 /// A new empty file that lives in memory only and disappears with its last descriptor, for an
 /// in-memory database: on Linux an anonymous memory file (`memfd_create`); elsewhere a file in
 /// the temporary directory, removed from it as soon as it is open.
@@ -133,44 +137,29 @@ fn unlinked_temp_file() -> io::Result<File> {
 
 /// The open database file, locked for this handle.
 pub(crate) struct FileStore {
-    file: File,
-    /// An anonymous in-memory file ([`anonymous_file`]): nothing to make durable, so syncs and
-    /// write-back are skipped.
-    memory: bool,
+    /// What the file's changes go through.
+    disk: Disk,
     /// The file's length as this handle last set or saw it, so growth checks need no `fstat`.
     known_len: std::sync::atomic::AtomicU64,
     /// Holds the file's exclusive `flock` (a writable handle).
     writer: bool,
-    /// With the `testing` feature: a simulated disk that logs every change and injects faults.
-    #[cfg(feature = "testing")]
-    sim: Option<Arc<sim::SimDisk>>,
 }
 
-/// Operation kinds, as the simulated disk counts them.
-#[cfg(not(feature = "testing"))]
-#[derive(Clone, Copy)]
-enum OpKind {
-    Write,
-    Sync,
-    SetLen,
-}
-#[cfg(feature = "testing")]
-use sim::OpKind;
-
-#[allow(unsafe_code)] // flock, pwritev, pwritev2, sync_file_range, posix_fallocate, mmap
+#[allow(unsafe_code)] // flock, mmap
 impl FileStore {
-    /// Takes over an open file; for a writable handle (`writer`), locks it exclusively with
-    /// `flock`, failing with `DatabaseLocked` if another handle has it. The lock is on the file
-    /// itself, so two writers are refused whatever paths (symbolic or hard links) they opened it
-    /// by. Read-only handles take no `flock`: they meet the writer in the lock file
-    /// (`readers.rs`).
-    pub fn lock(file: File, writer: bool) -> Result<FileStore> {
+    /// Takes over the storage of an open file; for a writable handle (`writer`), locks the file
+    /// exclusively with `flock`, failing with `DatabaseLocked` if another handle has it. The lock
+    /// is on the file itself, so two writers are refused whatever paths (symbolic or hard links)
+    /// they opened it by. Read-only handles take no `flock`: they meet the writer in the lock
+    /// file (`readers.rs`).
+    pub fn lock(disk: impl Into<Disk>, writer: bool) -> Result<FileStore> {
+        let disk = disk.into();
         if writer {
             // A read-only handle's probe (`writer_holds_file`) holds a shared lock for a moment:
             // try a few times before calling the file locked.
             let mut tries = 0;
             loop {
-                match Self::flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                match Self::flock(disk.file(), libc::LOCK_EX | libc::LOCK_NB) {
                     Err(Error::DatabaseLocked) if tries < 10 => {
                         tries += 1;
                         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -179,14 +168,11 @@ impl FileStore {
                 }
             }
         }
-        let known_len = std::sync::atomic::AtomicU64::new(file.metadata()?.len());
+        let known_len = std::sync::atomic::AtomicU64::new(disk.file().metadata()?.len());
         Ok(FileStore {
-            file,
-            memory: false,
+            disk,
             known_len,
             writer,
-            #[cfg(feature = "testing")]
-            sim: None,
         })
     }
 
@@ -210,9 +196,9 @@ impl FileStore {
     /// a read-only handle asks, to tell a writer that uses another lock file (it opened the
     /// database through a hard link) from none.
     pub fn writer_holds_file(&self) -> Result<bool> {
-        match Self::flock(&self.file, libc::LOCK_SH | libc::LOCK_NB) {
+        match Self::flock(self.disk.file(), libc::LOCK_SH | libc::LOCK_NB) {
             Ok(()) => {
-                Self::flock(&self.file, libc::LOCK_UN)?;
+                Self::flock(self.disk.file(), libc::LOCK_UN)?;
                 Ok(false)
             }
             Err(Error::DatabaseLocked) => Ok(true),
@@ -220,159 +206,25 @@ impl FileStore {
         }
     }
 
-    /// Marks the file as an anonymous in-memory one ([`anonymous_file`]): syncs and write-back
-    /// become no-ops.
-    pub fn in_memory(mut self) -> FileStore {
-        self.memory = true;
-        self
-    }
-
-    /// Routes this file's changes through a simulated disk (crash and fault tests).
-    #[cfg(feature = "testing")]
-    pub fn with_sim(mut self, sim: Arc<sim::SimDisk>) -> FileStore {
-        self.sim = Some(sim);
-        self
-    }
-
-    /// Before an operation: the simulated disk may fail it.
-    fn before(&self, kind: OpKind) -> io::Result<()> {
-        #[cfg(feature = "testing")]
-        if let Some(s) = &self.sim {
-            return s.before(kind);
-        }
-        let _ = kind;
-        Ok(())
-    }
-
-    /// After a write: the simulated disk logs it.
-    fn wrote(&self, offset: u64, data: &[u8]) {
-        #[cfg(feature = "testing")]
-        if let Some(s) = &self.sim {
-            s.wrote(offset, data);
-        }
-        let _ = (offset, data);
-    }
-
-    /// After a change of length: the simulated disk logs it.
-    fn resized(&self, len: u64) {
-        #[cfg(feature = "testing")]
-        if let Some(s) = &self.sim {
-            s.set_len(len);
-        }
-        let _ = len;
-    }
-
     /// Current length of the file in bytes.
     pub fn len(&self) -> Result<u64> {
-        Ok(self.file.metadata()?.len())
+        Ok(self.disk.file().metadata()?.len())
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (short at EOF).
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self.file.read_at(&mut buf[done..], offset + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(done)
+        Ok(storage::read_full_at(self.disk.file(), buf, offset)?)
     }
 
-    /// Writes `buf` at `offset` in full, in calls of at most [`MAX_WRITE`] bytes.
+    /// Writes `buf` at `offset` in full.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-        self.before(OpKind::Write)?;
-        let mut done = 0;
-        for chunk in buf.chunks(MAX_WRITE) {
-            self.file.write_all_at(chunk, offset + done)?;
-            done += chunk.len() as u64;
-        }
-        self.wrote(offset, buf);
-        Ok(())
+        Ok(self.disk.write_at(buf, offset)?)
     }
 
-    /// Writes pages (or overflow runs), given as `(pgno, bytes)` sorted by page number: single
-    /// pages that follow one another go in `pwritev` calls of at most [`MAX_WRITE`] bytes, an
-    /// overflow run in calls of at most [`MAX_RUN_WRITE`].
+    /// Writes pages (or overflow runs), given as `(pgno, bytes)` sorted by page number: pages
+    /// that follow one another go in few system calls ([`Storage::write_pages`]).
     pub fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> Result<()> {
-        self.before(OpKind::Write)?;
-        let mut call: Vec<&[u8]> = Vec::new();
-        let (mut call_start, mut call_len) = (0u64, 0usize);
-        for &(pgno, bytes) in pages {
-            let mut offset = pgno * page_size as u64;
-            let max = if bytes.len() > page_size {
-                MAX_RUN_WRITE
-            } else {
-                MAX_WRITE
-            };
-            for piece in bytes.chunks(max) {
-                let follows = offset == call_start + call_len as u64;
-                if !call.is_empty() && (!follows || call_len + piece.len() > max) {
-                    self.write_vectored_at(&call, call_start)?;
-                    call.clear();
-                }
-                if call.is_empty() {
-                    (call_start, call_len) = (offset, 0);
-                }
-                call.push(piece);
-                call_len += piece.len();
-                offset += piece.len() as u64;
-            }
-        }
-        if !call.is_empty() {
-            self.write_vectored_at(&call, call_start)?;
-        }
-        for &(pgno, bytes) in pages {
-            self.wrote(pgno * page_size as u64, bytes);
-        }
-        Ok(())
-    }
-
-    /// Writes consecutive buffers at `offset`, finishing a short `pwritev` with plain writes.
-    fn write_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> Result<()> {
-        let iov: Vec<libc::iovec> = bufs
-            .iter()
-            .map(|b| libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            })
-            .collect();
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let written = loop {
-            // SAFETY: every iovec points into a buffer borrowed by `bufs` for the duration of this
-            // call, with its exact length; pwritev only reads them. The fd is ours and open.
-            let rc = unsafe {
-                libc::pwritev(
-                    self.file.as_raw_fd(),
-                    iov.as_ptr(),
-                    iov.len() as i32,
-                    offset as i64,
-                )
-            };
-            if rc >= 0 {
-                break rc as usize;
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err.into());
-            }
-        };
-        if written < total {
-            // Finish what a short write left, buffer by buffer.
-            let mut pos = 0usize;
-            for b in bufs {
-                let end = pos + b.len();
-                if end > written {
-                    let skip = written.saturating_sub(pos);
-                    self.file
-                        .write_all_at(&b[skip..], offset + (pos + skip) as u64)?;
-                }
-                pos = end;
-            }
-        }
-        Ok(())
+        Ok(self.disk.write_pages(pages, page_size)?)
     }
 
     /// Writes `len` zero bytes at `offset` (a new commit log region: blocks written once, so
@@ -391,78 +243,21 @@ impl FileStore {
 
     /// Writes `buf` at `offset` and makes exactly those bytes durable before returning
     /// (`pwritev2` with `RWF_DSYNC`: the kernel writes back and flushes that range only, not the
-    /// other dirty pages of the file). Where the kernel or filesystem lacks it, falls back to a
-    /// plain write and a whole-file `fdatasync`, which is as durable and slower.
+    /// other dirty pages of the file; [`Storage::write_durable_at`]).
     pub fn write_durable_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-        if self.memory {
-            return self.write_at(buf, offset);
-        }
-        self.before(OpKind::Write)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let rest = &buf[done..];
-            let iov = libc::iovec {
-                iov_base: rest.as_ptr() as *mut libc::c_void,
-                iov_len: rest.len(),
-            };
-            // SAFETY: the iovec points into `buf`, borrowed for the duration of the call, with
-            // its exact remaining length; pwritev2 only reads it. The fd is ours and open.
-            let rc = unsafe {
-                libc::pwritev2(
-                    self.file.as_raw_fd(),
-                    &iov,
-                    1,
-                    (offset + done as u64) as i64,
-                    libc::RWF_DSYNC,
-                )
-            };
-            if rc > 0 {
-                done += rc as usize;
-                continue;
-            }
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => {}
-                Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL) if done == 0 => {
-                    self.file.write_all_at(buf, offset)?;
-                    self.file.sync_data()?;
-                    done = buf.len();
-                }
-                _ => return Err(err.into()),
-            }
-        }
-        #[cfg(feature = "testing")]
-        if let Some(s) = &self.sim {
-            s.wrote(offset, buf);
-            s.range_synced(offset);
-        }
-        Ok(())
+        Ok(self.disk.write_durable_at(buf, offset)?)
     }
 
     /// Asks the kernel to start writing the file's dirty pages back, without waiting for it and
-    /// without making anything durable (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so
-    /// that the next checkpoint's `fdatasync` finds less to write. Best effort: an error here
-    /// changes nothing, and a write-back failure is reported by that `fdatasync`.
+    /// without making anything durable, so that the next checkpoint's `fdatasync` finds less to
+    /// write. Best effort: an error here changes nothing.
     pub fn start_writeback(&self) {
-        if self.memory {
-            return;
-        }
-        // SAFETY: sync_file_range takes our open fd and integers; it touches no memory of ours.
-        unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        self.disk.start_writeback();
     }
 
     /// Makes everything written so far durable (`fdatasync`).
     pub fn sync(&self) -> Result<()> {
-        if self.memory {
-            return Ok(());
-        }
-        self.before(OpKind::Sync)?;
-        self.file.sync_data()?;
-        #[cfg(feature = "testing")]
-        if let Some(s) = &self.sim {
-            s.synced();
-        }
-        Ok(())
+        Ok(self.disk.sync()?)
     }
 
     /// Ensures the file is at least `needed` bytes long, preallocating in chunks so that a full
@@ -477,29 +272,10 @@ impl FileStore {
             self.known_len.store(len, Ordering::Release);
             return Ok(());
         }
-        self.before(OpKind::SetLen)?;
         let extra = (len / 8).clamp(MIN_GROWTH, MAX_GROWTH);
         let target = (needed + extra).next_multiple_of(page_size as u64);
-        // SAFETY: posix_fallocate takes our open fd and two integers; it touches no memory of ours.
-        let mut rc = unsafe {
-            libc::posix_fallocate(self.file.as_raw_fd(), len as i64, (target - len) as i64)
-        };
-        if rc != 0 {
-            // Not enough room for a whole chunk, or no preallocation on this filesystem: try the
-            // exact size needed.
-            // SAFETY: as above.
-            rc = unsafe {
-                libc::posix_fallocate(self.file.as_raw_fd(), len as i64, (needed - len) as i64)
-            };
-        }
-        if rc != 0 {
-            // Leave the file as it was: the space beyond the last commit holds nothing.
-            let _ = self.file.set_len(len);
-            return Err(Error::Io(io::Error::from_raw_os_error(rc)));
-        }
-        let new_len = self.len()?;
+        let new_len = self.disk.allocate(len, target, needed)?;
         self.known_len.store(new_len, Ordering::Release);
-        self.resized(new_len);
         Ok(())
     }
 
@@ -524,11 +300,9 @@ impl FileStore {
 
     /// Sets the file length (when initialising an empty file, and by [`Self::shrink`]).
     pub fn set_len(&self, len: u64) -> Result<()> {
-        self.before(OpKind::SetLen)?;
-        self.file.set_len(len)?;
+        self.disk.set_len(len)?;
         self.known_len
             .store(len, std::sync::atomic::Ordering::Release);
-        self.resized(len);
         Ok(())
     }
 
@@ -540,7 +314,7 @@ impl FileStore {
         capacity: usize,
         verify: Option<Verifier>,
     ) -> Result<Arc<cache::PageCache>> {
-        let file = self.file.try_clone()?;
+        let file = self.disk.file().try_clone()?;
         Ok(Arc::new(cache::PageCache::new(
             file, page_size, capacity, verify,
         )?))
@@ -565,7 +339,11 @@ impl FileStore {
         // which lie inside the file (commits grow the file before they are published; `shrink`
         // only cuts pages no snapshot reaches). Mapping beyond the end of the file only reserves address space.
         // Another process truncating the file is outside what Rust can check: documented above.
-        let map = unsafe { memmap2::MmapOptions::new().len(reserve).map(&self.file)? };
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .len(reserve)
+                .map(self.disk.file())?
+        };
         let checks = verify.map(|verify| verified::MapChecks {
             verify,
             verified: verified::VerifiedPages::new((reserve / page_size) as u64),
@@ -586,7 +364,7 @@ impl Drop for FileStore {
     /// `DatabaseLocked` in the meantime.
     fn drop(&mut self) {
         if self.writer {
-            let _ = Self::flock(&self.file, libc::LOCK_UN);
+            let _ = Self::flock(self.disk.file(), libc::LOCK_UN);
         }
     }
 }
@@ -629,7 +407,7 @@ impl Map {
 
     /// After this handle wrote the pages (or runs) starting at `pgnos`: they hold what it sealed,
     /// so they count as verified.
-    pub fn wrote(&self, pgnos: impl Iterator<Item = u64>) {
+    pub fn mark_verified(&self, pgnos: impl Iterator<Item = u64>) {
         if let Some(c) = &self.checks {
             pgnos.for_each(|p| c.verified.insert(p));
         }

@@ -1,7 +1,9 @@
 //! A simulated disk for crash and fault testing (cargo feature `testing`).
 //!
 //! The database still reads and writes a real file (so the memory map and every code path are
-//! the production ones), but every write, size change and sync is also logged here. From the
+//! the production ones), but every write, size change and sync is also logged here: the file is
+//! opened as a `SimulatedFile`, the storage seam's second implementation (`storage.rs`), which
+//! counts each operation, may fail it, and logs it once the real file has it. From the
 //! log, [`SimDisk::crash_image`] builds what a power cut at any point could have left on disk:
 //! the image as of the last completed sync, plus each later write applied, dropped, torn at a
 //! 512-byte or 4 KiB boundary, or replaced with garbage, chosen by a seeded generator. A fault
@@ -11,20 +13,12 @@
 //! in ordered mode (ext4, XFS, btrfs) show blocks allocated after the last sync as zeros after a
 //! power cut, never as stale or random data. Past that length a garbled write reads as zeros.
 
+use super::storage::{PlainFile, Storage};
 use crate::rng::Rng;
 use parking_lot::Mutex;
+use std::fs::File;
 use std::io;
-
-/// Kinds of I/O operation the simulated disk counts (reads are never failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    /// A write (`pwrite` or one `pwritev` call).
-    Write,
-    /// `fdatasync`.
-    Sync,
-    /// A change of the file's length (`set_len`, `fallocate`).
-    SetLen,
-}
+use std::sync::Arc;
 
 /// One logged change to the file.
 #[derive(Debug, Clone)]
@@ -194,8 +188,9 @@ impl SimDisk {
         })
     }
 
-    /// Called before an operation: counts it and fails it if the fault plan says so.
-    pub(crate) fn before(&self, _kind: OpKind) -> io::Result<()> {
+    /// Called before an operation (a write, a sync, a change of length; reads are never
+    /// failed): counts it and fails it if the fault plan says so.
+    fn before(&self) -> io::Result<()> {
         let mut st = self.state.lock();
         st.ops += 1;
         if let Some(f) = st.fault {
@@ -208,7 +203,7 @@ impl SimDisk {
     }
 
     /// Records a completed write.
-    pub(crate) fn wrote(&self, offset: u64, data: &[u8]) {
+    fn log_write(&self, offset: u64, data: &[u8]) {
         self.state.lock().log.push(Entry::Write {
             offset,
             data: data.to_vec(),
@@ -216,17 +211,17 @@ impl SimDisk {
     }
 
     /// Records a completed change of length.
-    pub(crate) fn set_len(&self, len: u64) {
+    fn log_set_len(&self, len: u64) {
         self.state.lock().log.push(Entry::SetLen(len));
     }
 
     /// Records that the write just logged (at `offset`) is durable, and nothing else.
-    pub(crate) fn range_synced(&self, offset: u64) {
+    fn log_range_synced(&self, offset: u64) {
         self.state.lock().log.push(Entry::RangeSync { offset });
     }
 
     /// Records a completed sync: everything logged so far is durable.
-    pub(crate) fn synced(&self) {
+    fn log_sync(&self) {
         let mut st = self.state.lock();
         let start = st.synced.last().map_or(0, |&(p, _)| p);
         let mut image = std::mem::take(&mut st.durable);
@@ -340,4 +335,141 @@ fn write_offset(e: &Entry) -> u64 {
 /// True if `next` (the entry after a write at `offset`) says that write was made durable.
 fn range_synced(next: Option<&Entry>, offset: u64) -> bool {
     matches!(next, Some(Entry::RangeSync { offset: o }) if *o == offset)
+}
+
+/// The database file behind a simulated disk ([`crate::Builder::open_simulated`]): each change
+/// is one operation the disk counts and may fail before it reaches the file, and logs once it
+/// has.
+pub(crate) struct SimulatedFile {
+    file: PlainFile,
+    disk: Arc<SimDisk>,
+}
+
+impl SimulatedFile {
+    /// `file`, with its changes going through `disk`.
+    pub fn new(file: PlainFile, disk: Arc<SimDisk>) -> SimulatedFile {
+        SimulatedFile { file, disk }
+    }
+}
+
+impl Storage for SimulatedFile {
+    fn file(&self) -> &File {
+        self.file.file()
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.disk.before()?;
+        self.file.write_at(buf, offset)?;
+        self.disk.log_write(offset, buf);
+        Ok(())
+    }
+
+    /// One operation, however many system calls; the disk logs each page (or run) as a write.
+    fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> io::Result<()> {
+        self.disk.before()?;
+        self.file.write_pages(pages, page_size)?;
+        for &(pgno, bytes) in pages {
+            self.disk.log_write(pgno * page_size as u64, bytes);
+        }
+        Ok(())
+    }
+
+    fn write_durable_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.disk.before()?;
+        self.file.write_durable_at(buf, offset)?;
+        self.disk.log_write(offset, buf);
+        self.disk.log_range_synced(offset);
+        Ok(())
+    }
+
+    /// Not an operation the disk counts: it makes nothing durable.
+    fn start_writeback(&self) {
+        self.file.start_writeback();
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.disk.before()?;
+        self.file.sync()?;
+        self.disk.log_sync();
+        Ok(())
+    }
+
+    fn allocate(&self, len: u64, target: u64, needed: u64) -> io::Result<u64> {
+        self.disk.before()?;
+        let new_len = self.file.allocate(len, target, needed)?;
+        self.disk.log_set_len(new_len);
+        Ok(new_len)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.disk.before()?;
+        self.file.set_len(len)?;
+        self.disk.log_set_len(len);
+        Ok(())
+    }
+}
+
+/// The storage of a `testing` build (`store::Disk`): the file itself, or the file behind a
+/// simulated disk, as the test opened it.
+pub(crate) enum TestFile {
+    /// The file itself ([`crate::Builder::open`] and the in-memory database).
+    Plain(PlainFile),
+    /// The file behind a simulated disk ([`crate::Builder::open_simulated`]).
+    Simulated(SimulatedFile),
+}
+
+impl From<PlainFile> for TestFile {
+    fn from(file: PlainFile) -> TestFile {
+        TestFile::Plain(file)
+    }
+}
+
+impl From<SimulatedFile> for TestFile {
+    fn from(file: SimulatedFile) -> TestFile {
+        TestFile::Simulated(file)
+    }
+}
+
+impl TestFile {
+    /// The implementation this file is.
+    fn storage(&self) -> &dyn Storage {
+        match self {
+            TestFile::Plain(f) => f,
+            TestFile::Simulated(f) => f,
+        }
+    }
+}
+
+impl Storage for TestFile {
+    fn file(&self) -> &File {
+        self.storage().file()
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.storage().write_at(buf, offset)
+    }
+
+    fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> io::Result<()> {
+        self.storage().write_pages(pages, page_size)
+    }
+
+    fn write_durable_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.storage().write_durable_at(buf, offset)
+    }
+
+    fn start_writeback(&self) {
+        self.storage().start_writeback()
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.storage().sync()
+    }
+
+    fn allocate(&self, len: u64, target: u64, needed: u64) -> io::Result<u64> {
+        self.storage().allocate(len, target, needed)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.storage().set_len(len)
+    }
 }

@@ -143,10 +143,10 @@ impl View {
     /// After a commit wrote `pages` (`(pgno, bytes)`, whole pages, each a page or an overflow
     /// run): cached frames of those pages take the new contents, so later readers never see what
     /// the pages held before reuse; with the map, the pages (runs) count as verified.
-    pub fn wrote(&self, pages: &[(u64, &[u8])]) {
+    pub fn pages_written(&self, pages: &[(u64, &[u8])]) {
         match &self.backing {
             Backing::Cache(c) => c.overwrite(pages),
-            Backing::Map(m) => m.wrote(pages.iter().map(|&(pgno, _)| pgno)),
+            Backing::Map(m) => m.mark_verified(pages.iter().map(|&(pgno, _)| pgno)),
         }
     }
 

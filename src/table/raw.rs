@@ -10,15 +10,18 @@ pub(crate) struct RawTable<'txn> {
     idx: usize,
 }
 
+impl TxnCore {
+    /// Opens table `name`, creating it (empty) if it does not exist.
+    pub(crate) fn open_table(&mut self, name: &str) -> Result<RawTable<'_>> {
+        let idx = self.open_table_index(name)?;
+        Ok(RawTable::new(self, idx))
+    }
+}
+
 impl<'txn> RawTable<'txn> {
     /// The table at `idx` of `txn`'s open tables.
     pub(crate) fn new(txn: &'txn mut TxnCore, idx: usize) -> RawTable<'txn> {
         RawTable { txn, idx }
-    }
-
-    /// The table's index in the transaction's open tables.
-    pub(crate) fn idx(&self) -> usize {
-        self.idx
     }
 
     /// Inserts `key` with `value`, overwriting any previous value.

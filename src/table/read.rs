@@ -5,6 +5,7 @@ use crate::btree::cursor::{Cursor, RangeIter};
 use crate::btree::{self, PageSource, TreeRoot};
 use crate::error::Result;
 use crate::store::TxnView;
+use crate::txn::read::ReadTxn;
 use std::ops::Bound;
 
 /// Iterator over a range of a [`Table`]: `(key, value)` pairs in key order, from either end
@@ -42,6 +43,13 @@ fn end_of(src: &dyn PageSource, tree: TreeRoot, first: bool) -> Result<Option<(&
 pub struct Table<'txn> {
     src: &'txn TxnView,
     tree: TreeRoot,
+}
+
+impl ReadTxn {
+    /// Opens table `name`. Fails with [`crate::Error::TableNotFound`] if it does not exist.
+    pub fn open_table(&self, name: &str) -> Result<Table<'_>> {
+        Ok(Table::new(self.pages(), self.table_root(name)?))
+    }
 }
 
 impl<'txn> Table<'txn> {

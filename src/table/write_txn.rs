@@ -4,7 +4,7 @@
 //! of one call.
 
 use super::savepoint::{Step, UndoLog};
-use super::{RawTable, Savepoint, TableMut};
+use super::{Savepoint, TableMut};
 use crate::btree::cursor::RangeIter;
 use crate::error::{Error, Result};
 use crate::options::Durability;
@@ -90,7 +90,7 @@ impl WriteTxn {
             crate::catalog::check_name(name)?;
             self.undo.table(name, true);
         }
-        let idx = RawTable::idx(&core.open_table(name)?);
+        let idx = core.open_table_index(name)?;
         Ok(TableMut::new(self, idx))
     }
 
@@ -100,7 +100,7 @@ impl WriteTxn {
         let core = self.core.get_mut();
         if self.undo.active() && core.has_table(name)? {
             // A rollback re-creates the table and puts its entries back.
-            let idx = RawTable::idx(&core.open_table(name)?);
+            let idx = core.open_table_index(name)?;
             let tree = core.table_root(idx);
             let (lo, hi) = (Bound::Unbounded, Bound::Unbounded);
             for e in RangeIter::new(core.pages(), tree.root, Some(tree.count), lo, hi) {

@@ -305,7 +305,7 @@ impl Shared {
         self.note_written(pages);
         self.metrics
             .pages_written(pages.iter().map(|(_, b)| b.len() as u64).sum());
-        view.wrote(pages);
+        view.pages_written(pages);
         Ok(())
     }
 

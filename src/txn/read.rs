@@ -6,7 +6,6 @@ use crate::btree::{self, TreeRoot};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::store::TxnView;
-use crate::table::Table;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -55,19 +54,26 @@ impl ReadTxn {
     ///
     /// A page the cache evicts while read transactions are reading stays allocated until they
     /// end, because the slices they returned may point into it. A long-lived reader that no longer
-    /// holds any (which `&mut self` proves: no [`Table`] or slice borrowed from this transaction
-    /// is alive) can call this so that memory goes back to the cache's bound. The snapshot stays
-    /// the same. Does nothing with the map backend.
+    /// holds any (which `&mut self` proves: no [`crate::Table`] or slice borrowed from this
+    /// transaction is alive) can call this so that memory goes back to the cache's bound. The
+    /// snapshot stays the same. Does nothing with the map backend.
     pub fn release_pages(&mut self) {
         self.pages.release();
     }
 
-    /// Opens table `name`. Fails with [`Error::TableNotFound`] if it does not exist.
-    pub fn open_table(&self, name: &str) -> Result<Table<'_>> {
+    /// The pages this snapshot reads.
+    pub(crate) fn pages(&self) -> &TxnView {
+        &self.pages
+    }
+
+    /// The root of table `name` in this snapshot's catalog. Fails with
+    /// [`Error::TableNotFound`] if it does not exist. (`ReadTxn::open_table`, which makes a table
+    /// of it, lives with the tables, in `table/read.rs`.)
+    pub(crate) fn table_root(&self, name: &str) -> Result<TreeRoot> {
         catalog::check_name(name)?;
         let v = &self.version;
         match btree::get(&self.pages, v.catalog, name.as_bytes())? {
-            Some(b) => Ok(Table::new(&self.pages, catalog::decode(v.catalog.pgno, b)?)),
+            Some(b) => catalog::decode(v.catalog.pgno, b),
             None => Err(Error::TableNotFound(name.to_string())),
         }
     }

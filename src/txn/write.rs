@@ -12,7 +12,6 @@ use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
-use crate::table::RawTable;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,7 +67,7 @@ pub struct WriteTxn {
     /// First error that left the transaction's trees in an unknown state (a damaged page).
     failed: Option<(u64, String)>,
     /// Set once the commit starts writing: from then on this txn id may be on disk.
-    wrote: bool,
+    id_may_be_on_disk: bool,
     /// The writer role, given up as soon as the commit no longer needs it.
     guard: Option<WriterGuard>,
 }
@@ -77,7 +76,7 @@ impl Drop for WriteTxn {
     /// A transaction that wrote nothing gives its id back, so the ids stamped on disk since the
     /// last durable commit stay consecutive (recovery relies on it, see `MAX_UNSYNCED_COMMITS`).
     fn drop(&mut self) {
-        if !self.wrote {
+        if !self.id_may_be_on_disk {
             *self.shared.next_txn.lock() = self.pages.txn_id();
         }
     }
@@ -156,7 +155,7 @@ impl WriteTxn {
             recording_free: false,
             moved: 0,
             failed: None,
-            wrote: false,
+            id_may_be_on_disk: false,
             guard: Some(guard),
         })
     }
@@ -300,8 +299,10 @@ impl WriteTxn {
         r
     }
 
-    /// Opens table `name`, creating it (empty) if it does not exist.
-    pub fn open_table(&mut self, name: &str) -> Result<RawTable<'_>> {
+    /// Opens table `name`, creating it (empty) if it does not exist; returns its index among
+    /// the open tables. (`open_table`, which makes a `RawTable` of it, lives with the tables, in
+    /// `table/raw.rs`.)
+    pub(crate) fn open_table_index(&mut self, name: &str) -> Result<usize> {
         catalog::check_name(name)?;
         self.check_failed()?;
         let idx = match self.tables.iter().position(|t| t.name == name) {
@@ -321,7 +322,7 @@ impl WriteTxn {
             }
         };
         self.ops.table(idx, name);
-        Ok(RawTable::new(self, idx))
+        Ok(idx)
     }
 
     /// Deletes table `name` and frees its pages. Returns true if it existed.
@@ -506,7 +507,7 @@ impl WriteTxn {
         // Step 5: the pages, each sealed with its checksum, go to the write window (or, for a
         // large commit, into the file), into space no snapshot and no checkpoint reads; zero a new
         // log region.
-        self.wrote = true;
+        self.id_may_be_on_disk = true;
         let placed = shared
             .place_pages(&self.base.view, self.pages.take_sealed(), view)
             .and_then(|view| match region {
@@ -589,7 +590,7 @@ impl WriteTxn {
         // Registered under the checkpoint's txn: the pages this version reads from the file are
         // the checkpoint's (a read-only handle pins that txn in its reader slot).
         self.shared.current.publish(self.base.txn, version);
-        self.wrote = true;
+        self.id_may_be_on_disk = true;
         Ok(())
     }
 

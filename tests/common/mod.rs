@@ -1,6 +1,7 @@
 //! Helpers shared by the tests: database state, both backends, child test processes.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod damage;
 
 use larchdb::Database;
