@@ -93,7 +93,9 @@ pub(crate) fn sweep<S: PageStore>(
     budget: Budget,
     pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<(u64, bool)> {
-    run(s, sc, tree, lower, upper, budget, pick, None)
+    let mut st = Sweep::new(pick, upper, false);
+    let done = drive(s, sc, &mut st, tree, lower, budget)?;
+    Ok((st.removed, done))
 }
 
 /// Packs the leaves of `tree` densely (compaction): in each bottom branch whose leaves' entries
@@ -105,81 +107,80 @@ pub(crate) fn repack<S: PageStore>(
     sc: &mut Scratch,
     tree: &mut TreeRoot,
 ) -> Result<u64> {
-    let mut lower = Bound::Unbounded;
     let mut keep_all = |_: &[u8], _: &[u8]| false;
-    let unlimited = Budget::UNLIMITED;
-    let mut saved = 0;
-    run(
+    let mut st = Sweep::new(&mut keep_all, Bound::Unbounded, true);
+    drive(
         s,
         sc,
+        &mut st,
         tree,
-        &mut lower,
-        Bound::Unbounded,
-        unlimited,
-        &mut keep_all,
-        Some(&mut saved),
+        &mut Bound::Unbounded,
+        Budget::UNLIMITED,
     )?;
-    Ok(saved)
+    Ok(st.leaves_saved)
 }
 
-/// A sweep (see [`sweep`]), or with `repack` a [`repack`] (which adds the leaves it saved).
-#[allow(clippy::too_many_arguments)]
-fn run<S: PageStore>(
+impl<'p> Sweep<'p> {
+    fn new(
+        pick: &'p mut dyn FnMut(&[u8], &[u8]) -> bool,
+        upper: Bound<&'p [u8]>,
+        repack: bool,
+    ) -> Sweep<'p> {
+        Sweep {
+            pick,
+            repack,
+            leaves_saved: 0,
+            upper,
+            removed: 0,
+            bytes: 0,
+            last: SmallKey::default(),
+            looked: false,
+            keep: Vec::new(),
+            plans: Vec::new(),
+            runs: Vec::new(),
+            branch: CellList::default(),
+            sep: SmallKey::default(),
+            first_sep: SmallKey::default(),
+        }
+    }
+}
+
+/// Runs the sweep `st` over `tree` from `*lower`, one bottom branch at a time, until the range
+/// is done (true) or `budget` is spent (false).
+fn drive<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
+    st: &mut Sweep<'_>,
     tree: &mut TreeRoot,
     lower: &mut Bound<SmallKey>,
-    upper: Bound<&[u8]>,
     budget: Budget,
-    pick: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    repack: Option<&mut u64>,
-) -> Result<(u64, bool)> {
+) -> Result<bool> {
     sc.rightmost = None;
-    let mut st = Sweep {
-        pick,
-        repack: repack.is_some(),
-        leaves_saved: 0,
-        upper,
-        removed: 0,
-        bytes: 0,
-        last: SmallKey::default(),
-        looked: false,
-        keep: Vec::new(),
-        plans: Vec::new(),
-        runs: Vec::new(),
-        branch: CellList::default(),
-        sep: SmallKey::default(),
-        first_sep: SmallKey::default(),
-    };
     // Where the next descent aims: the lower bound, or (once a bottom branch is done within this
     // call) the separator above which the next one starts.
     let mut aim: Option<SmallKey> = None;
-    let done = loop {
+    loop {
         if st.removed >= budget.entries || st.bytes >= budget.bytes {
-            break false;
+            return Ok(false);
         }
         if tree.root.is_null() {
-            break true;
+            return Ok(true);
         }
         let key = match (&aim, &*lower) {
             (Some(k), _) => k.clone(),
             (None, Bound::Included(k) | Bound::Excluded(k)) => k.clone(),
             (None, Bound::Unbounded) => SmallKey::default(),
         };
-        let step = bottom_branch(s, sc, &mut st, tree, lower, key.as_slice(), budget)?;
+        let step = bottom_branch(s, sc, st, tree, lower, key.as_slice(), budget)?;
         if st.looked {
             *lower = Bound::Excluded(st.last.clone());
         }
         match step {
-            Step::Done => break true,
-            Step::Budget => break false,
+            Step::Done => return Ok(true),
+            Step::Budget => return Ok(false),
             Step::Next(k) => aim = Some(k),
         }
-    };
-    if let Some(saved) = repack {
-        *saved += st.leaves_saved;
     }
-    Ok((st.removed, done))
 }
 
 /// Where a sweep goes after a bottom branch.
