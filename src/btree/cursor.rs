@@ -120,6 +120,10 @@ pub(crate) struct Cursor<'a> {
     /// Set after a seek that found its key: the root's fence, for the checks of the pages on the
     /// path (and the leaf) against their fences, deferred until the cursor leaves the leaf.
     unchecked: Option<Fence<'a>>,
+    /// The fence of the deepest branch on the path, once known: a step to a sibling leaf under
+    /// the same branch computes the sibling's fence from it and that branch's separators alone,
+    /// instead of from every branch on the path.
+    parent_fence: Option<Fence<'a>>,
 }
 
 /// Which way a seek descends at each branch.
@@ -144,6 +148,7 @@ impl<'a> Cursor<'a> {
             stepped: 0,
             leaf_depth: None,
             unchecked: None,
+            parent_fence: None,
         }
     }
 
@@ -178,6 +183,7 @@ impl<'a> Cursor<'a> {
             };
             self.path.push(Step { node: n, idx })?;
             if fenced {
+                self.parent_fence = Some(fence);
                 fence = fence.child(&n, idx)?;
             }
             ptr = n.child(idx)?;
@@ -187,7 +193,10 @@ impl<'a> Cursor<'a> {
     /// Descends from the child the deepest branch now points at, `child`, to a leaf reached by
     /// stepping, which must not be empty (only a root may be).
     fn descend_to_sibling(&mut self, child: PagePtr, edge: Edge<'_>) -> Result<Node<'a>> {
-        let fence = self.path.child_fence()?;
+        let fence = match (self.parent_fence, self.path.top()) {
+            (Some(pf), Some(f)) => pf.child(&f.node, f.idx)?,
+            _ => self.path.child_fence()?,
+        };
         nonempty(self.descend(child, fence, edge, true)?)
     }
 
@@ -203,6 +212,7 @@ impl<'a> Cursor<'a> {
         };
         for f in self.path.iter() {
             fence.check(&f.node)?;
+            self.parent_fence = Some(fence);
             fence = fence.child(&f.node, f.idx)?;
         }
         match self.leaf {
@@ -238,6 +248,7 @@ impl<'a> Cursor<'a> {
         self.stepped = 0;
         self.leaf_depth = None;
         self.unchecked = None;
+        self.parent_fence = None;
     }
 
     /// Page number of the leaf under the cursor (0 when it is past either end).
@@ -408,6 +419,7 @@ impl<'a> Cursor<'a> {
                 break f.node.child(f.idx)?;
             }
             self.path.pop();
+            self.parent_fence = None;
         };
         self.idx = 0;
         self.descend_to_sibling(child, Edge::First)?;
@@ -430,6 +442,7 @@ impl<'a> Cursor<'a> {
                 break f.node.child(f.idx)?;
             }
             self.path.pop();
+            self.parent_fence = None;
         };
         let leaf = self.descend_to_sibling(child, Edge::Last)?;
         self.idx = leaf.count() - 1;
@@ -437,7 +450,7 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Once the cursor is scanning, touches the leaf after the one it just reached (`dir` 1:
+    /// Once the cursor is scanning, prefetches the leaf after the one it just reached (`dir` 1:
     /// to the right, -1: to the left), so that its cache misses overlap with the steps through
     /// the current leaf instead of following them. A sibling under another parent, or one that
     /// cannot be read, is left alone: this is only a hint.
