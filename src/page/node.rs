@@ -355,19 +355,20 @@ impl<'a> Node<'a> {
             Ordering::Less => {}
         }
         // Invariant: key(lo) = first < key < last = key(hi - 1), so the answer is in lo + 1..hi.
+        // `p`: the length of a prefix `first` and `last` share (keys between them share it too).
+        let mut p = 0;
         for _ in 0..INTERPOLATE_PROBES {
             if hi - lo <= 2 {
                 return Ok(Err(lo + 1));
             }
-            // Keys between `first` and `last` share their common prefix.
-            let p = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+            p += common_prefix(first.get(p..).unwrap_or(&[]), last.get(p..).unwrap_or(&[]));
             let (a, b, x) = (word_at(first, p), word_at(last, p), word_at(key, p));
             if b <= a || x < a || x > b {
                 break;
             }
             // The slot `key` would hold if the suffixes were evenly spread, strictly inside.
-            let span = (hi - lo - 2) as u128;
-            let step = (u128::from(x - a) * span / u128::from(b - a)) as usize;
+            let span = (hi - lo - 2) as f64;
+            let step = ((x - a) as f64 / (b - a) as f64 * span) as usize;
             let guess = lo + 1 + step.min(hi - lo - 3);
             let k = self.key(guess)?;
             match cmp_keys(k, key) {
@@ -417,9 +418,33 @@ const INTERPOLATE_MIN: usize = 8;
 /// Interpolation probes before a tied search falls back to a binary search.
 const INTERPOLATE_PROBES: usize = 3;
 
+/// The length of the longest common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let mut at = 0;
+    for (x, y) in a8.zip(b8) {
+        let x = u64::from_be_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_be_bytes(y.try_into().unwrap_or_default());
+        if x != y {
+            return at + ((x ^ y).leading_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..n]
+        .iter()
+        .zip(&b[at..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 /// The eight bytes of `key` from `at` (zero-padded past its end) as a big-endian word.
 #[inline]
 fn word_at(key: &[u8], at: usize) -> u64 {
+    if let Some(w) = key.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        return u64::from_be_bytes(*w);
+    }
     let mut w = [0u8; 8];
     let tail = key.get(at..).unwrap_or(&[]);
     let n = tail.len().min(8);
