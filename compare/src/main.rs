@@ -33,8 +33,9 @@ struct Cli {
     /// canopydb, fjall, sqlite
     #[arg(long, value_name = "a,b,..")]
     engines: Option<String>,
-    /// Sections to run (default: all): standard, small, relaxed, sorted, large, bulk (retain,
-    /// extract_if, pop_first/pop_last, remove_range)
+    /// Sections to run (default: all): standard, small, relaxed, sorted, prefix (keys with a
+    /// 24-byte shared prefix), large, bulk (retain, extract_if, pop_first/pop_last,
+    /// remove_range)
     #[arg(long, value_name = "a,b,..")]
     sections: Option<String>,
     /// Where results.json, results.md and ratios.svg go
@@ -185,7 +186,7 @@ struct Section {
     label: &'static str,
 }
 
-const SECTIONS: [Section; 6] = [
+const SECTIONS: [Section; 7] = [
     Section {
         id: "standard",
         label: "standard workload",
@@ -201,6 +202,10 @@ const SECTIONS: [Section; 6] = [
     Section {
         id: "sorted",
         label: "sorted insert + scan",
+    },
+    Section {
+        id: "prefix",
+        label: "shared-prefix keys",
     },
     Section {
         id: "large",
@@ -345,6 +350,23 @@ fn run_section(
             let db = open(false, count * 64)?;
             let rec = PLAIN;
             run(workload::run_sorted(db.as_ref(), count, a.seed, &rec))
+        }
+        "prefix" => {
+            let count = scaled(1_000_000, f, 1000);
+            let db = open(false, count * 64)?;
+            let rec = Rec {
+                id_prefix: "",
+                label_prefix: "24 B shared prefix: ",
+            };
+            run(workload::run_prefix(
+                db.as_ref(),
+                count,
+                1_000_000,
+                500_000,
+                10,
+                a.seed,
+                &rec,
+            ))
         }
         "large" => {
             let small_n = scaled(4000, f, 10);

@@ -690,6 +690,101 @@ pub fn run_sorted(db: &dyn Engine, count: u64, seed: u64, rec: &Rec) -> Result<(
     Ok(())
 }
 
+/// The fixed first 24 bytes of every key of the shared-prefix section.
+pub const SHARED_PREFIX: [u8; 24] = *b"tenant-0042/events/2026/";
+
+/// Key `c` of the shared-prefix section: [`SHARED_PREFIX`], then `c` as a big-endian u64.
+fn prefixed_key(c: u64, out: &mut [u8; 32]) {
+    out[..24].copy_from_slice(&SHARED_PREFIX);
+    out[24..].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Keys with a long shared prefix (32 bytes: a fixed 24-byte prefix, then a big-endian counter
+/// `0..count`), 32-byte values: loaded in one transaction in a random order (a seeded shuffle,
+/// made before the timing), then `reads` random gets and `ranges` range reads of `range_len`
+/// entries from random existing keys, in one read transaction each. Every key's first bytes are
+/// the same, so a search that compares only key prefixes compares whole keys here.
+pub fn run_prefix(
+    db: &dyn Engine,
+    count: u64,
+    reads: u64,
+    ranges: u64,
+    range_len: usize,
+    seed: u64,
+    rec: &Rec,
+) -> Result<()> {
+    let s = Stream::new(seed ^ 0x9F1C, 8, 32);
+    // Fisher-Yates over the counters, driven by the stream's picks.
+    let mut order: Vec<u64> = (0..count).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, s.pick(i as u64, i as u64 + 1) as usize);
+    }
+    let mut k = [0u8; 32];
+    let mut v = [0u8; 32];
+    let t = Instant::now();
+    db.write(&mut |w| {
+        for &c in &order {
+            prefixed_key(c, &mut k);
+            s.value(c, &mut v);
+            w.insert(&k, &v)?;
+        }
+        Ok(())
+    })?;
+    rec.ms(
+        "prefix_load",
+        &format!("load ({count} keys in random order, one txn)"),
+        t.elapsed(),
+    );
+    drop(order);
+
+    // Random reads: counters from a second stream of picks, so not the load's order.
+    let pick = |j: u64| s.pick(j.wrapping_add(1 << 40), count);
+    let expected: u64 = (0..reads).map(|j| s.value_first_byte(pick(j)) as u64).sum();
+    let (mut sum, mut found) = (0u64, 0u64);
+    let t = Instant::now();
+    db.read(&mut |r| {
+        for j in 0..reads {
+            prefixed_key(pick(j), &mut k);
+            if r.get(&k, &mut |v| sum += v[0] as u64)? {
+                found += 1;
+            }
+        }
+        Ok(())
+    })?;
+    rec.ms(
+        "prefix_reads",
+        &format!("random reads ({reads} gets)"),
+        t.elapsed(),
+    );
+    if found != reads || sum != expected {
+        return Err(format!(
+            "prefix reads: found {found} of {reads}, checksum {sum} (expected {expected})"
+        )
+        .into());
+    }
+
+    // Range reads from random existing keys.
+    let (mut sum, mut seen) = (0u64, 0u64);
+    let t = Instant::now();
+    db.read(&mut |r| {
+        for j in 0..ranges {
+            prefixed_key(pick(j.wrapping_add(1 << 41)), &mut k);
+            seen += r.range_from(&k, range_len, &mut |k, v| sum += (k[31] ^ v[0]) as u64)? as u64;
+        }
+        Ok(())
+    })?;
+    rec.ms(
+        "prefix_range_reads",
+        &format!("range reads ({ranges} x {range_len})"),
+        t.elapsed(),
+    );
+    std::hint::black_box(sum);
+    if seen < ranges {
+        return Err(format!("prefix range reads: {seen} entries for {ranges} scans").into());
+    }
+    Ok(())
+}
+
 /// Large values: `count` values of `size` bytes written in transactions of `per_txn`, then read
 /// back (every byte summed) in one read transaction.
 #[allow(clippy::too_many_arguments)]

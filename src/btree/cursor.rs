@@ -86,16 +86,16 @@ impl<'a> Path<'a> {
         }
     }
 
+    /// The branches from the root down.
+    fn iter(&self) -> impl Iterator<Item = &Step<'a>> {
+        let inline = self.inline.iter().take(self.len.min(INLINE_STEPS));
+        inline.flatten().chain(&self.deep)
+    }
+
     /// The fence of the child the deepest branch points at: the separators nearest above it on
     /// the path (no bounds for an empty path, whose child is the root).
     fn child_fence(&self) -> Result<Fence<'a>> {
-        let steps = self
-            .inline
-            .iter()
-            .take(self.len.min(INLINE_STEPS))
-            .flatten();
-        steps
-            .chain(&self.deep)
+        self.iter()
             .try_fold(Fence::default(), |fence, f| fence.child(&f.node, f.idx))
     }
 }
@@ -117,6 +117,13 @@ pub(crate) struct Cursor<'a> {
     /// The number of branches above the first leaf reached: every leaf must be as deep, so a
     /// leaf put in a branch's place (or the reverse) is an error when the cursor arrives at it.
     leaf_depth: Option<usize>,
+    /// Set after a seek that found its key: the root's fence, for the checks of the pages on the
+    /// path (and the leaf) against their fences, deferred until the cursor leaves the leaf.
+    unchecked: Option<Fence<'a>>,
+    /// The fence of the deepest branch on the path, once known: a step to a sibling leaf under
+    /// the same branch computes the sibling's fence from it and that branch's separators alone,
+    /// instead of from every branch on the path.
+    parent_fence: Option<Fence<'a>>,
 }
 
 /// Which way a seek descends at each branch.
@@ -140,21 +147,28 @@ impl<'a> Cursor<'a> {
             idx: 0,
             stepped: 0,
             leaf_depth: None,
+            unchecked: None,
+            parent_fence: None,
         }
     }
 
     /// Descends from `ptr`, whose keys lie in `fence`, to a leaf, choosing children by `edge`
-    /// and checking each page against its fence and the leaf's depth, and makes the leaf the
+    /// and checking each page against its fence (unless `fenced` is false: then the caller checks
+    /// the path later, with [`Cursor::check_path`]) and the leaf's depth, and makes the leaf the
     /// cursor's; the index in it is left for the caller to set.
+    #[inline]
     fn descend(
         &mut self,
         mut ptr: PagePtr,
         mut fence: Fence<'a>,
         edge: Edge<'_>,
+        fenced: bool,
     ) -> Result<Node<'a>> {
         loop {
             let n = node(self.src, ptr)?;
-            fence.check(&n)?;
+            if fenced {
+                fence.check(&n)?;
+            }
             if n.is_leaf() {
                 if *self.leaf_depth.get_or_insert(self.path.len) != self.path.len {
                     return Err(corrupted(n.pgno(), "leaves at different depths"));
@@ -168,7 +182,10 @@ impl<'a> Cursor<'a> {
                 Edge::Key(k) => n.child_index(k)?,
             };
             self.path.push(Step { node: n, idx })?;
-            fence = fence.child(&n, idx)?;
+            if fenced {
+                self.parent_fence = Some(fence);
+                fence = fence.child(&n, idx)?;
+            }
             ptr = n.child(idx)?;
         }
     }
@@ -176,8 +193,52 @@ impl<'a> Cursor<'a> {
     /// Descends from the child the deepest branch now points at, `child`, to a leaf reached by
     /// stepping, which must not be empty (only a root may be).
     fn descend_to_sibling(&mut self, child: PagePtr, edge: Edge<'_>) -> Result<Node<'a>> {
-        let fence = self.path.child_fence()?;
-        nonempty(self.descend(child, fence, edge)?)
+        let fence = match (self.parent_fence, self.path.top()) {
+            (Some(pf), Some(f)) => pf.child(&f.node, f.idx)?,
+            _ => self.path.child_fence()?,
+        };
+        nonempty(self.descend(child, fence, edge, true)?)
+    }
+
+    /// Runs the checks a seek deferred (see [`Cursor::seek_key`]): every page on the path, and
+    /// the leaf, against its fence. Before the cursor leaves the leaf it found its key in, whose
+    /// entries are right even if a page on the path was swapped with another of its tree (as
+    /// for [`super::get`]: keys are unique in a tree); stepping on from there needs the path.
+    #[cold]
+    #[inline(never)]
+    fn check_path(&mut self) -> Result<()> {
+        let Some(mut fence) = self.unchecked.take() else {
+            return Ok(());
+        };
+        for f in self.path.iter() {
+            fence.check(&f.node)?;
+            self.parent_fence = Some(fence);
+            fence = fence.child(&f.node, f.idx)?;
+        }
+        match self.leaf {
+            Some(leaf) => fence.check(&leaf),
+            None => Ok(()),
+        }
+    }
+
+    /// Descends to the leaf where `key` is or would be, without the fence checks, and returns
+    /// the leaf and the search's result in it. If the key is there, the checks are deferred
+    /// until the cursor leaves the leaf ([`Cursor::check_path`]); if not, they run now: the
+    /// position of an absent key is only right in the right leaf.
+    fn seek_key(
+        &mut self,
+        root: PagePtr,
+        count: Option<u64>,
+        key: &[u8],
+    ) -> Result<(Node<'a>, std::result::Result<usize, usize>)> {
+        let root_fence = Fence::root(count);
+        let leaf = self.descend(root, root_fence, Edge::Key(key), false)?;
+        let found = leaf.search(key)?;
+        self.unchecked = Some(root_fence);
+        if found.is_err() {
+            self.check_path()?;
+        }
+        Ok((leaf, found))
     }
 
     /// Forgets the position, before a seek.
@@ -186,6 +247,8 @@ impl<'a> Cursor<'a> {
         self.leaf = None;
         self.stepped = 0;
         self.leaf_depth = None;
+        self.unchecked = None;
+        self.parent_fence = None;
     }
 
     /// Page number of the leaf under the cursor (0 when it is past either end).
@@ -227,20 +290,18 @@ impl<'a> Cursor<'a> {
         if root.is_null() {
             return Ok(());
         }
-        let (edge, key) = match lower {
-            Bound::Unbounded => (Edge::First, None),
-            Bound::Included(k) => (Edge::Key(k), Some((k, true))),
-            Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
-        };
-        let leaf = self.descend(root, Fence::root(count), edge)?;
-        self.idx = match key {
-            None => 0,
-            Some((k, inclusive)) => match leaf.search(k)? {
-                Ok(i) if inclusive => i,
-                Ok(i) => i + 1,
-                Err(i) => i,
+        let (leaf, idx) = match lower {
+            Bound::Unbounded => (
+                self.descend(root, Fence::root(count), Edge::First, true)?,
+                0,
+            ),
+            Bound::Included(k) | Bound::Excluded(k) => match self.seek_key(root, count, k)? {
+                (leaf, Ok(i)) if matches!(lower, Bound::Included(_)) => (leaf, i),
+                (leaf, Ok(i)) => (leaf, i + 1),
+                (leaf, Err(i)) => (leaf, i),
             },
         };
+        self.idx = idx;
         if self.idx >= leaf.count() {
             self.step_forward_leaf()?;
         }
@@ -272,19 +333,16 @@ impl<'a> Cursor<'a> {
         if root.is_null() {
             return Ok(());
         }
-        let (edge, key) = match upper {
-            Bound::Unbounded => (Edge::Last, None),
-            Bound::Included(k) => (Edge::Key(k), Some((k, true))),
-            Bound::Excluded(k) => (Edge::Key(k), Some((k, false))),
-        };
-        let leaf = self.descend(root, Fence::root(count), edge)?;
-        // `below` = how many entries of this leaf satisfy the bound.
-        let below = match key {
-            None => leaf.count(),
-            Some((k, inclusive)) => match leaf.search(k)? {
-                Ok(i) if inclusive => i + 1,
-                Ok(i) => i,
-                Err(i) => i,
+        // `below` = how many entries of the leaf satisfy the bound.
+        let (below, _) = match upper {
+            Bound::Unbounded => {
+                let leaf = self.descend(root, Fence::root(count), Edge::Last, true)?;
+                (leaf.count(), leaf)
+            }
+            Bound::Included(k) | Bound::Excluded(k) => match self.seek_key(root, count, k)? {
+                (leaf, Ok(i)) if matches!(upper, Bound::Included(_)) => (i + 1, leaf),
+                (leaf, Ok(i)) => (i, leaf),
+                (leaf, Err(i)) => (i, leaf),
             },
         };
         match below.checked_sub(1) {
@@ -309,6 +367,29 @@ impl<'a> Cursor<'a> {
         self.current()
     }
 
+    /// Moves to the next entry of the current leaf and returns it; None, without moving, at the
+    /// leaf's last entry or past either end (then [`Cursor::next`] moves on).
+    #[inline(always)]
+    fn next_in_leaf(&mut self) -> Option<Result<RawEntry<'a>>> {
+        let leaf = self.leaf.as_ref()?;
+        let i = self.idx + 1;
+        if i >= leaf.count() {
+            return None;
+        }
+        self.idx = i;
+        Some(leaf.leaf_entry(i))
+    }
+
+    /// Moves to the previous entry of the current leaf and returns it; None, without moving, at
+    /// the leaf's first entry or past either end (then [`Cursor::prev`] moves on).
+    #[inline(always)]
+    fn prev_in_leaf(&mut self) -> Option<Result<RawEntry<'a>>> {
+        let leaf = self.leaf.as_ref()?;
+        let i = self.idx.checked_sub(1)?;
+        self.idx = i;
+        Some(leaf.leaf_entry(i))
+    }
+
     /// Moves to the previous entry and returns it (None before the start).
     #[inline]
     pub fn prev(&mut self) -> Result<Option<RawEntry<'a>>> {
@@ -327,6 +408,7 @@ impl<'a> Cursor<'a> {
     /// the cursor at the end of the tree.
     #[cold]
     fn step_forward_leaf(&mut self) -> Result<()> {
+        self.check_path()?;
         self.leaf = None;
         let child = loop {
             let Some(f) = self.path.top() else {
@@ -337,6 +419,7 @@ impl<'a> Cursor<'a> {
                 break f.node.child(f.idx)?;
             }
             self.path.pop();
+            self.parent_fence = None;
         };
         self.idx = 0;
         self.descend_to_sibling(child, Edge::First)?;
@@ -348,6 +431,7 @@ impl<'a> Cursor<'a> {
     /// empties the cursor at the start of the tree.
     #[cold]
     fn step_back_leaf(&mut self) -> Result<()> {
+        self.check_path()?;
         self.leaf = None;
         let child = loop {
             let Some(f) = self.path.top() else {
@@ -358,6 +442,7 @@ impl<'a> Cursor<'a> {
                 break f.node.child(f.idx)?;
             }
             self.path.pop();
+            self.parent_fence = None;
         };
         let leaf = self.descend_to_sibling(child, Edge::Last)?;
         self.idx = leaf.count() - 1;
@@ -365,7 +450,7 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Once the cursor is scanning, touches the leaf after the one it just reached (`dir` 1:
+    /// Once the cursor is scanning, prefetches the leaf after the one it just reached (`dir` 1:
     /// to the right, -1: to the left), so that its cache misses overlap with the steps through
     /// the current leaf instead of following them. A sibling under another parent, or one that
     /// cannot be read, is left alone: this is only a hint.
@@ -387,19 +472,9 @@ impl<'a> Cursor<'a> {
             .ok()
             .and_then(|p| self.src.page(p.pgno).ok())
         {
-            warm(page);
+            crate::store::prefetch(page);
         }
     }
-}
-
-/// Reads one byte of each 64-byte line of `page` (the result is unused), so that the CPU fetches
-/// the lines in parallel, ahead of the dependent loads of stepping through the page.
-fn warm(page: &[u8]) {
-    let sum = page
-        .iter()
-        .step_by(64)
-        .fold(0u8, |acc, &b| acc.wrapping_add(b));
-    std::hint::black_box(sum);
 }
 
 /// A leaf reached by stepping: it must not be empty (only a root may be).
@@ -541,10 +616,12 @@ impl<'a> RangeIter<'a> {
         }
     }
 
-    /// The next entry from the front, checked to follow the last one yielded (None once the
-    /// range is exhausted from the front or the ends meet).
-    #[inline]
-    fn step_front(&mut self) -> Result<Option<Entry<'a>>> {
+    /// The front cursor's next entry, at its first step or once it has left its leaf: checked
+    /// to follow the last key yielded (a page reached twice, or a page in the wrong place, shows
+    /// as a key that does not). Inside a leaf no check is needed: a leaf's keys increase, as
+    /// part of the contents its checksum covers.
+    #[inline(never)]
+    fn front_arrive(&mut self) -> Result<Option<RawEntry<'a>>> {
         let Some((k, v)) = self.advance_front()? else {
             return Ok(None);
         };
@@ -554,6 +631,37 @@ impl<'a> RangeIter<'a> {
         {
             return Err(out_of_order(self.front.as_ref()));
         }
+        Ok(Some((k, v)))
+    }
+
+    /// The back cursor's previous entry, at its first step or once it has left its leaf: checked
+    /// to precede the last key yielded (see [`RangeIter::front_arrive`]).
+    #[inline(never)]
+    fn back_arrive(&mut self) -> Result<Option<RawEntry<'a>>> {
+        let Some((k, v)) = self.advance_back()? else {
+            return Ok(None);
+        };
+        if self
+            .back_last
+            .is_some_and(|p| cmp_keys(k, p) != Ordering::Less)
+        {
+            return Err(out_of_order(self.back.as_ref()));
+        }
+        Ok(Some((k, v)))
+    }
+
+    /// The next entry from the front (None once the range is exhausted from the front or the
+    /// ends meet). A step inside the front cursor's leaf is an index increment, one entry
+    /// decode and the range's bound check.
+    #[inline]
+    fn step_front(&mut self) -> Result<Option<Entry<'a>>> {
+        let (k, v) = match self.front.as_mut().and_then(Cursor::next_in_leaf) {
+            Some(e) => e?,
+            None => match self.front_arrive()? {
+                Some(e) => e,
+                None => return Ok(None),
+            },
+        };
         let in_range = match self.back_last {
             Some(b) => cmp_keys(k, b) == Ordering::Less,
             None => below_upper(k, borrow(&self.upper)),
@@ -565,19 +673,17 @@ impl<'a> RangeIter<'a> {
         Ok(Some((k, value(self.src, v)?)))
     }
 
-    /// The next entry from the back, checked to precede the last one yielded (None once the
-    /// range is exhausted from the back or the ends meet).
+    /// The next entry from the back (None once the range is exhausted from the back or the ends
+    /// meet); see [`RangeIter::step_front`].
     #[inline]
     fn step_back(&mut self) -> Result<Option<Entry<'a>>> {
-        let Some((k, v)) = self.advance_back()? else {
-            return Ok(None);
+        let (k, v) = match self.back.as_mut().and_then(Cursor::prev_in_leaf) {
+            Some(e) => e?,
+            None => match self.back_arrive()? {
+                Some(e) => e,
+                None => return Ok(None),
+            },
         };
-        if self
-            .back_last
-            .is_some_and(|p| cmp_keys(k, p) != Ordering::Less)
-        {
-            return Err(out_of_order(self.back.as_ref()));
-        }
         let in_range = match self.front_last {
             Some(f) => cmp_keys(k, f) == Ordering::Greater,
             None => above_lower(k, borrow(&self.lower)),

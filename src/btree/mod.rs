@@ -15,7 +15,7 @@ pub(crate) mod sweep;
 
 use crate::error::{corrupted, Result};
 use crate::page::node::{LeafValue, Node};
-use crate::page::{overflow_pages, overflow_value, PagePtr, HEADER_LEN, SLOT_LEN};
+use crate::page::{cmp_keys, overflow_pages, overflow_value, PagePtr, HEADER_LEN, SLOT_LEN};
 pub(crate) use crate::store::PageSource;
 
 /// Deepest tree larchdb will descend. With at least two children per branch (usually over a
@@ -141,7 +141,9 @@ impl<'a> Fence<'a> {
             return Ok(());
         }
         let (lo, hi) = (n.key(first)?, n.key(n.count() - 1)?);
-        if self.lower.is_some_and(|l| lo < l) || self.upper.is_some_and(|u| hi >= u) {
+        let below = |l| cmp_keys(lo, l) == std::cmp::Ordering::Less;
+        let not_below = |u| cmp_keys(hi, u) != std::cmp::Ordering::Less;
+        if self.lower.is_some_and(below) || self.upper.is_some_and(not_below) {
             return Err(corrupted(
                 n.pgno(),
                 "keys outside the separators that lead to the page (a page moved or swapped?)",

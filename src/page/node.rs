@@ -163,7 +163,7 @@ impl<'a> Node<'a> {
 
     /// The byte offset of cell `i`, from its slot: checked to be a slot of this page (`i <
     /// count`) naming a byte of the cell area.
-    #[inline]
+    #[inline(always)]
     fn cell_offset(&self, i: usize) -> Result<usize> {
         let at = HEADER_LEN + i * SLOT_LEN;
         match self.data.get(at..at + 2) {
@@ -208,7 +208,7 @@ impl<'a> Node<'a> {
     }
 
     /// The key and value of leaf entry `i`: one slot read and one bounds check per field.
-    #[inline]
+    #[inline(always)]
     pub fn leaf_entry(&self, i: usize) -> Result<(&'a [u8], LeafValue<'a>)> {
         let cell = self.data.get(self.cell_offset(i)?..).unwrap_or(&[]);
         let [k0, k1, flags, _, v0, v1, v2, v3, rest @ ..] = cell else {
@@ -311,7 +311,7 @@ impl<'a> Node<'a> {
         // hints, which could only return the whole range, and their slot-array misses.
         if let Some(last) = self.count.checked_sub(1).filter(|&l| l >= from) {
             if self.hint(from) == h && self.hint(last) == h {
-                return self.search_cells(from, self.count, key);
+                return self.search_tied(from, self.count, key);
             }
         }
         let lo = self.hint_bound(from, h, false);
@@ -324,7 +324,60 @@ impl<'a> Node<'a> {
         } else {
             self.hint_bound(lo + 1, h, true)
         };
-        self.search_cells(lo, hi, key)
+        self.search_tied(lo, hi, key)
+    }
+
+    /// Search of `key` among the entries `lo..hi`, whose hints all tie with `key`'s (keys that
+    /// share their first four bytes, as keys made of a fixed prefix and a counter do): by
+    /// interpolation on the eight bytes after the common prefix of the range's end keys, which
+    /// finds a key of evenly spread suffixes (counters, random bytes) in a probe or two where a
+    /// binary search takes one per halving; a binary search of what is left after a few probes.
+    #[inline(never)]
+    fn search_tied(
+        &self,
+        mut lo: usize,
+        mut hi: usize,
+        key: &[u8],
+    ) -> Result<std::result::Result<usize, usize>> {
+        if hi - lo < INTERPOLATE_MIN {
+            return self.search_cells(lo, hi, key);
+        }
+        // The end keys, as two independent loads.
+        let (mut first, mut last) = (self.key(lo)?, self.key(hi - 1)?);
+        match cmp_keys(key, first) {
+            Ordering::Less => return Ok(Err(lo)),
+            Ordering::Equal => return Ok(Ok(lo)),
+            Ordering::Greater => {}
+        }
+        match cmp_keys(key, last) {
+            Ordering::Greater => return Ok(Err(hi)),
+            Ordering::Equal => return Ok(Ok(hi - 1)),
+            Ordering::Less => {}
+        }
+        // Invariant: key(lo) = first < key < last = key(hi - 1), so the answer is in lo + 1..hi.
+        // `p`: the length of a prefix `first` and `last` share (keys between them share it too).
+        let mut p = 0;
+        for _ in 0..INTERPOLATE_PROBES {
+            if hi - lo <= 2 {
+                return Ok(Err(lo + 1));
+            }
+            p += common_prefix(first.get(p..).unwrap_or(&[]), last.get(p..).unwrap_or(&[]));
+            let (a, b, x) = (word_at(first, p), word_at(last, p), word_at(key, p));
+            if b <= a || x < a || x > b {
+                break;
+            }
+            // The slot `key` would hold if the suffixes were evenly spread, strictly inside.
+            let span = (hi - lo - 2) as f64;
+            let step = ((x - a) as f64 / (b - a) as f64 * span) as usize;
+            let guess = lo + 1 + step.min(hi - lo - 3);
+            let k = self.key(guess)?;
+            match cmp_keys(k, key) {
+                Ordering::Equal => return Ok(Ok(guess)),
+                Ordering::Less => (lo, first) = (guess, k),
+                Ordering::Greater => (hi, last) = (guess + 1, k),
+            }
+        }
+        self.search_cells(lo + 1, hi - 1, key)
     }
 
     /// Binary search of `key` over the cells of entries `lo..hi`.
@@ -358,6 +411,45 @@ impl<'a> Node<'a> {
             Err(i) => i - 1,
         })
     }
+}
+
+/// Entries below which a tied search is a plain binary search.
+const INTERPOLATE_MIN: usize = 8;
+/// Interpolation probes before a tied search falls back to a binary search.
+const INTERPOLATE_PROBES: usize = 3;
+
+/// The length of the longest common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let mut at = 0;
+    for (x, y) in a8.zip(b8) {
+        let x = u64::from_be_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_be_bytes(y.try_into().unwrap_or_default());
+        if x != y {
+            return at + ((x ^ y).leading_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..n]
+        .iter()
+        .zip(&b[at..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The eight bytes of `key` from `at` (zero-padded past its end) as a big-endian word.
+#[inline]
+fn word_at(key: &[u8], at: usize) -> u64 {
+    if let Some(w) = key.get(at..).and_then(|t| t.first_chunk::<8>()) {
+        return u64::from_be_bytes(*w);
+    }
+    let mut w = [0u8; 8];
+    let tail = key.get(at..).unwrap_or(&[]);
+    let n = tail.len().min(8);
+    w[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(w)
 }
 
 /// Sets the bits `start..end` of `bits`; false if any of them was set already.
@@ -628,10 +720,21 @@ mod search_tests {
     /// a few hundred: the searches agree with a binary search of the sorted keys.
     #[test]
     fn searches_agree_with_a_scan() {
-        let shapes: [fn(u32) -> Vec<u8>; 3] = [
+        const PREFIX: &[u8] = b"tenant-0042/events/2026/";
+        let shapes: [fn(u32) -> Vec<u8>; 8] = [
             |i| (i * 3).to_be_bytes().to_vec(),
             |i| [&b"same"[..], &(i * 3).to_be_bytes()].concat(),
             |i| [&(i / 5).to_be_bytes()[..], &[(i % 5) as u8 * 2]].concat(),
+            // A long shared prefix and a counter: evenly spread, skewed, jittered.
+            |i| [PREFIX, &(u64::from(i) * 2).to_be_bytes()].concat(),
+            |i| [PREFIX, &u64::from(i).pow(4).to_be_bytes()].concat(),
+            |i| {
+                let jitter = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54;
+                [PREFIX, &(u64::from(i) * 2000 + jitter).to_be_bytes()].concat()
+            },
+            // Each key a prefix of the next, and keys past the eight bytes after the prefix.
+            |i| [PREFIX, &vec![b'a'; i as usize / 2], &[i as u8 % 2]].concat(),
+            |i| [PREFIX, &[0; 8], &(u64::from(i) * 2).to_be_bytes()].concat(),
         ];
         for shape in shapes {
             for n in (1..40).chain([63, 64, 65, 200, 333]) {

@@ -43,7 +43,7 @@ mod view;
 pub(crate) mod window;
 
 pub(crate) use verified::Verifier;
-pub(crate) use view::{Backing, Overlay, TxnView, View};
+pub(crate) use view::{prefetch, Backing, Overlay, TxnView, View};
 pub(crate) use window::Window;
 
 use crate::error::{Error, Result};
