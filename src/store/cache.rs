@@ -10,16 +10,18 @@
 //! [`CacheStats::private_runs`]).
 //!
 //! How it stays fast with several reader threads:
-//! - **Lookups** go to a table indexed directly by page number ([`super::slots`]): a hit is two
-//!   atomic loads and takes no lock, so readers on different cores write no shared line.
-//! - **Hits reach the policy in batches.** Each thread records its hits in its own stripe; every
-//!   `HIT_BATCH` hits it replays them into the policy if the policy's lock is free at that
-//!   moment. A hit that finds its stripe busy or full is not recorded: recency is a hint, and
-//!   dropping a few hits under contention is what keeps hits from serialising (Caffeine does the
-//!   same). Between two replays (a *generation*) a page records at most one hit, and only one
-//!   page in `HIT_SAMPLE` (a different sample each generation) records at all, so the pages every
-//!   lookup passes through (roots, branches) do not flood the policy. (Root and branch pages
-//!   mostly do not even reach the table: see the per-thread table in `view.rs`.)
+//! - **Lookups** go to a table indexed directly by page number ([`super::slots`]): a page hit is
+//!   one load of the page's slot (which points straight at the frame's bytes), takes no lock and
+//!   writes nothing shared, so readers on different cores do not slow each other down.
+//! - **Hits are counted by the reader** (a transaction counts its own, with plain loads and
+//!   stores, and adds them to the cache's counters when it leaves: [`PageCache::add_hits`]), and
+//!   **reach the policy as a sample, in batches.** One hit in `2^HIT_SAMPLE_BITS` (spread evenly
+//!   over the reader's hits: [`sampled`]) is recorded in the calling thread's stripe; every
+//!   `HIT_BATCH` recorded hits the thread replays them into the policy if the policy's lock is
+//!   free at that moment. A hit that finds its stripe busy or full is not recorded: recency is a
+//!   hint, and dropping a few hits under contention is what keeps hits from serialising
+//!   (Caffeine does the same). A page hit often is recorded often, so the pages every lookup
+//!   passes through (roots, branches) stay in ARC's frequent list.
 //! - **Misses evict in batches.** A miss reads the page outside every lock, inserts the frame
 //!   into the table at once, and queues it for the policy. The thread that queues the
 //!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
@@ -68,8 +70,8 @@ pub const MIN_FRAMES: usize = 4;
 const STRIPES: usize = 16;
 /// Hits a stripe collects before it tries to replay them into the policy.
 const HIT_BATCH: usize = 64;
-/// One page in this many records its hits in a given generation (see `PageCache::fresh_hit`).
-const HIT_SAMPLE: u64 = 4;
+/// One hit in `2^HIT_SAMPLE_BITS` is recorded for the policy (see [`sampled`]).
+const HIT_SAMPLE_BITS: u32 = 3;
 /// Hits a stripe holds at most; more are dropped until the policy takes them.
 const HIT_CAP: usize = 256;
 /// Largest number of pages missed before a replay (and so evictions made per policy lock
@@ -233,10 +235,6 @@ pub(crate) struct PageCache {
     /// cached or lent (once per miss; hits trust the frame).
     verify: Option<Verifier>,
     stripes: Box<[Stripe]>,
-    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
-    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
-    /// that would only move them to the front of T2 again.
-    generation: Padded<AtomicU64>,
     counters: Padded<Counters>,
     epochs: Padded<Mutex<Epochs>>,
     pool: Padded<Mutex<Vec<Frame>>>,
@@ -246,6 +244,15 @@ pub(crate) struct PageCache {
     run_pool: Padded<Mutex<(std::collections::VecDeque<Frame>, usize)>>,
     queued: Padded<Mutex<Queue>>,
     policy: Padded<Mutex<Policy>>,
+}
+
+/// Whether a reader's `nth` hit (counting from 0) is one of those recorded for the policy: one in
+/// `2^HIT_SAMPLE_BITS`, chosen by Fibonacci hashing of the count, so that the sample is spread
+/// evenly over any stride (a lookup that passes the same levels of the tree in the same order
+/// would otherwise always record the same level).
+#[inline]
+pub(crate) fn sampled(nth: u64) -> bool {
+    nth.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HIT_SAMPLE_BITS) == 0
 }
 
 /// The stripe of the calling thread.
@@ -296,9 +303,8 @@ impl PageCache {
             capacity_frames: frames,
             batch,
             max_run: (policy_pages / MAX_RUN_SHARE).max(1) as u64,
-            slots: Slots::default(),
+            slots: Slots::new(page_size),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
-            generation: Padded::default(),
             counters: Padded::default(),
             epochs: Padded::default(),
             pool: Padded::default(),
@@ -365,7 +371,7 @@ impl PageCache {
                 return Ok(None);
             }
             let r = with(e);
-            self.hit(pgno, self.fresh_hit(pgno, e));
+            self.hit(pgno);
             return Ok(Some(r));
         }
         self.lookup_miss(pgno, npages, with)
@@ -393,7 +399,7 @@ impl PageCache {
                 .fetch_add(npages as usize, Ordering::Relaxed);
             frame
         };
-        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
+        let entry = Entry::new(frame);
         let r = with(&entry);
         match self.slots.replace_if(pgno, std::ptr::null(), entry) {
             Ok(_) => {
@@ -423,6 +429,17 @@ impl PageCache {
             Some(frame) => Ok(frame),
             None => self.read_run(pgno, npages),
         }
+    }
+
+    /// Page `pgno`'s bytes if the cache holds them as a page: the hit path, one load of the
+    /// table, no lock, no shared write. The hit is not counted: the caller counts it (and adds
+    /// its count with [`PageCache::add_hits`]), and passes a sample of them to
+    /// [`PageCache::record_hit`]. The caller must have entered the cache ([`PageCache::enter`])
+    /// and not left since: then the bytes stay allocated, and unchanged, until it leaves.
+    #[inline]
+    pub fn page_entered(&self, pgno: u64) -> Option<*const [u8]> {
+        let page = self.slots.page(pgno);
+        (!page.is_null()).then(|| std::ptr::slice_from_raw_parts(page, self.page_size))
     }
 
     /// The `npages` pages from `pgno`, as a pointer to the bytes of a frame in the table, or
@@ -564,39 +581,31 @@ impl PageCache {
         Ok(())
     }
 
-    /// Whether a hit on `e` is the first of this generation (and so is to be recorded).
-    #[inline]
-    fn fresh_hit(&self, pgno: u64, e: &Entry) -> bool {
-        let generation = self.generation.load(Ordering::Relaxed);
-        // Only a sample of the pages (a different one each generation) records hits: the policy
-        // sees a page hit often enough to promote it after a few hits instead of one, and the
-        // replay costs a quarter (it was a tenth of a cached read's time).
-        if (pgno ^ generation) % HIT_SAMPLE != 0 {
-            return false;
+    /// Adds `hits` that a reader counted itself (hits through [`PageCache::page_entered`]) to
+    /// the cache's counters.
+    pub fn add_hits(&self, hits: u64) {
+        if hits > 0 {
+            self.stripes[stripe_index()]
+                .hits
+                .fetch_add(hits, Ordering::Relaxed);
         }
-        // Load first: hot pages are then only read, and their line stays shared between cores.
-        if e.recorded.load(Ordering::Relaxed) == generation {
-            return false;
-        }
-        e.recorded.store(generation, Ordering::Relaxed);
-        true
     }
 
-    /// Counts a hit that the caller served itself (a page it looked up earlier).
+    /// Records a hit on `pgno` that a reader counted itself, if it is its `nth` and that is one
+    /// of the sample (see [`sampled`]).
     #[inline]
-    pub fn count_hit(&self) {
-        self.stripes[stripe_index()]
-            .hits
-            .fetch_add(1, Ordering::Relaxed);
+    pub fn record_hit(&self, pgno: u64, nth: u64) {
+        if sampled(nth) {
+            self.record(&self.stripes[stripe_index()], pgno);
+        }
     }
 
-    /// Counts a hit and, if `record`, records it in the calling thread's stripe, replaying the
-    /// stripe into the policy once it holds a batch and the policy is free.
+    /// Counts a hit (through the table's entries: a run, or [`PageCache::get`]) and records it
+    /// if it is one of the sample.
     #[inline]
-    fn hit(&self, pgno: u64, record: bool) {
+    fn hit(&self, pgno: u64) {
         let stripe = &self.stripes[stripe_index()];
-        stripe.hits.fetch_add(1, Ordering::Relaxed);
-        if record {
+        if sampled(stripe.hits.fetch_add(1, Ordering::Relaxed)) {
             self.record(stripe, pgno);
         }
     }
@@ -613,14 +622,11 @@ impl PageCache {
         if pending.len() >= HIT_BATCH {
             if let Some(mut policy) = self.policy.try_lock() {
                 Self::replay_hits(&mut pending, &mut policy);
-                self.generation.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// Under the policy lock: replays a stripe's recorded hits. The caller then starts a new
-    /// generation. Every replay must: a page records hits only in the generations that sample it,
-    /// so a generation that never ended would leave some pages never recorded.
+    /// Under the policy lock: replays a stripe's recorded hits.
     fn replay_hits(pending: &mut Vec<u64>, policy: &mut Policy) {
         for k in pending.drain(..) {
             policy.arc.touch(k);
@@ -650,7 +656,6 @@ impl PageCache {
                 Self::replay_hits(&mut pending, policy);
             }
         }
-        self.generation.fetch_add(1, Ordering::Relaxed);
         {
             let mut q = self.queued.lock();
             std::mem::swap(&mut q.misses, &mut policy.replaying);
