@@ -38,7 +38,9 @@
 //! left, so no slice handed out can dangle. A transaction leaves when it ends, or when
 //! `ReadTxn::release_pages(&mut self)` proves it holds no slice. Freed page frames go back to a
 //! pool for the next misses (up to the capacity plus the most pages ever retired at once), so
-//! memory is allocated once and reused, whatever thread reads. Run frames live in anonymous
+//! memory is allocated once and reused, whatever thread reads. A cache of 16 MiB or more takes
+//! its page frames from slabs of transparent huge pages ([`super::frame`]), so that hits over a
+//! large cache do not miss the TLB at every page. Run frames live in anonymous
 //! mappings of their own ([`super::frame`]: the heap would keep what they free); freed ones are
 //! kept for runs of the same length, up to a sixteenth of the capacity, the oldest unmapped
 //! first.
@@ -84,6 +86,7 @@ const RUN_POOL_SHARE: u64 = 16;
 const MAX_RUN_SHARE: usize = 4;
 
 pub(crate) use super::frame::Frame;
+use super::frame::{Slabs, MIN_SLAB_CAPACITY};
 
 /// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
 /// [`crate::Database::cache_stats`].
@@ -231,6 +234,9 @@ pub(crate) struct PageCache {
     /// The largest run of pages cached (larger ones are read privately).
     max_run: u64,
     slots: Slots,
+    /// Where page frames come from if the cache is large enough for slabs of huge pages
+    /// ([`super::frame`]); else from the heap.
+    slabs: Option<Arc<Slabs>>,
     /// With verification on: the check every page or run read from the file passes before it is
     /// cached or lent (once per miss; hits trust the frame).
     verify: Option<Verifier>,
@@ -304,6 +310,9 @@ impl PageCache {
             batch,
             max_run: (policy_pages / MAX_RUN_SHARE).max(1) as u64,
             slots: Slots::new(page_size),
+            slabs: (capacity_bytes >= MIN_SLAB_CAPACITY)
+                .then(|| Slabs::new(page_size))
+                .flatten(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
             counters: Padded::default(),
             epochs: Padded::default(),
@@ -501,10 +510,14 @@ impl PageCache {
         }
     }
 
-    /// A new, zeroed page frame.
+    /// A new page frame (its bytes unspecified: the caller fills them): from the slabs if the
+    /// cache has them (and one can be mapped), else from the heap.
     fn new_frame(&self) -> Frame {
         self.counters.allocated.fetch_add(1, Ordering::Relaxed);
-        super::frame::page(self.page_size)
+        self.slabs
+            .as_ref()
+            .and_then(|s| s.page().ok())
+            .unwrap_or_else(|| super::frame::page(self.page_size))
     }
 
     /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.

@@ -16,8 +16,8 @@
 //! cached backend, where a short read is an error.
 //!
 //! `unsafe` is allowed only where it is needed (`unsafe_code` is denied crate-wide): on the
-//! file's system calls and mapping below, and in `view.rs`, `window.rs`, `slots.rs`, `cache.rs`
-//! and `cache_writes.rs`.
+//! file's system calls and mapping below, and in `view.rs`, `window.rs`, `slots.rs`, `frame.rs`,
+//! `cache.rs` and `cache_writes.rs`.
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;
