@@ -16,7 +16,10 @@
 //! - **Hits are counted by the reader** (a transaction counts its own, with plain loads and
 //!   stores, and adds them to the cache's counters when it leaves: [`PageCache::add_hits`]), and
 //!   **reach the policy as a sample, in batches.** One hit in `2^HIT_SAMPLE_BITS` (spread evenly
-//!   over the reader's hits: [`sampled`]) is recorded in the calling thread's stripe; every
+//!   over the reader's hits: [`sampled`]; one in `2^ROOMY_SAMPLE_BITS` while the policy holds
+//!   less than three quarters of its capacity, when it has nothing to choose between and a
+//!   recorded hit is mostly a cache miss in its lists) is recorded in the calling thread's
+//!   stripe; every
 //!   `HIT_BATCH` recorded hits the thread replays them into the policy if the policy's lock is
 //!   free at that moment. A hit that finds its stripe busy or full is not recorded: recency is a
 //!   hint, and dropping a few hits under contention is what keeps hits from serialising
@@ -63,7 +66,7 @@ use parking_lot::Mutex;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Fewest frames a cache may have.
@@ -72,8 +75,11 @@ pub const MIN_FRAMES: usize = 4;
 const STRIPES: usize = 16;
 /// Hits a stripe collects before it tries to replay them into the policy.
 const HIT_BATCH: usize = 64;
-/// One hit in `2^HIT_SAMPLE_BITS` is recorded for the policy (see [`sampled`]).
+/// One hit in `2^HIT_SAMPLE_BITS` is recorded for the policy (see [`sampled`])...
 const HIT_SAMPLE_BITS: u32 = 3;
+/// ...or one in `2^ROOMY_SAMPLE_BITS` while the policy's pages are under three quarters of its
+/// capacity (`PageCache::full` is false).
+const ROOMY_SAMPLE_BITS: u32 = 6;
 /// Hits a stripe holds at most; more are dropped until the policy takes them.
 const HIT_CAP: usize = 256;
 /// Largest number of pages missed before a replay (and so evictions made per policy lock
@@ -241,6 +247,10 @@ pub(crate) struct PageCache {
     /// cached or lent (once per miss; hits trust the frame).
     verify: Option<Verifier>,
     stripes: Box<[Stripe]>,
+    /// Whether the policy's pages were at least three quarters of its capacity at the last
+    /// replay: hits are then sampled more densely (see [`ROOMY_SAMPLE_BITS`]). Written only when
+    /// it changes, so readers keep its line shared.
+    full: Padded<AtomicBool>,
     counters: Padded<Counters>,
     epochs: Padded<Mutex<Epochs>>,
     pool: Padded<Mutex<Vec<Frame>>>,
@@ -253,12 +263,12 @@ pub(crate) struct PageCache {
 }
 
 /// Whether a reader's `nth` hit (counting from 0) is one of those recorded for the policy: one in
-/// `2^HIT_SAMPLE_BITS`, chosen by Fibonacci hashing of the count, so that the sample is spread
-/// evenly over any stride (a lookup that passes the same levels of the tree in the same order
-/// would otherwise always record the same level).
+/// `2^bits`, chosen by Fibonacci hashing of the count, so that the sample is spread evenly over
+/// any stride (a lookup that passes the same levels of the tree in the same order would otherwise
+/// always record the same level).
 #[inline]
-pub(crate) fn sampled(nth: u64) -> bool {
-    nth.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HIT_SAMPLE_BITS) == 0
+pub(crate) fn sampled(nth: u64, bits: u32) -> bool {
+    nth.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits) == 0
 }
 
 /// The stripe of the calling thread.
@@ -314,6 +324,7 @@ impl PageCache {
                 .then(|| Slabs::new(page_size))
                 .flatten(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            full: Padded::default(),
             counters: Padded::default(),
             epochs: Padded::default(),
             pool: Padded::default(),
@@ -604,11 +615,21 @@ impl PageCache {
         }
     }
 
+    /// The sampling rate of hits now: one in `2^sample_bits()` is recorded.
+    #[inline]
+    fn sample_bits(&self) -> u32 {
+        if self.full.load(Ordering::Relaxed) {
+            HIT_SAMPLE_BITS
+        } else {
+            ROOMY_SAMPLE_BITS
+        }
+    }
+
     /// Records a hit on `pgno` that a reader counted itself, if it is its `nth` and that is one
     /// of the sample (see [`sampled`]).
     #[inline]
     pub fn record_hit(&self, pgno: u64, nth: u64) {
-        if sampled(nth) {
+        if sampled(nth, self.sample_bits()) {
             self.record(&self.stripes[stripe_index()], pgno);
         }
     }
@@ -618,7 +639,10 @@ impl PageCache {
     #[inline]
     fn hit(&self, pgno: u64) {
         let stripe = &self.stripes[stripe_index()];
-        if sampled(stripe.hits.fetch_add(1, Ordering::Relaxed)) {
+        if sampled(
+            stripe.hits.fetch_add(1, Ordering::Relaxed),
+            self.sample_bits(),
+        ) {
             self.record(stripe, pgno);
         }
     }
@@ -691,6 +715,10 @@ impl PageCache {
                 }
                 self.drop_evicted(policy);
             }
+        }
+        let full = policy.pages >= policy.arc.capacity() / 4 * 3;
+        if self.full.load(Ordering::Relaxed) != full {
+            self.full.store(full, Ordering::Relaxed);
         }
     }
 
