@@ -19,12 +19,11 @@
 //!   over the reader's hits: [`sampled`]; one in `2^ROOMY_SAMPLE_BITS` while the policy holds
 //!   less than three quarters of its capacity, when it has nothing to choose between and a
 //!   recorded hit is mostly a cache miss in its lists) is recorded in the calling thread's
-//!   stripe; every
-//!   `HIT_BATCH` recorded hits the thread replays them into the policy if the policy's lock is
-//!   free at that moment. A hit that finds its stripe busy or full is not recorded: recency is a
-//!   hint, and dropping a few hits under contention is what keeps hits from serialising
-//!   (Caffeine does the same). A page hit often is recorded often, so the pages every lookup
-//!   passes through (roots, branches) stay in ARC's frequent list.
+//!   stripe; every `HIT_BATCH` recorded hits the thread replays them into the policy if the
+//!   policy's lock is free at that moment. A hit that finds its stripe busy or full is not
+//!   recorded: recency is a hint, and dropping a few hits under contention is what keeps hits
+//!   from serialising (Caffeine does the same). A page hit often is recorded often, so the pages
+//!   every lookup passes through (roots, branches) stay in ARC's frequent list.
 //! - **Misses evict in batches.** A miss reads the page outside every lock, inserts the frame
 //!   into the table at once, and queues it for the policy. The thread that queues the
 //!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
@@ -267,7 +266,7 @@ pub(crate) struct PageCache {
 /// any stride (a lookup that passes the same levels of the tree in the same order would otherwise
 /// always record the same level).
 #[inline]
-pub(crate) fn sampled(nth: u64, bits: u32) -> bool {
+fn sampled(nth: u64, bits: u32) -> bool {
     nth.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits) == 0
 }
 
