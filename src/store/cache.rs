@@ -38,14 +38,19 @@
 //! reference count touched. A frame removed from the table (evicted, or replaced by a commit) is
 //! retired, and freed only once every transaction that entered before it left the table has
 //! left, so no slice handed out can dangle. A transaction leaves when it ends, or when
-//! `ReadTxn::release_pages(&mut self)` proves it holds no slice. Freed page frames go back to a
-//! pool for the next misses (up to the capacity plus the most pages ever retired at once), so
-//! memory is allocated once and reused, whatever thread reads. A cache of 16 MiB or more takes
-//! its page frames from slabs of transparent huge pages ([`super::frame`]), so that hits over a
-//! large cache do not miss the TLB at every page. Run frames live in anonymous
-//! mappings of their own ([`super::frame`]: the heap would keep what they free); freed ones are
-//! kept for runs of the same length, up to a sixteenth of the capacity, the oldest unmapped
-//! first.
+//! `ReadTxn::release_pages(&mut self)` proves it holds no slice. While the retired frames hold
+//! `retired_limit` pages or more (a quarter of the capacity, at least 16 MiB: a reader stopped
+//! inside a transaction, say descheduled on a busy machine, while others evict), a miss reads
+//! its page into memory of the reading transaction instead of the cache, so that memory stays
+//! within the capacity, that limit, and what each transaction reads meanwhile.
+//!
+//! Freed page frames go back to a pool for the next misses (up to the capacity plus the most
+//! pages ever retired at once), so memory is allocated once and reused, whatever thread reads. A
+//! cache of 16 MiB or more takes its page frames from slabs of transparent huge pages
+//! ([`super::frame`]), so that hits over a large cache do not miss the TLB at every page. Run
+//! frames live in anonymous mappings of their own ([`super::frame`]: the heap would keep what
+//! they free); freed ones are kept for runs of the same length, up to a sixteenth of the
+//! capacity, the oldest unmapped first.
 //!
 //! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
 //! commit replaces the cached frames at every page number it wrote before it publishes the new
@@ -84,6 +89,11 @@ const HIT_CAP: usize = 256;
 /// Largest number of pages missed before a replay (and so evictions made per policy lock
 /// acquisition).
 const MAX_MISS_BATCH: usize = 64;
+/// Misses are not cached while the frames retired hold more pages than the capacity divided by
+/// this...
+const RETIRED_SHARE: usize = 4;
+/// ...or than this many bytes, if more.
+const MIN_RETIRED_BYTES: usize = 16 << 20;
 /// Run frames kept for reuse hold at most the capacity divided by this.
 const RUN_POOL_SHARE: u64 = 16;
 /// A large value is cached if its run of pages is at most the policy's capacity divided by this;
@@ -223,6 +233,8 @@ struct Counters {
     retired_peak: AtomicUsize,
     /// Pages of the frames in the table.
     resident: AtomicUsize,
+    /// Pages of the frames retired now (what `Epochs` holds; stored under its lock).
+    retired: AtomicUsize,
     misses: AtomicU64,
     run_reads: AtomicU64,
     private_runs: AtomicU64,
@@ -238,6 +250,9 @@ pub(crate) struct PageCache {
     batch: usize,
     /// The largest run of pages cached (larger ones are read privately).
     max_run: u64,
+    /// While the retired frames hold at least this many pages, misses are not cached (they are
+    /// read privately): see the module documentation.
+    retired_limit: usize,
     slots: Slots,
     /// Where page frames come from if the cache is large enough for slabs of huge pages
     /// ([`super::frame`]); else from the heap.
@@ -318,6 +333,7 @@ impl PageCache {
             capacity_frames: frames,
             batch,
             max_run: (policy_pages / MAX_RUN_SHARE).max(1) as u64,
+            retired_limit: (frames / RETIRED_SHARE).max(MIN_RETIRED_BYTES / page_size),
             slots: Slots::new(page_size),
             slabs: (capacity_bytes >= MIN_SLAB_CAPACITY)
                 .then(|| Slabs::new(page_size))
@@ -352,6 +368,9 @@ impl PageCache {
         let mut e = self.epochs.lock();
         e.leave(epoch);
         e.collect(self.page_size, |entry| self.recycle(entry.frame));
+        self.counters
+            .retired
+            .store(e.retired_pages(), Ordering::Relaxed);
     }
 
     /// Retires entries just removed from the table, and frees what no reader can hold any more.
@@ -369,12 +388,16 @@ impl PageCache {
             .retired_peak
             .fetch_max(e.retired_pages(), Ordering::Relaxed);
         e.collect(self.page_size, |entry| self.recycle(entry.frame));
+        self.counters
+            .retired
+            .store(e.retired_pages(), Ordering::Relaxed);
     }
 
     /// The `npages` pages from `pgno` (a page, or a large value's run) from the cache, or read
     /// from the file into it; `with` gets the frame while it is certainly in the table. `None`
     /// if they are not to be cached: a run over the size limit, a page number beyond the table,
-    /// or a frame of another length cached at `pgno` (which a correct tree never asks for).
+    /// a frame of another length cached at `pgno` (which a correct tree never asks for), or a
+    /// miss while the retired frames hold `retired_limit` pages or more.
     ///
     /// The caller has entered the cache ([`PageCache::enter`]) and not left since.
     #[inline]
@@ -405,7 +428,10 @@ impl PageCache {
         npages: u64,
         with: impl Fn(&Entry) -> R,
     ) -> Result<Option<R>> {
-        if npages > self.max_run || !Slots::covers(pgno) {
+        if npages > self.max_run
+            || !Slots::covers(pgno)
+            || self.counters.retired.load(Ordering::Relaxed) >= self.retired_limit
+        {
             return Ok(None);
         }
         let frame = if npages == 1 {
@@ -569,8 +595,18 @@ impl PageCache {
     }
 
     /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
-    /// of their own, outside the cache: for a value too large to cache.
+    /// of their own, outside the cache: for a value too large to cache, or a page the cache
+    /// does not take now (see [`PageCache::lookup`]).
     pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Frame> {
+        if npages == 1 {
+            // On the heap, outside the cache's counts of its frames: the caller keeps it.
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            let mut frame = super::frame::page(self.page_size);
+            let buf = Arc::get_mut(&mut frame).expect("a new frame is not shared");
+            self.read_into(buf, pgno)?;
+            self.verified(pgno, buf)?;
+            return Ok(frame);
+        }
         self.counters.run_reads.fetch_add(1, Ordering::Relaxed);
         self.counters.private_runs.fetch_add(1, Ordering::Relaxed);
         self.counters.misses.fetch_add(1, Ordering::Relaxed);

@@ -309,3 +309,34 @@ fn page_slots_of_a_slab_cache_stay_coherent_while_threads_evict() {
     assert!(s.resident_frames <= s.capacity_frames, "{s:?}");
     assert_eq!(s.retired_frames, 0, "{s:?}");
 }
+
+#[test]
+fn misses_are_read_privately_while_too_many_frames_wait_for_a_reader() {
+    const PAGES: u64 = 5_000;
+    let cache = PageCache::new(file(PAGES), PS, 16 * PS, None).unwrap();
+    let limit = cache.retired_limit;
+    assert!(limit < PAGES as usize);
+    // A reader stays inside the cache while every page is read: each frame evicted waits for it,
+    // until the retired frames reach the limit; later misses are read privately, not cached.
+    let held = cache.enter();
+    for p in 0..PAGES {
+        check(&cache.get(p, 1).unwrap(), p);
+    }
+    let s = cache.stats();
+    assert_eq!(s.misses, PAGES, "{s:?}");
+    assert!(s.retired_frames >= limit, "{s:?}");
+    assert!(
+        s.retired_frames <= limit + cache.batch,
+        "memory stays bounded: {s:?}"
+    );
+    assert!(s.resident_frames <= s.capacity_frames, "{s:?}");
+    assert!(
+        cache.slots.get(PAGES - 1).is_null(),
+        "the last misses were not cached"
+    );
+    cache.leave(held);
+    assert_eq!(cache.stats().retired_frames, 0);
+    // Once the reader left, misses are cached again.
+    check(&cache.get(PAGES - 1, 1).unwrap(), PAGES - 1);
+    assert!(!cache.slots.get(PAGES - 1).is_null());
+}
