@@ -10,16 +10,20 @@
 //! [`CacheStats::private_runs`]).
 //!
 //! How it stays fast with several reader threads:
-//! - **Lookups** go to a table indexed directly by page number ([`super::slots`]): a hit is two
-//!   atomic loads and takes no lock, so readers on different cores write no shared line.
-//! - **Hits reach the policy in batches.** Each thread records its hits in its own stripe; every
-//!   `HIT_BATCH` hits it replays them into the policy if the policy's lock is free at that
-//!   moment. A hit that finds its stripe busy or full is not recorded: recency is a hint, and
-//!   dropping a few hits under contention is what keeps hits from serialising (Caffeine does the
-//!   same). Between two replays (a *generation*) a page records at most one hit, and only one
-//!   page in `HIT_SAMPLE` (a different sample each generation) records at all, so the pages every
-//!   lookup passes through (roots, branches) do not flood the policy. (Root and branch pages
-//!   mostly do not even reach the table: see the per-thread table in `view.rs`.)
+//! - **Lookups** go to a table indexed directly by page number ([`super::slots`]): a page hit is
+//!   one load of the page's slot (which points straight at the frame's bytes), takes no lock and
+//!   writes nothing shared, so readers on different cores do not slow each other down.
+//! - **Hits are counted by the reader** (a transaction counts its own, with plain loads and
+//!   stores, and adds them to the cache's counters when it leaves: [`PageCache::add_hits`]), and
+//!   **reach the policy as a sample, in batches.** One hit in `2^HIT_SAMPLE_BITS` (spread evenly
+//!   over the reader's hits: [`sampled`]; one in `2^ROOMY_SAMPLE_BITS` while the policy holds
+//!   less than three quarters of its capacity, when it has nothing to choose between and a
+//!   recorded hit is mostly a cache miss in its lists) is recorded in the calling thread's
+//!   stripe; every `HIT_BATCH` recorded hits the thread replays them into the policy if the
+//!   policy's lock is free at that moment. A hit that finds its stripe busy or full is not
+//!   recorded: recency is a hint, and dropping a few hits under contention is what keeps hits
+//!   from serialising (Caffeine does the same). A page hit often is recorded often, so the pages
+//!   every lookup passes through (roots, branches) stay in ARC's frequent list.
 //! - **Misses evict in batches.** A miss reads the page outside every lock, inserts the frame
 //!   into the table at once, and queues it for the policy. The thread that queues the
 //!   `batch`-th page takes the policy lock once, replays the queued hits and misses, and removes
@@ -34,12 +38,19 @@
 //! reference count touched. A frame removed from the table (evicted, or replaced by a commit) is
 //! retired, and freed only once every transaction that entered before it left the table has
 //! left, so no slice handed out can dangle. A transaction leaves when it ends, or when
-//! `ReadTxn::release_pages(&mut self)` proves it holds no slice. Freed page frames go back to a
-//! pool for the next misses (up to the capacity plus the most pages ever retired at once), so
-//! memory is allocated once and reused, whatever thread reads. Run frames live in anonymous
-//! mappings of their own ([`super::frame`]: the heap would keep what they free); freed ones are
-//! kept for runs of the same length, up to a sixteenth of the capacity, the oldest unmapped
-//! first.
+//! `ReadTxn::release_pages(&mut self)` proves it holds no slice. While the retired frames hold
+//! `retired_limit` pages or more (a quarter of the capacity, at least 16 MiB: a reader stopped
+//! inside a transaction, say descheduled on a busy machine, while others evict), a miss reads
+//! its page into memory of the reading transaction instead of the cache, so that memory stays
+//! within the capacity, that limit, and what each transaction reads meanwhile.
+//!
+//! Freed page frames go back to a pool for the next misses (up to the capacity plus the most
+//! pages ever retired at once), so memory is allocated once and reused, whatever thread reads. A
+//! cache of 16 MiB or more takes its page frames from slabs of transparent huge pages
+//! ([`super::frame`]), so that hits over a large cache do not miss the TLB at every page. Run
+//! frames live in anonymous mappings of their own ([`super::frame`]: the heap would keep what
+//! they free); freed ones are kept for runs of the same length, up to a sixteenth of the
+//! capacity, the oldest unmapped first.
 //!
 //! Coherence: pages are only written by commits, into pages no live snapshot can reach, and a
 //! commit replaces the cached frames at every page number it wrote before it publishes the new
@@ -57,7 +68,7 @@ use crate::error::{corrupted, Error, Result};
 use crate::store::hasher::PgnoMap;
 use parking_lot::Mutex;
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Fewest frames a cache may have.
@@ -66,13 +77,21 @@ pub const MIN_FRAMES: usize = 4;
 const STRIPES: usize = 16;
 /// Hits a stripe collects before it tries to replay them into the policy.
 const HIT_BATCH: usize = 64;
-/// One page in this many records its hits in a given generation (see `PageCache::fresh_hit`).
-const HIT_SAMPLE: u64 = 4;
+/// One hit in `2^HIT_SAMPLE_BITS` is recorded for the policy (see [`sampled`])...
+const HIT_SAMPLE_BITS: u32 = 3;
+/// ...or one in `2^ROOMY_SAMPLE_BITS` while the policy's pages are under three quarters of its
+/// capacity (`PageCache::full` is false).
+const ROOMY_SAMPLE_BITS: u32 = 6;
 /// Hits a stripe holds at most; more are dropped until the policy takes them.
 const HIT_CAP: usize = 256;
 /// Largest number of pages missed before a replay (and so evictions made per policy lock
 /// acquisition).
 const MAX_MISS_BATCH: usize = 64;
+/// Misses are not cached while the frames retired hold more pages than the capacity divided by
+/// this...
+const RETIRED_SHARE: usize = 4;
+/// ...or than this many bytes, if more.
+const MIN_RETIRED_BYTES: usize = 16 << 20;
 /// Run frames kept for reuse hold at most the capacity divided by this.
 const RUN_POOL_SHARE: u64 = 16;
 /// A large value is cached if its run of pages is at most the policy's capacity divided by this;
@@ -80,6 +99,7 @@ const RUN_POOL_SHARE: u64 = 16;
 const MAX_RUN_SHARE: usize = 4;
 
 pub(crate) use super::frame::Frame;
+use super::frame::{Slabs, MIN_SLAB_CAPACITY};
 
 /// Counters and policy state of a page cache, as reported by [`crate::Database::stats`] and
 /// [`crate::Database::cache_stats`].
@@ -211,6 +231,8 @@ struct Counters {
     retired_peak: AtomicUsize,
     /// Pages of the frames in the table.
     resident: AtomicUsize,
+    /// Pages of the frames retired now (what `Epochs` holds; stored under its lock).
+    retired: AtomicUsize,
     misses: AtomicU64,
     run_reads: AtomicU64,
     private_runs: AtomicU64,
@@ -226,15 +248,21 @@ pub(crate) struct PageCache {
     batch: usize,
     /// The largest run of pages cached (larger ones are read privately).
     max_run: u64,
+    /// While the retired frames hold at least this many pages, misses are not cached (they are
+    /// read privately): see the module documentation.
+    retired_limit: usize,
     slots: Slots,
+    /// Where page frames come from if the cache is large enough for slabs of huge pages
+    /// ([`super::frame`]); else from the heap.
+    slabs: Option<Arc<Slabs>>,
     /// With verification on: the check every page or run read from the file passes before it is
     /// cached or lent (once per miss; hits trust the frame).
     verify: Option<Verifier>,
     stripes: Box<[Stripe]>,
-    /// Advances whenever recorded hits are replayed into the policy: a page's hit is recorded
-    /// once per generation, so hot pages (roots, branches) do not flood the policy with hits
-    /// that would only move them to the front of T2 again.
-    generation: Padded<AtomicU64>,
+    /// Whether the policy's pages were at least three quarters of its capacity at the last
+    /// replay: hits are then sampled more densely (see [`ROOMY_SAMPLE_BITS`]). Written only when
+    /// it changes, so readers keep its line shared.
+    full: Padded<AtomicBool>,
     counters: Padded<Counters>,
     epochs: Padded<Mutex<Epochs>>,
     pool: Padded<Mutex<Vec<Frame>>>,
@@ -244,6 +272,15 @@ pub(crate) struct PageCache {
     run_pool: Padded<Mutex<(std::collections::VecDeque<Frame>, usize)>>,
     queued: Padded<Mutex<Queue>>,
     policy: Padded<Mutex<Policy>>,
+}
+
+/// Whether a reader's `nth` hit (counting from 0) is one of those recorded for the policy: one in
+/// `2^bits`, chosen by Fibonacci hashing of the count, so that the sample is spread evenly over
+/// any stride (a lookup that passes the same levels of the tree in the same order would otherwise
+/// always record the same level).
+#[inline]
+fn sampled(nth: u64, bits: u32) -> bool {
+    nth.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits) == 0
 }
 
 /// The stripe of the calling thread.
@@ -294,9 +331,13 @@ impl PageCache {
             capacity_frames: frames,
             batch,
             max_run: (policy_pages / MAX_RUN_SHARE).max(1) as u64,
-            slots: Slots::default(),
+            retired_limit: (frames / RETIRED_SHARE).max(MIN_RETIRED_BYTES / page_size),
+            slots: Slots::new(page_size),
+            slabs: (capacity_bytes >= MIN_SLAB_CAPACITY)
+                .then(|| Slabs::new(page_size))
+                .flatten(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
-            generation: Padded::default(),
+            full: Padded::default(),
             counters: Padded::default(),
             epochs: Padded::default(),
             pool: Padded::default(),
@@ -325,6 +366,9 @@ impl PageCache {
         let mut e = self.epochs.lock();
         e.leave(epoch);
         e.collect(self.page_size, |entry| self.recycle(entry.frame));
+        self.counters
+            .retired
+            .store(e.retired_pages(), Ordering::Relaxed);
     }
 
     /// Retires entries just removed from the table, and frees what no reader can hold any more.
@@ -342,12 +386,16 @@ impl PageCache {
             .retired_peak
             .fetch_max(e.retired_pages(), Ordering::Relaxed);
         e.collect(self.page_size, |entry| self.recycle(entry.frame));
+        self.counters
+            .retired
+            .store(e.retired_pages(), Ordering::Relaxed);
     }
 
     /// The `npages` pages from `pgno` (a page, or a large value's run) from the cache, or read
     /// from the file into it; `with` gets the frame while it is certainly in the table. `None`
     /// if they are not to be cached: a run over the size limit, a page number beyond the table,
-    /// or a frame of another length cached at `pgno` (which a correct tree never asks for).
+    /// a frame of another length cached at `pgno` (which a correct tree never asks for), or a
+    /// miss while the retired frames hold `retired_limit` pages or more.
     ///
     /// The caller has entered the cache ([`PageCache::enter`]) and not left since.
     #[inline]
@@ -363,7 +411,7 @@ impl PageCache {
                 return Ok(None);
             }
             let r = with(e);
-            self.hit(pgno, self.fresh_hit(pgno, e));
+            self.hit(pgno);
             return Ok(Some(r));
         }
         self.lookup_miss(pgno, npages, with)
@@ -378,7 +426,10 @@ impl PageCache {
         npages: u64,
         with: impl Fn(&Entry) -> R,
     ) -> Result<Option<R>> {
-        if npages > self.max_run || !Slots::covers(pgno) {
+        if npages > self.max_run
+            || !Slots::covers(pgno)
+            || self.counters.retired.load(Ordering::Relaxed) >= self.retired_limit
+        {
             return Ok(None);
         }
         let frame = if npages == 1 {
@@ -391,7 +442,7 @@ impl PageCache {
                 .fetch_add(npages as usize, Ordering::Relaxed);
             frame
         };
-        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
+        let entry = Entry::new(frame);
         let r = with(&entry);
         match self.slots.replace_if(pgno, std::ptr::null(), entry) {
             Ok(_) => {
@@ -421,6 +472,17 @@ impl PageCache {
             Some(frame) => Ok(frame),
             None => self.read_run(pgno, npages),
         }
+    }
+
+    /// Page `pgno`'s bytes if the cache holds them as a page: the hit path, one load of the
+    /// table, no lock, no shared write. The hit is not counted: the caller counts it (and adds
+    /// its count with [`PageCache::add_hits`]), and passes a sample of them to
+    /// [`PageCache::record_hit`]. The caller must have entered the cache ([`PageCache::enter`])
+    /// and not left since: then the bytes stay allocated, and unchanged, until it leaves.
+    #[inline]
+    pub fn page_entered(&self, pgno: u64) -> Option<*const [u8]> {
+        let page = self.slots.page(pgno);
+        (!page.is_null()).then(|| std::ptr::slice_from_raw_parts(page, self.page_size))
     }
 
     /// The `npages` pages from `pgno`, as a pointer to the bytes of a frame in the table, or
@@ -482,10 +544,14 @@ impl PageCache {
         }
     }
 
-    /// A new, zeroed page frame.
+    /// A new page frame (its bytes unspecified: the caller fills them): from the slabs if the
+    /// cache has them (and one can be mapped), else from the heap.
     fn new_frame(&self) -> Frame {
         self.counters.allocated.fetch_add(1, Ordering::Relaxed);
-        super::frame::page(self.page_size)
+        self.slabs
+            .as_ref()
+            .and_then(|s| s.page().ok())
+            .unwrap_or_else(|| super::frame::page(self.page_size))
     }
 
     /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.
@@ -527,8 +593,18 @@ impl PageCache {
     }
 
     /// `npages` consecutive pages from `pgno` (a large value), read from the file into one frame
-    /// of their own, outside the cache: for a value too large to cache.
+    /// of their own, outside the cache: for a value too large to cache, or a page the cache
+    /// does not take now (see [`PageCache::lookup`]).
     pub fn read_run(&self, pgno: u64, npages: u64) -> Result<Frame> {
+        if npages == 1 {
+            // On the heap, outside the cache's counts of its frames: the caller keeps it.
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            let mut frame = super::frame::page(self.page_size);
+            let buf = Arc::get_mut(&mut frame).expect("a new frame is not shared");
+            self.read_into(buf, pgno)?;
+            self.verified(pgno, buf)?;
+            return Ok(frame);
+        }
         self.counters.run_reads.fetch_add(1, Ordering::Relaxed);
         self.counters.private_runs.fetch_add(1, Ordering::Relaxed);
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -552,39 +628,44 @@ impl PageCache {
         Ok(())
     }
 
-    /// Whether a hit on `e` is the first of this generation (and so is to be recorded).
-    #[inline]
-    fn fresh_hit(&self, pgno: u64, e: &Entry) -> bool {
-        let generation = self.generation.load(Ordering::Relaxed);
-        // Only a sample of the pages (a different one each generation) records hits: the policy
-        // sees a page hit often enough to promote it after a few hits instead of one, and the
-        // replay costs a quarter (it was a tenth of a cached read's time).
-        if (pgno ^ generation) % HIT_SAMPLE != 0 {
-            return false;
+    /// Adds `hits` that a reader counted itself (hits through [`PageCache::page_entered`]) to
+    /// the cache's counters.
+    pub fn add_hits(&self, hits: u64) {
+        if hits > 0 {
+            self.stripes[stripe_index()]
+                .hits
+                .fetch_add(hits, Ordering::Relaxed);
         }
-        // Load first: hot pages are then only read, and their line stays shared between cores.
-        if e.recorded.load(Ordering::Relaxed) == generation {
-            return false;
-        }
-        e.recorded.store(generation, Ordering::Relaxed);
-        true
     }
 
-    /// Counts a hit that the caller served itself (a page it looked up earlier).
+    /// The sampling rate of hits now: one in `2^sample_bits()` is recorded.
     #[inline]
-    pub fn count_hit(&self) {
-        self.stripes[stripe_index()]
-            .hits
-            .fetch_add(1, Ordering::Relaxed);
+    fn sample_bits(&self) -> u32 {
+        if self.full.load(Ordering::Relaxed) {
+            HIT_SAMPLE_BITS
+        } else {
+            ROOMY_SAMPLE_BITS
+        }
     }
 
-    /// Counts a hit and, if `record`, records it in the calling thread's stripe, replaying the
-    /// stripe into the policy once it holds a batch and the policy is free.
+    /// Records a hit on `pgno` that a reader counted itself, if it is its `nth` and that is one
+    /// of the sample (see [`sampled`]).
     #[inline]
-    fn hit(&self, pgno: u64, record: bool) {
+    pub fn record_hit(&self, pgno: u64, nth: u64) {
+        if sampled(nth, self.sample_bits()) {
+            self.record(&self.stripes[stripe_index()], pgno);
+        }
+    }
+
+    /// Counts a hit (through the table's entries: a run, or [`PageCache::get`]) and records it
+    /// if it is one of the sample.
+    #[inline]
+    fn hit(&self, pgno: u64) {
         let stripe = &self.stripes[stripe_index()];
-        stripe.hits.fetch_add(1, Ordering::Relaxed);
-        if record {
+        if sampled(
+            stripe.hits.fetch_add(1, Ordering::Relaxed),
+            self.sample_bits(),
+        ) {
             self.record(stripe, pgno);
         }
     }
@@ -601,14 +682,11 @@ impl PageCache {
         if pending.len() >= HIT_BATCH {
             if let Some(mut policy) = self.policy.try_lock() {
                 Self::replay_hits(&mut pending, &mut policy);
-                self.generation.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// Under the policy lock: replays a stripe's recorded hits. The caller then starts a new
-    /// generation. Every replay must: a page records hits only in the generations that sample it,
-    /// so a generation that never ended would leave some pages never recorded.
+    /// Under the policy lock: replays a stripe's recorded hits.
     fn replay_hits(pending: &mut Vec<u64>, policy: &mut Policy) {
         for k in pending.drain(..) {
             policy.arc.touch(k);
@@ -638,7 +716,6 @@ impl PageCache {
                 Self::replay_hits(&mut pending, policy);
             }
         }
-        self.generation.fetch_add(1, Ordering::Relaxed);
         {
             let mut q = self.queued.lock();
             std::mem::swap(&mut q.misses, &mut policy.replaying);
@@ -661,6 +738,10 @@ impl PageCache {
                 }
                 self.drop_evicted(policy);
             }
+        }
+        let full = policy.pages >= policy.arc.capacity() / 4 * 3;
+        if self.full.load(Ordering::Relaxed) != full {
+            self.full.store(full, Ordering::Relaxed);
         }
     }
 

@@ -259,3 +259,84 @@ fn run_frames_are_reused_and_the_pool_keeps_the_latest_lengths() {
     cache.recycle(shared);
     assert_eq!(pool(&cache), (vec![30], 30 * PS));
 }
+
+#[test]
+fn page_slots_of_a_slab_cache_stay_coherent_while_threads_evict() {
+    const PAGES: u64 = 6_000;
+    let cache = PageCache::new(file(PAGES), PS, MIN_SLAB_CAPACITY, None).unwrap();
+    assert!(
+        cache.slabs.is_some(),
+        "a cache this large takes its pages from slabs"
+    );
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let cache = &cache;
+            s.spawn(move || {
+                let mut rng = crate::rng::Rng::new(t + 7);
+                let mut epoch = cache.enter();
+                let mut held = Vec::new();
+                let mut hits = 0;
+                for i in 0..30_000u64 {
+                    let pgno = rng.next_u64() % PAGES;
+                    let page = match cache.page_entered(pgno) {
+                        Some(p) => {
+                            hits += 1;
+                            p
+                        }
+                        None => cache.get_entered(pgno, 1).unwrap().unwrap(),
+                    };
+                    // SAFETY: this thread entered at `epoch` and has not left since.
+                    check(unsafe { &*page }, pgno);
+                    held.push((pgno, page));
+                    if i % 500 == 499 {
+                        for &(p, page) in &held {
+                            // SAFETY: as above: frames looked up since `epoch` stay allocated.
+                            check(unsafe { &*page }, p);
+                        }
+                        held.clear();
+                        cache.add_hits(std::mem::take(&mut hits));
+                        cache.leave(epoch);
+                        epoch = cache.enter();
+                    }
+                }
+                cache.add_hits(hits);
+                cache.leave(epoch);
+            });
+        }
+    });
+    let s = cache.stats();
+    assert!(s.hits > 0 && s.evictions > 0, "{s:?}");
+    assert!(s.resident_frames <= s.capacity_frames, "{s:?}");
+    assert_eq!(s.retired_frames, 0, "{s:?}");
+}
+
+#[test]
+fn misses_are_read_privately_while_too_many_frames_wait_for_a_reader() {
+    const PAGES: u64 = 5_000;
+    let cache = PageCache::new(file(PAGES), PS, 16 * PS, None).unwrap();
+    let limit = cache.retired_limit;
+    assert!(limit < PAGES as usize);
+    // A reader stays inside the cache while every page is read: each frame evicted waits for it,
+    // until the retired frames reach the limit; later misses are read privately, not cached.
+    let held = cache.enter();
+    for p in 0..PAGES {
+        check(&cache.get(p, 1).unwrap(), p);
+    }
+    let s = cache.stats();
+    assert_eq!(s.misses, PAGES, "{s:?}");
+    assert!(s.retired_frames >= limit, "{s:?}");
+    assert!(
+        s.retired_frames <= limit + cache.batch,
+        "memory stays bounded: {s:?}"
+    );
+    assert!(s.resident_frames <= s.capacity_frames, "{s:?}");
+    assert!(
+        cache.slots.get(PAGES - 1).is_null(),
+        "the last misses were not cached"
+    );
+    cache.leave(held);
+    assert_eq!(cache.stats().retired_frames, 0);
+    // Once the reader left, misses are cached again.
+    check(&cache.get(PAGES - 1, 1).unwrap(), PAGES - 1);
+    assert!(!cache.slots.get(PAGES - 1).is_null());
+}

@@ -97,7 +97,7 @@ impl PageCache {
     /// returns the entry it replaced. Counts the new frame's pages.
     fn put(&self, pgno: u64, current: *const Entry, frame: Frame) -> Option<Box<Entry>> {
         let pages = frame.len() / self.page_size;
-        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
+        let entry = Entry::new(frame);
         // Readers only fill empty slots, and entries leave the table only under the policy lock:
         // the slot still holds `current`.
         let old = self.slots.replace_if(pgno, current, entry).ok()?;
@@ -119,7 +119,7 @@ impl PageCache {
         let Ok(frame) = copy_of(bytes, self.page_size) else {
             return;
         };
-        let entry = Entry::new(frame, self.generation.load(Ordering::Relaxed));
+        let entry = Entry::new(frame);
         if self
             .slots
             .replace_if(first, std::ptr::null(), entry)

@@ -22,7 +22,7 @@
 //!
 //! `unsafe` is allowed only where it is needed (`unsafe_code` is denied crate-wide): on the
 //! lock and mapping below, the write system calls in `storage.rs`, and in `view.rs`,
-//! `window.rs`, `slots.rs`, `cache.rs` and `cache_writes.rs`.
+//! `window.rs`, `slots.rs`, `frame.rs`, `cache.rs` and `cache_writes.rs`.
 
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod arc;

@@ -5,12 +5,10 @@
 #![allow(unsafe_code)]
 
 use super::cache::{Frame, PageCache};
-use super::hasher::bucket;
 use super::window::Window;
 use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -165,6 +163,7 @@ impl View {
         TxnView {
             view: self.clone(),
             entered: OnceLock::new(),
+            hits: AtomicU64::new(0),
             runs: Mutex::new(HashMap::new()),
         }
     }
@@ -193,12 +192,15 @@ impl View {
 /// the frames it is handed stay allocated until it leaves: when it is dropped, or through
 /// `&mut self` ([`TxnView::release`]), either of which proves no slice it returned is borrowed.
 /// Large values (multi-page runs) too large for the cache are read once per transaction and kept
-/// here.
+/// here. Hits on pages are counted here, and added to the cache's counters when it leaves.
 pub(crate) struct TxnView {
     view: View,
-    /// Once it has read through the cache: the epoch it entered at, and a session number, unique
-    /// to this entry of this reader, that tags what it put in the thread's [`RECENT`] pages.
-    entered: OnceLock<(u64, u64)>,
+    /// Once it has read through the cache: the epoch it entered at.
+    entered: OnceLock<u64>,
+    /// Page hits since it entered the cache. Counted with a relaxed load and store, not a
+    /// read-modify-write (a hit costs no locked instruction): a transaction read by several
+    /// threads at once may count fewer hits than it had.
+    hits: AtomicU64,
     /// Multi-page runs, by (first page, pages).
     runs: Mutex<HashMap<(u64, u64), Frame>>,
 }
@@ -212,52 +214,49 @@ impl TxnView {
     /// Lets the cache free what this reader was handed (leaving it), and drops the large values
     /// read. `&mut self` proves that no slice handed out is still borrowed.
     pub fn release(&mut self) {
-        if let (Some((epoch, _)), Backing::Cache(c)) = (self.entered.take(), &self.view.backing) {
+        if let (Some(epoch), Backing::Cache(c)) = (self.entered.take(), &self.view.backing) {
+            c.add_hits(std::mem::take(self.hits.get_mut()));
             c.leave(epoch);
         }
         self.runs.get_mut().clear();
     }
 
-    /// The session of this reader's entry into `cache`, entering it at the first call.
+    /// Enters `cache` at the first call (see [`PageCache::enter`]).
     #[inline]
-    fn session(&self, cache: &PageCache) -> u64 {
-        self.entered
-            .get_or_init(|| (cache.enter(), SESSIONS.fetch_add(1, Ordering::Relaxed)))
-            .1
+    fn enter(&self, cache: &PageCache) {
+        self.entered.get_or_init(|| cache.enter());
     }
 
     /// Page `pgno` from `cache`, borrowed for as long as `self`.
     #[inline]
     fn cached_page<'a>(&'a self, cache: &PageCache, pgno: u64) -> Result<&'a [u8]> {
-        let session = self.session(cache);
-        let slot = bucket(pgno, RECENT_BITS);
-        let (s, p, addr, len) = RECENT.with(|r| r[slot].get());
-        if (s, p) == (session, pgno) {
-            cache.count_hit();
-            // SAFETY: this thread stored `addr` and `len` from `get_entered(pgno, 1)` (below)
-            // while this reader was entered under `session`. Sessions are never reused, and a
-            // reader that leaves (`release`) enters again under a new one, so this reader has
-            // been entered ever since, and the frame is still allocated and unchanged (see
-            // below). The page's contents cannot have changed for this reader either: a commit
-            // only rewrites pages that no live snapshot reaches.
-            return Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len) });
-        }
-        let Some(page) = cache.get_entered(pgno, 1)? else {
-            return self.private_run(cache, pgno, 1);
+        self.enter(cache);
+        let page = match cache.page_entered(pgno) {
+            Some(page) => {
+                let nth = self.hits.load(Ordering::Relaxed);
+                self.hits.store(nth + 1, Ordering::Relaxed);
+                cache.record_hit(pgno, nth);
+                page
+            }
+            None => match cache.get_entered(pgno, 1)? {
+                Some(page) => page,
+                None => return self.private_run(cache, pgno, 1),
+            },
         };
-        RECENT.with(|r| r[slot].set((session, pgno, page as *const u8 as usize, page.len())));
-        // SAFETY: this reader entered the cache (in `session`, just above or earlier) and leaves
-        // it only when dropped or through `release(&mut self)`, neither possible while the
-        // returned slice (borrowing `self`) lives. While it has not left, the cache frees no
-        // frame that was in its table when the reader looked it up, and a frame in the table is
-        // never written; the pointer is to such a frame's bytes, of exactly the frame's length.
+        // SAFETY: this reader entered the cache (just above or earlier) and leaves it only when
+        // dropped or through `release(&mut self)`, neither possible while the returned slice
+        // (borrowing `self`) lives. While it has not left, the cache frees no frame that was in
+        // its table when the reader looked it up, and a frame in the table is never written;
+        // the pointer is to such a frame's bytes, of exactly the frame's length. The page's
+        // contents cannot have changed for this reader either: a commit only rewrites pages
+        // that no live snapshot reaches.
         Ok(unsafe { &*page })
     }
 
     /// The run of `npages` pages from `pgno` (a large value), from the cache, or read privately
     /// once per transaction if the cache does not take it; borrowed for as long as `self`.
     fn cached_run<'a>(&'a self, cache: &PageCache, pgno: u64, npages: u64) -> Result<&'a [u8]> {
-        self.session(cache);
+        self.enter(cache);
         match cache.get_entered(pgno, npages)? {
             // SAFETY: as in `cached_page`: this reader entered the cache just above (or earlier)
             // and cannot leave while the returned slice borrows `self`, so the frame stays
@@ -287,20 +286,6 @@ impl TxnView {
         Ok(lend(runs.entry((pgno, npages)).or_insert(fetched)))
     }
 }
-
-/// Numbers the entries of readers into the cache (0 is never used, so an empty slot matches none).
-static SESSIONS: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// The pages this thread last got from the cache, direct-mapped by page number: (session,
-    /// page number, address, length). Root and branch pages, read by every lookup, are found here
-    /// without touching the shared map.
-    static RECENT: [Cell<(u64, u64, usize, usize)>; 1 << RECENT_BITS] =
-        const { [const { Cell::new((0, 0, 0, 0)) }; 1 << RECENT_BITS] };
-}
-
-/// Bits of a page number's hash that choose its slot in [`RECENT`].
-const RECENT_BITS: u32 = 6;
 
 impl Drop for TxnView {
     fn drop(&mut self) {
