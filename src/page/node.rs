@@ -7,9 +7,10 @@
 //! Leaf cell: `key_len u16 | flags u8 | reserved u8 | value_len u32 | key | value or overflow ref`.
 //! Branch cell: `child pgno u64 | child txn u64 | key_len u16 | key`; cell 0's key is empty.
 
+use super::layout::PageHeader;
 use super::{
     cmp_keys, get_u16, get_u32, get_u64, key_hint, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN,
-    KIND_BRANCH, KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, OFF_TXN, SLOT_LEN, SLOT_OFF_HINT,
+    KIND_BRANCH, KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, SLOT_LEN, SLOT_OFF_HINT,
 };
 use crate::error::{corrupted, Result};
 use std::cmp::Ordering;
@@ -70,28 +71,30 @@ pub(crate) struct Node<'a> {
     cells_start: usize,
 }
 
+// The decoder of pages read from the file: every access is checked (no indexing that can panic).
+#[deny(clippy::indexing_slicing)]
 impl<'a> Node<'a> {
     /// Checks the header of page `pgno` (kind, txn, slot array bounds) and returns a view of it.
     /// `expect_txn` is the txn id the pointer to this page recorded.
     pub fn parse(pgno: u64, data: &'a [u8], expect_txn: u64) -> Result<Node<'a>> {
-        let kind = *data
-            .get(OFF_KIND)
-            .ok_or_else(|| corrupted(pgno, "empty page"))?;
+        let header = PageHeader::read(data)
+            .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?;
+        let kind = header.kind;
         if kind != KIND_LEAF && kind != KIND_BRANCH {
             return Err(corrupted(
                 pgno,
                 format!("expected a leaf or branch page, found kind {kind}"),
             ));
         }
-        let txn = get_u64(data, OFF_TXN).unwrap_or(u64::MAX);
+        let txn = header.txn.get();
         if txn != expect_txn {
             return Err(corrupted(
                 pgno,
                 format!("page written by txn {txn}, but its pointer says {expect_txn}"),
             ));
         }
-        let count = get_u16(data, OFF_COUNT).unwrap_or(0) as usize;
-        let cells_start = get_u32(data, OFF_CELLS_START).unwrap_or(0) as usize;
+        let count = usize::from(header.count.get());
+        let cells_start = header.cells_start.get() as usize;
         if HEADER_LEN + count * SLOT_LEN > cells_start || cells_start > data.len() {
             return Err(corrupted(pgno, "slot array and cell area overlap"));
         }
@@ -555,11 +558,11 @@ impl CellSrc for BranchCell<'_> {
 
 /// Number of cells of a dirty page.
 pub(crate) fn count(buf: &[u8]) -> usize {
-    get_u16(buf, OFF_COUNT).unwrap_or(0) as usize
+    PageHeader::read(buf).map_or(0, |h| usize::from(h.count.get()))
 }
 
 fn cells_start(buf: &[u8]) -> usize {
-    get_u32(buf, OFF_CELLS_START).unwrap_or(0) as usize
+    PageHeader::read(buf).map_or(0, |h| h.cells_start.get() as usize)
 }
 
 fn slot(buf: &[u8], i: usize) -> usize {
@@ -568,10 +571,18 @@ fn slot(buf: &[u8], i: usize) -> usize {
 
 /// Makes `buf` an empty page of `kind` written by `txn`.
 pub(crate) fn init(buf: &mut [u8], kind: u8, txn: u64) {
-    buf[..HEADER_LEN].fill(0);
-    buf[OFF_KIND] = kind;
-    put_u32(buf, OFF_CELLS_START, buf.len() as u32);
-    put_u64(buf, OFF_TXN, txn);
+    let len = buf.len() as u32;
+    if let Some(h) = PageHeader::read_mut(buf) {
+        *h = PageHeader {
+            kind,
+            flags: 0,
+            count: 0.into(),
+            cells_start: len.into(),
+            txn: txn.into(),
+            checksum: 0.into(),
+            value_len: 0.into(),
+        };
+    }
 }
 
 /// Free bytes between the slot array and the cell area.
