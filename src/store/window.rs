@@ -31,7 +31,7 @@ pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 /// cache, so that a busy writer does not return memory to the system and fault it back in).
 static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 /// The most bytes [`SPARE_BUFFERS`] keeps.
-const SPARE_BUFFER_BYTES: usize = 16 << 20;
+const SPARE_BUFFER_BYTES: usize = 64 << 20;
 
 /// A buffer of `len` bytes, recycled from a dropped window if one of that length is kept (then
 /// holding its old contents unless `zeroed`), or a new zeroed one.
