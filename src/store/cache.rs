@@ -554,6 +554,22 @@ impl PageCache {
             .unwrap_or_else(|| super::frame::page(self.page_size))
     }
 
+    /// A page frame holding a copy of `page` (a page a commit wrote), from the pool or new, as a
+    /// read takes one (so from the slabs of huge pages when the cache has them); counted as
+    /// allocated.
+    pub(super) fn frame_copy(&self, page: &[u8]) -> Frame {
+        let pooled = self.pool.lock().pop();
+        let mut frame = pooled.unwrap_or_else(|| self.new_frame());
+        loop {
+            // Pooled and new frames are never shared, so this takes the first branch.
+            if let Some(buf) = Arc::get_mut(&mut frame) {
+                buf.copy_from_slice(page);
+                return frame;
+            }
+            frame = self.new_frame();
+        }
+    }
+
     /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.
     fn read_page(&self, pgno: u64) -> Result<Frame> {
         let pooled = self.pool.lock().pop();

@@ -33,10 +33,14 @@ impl PageCache {
                 // so `current` is allocated until it is retired below.
                 let len = unsafe { &*current }.len();
                 // (A frame that cannot be allocated leaves the cache instead.)
-                let new = if i == 0 && len == bytes.len() {
-                    copy_of(bytes, ps).ok()
-                } else if len == ps {
-                    copy_of(page, ps).ok()
+                let new = if len == ps {
+                    // A page frame as a read takes one (the pool, the slabs): counted.
+                    Some(self.frame_copy(page))
+                } else if i == 0 && len == bytes.len() {
+                    copy_of(bytes, ps).ok().inspect(|f| {
+                        let pages = f.len() / ps;
+                        self.counters.allocated.fetch_add(pages, Ordering::Relaxed);
+                    })
                 } else {
                     None
                 };
@@ -93,15 +97,17 @@ impl PageCache {
         self.retire(gone);
     }
 
-    /// Under the policy lock: puts `frame` in page `pgno`'s slot if it still holds `current`;
-    /// returns the entry it replaced. Counts the new frame's pages.
+    /// Under the policy lock: puts `frame` (counted as allocated) in page `pgno`'s slot if it
+    /// still holds `current`; returns the entry it replaced.
     fn put(&self, pgno: u64, current: *const Entry, frame: Frame) -> Option<Box<Entry>> {
         let pages = frame.len() / self.page_size;
         let entry = Entry::new(frame);
         // Readers only fill empty slots, and entries leave the table only under the policy lock:
         // the slot still holds `current`.
-        let old = self.slots.replace_if(pgno, current, entry).ok()?;
-        self.counters.allocated.fetch_add(pages, Ordering::Relaxed);
+        let Ok(old) = self.slots.replace_if(pgno, current, entry) else {
+            self.counters.allocated.fetch_sub(pages, Ordering::Relaxed);
+            return None;
+        };
         self.counters.resident.fetch_add(pages, Ordering::Relaxed);
         old
     }
