@@ -4,7 +4,7 @@
 //! The first pass packs the leaves of every table densely ([`crate::btree::sweep::repack`])
 //! into the lowest free pages. Each later pass is a write transaction committed as a checkpoint
 //! that pulls every reusable freelist entry, gives back the free run at the end of the file
-//! (`page_count` shrinks, and the checkpoint truncates the file once durable), copies the live
+//! (`page_count` shrinks; the file itself is truncated once, at the end), copies the live
 //! pages that lie past where the file could end (page_count minus the reusable pages) into free
 //! pages below ([`crate::btree::relocate`]), and replaces the commit log region with the smallest
 //! one (commits that fill it make it grow again), lower in the file. Pages a pass frees (old pages
