@@ -185,6 +185,18 @@ fn find<'a, S: PageSource + ?Sized>(
     if let (Some(v), _) = lookup(s, root, key, None)? {
         return Ok(Some(v));
     }
+    find_checked(s, root, root_fence, key)
+}
+
+/// After a descent without fence checks missed `key`: looks it up again with every page checked
+/// against its fence (`root_fence` for the root), and the tree's depth, so that the miss can be
+/// trusted.
+pub(crate) fn find_checked<'a, S: PageSource + ?Sized>(
+    s: &'a S,
+    root: PagePtr,
+    root_fence: Fence<'a>,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>> {
     match lookup(s, root, key, Some(root_fence))? {
         (None, depth) => {
             check_depth(s, root, depth)?;

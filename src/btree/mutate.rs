@@ -3,7 +3,7 @@
 //! ([`PageStore::cow`]) and edited in place afterwards.
 
 use super::key::{shortest_separator, SmallKey};
-use super::{get, node, value_inline, PageStore, TreeRoot, MAX_DEPTH};
+use super::{find_checked, node, value_inline, Fence, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::cells::{fits, CellList};
 use crate::page::node::{self as pn, BranchCell, LeafCell, LeafValue, Node};
@@ -230,14 +230,18 @@ pub(super) fn insert_leaf_value<S: PageStore>(
     // descends from the root again.
     sc.rightmost = None;
     let appending = !existed && pos == pn::count(s.page(leaf)?);
-    if !appending && depth > 0 && spill(s, sc, leaf, depth, pos, existed, &cell)? {
-        return Ok(existed);
+    if !appending {
+        // The leaf's cells with the new one, for a spill or else a balanced split.
+        gather_with(s, &mut sc.list, leaf, pos, existed, &cell)?;
+        if depth > 0 && spill(s, sc, leaf, depth)? {
+            return Ok(existed);
+        }
     }
     let right = s.alloc(1)?;
     if appending {
         append_split(s, sc, leaf, right, &cell)?;
     } else {
-        balanced_split(s, sc, leaf, right, pos, existed, &cell)?;
+        balanced_split(s, sc, leaf, right);
     }
     let pos = if depth > 0 {
         sc.path[depth - 1].1 + 1
@@ -315,26 +319,16 @@ fn gather_with<S: PageStore>(
 }
 
 /// Instead of a split, when a sibling of the full leaf `leaf` under the same parent has room:
-/// moves cells of the leaf (with `cell` at `pos`, replacing the cell there if `existed`) to that
+/// moves cells of the leaf (gathered in `sc.list` with the new one, [`gather_with`]) to that
 /// sibling so that both end about equally full, and updates the separator between them. Only
 /// when the two pages' bytes fill at most 7/8 of both (so that neither is left full and the next
 /// insert spills again), and the parent has room for the new separator. Random-order inserts
 /// leave pages fuller than splits alone (about two-thirds). False if it did nothing.
-#[allow(clippy::too_many_arguments)]
-fn spill<S: PageStore>(
-    s: &mut S,
-    sc: &mut Scratch,
-    leaf: u64,
-    depth: usize,
-    pos: usize,
-    existed: bool,
-    cell: &LeafCell<'_>,
-) -> Result<bool> {
+fn spill<S: PageStore>(s: &mut S, sc: &mut Scratch, leaf: u64, depth: usize) -> Result<bool> {
     let txn = s.txn();
     let usable = s.page_size() - HEADER_LEN;
     let (parent, i) = sc.path[depth - 1];
     let pcount = pn::count(s.page(parent)?);
-    gather_with(s, &mut sc.list, leaf, pos, existed, cell)?;
     // The right sibling first, then the left (cell 0's left sibling has another parent).
     for right in [true, false] {
         let j = match right {
@@ -397,16 +391,12 @@ fn spill<S: PageStore>(
         let n = pn::count(sib_buf);
         sc.sibling.clear();
         if right {
-            for c in m..len {
-                sc.sibling.push(&sc.list.get(c));
-            }
+            sc.sibling.push_list(&sc.list, m..len);
             sc.sibling.push_page(sib_buf, 0..n);
             sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
         } else {
             sc.sibling.push_page(sib_buf, 0..n);
-            for c in 0..m {
-                sc.sibling.push(&sc.list.get(c));
-            }
+            sc.sibling.push_list(&sc.list, 0..m);
             sc.list.write_page(m..len, s.page_mut(leaf), KIND_LEAF, txn);
         }
         let moved = sc.sibling.len();
@@ -417,20 +407,11 @@ fn spill<S: PageStore>(
     Ok(false)
 }
 
-/// Splits the leaf `leaf` for `cell` at `pos` (replacing the cell there if `existed`): its
-/// cells and the new one are divided byte-balanced between it and the new page `right`, and
-/// `sc.sep` gets the separator.
-fn balanced_split<S: PageStore>(
-    s: &mut S,
-    sc: &mut Scratch,
-    leaf: u64,
-    right: u64,
-    pos: usize,
-    existed: bool,
-    cell: &LeafCell<'_>,
-) -> Result<()> {
+/// Splits the leaf `leaf`: its cells and the new one (gathered in `sc.list`, [`gather_with`])
+/// are divided byte-balanced between it and the new page `right`, and `sc.sep` gets the
+/// separator.
+fn balanced_split<S: PageStore>(s: &mut S, sc: &mut Scratch, leaf: u64, right: u64) {
     let txn = s.txn();
-    gather_with(s, &mut sc.list, leaf, pos, existed, cell)?;
     let m = sc.list.split_point(s.page_size(), KIND_LEAF, false);
     sc.list.write_page(0..m, s.page_mut(leaf), KIND_LEAF, txn);
     sc.list
@@ -440,7 +421,6 @@ fn balanced_split<S: PageStore>(
         leaf_cell_key(sc.list.get(m)),
         &mut sc.sep,
     );
-    Ok(())
 }
 
 /// Inserts the branch cell (`sc.sep`, `right`) at `pos` in the branch `sc.path[level - 1]`,
@@ -523,7 +503,7 @@ pub(crate) fn remove<S: PageStore>(
     let Some((depth, pos)) = find_path(s, tree.root, key, &mut path)? else {
         // A miss is checked as `get` checks one (with every page's fence): a swapped page must
         // not make a present key look absent.
-        return match get(s, tree.root, key)? {
+        return match find_checked(s, tree.root, Fence::default(), key)? {
             None => Ok(false),
             Some(_) => Err(corrupted(
                 tree.root.pgno,

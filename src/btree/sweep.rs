@@ -24,7 +24,7 @@ use super::{node, value, Fence, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::cells::{fits, CellList};
 use crate::page::node::{self as pn, BranchCell, Node};
-use crate::page::{cmp_keys, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, SLOT_LEN};
+use crate::page::{cmp_keys, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF};
 use std::cmp::Ordering;
 use std::ops::{Bound, Range};
 
@@ -64,6 +64,8 @@ struct Sweep<'p> {
     repack: bool,
     /// Leaves fewer than before, after the bottom branches rewritten so far.
     leaves_saved: u64,
+    /// A repack: the bytes of slots and cells of the bottom branch's leaves read so far.
+    leaf_bytes: usize,
     upper: Bound<&'p [u8]>,
     removed: u64,
     bytes: u64,
@@ -130,6 +132,7 @@ impl<'p> Sweep<'p> {
             pick,
             repack,
             leaves_saved: 0,
+            leaf_bytes: 0,
             upper,
             removed: 0,
             bytes: 0,
@@ -230,6 +233,7 @@ fn read_leaf<S: PageStore>(
     if st.repack {
         // Everything stays; only the last key matters (where the next bottom branch starts).
         st.keep.extend((0..count).map(|i| i as u16));
+        st.leaf_bytes += n.used();
         if count > from {
             st.last.set(n.key(count - 1)?);
             st.looked = true;
@@ -279,6 +283,7 @@ fn bottom_branch<S: PageStore>(
     let mut path = [0usize; MAX_DEPTH];
     let before = st.removed;
     st.keep.clear();
+    st.leaf_bytes = 0;
     st.plans.clear();
     st.runs.clear();
     // Read: descend without copying, then decide which entries of which leaves go.
@@ -354,7 +359,10 @@ fn bottom_branch<S: PageStore>(
         };
         (depth, i0, step)
     };
-    if st.repack && packs_tighter(s, st)? {
+    // A repack rewrites the branch's leaves if their bytes fit in at least two pages fewer
+    // (one to spare for the greedy packing).
+    let usable = s.page_size() - HEADER_LEN;
+    if st.repack && st.leaf_bytes.div_ceil(usable) + 1 < st.plans.len() {
         for plan in &mut st.plans {
             // As above: copied leaves verify first.
             s.check_copy(plan.child)?;
@@ -475,20 +483,6 @@ fn rewrite_branch<S: PageStore>(
     let bbuf = s.page(b)?;
     st.branch.push_page(bbuf, next..count);
     Ok(())
-}
-
-/// True if the entries a repack keeps of the leaves of `st.plans` (all of them) fit in fewer
-/// pages than the leaves: by their bytes, with one page to spare for the greedy packing.
-fn packs_tighter<S: PageStore>(s: &S, st: &Sweep<'_>) -> Result<bool> {
-    let usable = s.page_size() - HEADER_LEN;
-    let mut bytes = 0;
-    for plan in &st.plans {
-        let buf = s.page(plan.child.pgno)?;
-        for &i in &st.keep[plan.keep.clone()] {
-            bytes += pn::cell_bytes(buf, i as usize).len() + SLOT_LEN;
-        }
-    }
-    Ok(bytes.div_ceil(usable) + 1 < st.plans.len())
 }
 
 /// Child `i` of the bottom branch `b`, a leaf whose cells are about to be copied: checked.

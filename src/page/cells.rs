@@ -40,6 +40,13 @@ impl CellList {
         }
     }
 
+    /// Appends cells `range` of another list.
+    pub fn push_list(&mut self, other: &CellList, range: std::ops::Range<usize>) {
+        for i in range {
+            self.push(&other.get(i));
+        }
+    }
+
     /// The encoded cell `i`.
     pub fn get(&self, i: usize) -> &[u8] {
         let (s, l) = self.cells[i];

@@ -558,13 +558,18 @@ impl PageCache {
     /// read takes one (so from the slabs of huge pages when the cache has them); counted as
     /// allocated.
     pub(super) fn frame_copy(&self, page: &[u8]) -> Frame {
+        self.fill_frame(|buf| buf.copy_from_slice(page)).0
+    }
+
+    /// A page frame from the pool (or a new one), filled by `fill`.
+    fn fill_frame<T>(&self, fill: impl FnOnce(&mut [u8]) -> T) -> (Frame, T) {
         let pooled = self.pool.lock().pop();
         let mut frame = pooled.unwrap_or_else(|| self.new_frame());
         loop {
             // Pooled and new frames are never shared, so this takes the first branch.
             if let Some(buf) = Arc::get_mut(&mut frame) {
-                buf.copy_from_slice(page);
-                return frame;
+                let filled = fill(buf);
+                return (frame, filled);
             }
             frame = self.new_frame();
         }
@@ -572,22 +577,15 @@ impl PageCache {
 
     /// Reads page `pgno` into a frame from the pool (or a new one), and verifies it.
     fn read_page(&self, pgno: u64) -> Result<Frame> {
-        let pooled = self.pool.lock().pop();
-        let mut frame = pooled.unwrap_or_else(|| self.new_frame());
-        loop {
-            // Pooled and new frames are never shared, so this takes the first branch.
-            if let Some(buf) = Arc::get_mut(&mut frame) {
-                let read = self
-                    .read_into(buf, pgno)
-                    .and_then(|()| self.verified(pgno, buf));
-                if let Err(e) = read {
-                    self.recycle(frame);
-                    return Err(e);
-                }
-                return Ok(frame);
-            }
-            frame = self.new_frame();
+        let (frame, read) = self.fill_frame(|buf| {
+            self.read_into(buf, pgno)
+                .and_then(|()| self.verified(pgno, buf))
+        });
+        if let Err(e) = read {
+            self.recycle(frame);
+            return Err(e);
         }
+        Ok(frame)
     }
 
     /// Runs the check (if verification is on) on a page or run just read from the file.
