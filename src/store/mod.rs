@@ -227,20 +227,6 @@ impl FileStore {
         Ok(self.disk.write_pages(pages, page_size)?)
     }
 
-    /// Writes `len` zero bytes at `offset` (a new commit log region: blocks written once, so
-    /// that later writes into them change no file metadata and their syncs stay cheap).
-    pub fn write_zeros(&self, offset: u64, len: u64) -> Result<()> {
-        const CHUNK: u64 = 1 << 20;
-        let zeros = vec![0u8; CHUNK.min(len) as usize];
-        let mut done = 0;
-        while done < len {
-            let n = CHUNK.min(len - done) as usize;
-            self.write_at(&zeros[..n], offset + done)?;
-            done += n as u64;
-        }
-        Ok(())
-    }
-
     /// Writes `buf` at `offset` and makes exactly those bytes durable before returning
     /// (`pwritev2` with `RWF_DSYNC`: the kernel writes back and flushes that range only, not the
     /// other dirty pages of the file; [`Storage::write_durable_at`]).

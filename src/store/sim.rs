@@ -152,7 +152,7 @@ impl SimDisk {
     /// Whether the changes logged in `from..to` (one commit's) were durable by log position
     /// `point`: a whole-file sync completed after `from`, or a write made durable on its own
     /// (a commit log sync) that rewrote, byte for byte, a write of `from..to` that was not itself
-    /// made durable (the commit's log record). A log sync that completes after `from` does not
+    /// made durable and is not all zeros (the commit's log record). A log sync that completes after `from` does not
     /// by itself cover the commit: its leader may have taken the log's tail before the commit
     /// appended its record (appends go on while a sync writes).
     pub fn durable_by(&self, from: usize, to: usize, point: usize) -> bool {
@@ -167,7 +167,10 @@ impl SimDisk {
         let plain: Vec<(u64, &[u8])> = (from..to)
             .filter(|&i| !synced_on_its_own(i))
             .filter_map(|i| match &st.log[i] {
-                Entry::Write { offset, data } => Some((*offset, &data[..])),
+                // Zeros are not a record: the log region is zeroed ahead of its records.
+                Entry::Write { offset, data } if data.iter().any(|&b| b != 0) => {
+                    Some((*offset, &data[..]))
+                }
                 _ => None,
             })
             .collect();

@@ -19,7 +19,7 @@
 //! which a loom model checks (`loom/`).
 
 use super::group_sync::{GroupSync, Guard, SyncState, Syncer};
-use super::log::aligned;
+use super::log::{aligned, LOG_ALIGN};
 use super::{max_held_back, Shared, Version, MAX_UNSYNCED_COMMITS};
 use crate::error::{Error, Result};
 use crate::options::Durability;
@@ -52,7 +52,16 @@ struct LogState {
     /// Records in `tail`, and in the range a running sync writes.
     tail_records: u64,
     flight_records: u64,
+    /// Bytes from the region's start that are durably zero or hold records this handle wrote in
+    /// the region (of its generations): records are only appended below it, and the sector after
+    /// the last record is always below it, so that recovery's replay stops there (it never reads
+    /// on into what the region's pages held before).
+    zeroed: u64,
 }
+
+/// Bytes of the region zeroed ahead of the records at a time (with one durable write: a new
+/// region is not written with zeros when it is allocated, only as records reach it).
+const ZERO_AHEAD: u64 = 1 << 20;
 
 impl CommitLog {
     /// The log of a file whose last checkpoint names region `log` (first page, pages).
@@ -65,6 +74,7 @@ impl CommitLog {
                 tail_lsn: 0,
                 tail_records: 0,
                 flight_records: 0,
+                zeroed: 0,
             }),
         }
     }
@@ -150,12 +160,15 @@ impl Shared {
         if let Some(msg) = st.failed() {
             return Err(Error::PreviousIo(msg.clone()));
         }
-        let offset = st.region.0 + (st.write_lsn() - st.start_lsn);
-        if let Err(e) = self.store.write_at(record, offset) {
+        let at = st.write_lsn() - st.start_lsn;
+        let span = aligned(record.len() as u64);
+        let written = self
+            .zero_ahead(&mut st, at + span + LOG_ALIGN)
+            .and_then(|()| self.store.write_at(record, st.region.0 + at));
+        if let Err(e) = written {
             self.fail_log(&mut st, &e);
             return Err(e);
         }
-        let span = aligned(record.len() as u64);
         st.tail.extend_from_slice(record);
         let padded = st.tail.len() + (span as usize - record.len());
         st.tail.resize(padded, 0);
@@ -170,6 +183,27 @@ impl Shared {
         st.publish_ready(self);
         self.metrics.log_appended(record.len() as u64);
         Ok(need)
+    }
+
+    /// Makes sure that the region's first `end` bytes (at most all of it) are below its zeroed
+    /// mark, zeroing durably from the mark to [`ZERO_AHEAD`] bytes past `end` if they are not.
+    /// Durably, before the record is written: the zeros must reach the disk no later than the
+    /// records before them, and writing them converts preallocated (unwritten) space, so that
+    /// the syncs of the records written there later change no file metadata.
+    fn zero_ahead(&self, st: &mut LogState, end: u64) -> Result<()> {
+        let len = st.region.1;
+        if st.zeroed >= end.min(len) {
+            return Ok(());
+        }
+        let to = (end + ZERO_AHEAD).min(len);
+        let zeros = vec![0u8; (to - st.zeroed) as usize];
+        let offset = st.region.0 + st.zeroed;
+        // Written first in small pieces (so that the kernel's page-cache folios stay small and the
+        // records' small writes into them cheap: `Storage::write_at`), then again durably.
+        self.store.write_at(&zeros, offset)?;
+        self.store.write_durable_at(&zeros, offset)?;
+        st.zeroed = to;
+        Ok(())
     }
 
     /// Returns once everything up to `lsn` is durable, leading a sync if none is running.
@@ -246,7 +280,11 @@ impl Shared {
         }
         *self.latest.lock() = v.clone();
         let ps = self.page_size as u64;
-        st.region = (v.log.0 * ps, v.log.1 * ps);
+        let region = (v.log.0 * ps, v.log.1 * ps);
+        if region != st.region {
+            st.zeroed = 0;
+        }
+        st.region = region;
         st.start_lsn = st.write_lsn();
         st.tail.clear();
         st.tail_lsn = st.write_lsn();

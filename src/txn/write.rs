@@ -505,18 +505,10 @@ impl WriteTxn {
         shared.store.grow(page_count * ps as u64, ps)?;
         let view = self.base.view.resized(&shared.store, page_count)?;
         // Step 5: the pages, each sealed with its checksum, go to the write window (or, for a
-        // large commit, into the file), into space no snapshot and no checkpoint reads; zero a new
-        // log region.
+        // large commit, into the file), into space no snapshot and no checkpoint reads. (A new log
+        // region is zeroed later, as records reach it.)
         self.id_may_be_on_disk = true;
-        let placed = shared
-            .place_pages(&self.base.view, self.pages.take_sealed(), view)
-            .and_then(|view| match region {
-                Some((start, n)) => shared
-                    .store
-                    .write_zeros(start * ps as u64, n * ps as u64)
-                    .map(|()| view),
-                None => Ok(view),
-            });
+        let placed = shared.place_pages(&self.base.view, self.pages.take_sealed(), view);
         let view = match placed {
             Ok(view) => view,
             Err(e) => {
