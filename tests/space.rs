@@ -4,6 +4,7 @@
 mod common;
 
 use larchdb::Database;
+use std::time::Duration;
 
 /// The file's length in bytes.
 fn file_len(path: &std::path::Path) -> u64 {
@@ -277,6 +278,67 @@ fn random_order_loads_fill_pages() {
     }
 }
 
+/// Pages of the last checkpoint that commits freed become reusable once the commits pause: a
+/// quiet tick of the background thread checkpoints, so the next large transaction takes them
+/// instead of growing the file. Without the thread (no sync interval) it grows by about the
+/// tree's leaves.
+#[test]
+fn pages_freed_before_a_pause_are_reused_after_it() {
+    let growth = |interval: Option<Duration>| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let db = Database::builder()
+            .sync_interval(interval)
+            .open(&path)
+            .unwrap();
+        let mut rng = common::Rng::new(9);
+        let keys: Vec<Vec<u8>> = (0..40_000).map(|_| rng.bytes(16)).collect();
+        let rewrite = |keys: &[Vec<u8>], byte: u8| {
+            let w = db.begin_write().unwrap();
+            {
+                let mut t = w.open_table("t").unwrap();
+                for k in keys {
+                    t.insert(k, &[byte; 100]).unwrap();
+                }
+            }
+            w.commit().unwrap();
+        };
+        rewrite(&keys, 0);
+        // Small commits (log records, not checkpoints) that rewrite nearly every leaf of the
+        // checkpoint above: every tenth key, 100 to a commit.
+        let tenth: Vec<Vec<u8>> = keys.iter().step_by(10).cloned().collect();
+        for (i, chunk) in tenth.chunks(100).enumerate() {
+            rewrite(chunk, i as u8 + 1);
+        }
+        assert_eq!(
+            db.metrics().checkpoints,
+            1,
+            "the small commits were log records"
+        );
+        if interval.is_some() {
+            let before = db.metrics().checkpoints;
+            let waited = std::time::Instant::now();
+            while db.metrics().checkpoints == before {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(20),
+                    "no idle checkpoint"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let len = file_len(&path);
+        rewrite(&keys, 99);
+        db.check().unwrap();
+        file_len(&path).saturating_sub(len)
+    };
+    let without = growth(None);
+    let with = growth(Some(Duration::from_millis(10)));
+    assert!(
+        with * 2 < without,
+        "the file grew by {with} bytes after a pause, {without} without the background thread"
+    );
+}
+
 also_cached!(
     overwriting_a_large_value_reuses_its_run,
     runs_of_mixed_sizes_are_reused,
@@ -285,4 +347,5 @@ also_cached!(
     compaction_after_a_long_reader_ends,
     compaction_packs_the_leaves,
     random_order_loads_fill_pages,
+    pages_freed_before_a_pause_are_reused_after_it,
 );
