@@ -58,6 +58,10 @@ pub(crate) const OLD_FREE: u64 = 1 << 63;
 /// writes them into the freelist tree. Each commit copies them, so the bound stays small.
 pub(crate) const MAX_PENDING: usize = 256;
 
+/// Up to this many reusable pending frees join a transaction's reusable pages by insertion into
+/// their sorted order ([`runs::insert_desc`]); more are appended and sorted with them.
+const FEW_INSERTS: usize = 16;
+
 /// A page freed after the last checkpoint and not yet in the freelist tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PendingFree {
@@ -177,15 +181,20 @@ impl WriterPages {
     ) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
-        let mut reusable = spare.to_vec();
+        let mut reusable = Vec::with_capacity(spare.len() + pending.len());
+        reusable.extend_from_slice(spare);
         let mut waiting = Vec::with_capacity(pending.len());
+        // A small commit frees a few pages, which the next one may take: they join the spare
+        // pages (kept sorted) one by one; many are appended and sorted with them.
+        let allowed = pending.iter().filter(|f| gates.allow(f.freeing)).count();
         for &f in pending {
             match gates.allow(f.freeing) {
+                true if allowed <= FEW_INSERTS => runs::insert_desc(&mut reusable, f.pgno),
                 true => reusable.push(f.pgno),
                 false => waiting.push(f),
             }
         }
-        if reusable.len() > spare.len() {
+        if allowed > FEW_INSERTS {
             runs::sort_desc(&mut reusable);
         }
         WriterPages {
@@ -265,23 +274,29 @@ impl WriterPages {
         self.freed_old.extend(start..start + npages);
     }
 
-    /// A buffer for `npages` new pages: zeroed if `zeroed`, otherwise with whatever a recycled
-    /// buffer held (for a page about to be overwritten whole, as a copy).
-    fn new_buffer(&mut self, npages: u64, zeroed: bool) -> Box<[u8]> {
+    /// A zeroed buffer for `npages` new pages.
+    fn new_buffer(&mut self, npages: u64) -> Box<[u8]> {
         if npages == 1 {
             if let Some(mut b) = self.pool.pop() {
-                if zeroed {
-                    b.fill(0);
-                }
+                b.fill(0);
                 return b;
             }
         }
-        crate::store::window::recycled_buffer(npages as usize * self.page_size, zeroed)
+        crate::store::window::recycled_buffer(npages as usize * self.page_size)
     }
 
     /// Allocates `npages` pages (a reusable page or run, else the end of the file) and gives them
-    /// a dirty buffer, zeroed if `zeroed`.
-    fn alloc_pages(&mut self, npages: u64, zeroed: bool) -> Result<u64> {
+    /// a zeroed dirty buffer.
+    fn alloc_pages(&mut self, npages: u64) -> Result<u64> {
+        let pgno = self.alloc_pgno(npages)?;
+        let buf = self.new_buffer(npages);
+        self.dirty.insert(pgno, buf);
+        Ok(pgno)
+    }
+
+    /// Picks the page number of `npages` new pages: a reusable page or run, else the end of the
+    /// file. The caller gives them a dirty buffer.
+    fn alloc_pgno(&mut self, npages: u64) -> Result<u64> {
         let pgno = if npages == 1 {
             match self.reusable.pop() {
                 None if !self.in_freelist_op && self.pull()? => self.reusable.pop(),
@@ -290,17 +305,14 @@ impl WriterPages {
         } else {
             self.take_run(npages)?
         };
-        let pgno = match pgno {
+        Ok(match pgno {
             Some(p) => p,
             None => {
                 let p = self.page_count;
                 self.page_count += npages;
                 p
             }
-        };
-        let buf = self.new_buffer(npages, zeroed);
-        self.dirty.insert(pgno, buf);
-        Ok(pgno)
+        })
     }
 
     /// Moves the first reusable freelist entry into `reusable`. False if there is none.
@@ -619,14 +631,18 @@ impl PageStore for WriterPages {
             return Ok(ptr.pgno);
         }
         self.check_copy(ptr)?;
-        let new = self.alloc_pages(1, false)?;
+        let new = self.alloc_pgno(1)?;
         let src = self.view.page(ptr.pgno)?;
-        let dst = self
-            .dirty
-            .get_mut(&new)
-            .ok_or_else(|| corrupted(new, "allocated page is not dirty"))?;
-        dst.copy_from_slice(src);
-        crate::page::put_u64(dst, OFF_TXN, self.txn);
+        // The copy is made as the buffer is filled: never zeroed first.
+        let mut dst = match self.pool.pop() {
+            Some(mut b) => {
+                b.copy_from_slice(src);
+                b
+            }
+            None => crate::store::window::recycled_copy(src),
+        };
+        crate::page::put_u64(&mut dst, OFF_TXN, self.txn);
+        self.dirty.insert(new, dst);
         self.free(ptr, 1);
         Ok(new)
     }
@@ -651,7 +667,7 @@ impl PageStore for WriterPages {
     }
 
     fn alloc(&mut self, npages: u64) -> Result<u64> {
-        self.alloc_pages(npages, true)
+        self.alloc_pages(npages)
     }
 
     fn free(&mut self, ptr: PagePtr, npages: u64) {

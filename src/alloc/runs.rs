@@ -9,6 +9,13 @@ pub(crate) fn sort_desc(pages: &mut [u64]) {
     pages.sort_unstable_by(|a, b| b.cmp(a));
 }
 
+/// Inserts `page` into `pages` (sorted descending) where it keeps them sorted: a few pages
+/// join a long list without sorting it again.
+pub(crate) fn insert_desc(pages: &mut Vec<u64>, page: u64) {
+    let at = pages.partition_point(|&p| p > page);
+    pages.insert(at, page);
+}
+
 /// Takes `n` consecutive pages out of `pages` (sorted descending) from the smallest run that
 /// holds `n` (best fit; among equal runs, the lowest in the file), and returns the first of them.
 /// The lowest `n` pages of the run are taken, so the rest of it stays one run.
@@ -73,6 +80,15 @@ mod tests {
         assert_eq!(best_fit(&mut p, 3), None);
         assert_eq!(best_fit(&mut p, 2), Some(24));
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn insert_desc_keeps_the_order() {
+        let mut p = desc(&[9, 3, 7]);
+        for page in [1, 8, 10, 5] {
+            insert_desc(&mut p, page);
+        }
+        assert_eq!(p, vec![10, 9, 8, 7, 5, 3, 1]);
     }
 
     #[test]

@@ -27,27 +27,39 @@ pub(crate) const WINDOW_PAGES: usize = 1 << (SLOT_BITS - 1);
 /// The most bytes a window holds (replaced contents included) before it must be flushed.
 pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 
-/// Page buffers of dropped windows, kept for the next commits' dirty pages ([`recycled_buffer`]) (a process-wide
-/// cache, so that a busy writer does not return memory to the system and fault it back in).
+/// Page buffers of dropped windows, kept for the next commits' dirty pages ([`recycled_buffer`],
+/// [`recycled_copy`]) (a process-wide cache, so that a busy writer does not return memory to the
+/// system and fault it back in).
 static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 /// The most bytes [`SPARE_BUFFERS`] keeps.
 const SPARE_BUFFER_BYTES: usize = 64 << 20;
 
-/// A buffer of `len` bytes, recycled from a dropped window if one of that length is kept (then
-/// holding its old contents unless `zeroed`), or a new zeroed one.
-pub(crate) fn recycled_buffer(len: usize, zeroed: bool) -> Box<[u8]> {
-    let recycled = {
-        let mut spare = SPARE_BUFFERS.lock();
-        match spare.last() {
-            Some(b) if b.len() == len => spare.pop(),
-            _ => None,
-        }
-    };
-    match recycled {
+/// A buffer of `len` bytes kept from a dropped window, if one of that length is.
+fn spare_buffer(len: usize) -> Option<Box<[u8]>> {
+    let mut spare = SPARE_BUFFERS.lock();
+    match spare.last() {
+        Some(b) if b.len() == len => spare.pop(),
+        _ => None,
+    }
+}
+
+/// A copy of `src` in a buffer recycled from a dropped window if one of its length is kept, or
+/// in a new one (which is not zeroed first).
+pub(crate) fn recycled_copy(src: &[u8]) -> Box<[u8]> {
+    match spare_buffer(src.len()) {
         Some(mut b) => {
-            if zeroed {
-                b.fill(0);
-            }
+            b.copy_from_slice(src);
+            b
+        }
+        None => Box::from(src),
+    }
+}
+
+/// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
+pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
+    match spare_buffer(len) {
+        Some(mut b) => {
+            b.fill(0);
             b
         }
         None => vec![0u8; len].into_boxed_slice(),
