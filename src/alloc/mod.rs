@@ -587,13 +587,20 @@ impl WriterPages {
         std::mem::take(&mut self.pending)
     }
 
-    /// Seals every dirty page (checksum) and hands them all over, by page number: to the write
-    /// window, or to a read-only handle's replay, which keeps them in memory.
+    /// Hands every dirty page over, by page number, not sealed yet: to the commit, which seals
+    /// each as it is written into the file (a page that a later commit replaces in the write
+    /// window before it is written is never sealed).
+    pub fn take_dirty(&mut self) -> crate::store::Overlay {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Seals every dirty page (checksum) and hands them all over, by page number: to a
+    /// read-only handle's replay, which keeps them in memory.
     pub fn take_sealed(&mut self) -> crate::store::Overlay {
         for (&pgno, buf) in self.dirty.iter_mut() {
             crate::page::seal(buf, pgno);
         }
-        std::mem::take(&mut self.dirty)
+        self.take_dirty()
     }
 }
 
@@ -658,7 +665,7 @@ impl PageStore for WriterPages {
         // A page copied is resealed, so verify it first: resealing a damaged page would make
         // the damage permanent and invisible to check(). Pages this handle wrote itself are
         // trusted.
-        if ptr.txn < self.gates.trusted {
+        if !self.wrote(ptr.txn) {
             let page = self.view.page(ptr.pgno)?;
             crate::page::verify_checksum(ptr.pgno, page)?;
             Node::parse(ptr.pgno, page, ptr.txn)?.validate_cells()?;
@@ -668,6 +675,10 @@ impl PageStore for WriterPages {
 
     fn alloc(&mut self, npages: u64) -> Result<u64> {
         self.alloc_pages(npages)
+    }
+
+    fn wrote(&self, txn: u64) -> bool {
+        txn >= self.gates.trusted
     }
 
     fn free(&mut self, ptr: PagePtr, npages: u64) {

@@ -684,7 +684,7 @@ pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<u64> 
         {
             // Freeing trusts the page's pointers, so a committed page must verify first: a
             // damaged one could otherwise free pages that are still in use.
-            if ptr.txn != s.txn() {
+            if !s.wrote(ptr.txn) {
                 crate::page::verify_checksum(ptr.pgno, s.page(ptr.pgno)?)?;
             }
             let n = node(s, ptr)?;

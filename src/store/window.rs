@@ -1,7 +1,10 @@
 //! The write window: pages of recent commits held in memory, not yet written to the file.
 //!
-//! A commit hands its sealed pages to the window instead of writing them; readers of the versions
-//! it publishes find them here first (see [`super::View`]). The writer writes the whole window
+//! A commit hands its pages to the window instead of writing them; readers of the versions it
+//! publishes find them here first (see [`super::View`]). They are held unsealed (without their
+//! checksums, docs/FORMAT.md section 8): a flush writes sealed copies, so a page that later
+//! commits replace before the flush is never sealed, and readers that verify pages or copy them
+//! elsewhere get sealed copies ([`Window::sealed_copy`]). The writer writes the whole window
 //! to the file in one sorted pass ("flush") when it fills up and before every checkpoint, and then
 //! starts a new one. A page that commits free and reuse while it sits in the window is written
 //! once, at its last contents, and runs of neighbouring pages go out in few calls.
@@ -66,25 +69,30 @@ pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
     }
 }
 
+/// Keeps `buffers` of one page (of the length of those kept already, if any) for
+/// [`recycled_buffer`] and [`recycled_copy`], up to [`SPARE_BUFFER_BYTES`]; drops the others.
+pub(crate) fn keep_buffers(buffers: impl Iterator<Item = Box<[u8]>>) {
+    let mut spare = SPARE_BUFFERS.lock();
+    let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
+    for b in buffers {
+        let len = b.len();
+        let kept_len = spare.last().map_or(len, |b| b.len());
+        if len != kept_len || len > crate::page::MAX_PAGE_SIZE {
+            continue;
+        }
+        if bytes + len > SPARE_BUFFER_BYTES {
+            break;
+        }
+        bytes += len;
+        spare.push(b);
+    }
+}
+
 impl Drop for Window {
-    /// Hands the window's buffers of one page (of the length of those kept already, if any) to
-    /// [`recycled_buffer`], up to its bound.
+    /// Hands the window's buffers to [`keep_buffers`].
     fn drop(&mut self) {
         let held = std::mem::take(self.held.get_mut());
-        let mut spare = SPARE_BUFFERS.lock();
-        let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
-        for h in held {
-            let len = h.bytes.len();
-            let kept_len = spare.last().map_or(len, |b| b.len());
-            if len != kept_len || len > crate::page::MAX_PAGE_SIZE {
-                continue;
-            }
-            if bytes + len > SPARE_BUFFER_BYTES {
-                break;
-            }
-            bytes += len;
-            spare.push(h.bytes);
-        }
+        keep_buffers(held.into_iter().map(|h| h.bytes));
     }
 }
 
@@ -232,6 +240,27 @@ impl Window {
             kept.push(e);
         }
         kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
+    }
+
+    /// [`Window::pages`] as sealed copies (checksums computed, docs/FORMAT.md section 8), ready
+    /// to be written: the window holds its pages unsealed, and readers may be reading them.
+    pub fn sealed_pages(&self, page_size: usize) -> Vec<(u64, Box<[u8]>)> {
+        let mut sealed = Vec::new();
+        for (pgno, bytes) in self.pages(page_size) {
+            let mut copy = recycled_copy(bytes);
+            crate::page::seal(&mut copy, pgno);
+            sealed.push((pgno, copy));
+        }
+        sealed
+    }
+
+    /// The latest contents of page (or run) `pgno` as a sealed copy, if the window holds it: for
+    /// a reader that verifies checksums or copies the page elsewhere (the integrity check, a
+    /// backup).
+    pub fn sealed_copy(&self, pgno: u64) -> Option<Box<[u8]>> {
+        let mut copy = Box::<[u8]>::from(self.get(pgno)?);
+        crate::page::seal(&mut copy, pgno);
+        Some(copy)
     }
 
     /// The entry of page (or run) `pgno`, if the window holds it and is not flushed.

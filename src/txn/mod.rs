@@ -256,17 +256,21 @@ impl Shared {
         self.sync_log()
     }
 
-    /// Step 5 of a commit: puts its sealed `pages` where readers of the new version (`view`,
-    /// without a window yet) find them, and returns that version's view. Normally they join the
-    /// base version's write window (or a new one, once it is flushed or full, flushing it first);
-    /// a commit of more than a quarter of a window writes its pages to the file directly.
-    pub(crate) fn place_pages(&self, base: &View, pages: Overlay, view: View) -> Result<View> {
+    /// Step 5 of a commit: puts its `pages` (not sealed yet) where readers of the new version
+    /// (`view`, without a window yet) find them, and returns that version's view. Normally they
+    /// join the base version's write window (or a new one, once it is flushed or full, flushing
+    /// it first), which seals them as it writes them; a commit of more than a quarter of a window
+    /// seals its pages and writes them to the file directly.
+    pub(crate) fn place_pages(&self, base: &View, mut pages: Overlay, view: View) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
         // With read-only handles attached, the version must be in the file when it is published.
         if pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4 || self.write_through() {
             if let Some(w) = current {
                 self.flush_window(w, &view)?;
+            }
+            for (&pgno, buf) in pages.iter_mut() {
+                crate::page::seal(buf, pgno);
             }
             let mut sorted: Vec<(u64, &[u8])> = pages.iter().map(|(&p, b)| (p, &b[..])).collect();
             sorted.sort_unstable_by_key(|&(p, _)| p);
@@ -287,13 +291,16 @@ impl Shared {
         Ok(view.with_window(window))
     }
 
-    /// Writes the pages `window` holds into the file (checkpoints do, before their sync), unless
-    /// that was done already; `view` is a view of the newest version.
+    /// Writes the pages `window` holds into the file, as sealed copies (checkpoints do, before
+    /// their sync), unless that was done already; `view` is a view of the newest version.
     pub(crate) fn flush_window(&self, window: &Window, view: &View) -> Result<()> {
         if !window.is_flushed() {
-            self.write_pages(&window.pages(self.page_size), view)?;
+            let sealed = window.sealed_pages(self.page_size);
+            let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
+            self.write_pages(&pages, view)?;
             window.set_flushed();
             self.metrics.window_flushed();
+            crate::store::window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
         }
         Ok(())
     }

@@ -504,12 +504,12 @@ impl WriteTxn {
         // Step 4: make room (preallocation fails cleanly on a full disk), map any new space.
         shared.store.grow(page_count * ps as u64, ps)?;
         let view = self.base.view.resized(&shared.store, page_count)?;
-        // Step 5: the pages, each sealed with its checksum, go to the write window (or, for a
-        // large commit, into the file), into space no snapshot and no checkpoint reads; zero a new
+        // Step 5: the pages go to the write window (or, for a large commit, into the file, each
+        // sealed with its checksum), into space no snapshot and no checkpoint reads; zero a new
         // log region.
         self.id_may_be_on_disk = true;
         let placed = shared
-            .place_pages(&self.base.view, self.pages.take_sealed(), view)
+            .place_pages(&self.base.view, self.pages.take_dirty(), view)
             .and_then(|view| match region {
                 Some((start, n)) => shared
                     .store
