@@ -22,6 +22,7 @@
 use super::hasher::bucket;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// Slots in a window's table: twice the most pages it holds, so probes stay short.
 const SLOT_BITS: u32 = 14;
@@ -91,8 +92,9 @@ pub(crate) fn keep_buffers(buffers: impl Iterator<Item = Box<[u8]>>) {
 impl Drop for Window {
     /// Hands the window's buffers to [`keep_buffers`].
     fn drop(&mut self) {
-        let held = std::mem::take(self.held.get_mut());
-        keep_buffers(held.into_iter().map(|h| h.bytes));
+        let chunks = std::mem::take(&mut self.held.get_mut().chunks);
+        let entries = chunks.into_iter().flat_map(|c| c.into_vec());
+        keep_buffers(entries.filter_map(|e| e.into_inner()).map(|h| h.bytes));
     }
 }
 
@@ -102,6 +104,34 @@ struct Held {
     /// Insertion order: a later entry overlapping an earlier one at another page number (a run
     /// over pages freed while they sat here, or a page of a freed run) replaced its contents.
     seq: u64,
+}
+
+/// Entries of a window per allocation of [`HeldChunks`].
+const CHUNK_ENTRIES: usize = 512;
+
+/// The window's entries, in insertion order, in chunks of [`CHUNK_ENTRIES`] allocated at once
+/// (rather than one allocation per entry). The slots point into the chunks, whose entries stay
+/// put when the list of chunks grows; each entry is set once.
+#[derive(Default)]
+struct HeldChunks {
+    chunks: Vec<Box<[OnceLock<Held>]>>,
+    /// Entries set, in all chunks.
+    len: usize,
+}
+
+impl HeldChunks {
+    /// Appends `held` and returns a pointer to it, valid until the chunks are dropped.
+    fn push(&mut self, held: Held) -> *const Held {
+        let (chunk, i) = (self.len / CHUNK_ENTRIES, self.len % CHUNK_ENTRIES);
+        if chunk == self.chunks.len() {
+            self.chunks
+                .push((0..CHUNK_ENTRIES).map(|_| OnceLock::new()).collect());
+        }
+        self.len += 1;
+        let entry = &self.chunks[chunk][i];
+        let _ = entry.set(held);
+        entry.get().expect("an entry is set once, here") as *const Held
+    }
 }
 
 /// A table slot.
@@ -115,10 +145,8 @@ struct Slot {
 /// Pages committed since the last flush (see the module docs).
 pub(crate) struct Window {
     slots: Box<[Slot]>,
-    /// Every page ever inserted, kept until the window is dropped. The slots point to the boxes,
-    /// whose addresses stay put when the vector grows: hence the box.
-    #[allow(clippy::vec_box)]
-    held: Mutex<Vec<Box<Held>>>,
+    /// Every page ever inserted, kept until the window is dropped.
+    held: Mutex<HeldChunks>,
     /// Distinct page numbers inserted.
     len: AtomicU64,
     /// Bytes inserted, replaced contents included.
@@ -144,7 +172,7 @@ impl Window {
             .collect();
         Window {
             slots,
-            held: Mutex::new(Vec::new()),
+            held: Mutex::new(HeldChunks::default()),
             len: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             flushed: AtomicBool::new(false),
@@ -188,14 +216,11 @@ impl Window {
     /// no live snapshot reaches (new or reused ones). The caller checked [`Window::has_room`].
     pub fn insert(&self, pgno: u64, bytes: Box<[u8]>) {
         let len = bytes.len() as u64;
-        let mut all = self.held.lock();
-        let held = Box::new(Held {
-            bytes,
-            seq: all.len() as u64,
-        });
-        let ptr = &*held as *const Held as *mut Held;
-        all.push(held);
-        drop(all);
+        let ptr = {
+            let mut all = self.held.lock();
+            let seq = all.len as u64;
+            all.push(Held { bytes, seq }) as *mut Held
+        };
         let slot = self.find(pgno);
         slot.page.store(ptr, Ordering::Release);
         if slot.key.load(Ordering::Relaxed) == 0 {
@@ -276,8 +301,9 @@ impl Window {
         let p = slot.page.load(Ordering::Acquire);
         // SAFETY: a slot's pointer is set (to a `Held` in `self.held`) before its key is published
         // with release ordering, and our acquire load of the key saw it, so `p` is non-null and
-        // points to a `Held` owned by `self.held`. Those boxes are never dropped or moved before
-        // the window itself (the vector moves only the boxes' pointers), and their bytes are never
+        // points to a `Held` owned by `self.held`: an entry of one of its chunks, each a boxed
+        // slice whose entries are set once and never moved or dropped before the window itself
+        // (growing the list of chunks moves only the boxes' pointers). Its bytes are never
         // written after insertion; the returned reference borrows `self`.
         Some(unsafe { &*p })
     }
