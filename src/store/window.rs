@@ -59,6 +59,14 @@ pub(crate) fn recycled_copy(src: &[u8]) -> Box<[u8]> {
     }
 }
 
+/// A sealed copy (checksum computed, docs/FORMAT.md section 8) of the page (or run) `bytes` of
+/// page `pgno` of a window, which holds its pages unsealed, in a recycled buffer if one is kept.
+pub(crate) fn sealed_copy(bytes: &[u8], pgno: u64) -> Box<[u8]> {
+    let mut copy = recycled_copy(bytes);
+    crate::page::seal(&mut copy, pgno);
+    copy
+}
+
 /// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
 pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
     match spare_buffer(len) {
@@ -267,25 +275,11 @@ impl Window {
         kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
     }
 
-    /// [`Window::pages`] as sealed copies (checksums computed, docs/FORMAT.md section 8), ready
-    /// to be written: the window holds its pages unsealed, and readers may be reading them.
-    pub fn sealed_pages(&self, page_size: usize) -> Vec<(u64, Box<[u8]>)> {
-        let mut sealed = Vec::new();
-        for (pgno, bytes) in self.pages(page_size) {
-            let mut copy = recycled_copy(bytes);
-            crate::page::seal(&mut copy, pgno);
-            sealed.push((pgno, copy));
-        }
-        sealed
-    }
-
     /// The latest contents of page (or run) `pgno` as a sealed copy, if the window holds it: for
     /// a reader that verifies checksums or copies the page elsewhere (the integrity check, a
     /// backup).
     pub fn sealed_copy(&self, pgno: u64) -> Option<Box<[u8]>> {
-        let mut copy = Box::<[u8]>::from(self.get(pgno)?);
-        crate::page::seal(&mut copy, pgno);
-        Some(copy)
+        self.get(pgno).map(|bytes| sealed_copy(bytes, pgno))
     }
 
     /// The entry of page (or run) `pgno`, if the window holds it and is not flushed.

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
 use crate::page::PagePtr;
-use crate::store::window::{WINDOW_BYTES, WINDOW_PAGES};
+use crate::store::window::{self, WINDOW_BYTES, WINDOW_PAGES};
 use crate::store::{FileStore, Overlay, View, Window};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +28,9 @@ use versions::Versions;
 /// `last recovered commit + MAX_UNSYNCED_COMMITS + 1`, so a reopened writer starts its ids above
 /// that and never stamps a page with an id a lost commit already used.
 pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
+
+/// Pages (or runs) of the write window sealed and written at a time when it is flushed.
+const FLUSH_BATCH: usize = 256;
 
 /// Bytes of tree pages written since the last checkpoint that make the background sync thread
 /// start their write-back ([`Shared::start_writeback`]).
@@ -295,12 +298,18 @@ impl Shared {
     /// their sync), unless that was done already; `view` is a view of the newest version.
     pub(crate) fn flush_window(&self, window: &Window, view: &View) -> Result<()> {
         if !window.is_flushed() {
-            let sealed = window.sealed_pages(self.page_size);
-            let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
-            self.write_pages(&pages, view)?;
+            // In batches, whose copies' buffers the next batch reuses: a flush needs little
+            // memory beside the window.
+            for batch in window.pages(self.page_size).chunks(FLUSH_BATCH) {
+                let sealed: Vec<(u64, Box<[u8]>)> = (batch.iter())
+                    .map(|&(pgno, bytes)| (pgno, window::sealed_copy(bytes, pgno)))
+                    .collect();
+                let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
+                self.write_pages(&pages, view)?;
+                window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
+            }
             window.set_flushed();
             self.metrics.window_flushed();
-            crate::store::window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
         }
         Ok(())
     }
