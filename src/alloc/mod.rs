@@ -144,6 +144,32 @@ fn chunk_len(page_size: usize) -> usize {
         / 8
 }
 
+/// Page buffers a write transaction keeps for the next one ([`WriterPages::take_buffers`]).
+const POOL_KEPT: usize = 64;
+
+/// The longest lists of pages (in entries they have room for) that a write transaction keeps
+/// for the next one ([`WriterPages::take_buffers`]); pending frees never exceed [`MAX_PENDING`]
+/// by much.
+const LIST_KEPT: usize = 4096;
+
+/// The largest map of dirty pages (in entries it has room for) that a write transaction keeps
+/// for the next one ([`WriterPages::take_buffers`]).
+const DIRTY_KEPT: usize = 64;
+
+/// The buffers of a finished write transaction's pages, emptied, for the next one
+/// ([`WriterPages::new`]): a small transaction then allocates none of its lists, maps and
+/// scratch space, and takes page buffers from the pool.
+#[derive(Default)]
+pub(crate) struct PageBuffers {
+    dirty: PgnoMap<Box<[u8]>>,
+    pool: Vec<Box<[u8]>>,
+    reusable: Vec<u64>,
+    freed: Vec<u64>,
+    freed_old: Vec<u64>,
+    pending: Vec<PendingFree>,
+    fl_scratch: Scratch,
+}
+
 /// A write transaction's view of the pages: its dirty pages over the committed snapshot, and
 /// where new pages come from.
 pub(crate) struct WriterPages {
@@ -170,20 +196,28 @@ pub(crate) struct WriterPages {
 
 impl WriterPages {
     /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages and the
-    /// `pending` frees that `gates` allow first, then freelist entries as they allow.
+    /// `pending` frees that `gates` allow first, then freelist entries as they allow; in the
+    /// `buffers` of an earlier transaction.
     pub fn new(
         view: &View,
         txn: u64,
         freelist: PagePtr,
         gates: Gates,
-        spare: &[u64],
-        pending: &[PendingFree],
+        (spare, pending): (&[u64], &[PendingFree]),
+        buffers: PageBuffers,
     ) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
-        let mut reusable = Vec::with_capacity(spare.len() + pending.len());
+        let PageBuffers {
+            dirty,
+            pool,
+            mut reusable,
+            freed,
+            freed_old,
+            pending: mut waiting,
+            fl_scratch,
+        } = buffers;
         reusable.extend_from_slice(spare);
-        let mut waiting = Vec::with_capacity(pending.len());
         // A small commit frees a few pages, which the next one may take: they join the spare
         // pages (kept sorted) one by one; many are appended and sorted with them.
         let allowed = pending.iter().filter(|f| gates.allow(f.freeing)).count();
@@ -201,12 +235,12 @@ impl WriterPages {
             view: view.reader(),
             txn,
             page_size,
-            dirty: PgnoMap::with_capacity_and_hasher(8, Default::default()),
-            pool: Vec::new(),
+            dirty,
+            pool,
             page_count,
             reusable,
-            freed: Vec::new(),
-            freed_old: Vec::new(),
+            freed,
+            freed_old,
             pending: waiting,
             freelist: TreeRoot {
                 root: freelist,
@@ -215,7 +249,40 @@ impl WriterPages {
             gates,
             in_freelist_op: false,
             freelist_exhausted: false,
-            fl_scratch: Scratch::default(),
+            fl_scratch,
+        }
+    }
+
+    /// This transaction's buffers, emptied, for the next one ([`WriterPages::new`]): the dirty
+    /// pages' buffers (up to [`POOL_KEPT`] single pages, with the pool's) go to its pool.
+    pub fn take_buffers(&mut self) -> PageBuffers {
+        let mut pool = std::mem::take(&mut self.pool);
+        let page_size = self.page_size;
+        let dirty_pages = self.dirty.drain().map(|(_, b)| b);
+        pool.extend(dirty_pages.filter(|b| b.len() == page_size));
+        pool.truncate(POOL_KEPT);
+        if self.dirty.capacity() > DIRTY_KEPT {
+            // A large transaction's map: walking and clearing it would cost every later commit.
+            self.dirty = PgnoMap::default();
+        }
+        // Lists a large transaction grew are not kept (their memory would stay).
+        let emptied = |v: &mut Vec<u64>| match v.capacity() > LIST_KEPT {
+            true => Vec::new(),
+            false => {
+                v.clear();
+                std::mem::take(v)
+            }
+        };
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        PageBuffers {
+            dirty: std::mem::take(&mut self.dirty),
+            pool,
+            reusable: emptied(&mut self.reusable),
+            freed: emptied(&mut self.freed),
+            freed_old: emptied(&mut self.freed_old),
+            pending,
+            fl_scratch: std::mem::take(&mut self.fl_scratch).recycled(),
         }
     }
 
@@ -568,9 +635,11 @@ impl WriterPages {
     }
 
     /// The free pages this transaction holds but did not use (after `finish_freelist(true)`):
-    /// in no tree, and reachable from no version.
-    pub fn take_spare(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.reusable)
+    /// in no tree, and reachable from no version. Hands them over (the list stays, empty).
+    pub fn take_spare(&mut self) -> std::sync::Arc<[u64]> {
+        let spare = self.reusable[..].into();
+        self.reusable.clear();
+        spare
     }
 
     /// Takes `pages` as free pages to record (free in the file, in no freelist entry, reachable
@@ -583,15 +652,17 @@ impl WriterPages {
 
     /// The pages freed since the last checkpoint that are in no freelist entry (after
     /// `finish_freelist`), with their freeing txns: the new version's pending frees.
-    pub fn take_pending(&mut self) -> Vec<PendingFree> {
-        std::mem::take(&mut self.pending)
+    pub fn take_pending(&mut self) -> std::sync::Arc<[PendingFree]> {
+        let pending = self.pending[..].into();
+        self.pending.clear();
+        pending
     }
 
-    /// Hands every dirty page over, by page number, not sealed yet: to the commit, which seals
-    /// each as it is written into the file (a page that a later commit replaces in the write
-    /// window before it is written is never sealed).
-    pub fn take_dirty(&mut self) -> crate::store::Overlay {
-        std::mem::take(&mut self.dirty)
+    /// Every dirty page, by page number, not sealed yet: for the commit to take (draining
+    /// them), which seals each as it is written into the file (a page that a later commit
+    /// replaces in the write window before it is written is never sealed).
+    pub fn dirty_pages(&mut self) -> &mut crate::store::Overlay {
+        &mut self.dirty
     }
 
     /// Seals every dirty page (checksum) and hands them all over, by page number: to a
@@ -600,7 +671,7 @@ impl WriterPages {
         for (&pgno, buf) in self.dirty.iter_mut() {
             crate::page::seal(buf, pgno);
         }
-        self.take_dirty()
+        std::mem::take(&mut self.dirty)
     }
 }
 

@@ -147,6 +147,8 @@ pub(crate) struct Shared {
     /// The lock file's reader table, shared with handles in other processes (None: a read-only
     /// handle on a read-only filesystem, where no writer can exist).
     pub(crate) attached: Option<multiproc::Attached>,
+    /// The last write transaction's buffers, emptied, for the next one.
+    writer_buffers: Mutex<Option<write::WriterBuffers>>,
 }
 
 impl Shared {
@@ -202,6 +204,7 @@ impl Shared {
             window_bytes,
             commits_at_last_tick: AtomicU64::new(0),
             attached,
+            writer_buffers: Mutex::new(None),
         }
     }
 
@@ -264,7 +267,7 @@ impl Shared {
     /// join the base version's write window (or a new one, once it is flushed or full, flushing
     /// it first), which seals them as it writes them; a commit of more than a quarter of a window
     /// seals its pages and writes them to the file directly.
-    pub(crate) fn place_pages(&self, base: &View, mut pages: Overlay, view: View) -> Result<View> {
+    pub(crate) fn place_pages(&self, base: &View, pages: &mut Overlay, view: View) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
         // With read-only handles attached, the version must be in the file when it is published.
@@ -278,6 +281,7 @@ impl Shared {
             let mut sorted: Vec<(u64, &[u8])> = pages.iter().map(|(&p, b)| (p, &b[..])).collect();
             sorted.sort_unstable_by_key(|&(p, _)| p);
             self.write_pages(&sorted, &view)?;
+            pages.clear();
             return Ok(view);
         }
         let window = match current {
@@ -288,7 +292,7 @@ impl Shared {
             }
             None => Arc::new(Window::new()),
         };
-        for (pgno, bytes) in pages {
+        for (pgno, bytes) in pages.drain() {
             window.insert(pgno, bytes);
         }
         Ok(view.with_window(window))
