@@ -59,7 +59,7 @@ pub(crate) const OLD_FREE: u64 = 1 << 63;
 pub(crate) const MAX_PENDING: usize = 256;
 
 /// Up to this many reusable pending frees join a transaction's reusable pages by insertion into
-/// their sorted order ([`runs::insert_desc`]); more are appended and sorted with them.
+/// their sorted order ([`runs::insert_tail`]); more are sorted with them.
 const FEW_INSERTS: usize = 16;
 
 /// A page freed after the last checkpoint and not yet in the freelist tree.
@@ -218,17 +218,17 @@ impl WriterPages {
             fl_scratch,
         } = buffers;
         reusable.extend_from_slice(spare);
-        // A small commit frees a few pages, which the next one may take: they join the spare
-        // pages (kept sorted) one by one; many are appended and sorted with them.
-        let allowed = pending.iter().filter(|f| gates.allow(f.freeing)).count();
         for &f in pending {
             match gates.allow(f.freeing) {
-                true if allowed <= FEW_INSERTS => runs::insert_desc(&mut reusable, f.pgno),
                 true => reusable.push(f.pgno),
                 false => waiting.push(f),
             }
         }
-        if allowed > FEW_INSERTS {
+        // A small commit frees a few pages, which the next one may take: they join the spare
+        // pages (kept sorted) one by one; many are sorted with them.
+        if reusable.len() - spare.len() <= FEW_INSERTS {
+            runs::insert_tail(&mut reusable, spare.len());
+        } else {
             runs::sort_desc(&mut reusable);
         }
         WriterPages {

@@ -9,11 +9,14 @@ pub(crate) fn sort_desc(pages: &mut [u64]) {
     pages.sort_unstable_by(|a, b| b.cmp(a));
 }
 
-/// Inserts `page` into `pages` (sorted descending) where it keeps them sorted: a few pages
-/// join a long list without sorting it again.
-pub(crate) fn insert_desc(pages: &mut Vec<u64>, page: u64) {
-    let at = pages.partition_point(|&p| p > page);
-    pages.insert(at, page);
+/// Sorts `pages` in descending order when its first `sorted` pages already are, by moving each
+/// of the others into place: a few pages join a long list without sorting it again.
+pub(crate) fn insert_tail(pages: &mut [u64], sorted: usize) {
+    for i in sorted..pages.len() {
+        let page = pages[i];
+        let at = pages[..i].partition_point(|&p| p > page);
+        pages[at..=i].rotate_right(1);
+    }
 }
 
 /// Takes `n` consecutive pages out of `pages` (sorted descending) from the smallest run that
@@ -83,11 +86,10 @@ mod tests {
     }
 
     #[test]
-    fn insert_desc_keeps_the_order() {
+    fn insert_tail_keeps_the_order() {
         let mut p = desc(&[9, 3, 7]);
-        for page in [1, 8, 10, 5] {
-            insert_desc(&mut p, page);
-        }
+        p.extend([1, 8, 10, 5]);
+        insert_tail(&mut p, 3);
         assert_eq!(p, vec![10, 9, 8, 7, 5, 3, 1]);
     }
 
