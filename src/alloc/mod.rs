@@ -58,6 +58,10 @@ pub(crate) const OLD_FREE: u64 = 1 << 63;
 /// writes them into the freelist tree. Each commit copies them, so the bound stays small.
 pub(crate) const MAX_PENDING: usize = 256;
 
+/// Up to this many reusable pending frees join a transaction's reusable pages by insertion into
+/// their sorted order ([`runs::insert_tail`]); more are sorted with them.
+const FEW_INSERTS: usize = 16;
+
 /// A page freed after the last checkpoint and not yet in the freelist tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PendingFree {
@@ -140,6 +144,32 @@ fn chunk_len(page_size: usize) -> usize {
         / 8
 }
 
+/// Page buffers a write transaction keeps for the next one ([`WriterPages::take_buffers`]).
+const POOL_KEPT: usize = 64;
+
+/// The longest lists of pages (in entries they have room for) that a write transaction keeps
+/// for the next one ([`WriterPages::take_buffers`]); pending frees never exceed [`MAX_PENDING`]
+/// by much.
+const LIST_KEPT: usize = 4096;
+
+/// The largest map of dirty pages (in entries it has room for) that a write transaction keeps
+/// for the next one ([`WriterPages::take_buffers`]).
+const DIRTY_KEPT: usize = 64;
+
+/// The buffers of a finished write transaction's pages, emptied, for the next one
+/// ([`WriterPages::new`]): a small transaction then allocates none of its lists, maps and
+/// scratch space, and takes page buffers from the pool.
+#[derive(Default)]
+pub(crate) struct PageBuffers {
+    dirty: PgnoMap<Box<[u8]>>,
+    pool: Vec<Box<[u8]>>,
+    reusable: Vec<u64>,
+    freed: Vec<u64>,
+    freed_old: Vec<u64>,
+    pending: Vec<PendingFree>,
+    fl_scratch: Scratch,
+}
+
 /// A write transaction's view of the pages: its dirty pages over the committed snapshot, and
 /// where new pages come from.
 pub(crate) struct WriterPages {
@@ -166,38 +196,51 @@ pub(crate) struct WriterPages {
 
 impl WriterPages {
     /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages and the
-    /// `pending` frees that `gates` allow first, then freelist entries as they allow.
+    /// `pending` frees that `gates` allow first, then freelist entries as they allow; in the
+    /// `buffers` of an earlier transaction.
     pub fn new(
         view: &View,
         txn: u64,
         freelist: PagePtr,
         gates: Gates,
-        spare: &[u64],
-        pending: &[PendingFree],
+        (spare, pending): (&[u64], &[PendingFree]),
+        buffers: PageBuffers,
     ) -> WriterPages {
         let page_size = view.page_size();
         let page_count = view.page_count();
-        let mut reusable = spare.to_vec();
-        let mut waiting = Vec::with_capacity(pending.len());
+        let PageBuffers {
+            dirty,
+            pool,
+            mut reusable,
+            freed,
+            freed_old,
+            pending: mut waiting,
+            fl_scratch,
+        } = buffers;
+        reusable.extend_from_slice(spare);
         for &f in pending {
             match gates.allow(f.freeing) {
                 true => reusable.push(f.pgno),
                 false => waiting.push(f),
             }
         }
-        if reusable.len() > spare.len() {
+        // A small commit frees a few pages, which the next one may take: they join the spare
+        // pages (kept sorted) one by one; many are sorted with them.
+        if reusable.len() - spare.len() <= FEW_INSERTS {
+            runs::insert_tail(&mut reusable, spare.len());
+        } else {
             runs::sort_desc(&mut reusable);
         }
         WriterPages {
             view: view.reader(),
             txn,
             page_size,
-            dirty: PgnoMap::with_capacity_and_hasher(8, Default::default()),
-            pool: Vec::new(),
+            dirty,
+            pool,
             page_count,
             reusable,
-            freed: Vec::new(),
-            freed_old: Vec::new(),
+            freed,
+            freed_old,
             pending: waiting,
             freelist: TreeRoot {
                 root: freelist,
@@ -206,7 +249,40 @@ impl WriterPages {
             gates,
             in_freelist_op: false,
             freelist_exhausted: false,
-            fl_scratch: Scratch::default(),
+            fl_scratch,
+        }
+    }
+
+    /// This transaction's buffers, emptied, for the next one ([`WriterPages::new`]): the dirty
+    /// pages' buffers (up to [`POOL_KEPT`] single pages, with the pool's) go to its pool.
+    pub fn take_buffers(&mut self) -> PageBuffers {
+        let mut pool = std::mem::take(&mut self.pool);
+        let page_size = self.page_size;
+        let dirty_pages = self.dirty.drain().map(|(_, b)| b);
+        pool.extend(dirty_pages.filter(|b| b.len() == page_size));
+        pool.truncate(POOL_KEPT);
+        if self.dirty.capacity() > DIRTY_KEPT {
+            // A large transaction's map: walking and clearing it would cost every later commit.
+            self.dirty = PgnoMap::default();
+        }
+        // Lists a large transaction grew are not kept (their memory would stay).
+        let emptied = |v: &mut Vec<u64>| match v.capacity() > LIST_KEPT {
+            true => Vec::new(),
+            false => {
+                v.clear();
+                std::mem::take(v)
+            }
+        };
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        PageBuffers {
+            dirty: std::mem::take(&mut self.dirty),
+            pool,
+            reusable: emptied(&mut self.reusable),
+            freed: emptied(&mut self.freed),
+            freed_old: emptied(&mut self.freed_old),
+            pending,
+            fl_scratch: std::mem::take(&mut self.fl_scratch).recycled(),
         }
     }
 
@@ -265,23 +341,29 @@ impl WriterPages {
         self.freed_old.extend(start..start + npages);
     }
 
-    /// A buffer for `npages` new pages: zeroed if `zeroed`, otherwise with whatever a recycled
-    /// buffer held (for a page about to be overwritten whole, as a copy).
-    fn new_buffer(&mut self, npages: u64, zeroed: bool) -> Box<[u8]> {
+    /// A zeroed buffer for `npages` new pages.
+    fn new_buffer(&mut self, npages: u64) -> Box<[u8]> {
         if npages == 1 {
             if let Some(mut b) = self.pool.pop() {
-                if zeroed {
-                    b.fill(0);
-                }
+                b.fill(0);
                 return b;
             }
         }
-        crate::store::window::recycled_buffer(npages as usize * self.page_size, zeroed)
+        crate::store::window::recycled_buffer(npages as usize * self.page_size)
     }
 
     /// Allocates `npages` pages (a reusable page or run, else the end of the file) and gives them
-    /// a dirty buffer, zeroed if `zeroed`.
-    fn alloc_pages(&mut self, npages: u64, zeroed: bool) -> Result<u64> {
+    /// a zeroed dirty buffer.
+    fn alloc_pages(&mut self, npages: u64) -> Result<u64> {
+        let pgno = self.alloc_pgno(npages)?;
+        let buf = self.new_buffer(npages);
+        self.dirty.insert(pgno, buf);
+        Ok(pgno)
+    }
+
+    /// Picks the page number of `npages` new pages: a reusable page or run, else the end of the
+    /// file. The caller gives them a dirty buffer.
+    fn alloc_pgno(&mut self, npages: u64) -> Result<u64> {
         let pgno = if npages == 1 {
             match self.reusable.pop() {
                 None if !self.in_freelist_op && self.pull()? => self.reusable.pop(),
@@ -290,17 +372,14 @@ impl WriterPages {
         } else {
             self.take_run(npages)?
         };
-        let pgno = match pgno {
+        Ok(match pgno {
             Some(p) => p,
             None => {
                 let p = self.page_count;
                 self.page_count += npages;
                 p
             }
-        };
-        let buf = self.new_buffer(npages, zeroed);
-        self.dirty.insert(pgno, buf);
-        Ok(pgno)
+        })
     }
 
     /// Moves the first reusable freelist entry into `reusable`. False if there is none.
@@ -556,9 +635,11 @@ impl WriterPages {
     }
 
     /// The free pages this transaction holds but did not use (after `finish_freelist(true)`):
-    /// in no tree, and reachable from no version.
-    pub fn take_spare(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.reusable)
+    /// in no tree, and reachable from no version. Hands them over (the list stays, empty).
+    pub fn take_spare(&mut self) -> std::sync::Arc<[u64]> {
+        let spare = self.reusable[..].into();
+        self.reusable.clear();
+        spare
     }
 
     /// Takes `pages` as free pages to record (free in the file, in no freelist entry, reachable
@@ -571,12 +652,21 @@ impl WriterPages {
 
     /// The pages freed since the last checkpoint that are in no freelist entry (after
     /// `finish_freelist`), with their freeing txns: the new version's pending frees.
-    pub fn take_pending(&mut self) -> Vec<PendingFree> {
-        std::mem::take(&mut self.pending)
+    pub fn take_pending(&mut self) -> std::sync::Arc<[PendingFree]> {
+        let pending = self.pending[..].into();
+        self.pending.clear();
+        pending
     }
 
-    /// Seals every dirty page (checksum) and hands them all over, by page number: to the write
-    /// window, or to a read-only handle's replay, which keeps them in memory.
+    /// Every dirty page, by page number, not sealed yet: for the commit to take (draining
+    /// them), which seals each as it is written into the file (a page that a later commit
+    /// replaces in the write window before it is written is never sealed).
+    pub fn dirty_pages(&mut self) -> &mut crate::store::Overlay {
+        &mut self.dirty
+    }
+
+    /// Seals every dirty page (checksum) and hands them all over, by page number: to a
+    /// read-only handle's replay, which keeps them in memory.
     pub fn take_sealed(&mut self) -> crate::store::Overlay {
         for (&pgno, buf) in self.dirty.iter_mut() {
             crate::page::seal(buf, pgno);
@@ -619,14 +709,18 @@ impl PageStore for WriterPages {
             return Ok(ptr.pgno);
         }
         self.check_copy(ptr)?;
-        let new = self.alloc_pages(1, false)?;
+        let new = self.alloc_pgno(1)?;
         let src = self.view.page(ptr.pgno)?;
-        let dst = self
-            .dirty
-            .get_mut(&new)
-            .ok_or_else(|| corrupted(new, "allocated page is not dirty"))?;
-        dst.copy_from_slice(src);
-        crate::page::put_u64(dst, OFF_TXN, self.txn);
+        // The copy is made as the buffer is filled: never zeroed first.
+        let mut dst = match self.pool.pop() {
+            Some(mut b) => {
+                b.copy_from_slice(src);
+                b
+            }
+            None => crate::store::window::recycled_copy(src),
+        };
+        crate::page::put_u64(&mut dst, OFF_TXN, self.txn);
+        self.dirty.insert(new, dst);
         self.free(ptr, 1);
         Ok(new)
     }
@@ -642,7 +736,7 @@ impl PageStore for WriterPages {
         // A page copied is resealed, so verify it first: resealing a damaged page would make
         // the damage permanent and invisible to check(). Pages this handle wrote itself are
         // trusted.
-        if ptr.txn < self.gates.trusted {
+        if !self.wrote(ptr.txn) {
             let page = self.view.page(ptr.pgno)?;
             crate::page::verify_checksum(ptr.pgno, page)?;
             Node::parse(ptr.pgno, page, ptr.txn)?.validate_cells()?;
@@ -651,7 +745,11 @@ impl PageStore for WriterPages {
     }
 
     fn alloc(&mut self, npages: u64) -> Result<u64> {
-        self.alloc_pages(npages, true)
+        self.alloc_pages(npages)
+    }
+
+    fn wrote(&self, txn: u64) -> bool {
+        txn >= self.gates.trusted
     }
 
     fn free(&mut self, ptr: PagePtr, npages: u64) {

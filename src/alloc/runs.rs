@@ -9,6 +9,16 @@ pub(crate) fn sort_desc(pages: &mut [u64]) {
     pages.sort_unstable_by(|a, b| b.cmp(a));
 }
 
+/// Sorts `pages` in descending order when its first `sorted` pages already are, by moving each
+/// of the others into place: a few pages join a long list without sorting it again.
+pub(crate) fn insert_tail(pages: &mut [u64], sorted: usize) {
+    for i in sorted..pages.len() {
+        let page = pages[i];
+        let at = pages[..i].partition_point(|&p| p > page);
+        pages[at..=i].rotate_right(1);
+    }
+}
+
 /// Takes `n` consecutive pages out of `pages` (sorted descending) from the smallest run that
 /// holds `n` (best fit; among equal runs, the lowest in the file), and returns the first of them.
 /// The lowest `n` pages of the run are taken, so the rest of it stays one run.
@@ -73,6 +83,14 @@ mod tests {
         assert_eq!(best_fit(&mut p, 3), None);
         assert_eq!(best_fit(&mut p, 2), Some(24));
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn insert_tail_keeps_the_order() {
+        let mut p = desc(&[9, 3, 7]);
+        p.extend([1, 8, 10, 5]);
+        insert_tail(&mut p, 3);
+        assert_eq!(p, vec![10, 9, 8, 7, 5, 3, 1]);
     }
 
     #[test]

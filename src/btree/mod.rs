@@ -287,4 +287,8 @@ pub(crate) trait PageStore: PageSource {
     /// this transaction, as [`PageStore::cow`] does before copying a page: a damaged page must
     /// not be resealed. Free for this transaction's pages and those this handle wrote.
     fn check_copy(&self, ptr: PagePtr) -> Result<()>;
+    /// Whether pages stamped with `txn` were written by this handle (this transaction, or a
+    /// commit since the open): trusted without verifying their checksums, which those still in
+    /// the write window do not carry yet.
+    fn wrote(&self, txn: u64) -> bool;
 }

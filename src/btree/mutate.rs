@@ -37,6 +37,18 @@ impl Default for Scratch {
 }
 
 impl Scratch {
+    /// This scratch space for another transaction: its buffers kept (emptied), nothing it
+    /// remembered about a tree (the append path's leaf is a page of the transaction that ends).
+    pub(crate) fn recycled(mut self) -> Scratch {
+        self.list.clear();
+        self.sibling.clear();
+        Scratch {
+            list: self.list,
+            sibling: self.sibling,
+            ..Scratch::default()
+        }
+    }
+
     /// Sets the separator that [`push_up`] inserts.
     pub(super) fn set_sep(&mut self, key: &[u8]) {
         self.sep.set(key);
@@ -684,7 +696,7 @@ pub(crate) fn free_tree<S: PageStore>(s: &mut S, tree: TreeRoot) -> Result<u64> 
         {
             // Freeing trusts the page's pointers, so a committed page must verify first: a
             // damaged one could otherwise free pages that are still in use.
-            if ptr.txn != s.txn() {
+            if !s.wrote(ptr.txn) {
                 crate::page::verify_checksum(ptr.pgno, s.page(ptr.pgno)?)?;
             }
             let n = node(s, ptr)?;

@@ -84,7 +84,7 @@ fn move_run<S: PageStore>(s: &mut S, run: PagePtr, len: u64) -> Result<PagePtr> 
     let ps = s.page_size();
     let n = overflow_pages(len, ps);
     let bytes = s.run(run.pgno, n)?;
-    if run.txn != s.txn() {
+    if !s.wrote(run.txn) {
         // Copying and resealing would make damage permanent: verify first.
         crate::page::verify_checksum(run.pgno, bytes)?;
     }

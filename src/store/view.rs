@@ -301,6 +301,8 @@ pub(crate) enum PageRef<'a> {
     Slice(&'a [u8]),
     /// A cache frame.
     Frame(Frame),
+    /// A sealed copy of a page of the write window, which holds its pages unsealed.
+    Sealed(Box<[u8]>),
 }
 
 impl std::ops::Deref for PageRef<'_> {
@@ -309,14 +311,20 @@ impl std::ops::Deref for PageRef<'_> {
         match self {
             PageRef::Slice(s) => s,
             PageRef::Frame(f) => f,
+            PageRef::Sealed(b) => b,
         }
     }
 }
 
 impl TxnView {
-    /// `npages` pages from `pgno`, lent without pinning (see [`PageRef`]).
+    /// `npages` pages from `pgno`, lent without pinning (see [`PageRef`]), sealed: a page of the
+    /// write window as a sealed copy.
     pub fn lend(&self, pgno: u64, npages: u64) -> Result<PageRef<'_>> {
         let range = self.view.bounds(pgno, npages)?;
+        if let Some(copy) = self.view.window.as_ref().and_then(|w| w.sealed_copy(pgno)) {
+            self.view.checked_len(pgno, npages, &copy)?;
+            return Ok(PageRef::Sealed(copy));
+        }
         if let Some(b) = self.view.overlaid(pgno, npages)? {
             return Ok(PageRef::Slice(b));
         }

@@ -1,7 +1,10 @@
 //! The write window: pages of recent commits held in memory, not yet written to the file.
 //!
-//! A commit hands its sealed pages to the window instead of writing them; readers of the versions
-//! it publishes find them here first (see [`super::View`]). The writer writes the whole window
+//! A commit hands its pages to the window instead of writing them; readers of the versions it
+//! publishes find them here first (see [`super::View`]). They are held unsealed (without their
+//! checksums, docs/FORMAT.md section 8): a flush writes sealed copies, so a page that later
+//! commits replace before the flush is never sealed, and readers that verify pages or copy them
+//! elsewhere get sealed copies ([`Window::sealed_copy`]). The writer writes the whole window
 //! to the file in one sorted pass ("flush") when it fills up and before every checkpoint, and then
 //! starts a new one. A page that commits free and reuse while it sits in the window is written
 //! once, at its last contents, and runs of neighbouring pages go out in few calls.
@@ -19,6 +22,7 @@
 use super::hasher::bucket;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// Slots in a window's table: twice the most pages it holds, so probes stay short.
 const SLOT_BITS: u32 = 14;
@@ -27,52 +31,78 @@ pub(crate) const WINDOW_PAGES: usize = 1 << (SLOT_BITS - 1);
 /// The most bytes a window holds (replaced contents included) before it must be flushed.
 pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 
-/// Page buffers of dropped windows, kept for the next commits' dirty pages ([`recycled_buffer`]) (a process-wide
-/// cache, so that a busy writer does not return memory to the system and fault it back in).
+/// Page buffers of dropped windows, kept for the next commits' dirty pages ([`recycled_buffer`],
+/// [`recycled_copy`]) (a process-wide cache, so that a busy writer does not return memory to the
+/// system and fault it back in).
 static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 /// The most bytes [`SPARE_BUFFERS`] keeps.
 const SPARE_BUFFER_BYTES: usize = 64 << 20;
 
-/// A buffer of `len` bytes, recycled from a dropped window if one of that length is kept (then
-/// holding its old contents unless `zeroed`), or a new zeroed one.
-pub(crate) fn recycled_buffer(len: usize, zeroed: bool) -> Box<[u8]> {
-    let recycled = {
-        let mut spare = SPARE_BUFFERS.lock();
-        match spare.last() {
-            Some(b) if b.len() == len => spare.pop(),
-            _ => None,
-        }
-    };
-    match recycled {
+/// A buffer of `len` bytes kept from a dropped window, if one of that length is.
+fn spare_buffer(len: usize) -> Option<Box<[u8]>> {
+    let mut spare = SPARE_BUFFERS.lock();
+    match spare.last() {
+        Some(b) if b.len() == len => spare.pop(),
+        _ => None,
+    }
+}
+
+/// A copy of `src` in a buffer recycled from a dropped window if one of its length is kept, or
+/// in a new one (which is not zeroed first).
+pub(crate) fn recycled_copy(src: &[u8]) -> Box<[u8]> {
+    match spare_buffer(src.len()) {
         Some(mut b) => {
-            if zeroed {
-                b.fill(0);
-            }
+            b.copy_from_slice(src);
+            b
+        }
+        None => Box::from(src),
+    }
+}
+
+/// A sealed copy (checksum computed, docs/FORMAT.md section 8) of the page (or run) `bytes` of
+/// page `pgno` of a window, which holds its pages unsealed, in a recycled buffer if one is kept.
+pub(crate) fn sealed_copy(bytes: &[u8], pgno: u64) -> Box<[u8]> {
+    let mut copy = recycled_copy(bytes);
+    crate::page::seal(&mut copy, pgno);
+    copy
+}
+
+/// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
+pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
+    match spare_buffer(len) {
+        Some(mut b) => {
+            b.fill(0);
             b
         }
         None => vec![0u8; len].into_boxed_slice(),
     }
 }
 
-impl Drop for Window {
-    /// Hands the window's buffers of one page (of the length of those kept already, if any) to
-    /// [`recycled_buffer`], up to its bound.
-    fn drop(&mut self) {
-        let held = std::mem::take(self.held.get_mut());
-        let mut spare = SPARE_BUFFERS.lock();
-        let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
-        for h in held {
-            let len = h.bytes.len();
-            let kept_len = spare.last().map_or(len, |b| b.len());
-            if len != kept_len || len > crate::page::MAX_PAGE_SIZE {
-                continue;
-            }
-            if bytes + len > SPARE_BUFFER_BYTES {
-                break;
-            }
-            bytes += len;
-            spare.push(h.bytes);
+/// Keeps `buffers` of one page (of the length of those kept already, if any) for
+/// [`recycled_buffer`] and [`recycled_copy`], up to [`SPARE_BUFFER_BYTES`]; drops the others.
+pub(crate) fn keep_buffers(buffers: impl Iterator<Item = Box<[u8]>>) {
+    let mut spare = SPARE_BUFFERS.lock();
+    let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
+    for b in buffers {
+        let len = b.len();
+        let kept_len = spare.last().map_or(len, |b| b.len());
+        if len != kept_len || len > crate::page::MAX_PAGE_SIZE {
+            continue;
         }
+        if bytes + len > SPARE_BUFFER_BYTES {
+            break;
+        }
+        bytes += len;
+        spare.push(b);
+    }
+}
+
+impl Drop for Window {
+    /// Hands the window's buffers to [`keep_buffers`].
+    fn drop(&mut self) {
+        let chunks = std::mem::take(&mut self.held.get_mut().chunks);
+        let entries = chunks.into_iter().flat_map(|c| c.into_vec());
+        keep_buffers(entries.filter_map(|e| e.into_inner()).map(|h| h.bytes));
     }
 }
 
@@ -82,6 +112,34 @@ struct Held {
     /// Insertion order: a later entry overlapping an earlier one at another page number (a run
     /// over pages freed while they sat here, or a page of a freed run) replaced its contents.
     seq: u64,
+}
+
+/// Entries of a window per allocation of [`HeldChunks`].
+const CHUNK_ENTRIES: usize = 512;
+
+/// The window's entries, in insertion order, in chunks of [`CHUNK_ENTRIES`] allocated at once
+/// (rather than one allocation per entry). The slots point into the chunks, whose entries stay
+/// put when the list of chunks grows; each entry is set once.
+#[derive(Default)]
+struct HeldChunks {
+    chunks: Vec<Box<[OnceLock<Held>]>>,
+    /// Entries set, in all chunks.
+    len: usize,
+}
+
+impl HeldChunks {
+    /// Appends `held` and returns a pointer to it, valid until the chunks are dropped.
+    fn push(&mut self, held: Held) -> *const Held {
+        let (chunk, i) = (self.len / CHUNK_ENTRIES, self.len % CHUNK_ENTRIES);
+        if chunk == self.chunks.len() {
+            self.chunks
+                .push((0..CHUNK_ENTRIES).map(|_| OnceLock::new()).collect());
+        }
+        self.len += 1;
+        let entry = &self.chunks[chunk][i];
+        let _ = entry.set(held);
+        entry.get().expect("an entry is set once, here") as *const Held
+    }
 }
 
 /// A table slot.
@@ -95,10 +153,8 @@ struct Slot {
 /// Pages committed since the last flush (see the module docs).
 pub(crate) struct Window {
     slots: Box<[Slot]>,
-    /// Every page ever inserted, kept until the window is dropped. The slots point to the boxes,
-    /// whose addresses stay put when the vector grows: hence the box.
-    #[allow(clippy::vec_box)]
-    held: Mutex<Vec<Box<Held>>>,
+    /// Every page ever inserted, kept until the window is dropped.
+    held: Mutex<HeldChunks>,
     /// Distinct page numbers inserted.
     len: AtomicU64,
     /// Bytes inserted, replaced contents included.
@@ -124,7 +180,7 @@ impl Window {
             .collect();
         Window {
             slots,
-            held: Mutex::new(Vec::new()),
+            held: Mutex::new(HeldChunks::default()),
             len: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             flushed: AtomicBool::new(false),
@@ -168,14 +224,11 @@ impl Window {
     /// no live snapshot reaches (new or reused ones). The caller checked [`Window::has_room`].
     pub fn insert(&self, pgno: u64, bytes: Box<[u8]>) {
         let len = bytes.len() as u64;
-        let mut all = self.held.lock();
-        let held = Box::new(Held {
-            bytes,
-            seq: all.len() as u64,
-        });
-        let ptr = &*held as *const Held as *mut Held;
-        all.push(held);
-        drop(all);
+        let ptr = {
+            let mut all = self.held.lock();
+            let seq = all.len as u64;
+            all.push(Held { bytes, seq }) as *mut Held
+        };
         let slot = self.find(pgno);
         slot.page.store(ptr, Ordering::Release);
         if slot.key.load(Ordering::Relaxed) == 0 {
@@ -222,6 +275,13 @@ impl Window {
         kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
     }
 
+    /// The latest contents of page (or run) `pgno` as a sealed copy, if the window holds it: for
+    /// a reader that verifies checksums or copies the page elsewhere (the integrity check, a
+    /// backup).
+    pub fn sealed_copy(&self, pgno: u64) -> Option<Box<[u8]>> {
+        self.get(pgno).map(|bytes| sealed_copy(bytes, pgno))
+    }
+
     /// The entry of page (or run) `pgno`, if the window holds it and is not flushed.
     #[inline]
     fn held_at(&self, pgno: u64) -> Option<&Held> {
@@ -235,8 +295,9 @@ impl Window {
         let p = slot.page.load(Ordering::Acquire);
         // SAFETY: a slot's pointer is set (to a `Held` in `self.held`) before its key is published
         // with release ordering, and our acquire load of the key saw it, so `p` is non-null and
-        // points to a `Held` owned by `self.held`. Those boxes are never dropped or moved before
-        // the window itself (the vector moves only the boxes' pointers), and their bytes are never
+        // points to a `Held` owned by `self.held`: an entry of one of its chunks, each a boxed
+        // slice whose entries are set once and never moved or dropped before the window itself
+        // (growing the list of chunks moves only the boxes' pointers). Its bytes are never
         // written after insertion; the returned reference borrows `self`.
         Some(unsafe { &*p })
     }

@@ -74,10 +74,14 @@ impl OpRecorder {
         if self.overflowed {
             return;
         }
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         if self.buf.is_empty() {
+            // One allocation for a small transaction's whole record (a sector, or what its first
+            // operation needs), rather than one per growth step of its first operations.
+            let first = (REC_HEADER + len).next_multiple_of(LOG_ALIGN as usize);
+            self.buf.reserve_exact(first.min(self.limit));
             self.buf.resize(REC_HEADER, 0);
         }
-        let len: usize = parts.iter().map(|p| p.len()).sum();
         if self.buf.len() + len > self.limit {
             self.overflowed = true;
             self.buf = Vec::new();

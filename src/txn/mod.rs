@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
 use crate::page::PagePtr;
-use crate::store::window::{WINDOW_BYTES, WINDOW_PAGES};
+use crate::store::window::{self, WINDOW_BYTES, WINDOW_PAGES};
 use crate::store::{FileStore, Overlay, View, Window};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +28,9 @@ use versions::Versions;
 /// `last recovered commit + MAX_UNSYNCED_COMMITS + 1`, so a reopened writer starts its ids above
 /// that and never stamps a page with an id a lost commit already used.
 pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
+
+/// Pages (or runs) of the write window sealed and written at a time when it is flushed.
+const FLUSH_BATCH: usize = 256;
 
 /// Bytes of tree pages written since the last checkpoint that make the background sync thread
 /// start their write-back ([`Shared::start_writeback`]).
@@ -149,6 +152,8 @@ pub(crate) struct Shared {
     /// The lock file's reader table, shared with handles in other processes (None: a read-only
     /// handle on a read-only filesystem, where no writer can exist).
     pub(crate) attached: Option<multiproc::Attached>,
+    /// The last write transaction's buffers, emptied, for the next one.
+    writer_buffers: Mutex<Option<write::WriterBuffers>>,
 }
 
 impl Shared {
@@ -204,6 +209,7 @@ impl Shared {
             window_bytes,
             commits_at_last_tick: AtomicU64::new(0),
             attached,
+            writer_buffers: Mutex::new(None),
         }
     }
 
@@ -261,11 +267,12 @@ impl Shared {
         self.sync_log()
     }
 
-    /// Step 5 of a commit: puts its sealed `pages` where readers of the new version (`view`,
-    /// without a window yet) find them, and returns that version's view. Normally they join the
-    /// base version's write window (or a new one, once it is flushed or full, flushing it first);
-    /// a commit of more than a quarter of a window writes its pages to the file directly.
-    pub(crate) fn place_pages(&self, base: &View, pages: Overlay, view: View) -> Result<View> {
+    /// Step 5 of a commit: puts its `pages` (not sealed yet) where readers of the new version
+    /// (`view`, without a window yet) find them, and returns that version's view. Normally they
+    /// join the base version's write window (or a new one, once it is flushed or full, flushing
+    /// it first), which seals them as it writes them; a commit of more than a quarter of a window
+    /// seals its pages and writes them to the file directly.
+    pub(crate) fn place_pages(&self, base: &View, pages: &mut Overlay, view: View) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
         // With read-only handles attached, the version must be in the file when it is published.
@@ -273,9 +280,13 @@ impl Shared {
             if let Some(w) = current {
                 self.flush_window(w, &view)?;
             }
+            for (&pgno, buf) in pages.iter_mut() {
+                crate::page::seal(buf, pgno);
+            }
             let mut sorted: Vec<(u64, &[u8])> = pages.iter().map(|(&p, b)| (p, &b[..])).collect();
             sorted.sort_unstable_by_key(|&(p, _)| p);
             self.write_pages(&sorted, &view)?;
+            pages.clear();
             return Ok(view);
         }
         let window = match current {
@@ -286,17 +297,26 @@ impl Shared {
             }
             None => Arc::new(Window::new()),
         };
-        for (pgno, bytes) in pages {
+        for (pgno, bytes) in pages.drain() {
             window.insert(pgno, bytes);
         }
         Ok(view.with_window(window))
     }
 
-    /// Writes the pages `window` holds into the file (checkpoints do, before their sync), unless
-    /// that was done already; `view` is a view of the newest version.
+    /// Writes the pages `window` holds into the file, as sealed copies (checkpoints do, before
+    /// their sync), unless that was done already; `view` is a view of the newest version.
     pub(crate) fn flush_window(&self, window: &Window, view: &View) -> Result<()> {
         if !window.is_flushed() {
-            self.write_pages(&window.pages(self.page_size), view)?;
+            // In batches, whose copies' buffers the next batch reuses: a flush needs little
+            // memory beside the window.
+            for batch in window.pages(self.page_size).chunks(FLUSH_BATCH) {
+                let sealed: Vec<(u64, Box<[u8]>)> = (batch.iter())
+                    .map(|&(pgno, bytes)| (pgno, window::sealed_copy(bytes, pgno)))
+                    .collect();
+                let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
+                self.write_pages(&pages, view)?;
+                window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
+            }
             window.set_flushed();
             self.metrics.window_flushed();
         }

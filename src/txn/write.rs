@@ -6,7 +6,7 @@ mod inplace;
 
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
-use crate::alloc::{PendingFree, WriterPages};
+use crate::alloc::{PageBuffers, WriterPages};
 use crate::btree::mutate::{self, Scratch};
 use crate::btree::{self, PageSource, TreeRoot};
 use crate::catalog;
@@ -34,6 +34,14 @@ const FULL_TRIM_EVERY: u64 = 64;
 
 /// Largest value larchdb stores (values up to this size live in contiguous overflow pages).
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
+
+/// A write transaction's buffers (its pages' lists and maps, its scratch space), emptied, kept
+/// in [`Shared`] for the next one.
+#[derive(Default)]
+pub(crate) struct WriterBuffers {
+    pages: PageBuffers,
+    scratch: Scratch,
+}
 
 /// A table opened in this transaction: its current root and whether the catalog must learn it.
 struct OpenTable {
@@ -75,10 +83,16 @@ pub struct WriteTxn {
 impl Drop for WriteTxn {
     /// A transaction that wrote nothing gives its id back, so the ids stamped on disk since the
     /// last durable commit stay consecutive (recovery relies on it, see `MAX_UNSYNCED_COMMITS`).
+    /// It also leaves its buffers, emptied, for the next transaction.
     fn drop(&mut self) {
         if !self.id_may_be_on_disk {
             *self.shared.next_txn.lock() = self.pages.txn_id();
         }
+        let buffers = WriterBuffers {
+            pages: self.pages.take_buffers(),
+            scratch: std::mem::take(&mut self.scratch).recycled(),
+        };
+        *self.shared.writer_buffers.lock() = Some(buffers);
     }
 }
 
@@ -126,13 +140,14 @@ impl WriteTxn {
             t
         };
         let gates = shared.gates();
+        let buffers = shared.writer_buffers.lock().take().unwrap_or_default();
         let pages = WriterPages::new(
             &base.view,
             txn,
             base.freelist,
             gates,
-            &base.spare,
-            &base.pending,
+            (&base.spare, &base.pending),
+            buffers.pages,
         );
         // With a capacity of 0 (no log) every commit is a checkpoint, even on a file that has a
         // log region from an earlier open.
@@ -147,7 +162,7 @@ impl WriteTxn {
             shared,
             base,
             pages,
-            scratch: Scratch::default(),
+            scratch: buffers.scratch,
             tables: Vec::new(),
             ops,
             checkpoint: false,
@@ -494,21 +509,21 @@ impl WriteTxn {
         let r = self.pages.finish_freelist(record.is_some());
         self.note(r)?;
         let spare: Arc<[u64]> = match record {
-            Some(_) => self.pages.take_spare().into(),
+            Some(_) => self.pages.take_spare(),
             None => Arc::new([]),
         };
-        let pending: Arc<[PendingFree]> = self.pages.take_pending().into();
+        let pending = self.pages.take_pending();
         let ps = shared.page_size;
         let log = region.unwrap_or(self.base.log);
         let page_count = self.pages.page_count;
         // Step 4: make room (preallocation fails cleanly on a full disk), map any new space.
         shared.store.grow(page_count * ps as u64, ps)?;
         let view = self.base.view.resized(&shared.store, page_count)?;
-        // Step 5: the pages, each sealed with its checksum, go to the write window (or, for a
-        // large commit, into the file), into space no snapshot and no checkpoint reads. (A new log
+        // Step 5: the pages go to the write window (or, for a large commit, into the file, each
+        // sealed with its checksum), into space no snapshot and no checkpoint reads. (A new log
         // region is zeroed later, as records reach it.)
         self.id_may_be_on_disk = true;
-        let placed = shared.place_pages(&self.base.view, self.pages.take_sealed(), view);
+        let placed = shared.place_pages(&self.base.view, self.pages.dirty_pages(), view);
         let view = match placed {
             Ok(view) => view,
             Err(e) => {
