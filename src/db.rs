@@ -74,7 +74,9 @@ impl Builder {
     /// How often a background thread syncs the commit log while `Eventual` commits wait for it
     /// (default 100 ms): a power loss loses at most about this much of them. None: no thread;
     /// they are synced by [`Database::sync`], by an `Immediate` commit, every 4096 commits, at
-    /// checkpoints and on close.
+    /// checkpoints and on close. The same thread flushes the write window and checkpoints when
+    /// commits pause for a whole interval (see [`Database::checkpoint`]); without it, neither
+    /// happens before the next commit needs it.
     pub fn sync_interval(&mut self, every: Option<Duration>) -> &mut Self {
         self.opts.sync_interval = every;
         self
@@ -487,7 +489,8 @@ impl Database {
     /// naming the newest commit, are made durable with one sync, and the commit log starts over
     /// (docs/FORMAT.md section 13). Waits for an open write transaction to end. larchdb
     /// checkpoints by itself when the log is full, when freed pages of the last checkpoint reach a
-    /// quarter of the file, and on close; call this to bound the next open's replay, or before
+    /// quarter of the file, when commits pause (a whole sync interval) after at least 1,024 such
+    /// pages were freed, and on close; call this to bound the next open's replay, or before
     /// copying the file with other tools.
     pub fn checkpoint(&self) -> Result<()> {
         if self.shared.config.read_only {
