@@ -14,6 +14,7 @@ use super::{
 };
 use crate::error::{corrupted, Result};
 use std::cmp::Ordering;
+use zerocopy::FromBytes;
 
 /// Offset of the key length in a leaf cell.
 pub(crate) const LEAF_OFF_KEY_LEN: usize = 0;
@@ -61,13 +62,20 @@ pub(crate) fn cell_len(kind: u8, cell: &[u8]) -> Option<usize> {
     }
 }
 
+/// One slot of the slot array: the cell offset (u16 LE), then the key hint (u32 BE).
+type Slot = [u8; SLOT_LEN];
+// `Node::cell_offset` and `Node::hint` destructure a slot in this layout.
+const _: () = assert!(SLOT_LEN == 6 && SLOT_OFF_HINT == 2);
+
 /// A validated read-only view of a leaf or branch page.
 #[derive(Clone, Copy)]
 pub(crate) struct Node<'a> {
     pgno: u64,
     data: &'a [u8],
+    /// The slot array: `count` slots, which `parse` checked lie before the cell area, so that a
+    /// slot read is one comparison of its index with the count.
+    slots: &'a [Slot],
     kind: u8,
-    count: usize,
     cells_start: usize,
 }
 
@@ -101,11 +109,17 @@ impl<'a> Node<'a> {
         if count == 0 && kind == KIND_BRANCH {
             return Err(corrupted(pgno, "branch page without children"));
         }
+        let Some(slots) = data
+            .get(HEADER_LEN..HEADER_LEN + count * SLOT_LEN)
+            .and_then(|b| <[Slot]>::ref_from_bytes(b).ok())
+        else {
+            return Err(corrupted(pgno, "slot array and cell area overlap"));
+        };
         Ok(Node {
             pgno,
             data,
+            slots,
             kind,
-            count,
             cells_start,
         })
     }
@@ -118,7 +132,7 @@ impl<'a> Node<'a> {
         // or overlapping cells, would let an in-place edit change other entries).
         let mut used = [0u64; super::MAX_PAGE_SIZE / 64];
         let mut total = 0usize;
-        for i in 0..self.count {
+        for i in 0..self.count() {
             let cell = self.cell(i)?;
             let start = cell.as_ptr() as usize - self.data.as_ptr() as usize;
             if !mark_used(&mut used, start, start + cell.len()) {
@@ -156,29 +170,33 @@ impl<'a> Node<'a> {
 
     /// Number of cells (entries in a leaf, children in a branch).
     pub fn count(&self) -> usize {
-        self.count
+        self.slots.len()
     }
 
     /// Bytes in use by slots and cells (the header excluded).
     pub fn used(&self) -> usize {
-        self.count * SLOT_LEN + self.data.len() - self.cells_start
+        self.count() * SLOT_LEN + self.data.len() - self.cells_start
     }
 
     /// The byte offset of cell `i`, from its slot: checked to be a slot of this page (`i <
     /// count`) naming a byte of the cell area.
     #[inline(always)]
     fn cell_offset(&self, i: usize) -> Result<usize> {
-        let at = HEADER_LEN + i * SLOT_LEN;
-        match self.data.get(at..at + 2) {
-            Some(&[a, b]) if i < self.count => {
-                let off = u16::from_le_bytes([a, b]) as usize;
+        match self.slots.get(i) {
+            Some(&[a, b, ..]) => {
+                let off = usize::from(u16::from_le_bytes([a, b]));
                 if off < self.cells_start {
                     return Err(self.slot_outside(i));
                 }
                 Ok(off)
             }
-            _ => Err(corrupted(self.pgno, format!("slot {i} out of range"))),
+            None => Err(self.slot_out_of_range(i)),
         }
+    }
+
+    #[cold]
+    fn slot_out_of_range(&self, i: usize) -> crate::error::Error {
+        corrupted(self.pgno, format!("slot {i} out of range"))
     }
 
     #[cold]
@@ -246,9 +264,19 @@ impl<'a> Node<'a> {
         Ok((key, value))
     }
 
-    /// The child pointer of branch cell `i`.
+    /// The child pointer of branch cell `i`, whose cell must lie inside the page: the fixed part
+    /// read as one 18-byte chunk, then the key's length checked against the page's end.
+    #[inline]
     pub fn child(&self, i: usize) -> Result<PagePtr> {
-        let PagePtr { pgno, txn } = cell_child(self.cell(i)?);
+        let off = self.cell_offset(i)?;
+        let rest = self.data.get(off..).unwrap_or_default();
+        let Some((fixed, key)) = rest.split_first_chunk::<BRANCH_CELL_HEADER>() else {
+            return Err(self.cell_past_end(i));
+        };
+        if usize::from(get_u16(fixed, BRANCH_OFF_KEY_LEN).unwrap_or(0)) > key.len() {
+            return Err(self.cell_past_end(i));
+        }
+        let PagePtr { pgno, txn } = cell_child(fixed);
         if pgno < 2 {
             return Err(corrupted(
                 self.pgno,
@@ -258,14 +286,12 @@ impl<'a> Node<'a> {
         Ok(PagePtr { pgno, txn })
     }
 
-    /// The key hint stored in slot `i` (in bounds for `i < count`, which `parse` checked; 0
-    /// past it, which no search reaches).
-    #[inline]
+    /// The key hint stored in slot `i` (0 past the last slot, which no search reaches).
+    #[inline(always)]
     fn hint(&self, i: usize) -> u32 {
-        let at = HEADER_LEN + i * SLOT_LEN + SLOT_OFF_HINT;
-        match self.data.get(at..at + 4) {
-            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
-            _ => 0,
+        match self.slots.get(i) {
+            Some(&[_, _, a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            None => 0,
         }
     }
 
@@ -276,7 +302,7 @@ impl<'a> Node<'a> {
     /// binary search.
     #[inline]
     fn hint_bound(&self, from: usize, h: u32, strict: bool) -> usize {
-        let (mut base, mut size) = (from, self.count.saturating_sub(from));
+        let (mut base, mut size) = (from, self.count().saturating_sub(from));
         if size == 0 {
             return from;
         }
@@ -312,17 +338,17 @@ impl<'a> Node<'a> {
         let h = key_hint(key);
         // Keys sharing a prefix of four bytes or more all tie: then skip the searches of the
         // hints, which could only return the whole range, and their slot-array misses.
-        if let Some(last) = self.count.checked_sub(1).filter(|&l| l >= from) {
+        if let Some(last) = self.count().checked_sub(1).filter(|&l| l >= from) {
             if self.hint(from) == h && self.hint(last) == h {
-                return self.search_tied(from, self.count, key);
+                return self.search_tied(from, self.count(), key);
             }
         }
         let lo = self.hint_bound(from, h, false);
-        if lo == self.count || self.hint(lo) != h {
+        if lo == self.count() || self.hint(lo) != h {
             return Ok(Err(lo));
         }
         // Usually the tie is a single slot: look one slot further before searching for its end.
-        let hi = if lo + 1 == self.count || self.hint(lo + 1) != h {
+        let hi = if lo + 1 == self.count() || self.hint(lo + 1) != h {
             lo + 1
         } else {
             self.hint_bound(lo + 1, h, true)
