@@ -74,9 +74,15 @@ impl View {
         }
     }
 
+    /// Whether some pages of this view are held in memory (a write window or an overlay), to be
+    /// looked up there ([`View::overlaid`]) before the file.
+    #[inline]
+    fn has_memory_pages(&self) -> bool {
+        self.window.is_some() || self.overlay.is_some()
+    }
+
     /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
     /// holds them. A page number past the file's pages that the overlay lacks is corrupt.
-    #[inline]
     fn overlaid(&self, pgno: u64, npages: u64) -> Result<Option<&[u8]>> {
         if let Some(w) = &self.window {
             if let Some(b) = w.get(pgno) {
@@ -158,10 +164,13 @@ impl View {
         }
     }
 
-    /// A reader for one transaction.
+    /// A reader for one transaction. A window already flushed is left out of its view: its
+    /// pages are in the file, and a flushed window never takes pages again.
     pub fn reader(&self) -> TxnView {
+        let mut view = self.clone();
+        view.window = view.window.filter(|w| !w.is_flushed());
         TxnView {
-            view: self.clone(),
+            view,
             entered: OnceLock::new(),
             hits: AtomicU64::new(0),
             runs: Mutex::new(HashMap::new()),
@@ -170,20 +179,27 @@ impl View {
 
     /// Checks that `npages` pages from `pgno` lie inside the view (and past the meta pages), and
     /// returns their byte range.
+    #[inline]
     fn bounds(&self, pgno: u64, npages: u64) -> Result<std::ops::Range<usize>> {
         match pgno.checked_add(npages) {
             Some(end) if end <= self.page_count && pgno >= 2 => {
                 let ps = self.page_size;
                 Ok(pgno as usize * ps..end as usize * ps)
             }
-            _ => Err(corrupted(
-                pgno,
-                format!(
-                    "page run of {npages} is outside the file's {} pages",
-                    self.page_count
-                ),
-            )),
+            _ => Err(self.outside(pgno, npages)),
         }
+    }
+
+    /// The error for a run of `npages` pages from `pgno` that [`View::bounds`] refused.
+    #[cold]
+    fn outside(&self, pgno: u64, npages: u64) -> crate::error::Error {
+        corrupted(
+            pgno,
+            format!(
+                "page run of {npages} is outside the file's {} pages",
+                self.page_count
+            ),
+        )
     }
 }
 
@@ -327,8 +343,11 @@ impl TxnView {
     }
 }
 
-impl PageSource for TxnView {
-    fn page(&self, pgno: u64) -> Result<&[u8]> {
+impl TxnView {
+    /// Page `pgno` when it may be held in memory or cached: [`PageSource::page`] off its inline
+    /// path (a map without memory pages).
+    #[inline(never)]
+    fn page_held(&self, pgno: u64) -> Result<&[u8]> {
         let range = self.view.bounds(pgno, 1)?;
         if let Some(b) = self.view.overlaid(pgno, 1)? {
             return Ok(b);
@@ -336,6 +355,18 @@ impl PageSource for TxnView {
         match &self.view.backing {
             Backing::Map(m) => m.page(pgno, range),
             Backing::Cache(c) => self.cached_page(c, pgno),
+        }
+    }
+}
+
+impl PageSource for TxnView {
+    #[inline]
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        match &self.view.backing {
+            Backing::Map(m) if !self.view.has_memory_pages() => {
+                m.page(pgno, self.view.bounds(pgno, 1)?)
+            }
+            _ => self.page_held(pgno),
         }
     }
 
