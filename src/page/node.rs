@@ -320,8 +320,10 @@ impl<'a> Node<'a> {
                 + before(self.hint(base + 2 * q))
                 + before(self.hint(base + 3 * q));
             base += c * q;
-            // The last quarter (c = 3, binary 11) is `size - 3q` long, the others `q`.
-            size = q + ((c >> 1) & c) * (size - 4 * q);
+            // The next range is `q + size % 4` long whatever `c` is (for c < 3 it overlaps the
+            // next quarter by `size % 4`): the sizes, and so the rounds of the loops, depend on
+            // the count alone, and the loops' exits are predicted rather than missed.
+            size -= 3 * q;
         }
         while size > 1 {
             let half = size / 2;
