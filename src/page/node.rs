@@ -84,37 +84,32 @@ pub(crate) struct Node<'a> {
 impl<'a> Node<'a> {
     /// Checks the header of page `pgno` (kind, txn, slot array bounds) and returns a view of it.
     /// `expect_txn` is the txn id the pointer to this page recorded.
+    #[inline(always)]
     pub fn parse(pgno: u64, data: &'a [u8], expect_txn: u64) -> Result<Node<'a>> {
-        let header = PageHeader::read(data)
-            .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?;
+        let Some(header) = PageHeader::read(data) else {
+            return Err(bad_page(pgno, "page shorter than its header"));
+        };
         let kind = header.kind;
         if kind != KIND_LEAF && kind != KIND_BRANCH {
-            return Err(corrupted(
-                pgno,
-                format!("expected a leaf or branch page, found kind {kind}"),
-            ));
+            return Err(wrong_kind(pgno, kind));
         }
         let txn = header.txn.get();
         if txn != expect_txn {
-            return Err(corrupted(
-                pgno,
-                format!("page written by txn {txn}, but its pointer says {expect_txn}"),
-            ));
+            return Err(wrong_txn(pgno, txn, expect_txn));
         }
         let count = usize::from(header.count.get());
         let cells_start = header.cells_start.get() as usize;
-        if HEADER_LEN + count * SLOT_LEN > cells_start || cells_start > data.len() {
-            return Err(corrupted(pgno, "slot array and cell area overlap"));
-        }
-        if count == 0 && kind == KIND_BRANCH {
-            return Err(corrupted(pgno, "branch page without children"));
-        }
+        // The slot array, which must end at or before the cell area, inside the page.
         let Some(slots) = data
-            .get(HEADER_LEN..HEADER_LEN + count * SLOT_LEN)
+            .get(..cells_start)
+            .and_then(|d| d.get(HEADER_LEN..HEADER_LEN + count * SLOT_LEN))
             .and_then(|b| <[Slot]>::ref_from_bytes(b).ok())
         else {
-            return Err(corrupted(pgno, "slot array and cell area overlap"));
+            return Err(bad_page(pgno, "slot array and cell area overlap"));
         };
+        if count == 0 && kind == KIND_BRANCH {
+            return Err(bad_page(pgno, "branch page without children"));
+        }
         Ok(Node {
             pgno,
             data,
@@ -333,29 +328,41 @@ impl<'a> Node<'a> {
         base + before(self.hint(base))
     }
 
-    /// Binary search of `key` among the entries `from..count`, whose keys increase: Ok(index)
-    /// of `key`, or Err(index where it would go). The hints narrow it to the slots whose hint
-    /// ties with `key`'s, touching no cell; only those cells are read.
-    fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
-        let h = key_hint(key);
+    /// The slots `lo..hi` of `from..count` whose hints tie with `h`, `lo` being the first slot
+    /// whose hint is not below `h` (so `lo == hi` when none ties): found in the slot array alone,
+    /// touching no cell.
+    #[inline]
+    fn hint_ties(&self, from: usize, h: u32) -> (usize, usize) {
+        let count = self.count();
         // Keys sharing a prefix of four bytes or more all tie: then skip the searches of the
         // hints, which could only return the whole range, and their slot-array misses.
-        if let Some(last) = self.count().checked_sub(1).filter(|&l| l >= from) {
+        if let Some(last) = count.checked_sub(1).filter(|&l| l >= from) {
             if self.hint(from) == h && self.hint(last) == h {
-                return self.search_tied(from, self.count(), key);
+                return (from, count);
             }
         }
         let lo = self.hint_bound(from, h, false);
-        if lo == self.count() || self.hint(lo) != h {
-            return Ok(Err(lo));
+        if lo == count || self.hint(lo) != h {
+            return (lo, lo);
         }
         // Usually the tie is a single slot: look one slot further before searching for its end.
-        let hi = if lo + 1 == self.count() || self.hint(lo + 1) != h {
+        let hi = if lo + 1 == count || self.hint(lo + 1) != h {
             lo + 1
         } else {
             self.hint_bound(lo + 1, h, true)
         };
-        self.search_tied(lo, hi, key)
+        (lo, hi)
+    }
+
+    /// Binary search of `key` among the entries `from..count`, whose keys increase: Ok(index)
+    /// of `key`, or Err(index where it would go). The hints narrow it to the slots whose hint
+    /// ties with `key`'s, touching no cell; only those cells are read.
+    #[inline]
+    fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        match self.hint_ties(from, key_hint(key)) {
+            (lo, hi) if lo == hi => Ok(Err(lo)),
+            (lo, hi) => self.search_tied(lo, hi, key),
+        }
     }
 
     /// Search of `key` among the entries `lo..hi`, whose hints all tie with `key`'s (keys that
@@ -434,6 +441,22 @@ impl<'a> Node<'a> {
         self.search_from(0, key)
     }
 
+    /// In a leaf: the value of `key`, or None. When a single slot's hint ties with `key`'s (the
+    /// common case), that entry is read once, for its key and value together.
+    #[inline]
+    pub fn value_of(&self, key: &[u8]) -> Result<Option<LeafValue<'a>>> {
+        let i = match self.hint_ties(0, key_hint(key)) {
+            (lo, hi) if lo == hi => return Ok(None),
+            (lo, hi) if hi == lo + 1 => lo,
+            (lo, hi) => match self.search_tied(lo, hi, key)? {
+                Ok(i) => i,
+                Err(_) => return Ok(None),
+            },
+        };
+        let (k, v) = self.leaf_entry(i)?;
+        Ok((k == key).then_some(v))
+    }
+
     /// In a branch: index of the child whose key range holds `key` (last separator <= key).
     /// Slot 0 (the empty key) is never consulted.
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
@@ -442,6 +465,33 @@ impl<'a> Node<'a> {
             Err(i) => i - 1,
         })
     }
+}
+
+/// The error for page `pgno` whose header is damaged: out of the inline path of [`Node::parse`].
+#[cold]
+#[inline(never)]
+fn bad_page(pgno: u64, reason: &str) -> crate::error::Error {
+    corrupted(pgno, reason)
+}
+
+/// The error for page `pgno` of `kind`, which is neither a leaf nor a branch.
+#[cold]
+#[inline(never)]
+fn wrong_kind(pgno: u64, kind: u8) -> crate::error::Error {
+    corrupted(
+        pgno,
+        format!("expected a leaf or branch page, found kind {kind}"),
+    )
+}
+
+/// The error for page `pgno`, written by `txn` where its pointer says `expect_txn`.
+#[cold]
+#[inline(never)]
+fn wrong_txn(pgno: u64, txn: u64, expect_txn: u64) -> crate::error::Error {
+    corrupted(
+        pgno,
+        format!("page written by txn {txn}, but its pointer says {expect_txn}"),
+    )
 }
 
 /// Entries below which a tied search is a plain binary search.
@@ -794,6 +844,8 @@ mod search_tests {
                 for p in &probes {
                     let expect = keys.binary_search(p);
                     assert_eq!(leaf.search(p).unwrap(), expect, "leaf of {n}, {p:?}");
+                    let found = leaf.value_of(p).unwrap().is_some();
+                    assert_eq!(found, expect.is_ok(), "value_of, leaf of {n}, {p:?}");
                     let child = keys[1..].partition_point(|k| k <= p);
                     assert_eq!(branch.child_index(p).unwrap(), child, "branch of {n}");
                 }

@@ -360,7 +360,7 @@ impl TxnView {
 }
 
 impl PageSource for TxnView {
-    #[inline]
+    #[inline(always)]
     fn page(&self, pgno: u64) -> Result<&[u8]> {
         match &self.view.backing {
             Backing::Map(m) if !self.view.has_memory_pages() => {
