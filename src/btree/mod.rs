@@ -49,7 +49,7 @@ pub(crate) struct TreeRoot {
 }
 
 /// Reads and validates the leaf or branch page `ptr` points at.
-#[inline]
+#[inline(always)]
 pub(crate) fn node<S: PageSource + ?Sized>(s: &S, ptr: PagePtr) -> Result<Node<'_>> {
     Node::parse(ptr.pgno, s.page(ptr.pgno)?, ptr.txn)
 }
