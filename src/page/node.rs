@@ -260,7 +260,7 @@ impl<'a> Node<'a> {
 
     /// The child pointer of branch cell `i`, whose cell must lie inside the page: the fixed part
     /// read as one 18-byte chunk, then the key's length checked against the page's end.
-    #[inline]
+    #[inline(always)]
     pub fn child(&self, i: usize) -> Result<PagePtr> {
         let off = self.cell_offset(i)?;
         let rest = self.data.get(off..).unwrap_or_default();
@@ -358,7 +358,7 @@ impl<'a> Node<'a> {
     /// Binary search of `key` among the entries `from..count`, whose keys increase: Ok(index)
     /// of `key`, or Err(index where it would go). The hints narrow it to the slots whose hint
     /// ties with `key`'s, touching no cell; only those cells are read.
-    #[inline]
+    #[inline(always)]
     fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
         match self.hint_ties(from, key_hint(key)) {
             (lo, hi) if lo == hi => Ok(Err(lo)),
