@@ -444,7 +444,7 @@ impl<'a> Node<'a> {
 
     /// In a leaf: the value of `key`, or None. When a single slot's hint ties with `key`'s (the
     /// common case), that entry is read once, for its key and value together.
-    #[inline]
+    #[inline(always)]
     pub fn value_of(&self, key: &[u8]) -> Result<Option<LeafValue<'a>>> {
         let i = match self.hint_ties(0, key_hint(key)) {
             (lo, hi) if lo == hi => return Ok(None),
