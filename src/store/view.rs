@@ -74,11 +74,13 @@ impl View {
         }
     }
 
-    /// Whether some pages of this view are held in memory (a write window or an overlay), to be
-    /// looked up there ([`View::overlaid`]) before the file.
-    #[inline]
-    fn has_memory_pages(&self) -> bool {
-        self.window.is_some() || self.overlay.is_some()
+    /// The map, if every page of this view is read from it: no write window or overlay holds
+    /// pages in memory (to be looked up there, [`View::overlaid`], before the file).
+    fn map_only(&self) -> Option<Arc<Map>> {
+        match &self.backing {
+            Backing::Map(m) if self.window.is_none() && self.overlay.is_none() => Some(m.clone()),
+            _ => None,
+        }
     }
 
     /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
@@ -170,6 +172,7 @@ impl View {
         let mut view = self.clone();
         view.window = view.window.filter(|w| !w.is_flushed());
         TxnView {
+            map: view.map_only(),
             view,
             entered: OnceLock::new(),
             hits: AtomicU64::new(0),
@@ -211,6 +214,9 @@ impl View {
 /// here. Hits on pages are counted here, and added to the cache's counters when it leaves.
 pub(crate) struct TxnView {
     view: View,
+    /// The view's map, when it reads every page from it ([`View::map_only`]): then a page read
+    /// is one test of this field, the bounds, and the map's verified bit.
+    map: Option<Arc<Map>>,
     /// Once it has read through the cache: the epoch it entered at.
     entered: OnceLock<u64>,
     /// Page hits since it entered the cache. Counted with a relaxed load and store, not a
@@ -362,11 +368,9 @@ impl TxnView {
 impl PageSource for TxnView {
     #[inline(always)]
     fn page(&self, pgno: u64) -> Result<&[u8]> {
-        match &self.view.backing {
-            Backing::Map(m) if !self.view.has_memory_pages() => {
-                m.page(pgno, self.view.bounds(pgno, 1)?)
-            }
-            _ => self.page_held(pgno),
+        match &self.map {
+            Some(m) => m.page(pgno, self.view.bounds(pgno, 1)?),
+            None => self.page_held(pgno),
         }
     }
 
