@@ -164,7 +164,7 @@ pub(crate) fn get<'a, S: PageSource + ?Sized>(
     root: PagePtr,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    find(s, root, Fence::default(), key)
+    find(s, root, None, key)
 }
 
 /// Looks `key` up in the table `tree` (whose entry count fences a root leaf): as [`get`].
@@ -173,20 +173,21 @@ pub(crate) fn get_in<'a, S: PageSource + ?Sized>(
     tree: TreeRoot,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    find(s, tree.root, Fence::root(Some(tree.count)), key)
+    find(s, tree.root, Some(tree.count), key)
 }
 
-/// [`get`], with `root_fence` for the root on the checked descent after a miss.
+/// [`get`], with `Fence::root(count)` for the root on the checked descent after a miss (built
+/// only then).
 fn find<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
-    root_fence: Fence<'a>,
+    count: Option<u64>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
     if let (Some(v), _) = lookup(s, root, key, Unchecked)? {
         return Ok(Some(v));
     }
-    find_checked(s, root, root_fence, key)
+    find_checked(s, root, Fence::root(count), key)
 }
 
 /// After a descent without fence checks missed `key`: looks it up again with every page checked
@@ -283,7 +284,8 @@ fn lookup<'a, S: PageSource + ?Sized>(
         return Ok((None, 0));
     }
     let mut ptr = root;
-    for d in 1..=MAX_DEPTH {
+    // An exclusive range: an inclusive one keeps a flag of its own, tested every round.
+    for d in 1..MAX_DEPTH + 1 {
         let n = node(s, ptr)?;
         path.check(&n)?;
         if n.is_leaf() {
