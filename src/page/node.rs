@@ -188,6 +188,7 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The error for a slot `i` past the page's count.
     #[cold]
     fn slot_out_of_range(&self, i: usize) -> crate::error::Error {
         corrupted(self.pgno, format!("slot {i} out of range"))
