@@ -49,6 +49,7 @@ pub(crate) struct TreeRoot {
 }
 
 /// Reads and validates the leaf or branch page `ptr` points at.
+#[inline(always)]
 pub(crate) fn node<S: PageSource + ?Sized>(s: &S, ptr: PagePtr) -> Result<Node<'_>> {
     Node::parse(ptr.pgno, s.page(ptr.pgno)?, ptr.txn)
 }
@@ -163,7 +164,7 @@ pub(crate) fn get<'a, S: PageSource + ?Sized>(
     root: PagePtr,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    find(s, root, Fence::default(), key)
+    find(s, root, None, key)
 }
 
 /// Looks `key` up in the table `tree` (whose entry count fences a root leaf): as [`get`].
@@ -172,20 +173,21 @@ pub(crate) fn get_in<'a, S: PageSource + ?Sized>(
     tree: TreeRoot,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    find(s, tree.root, Fence::root(Some(tree.count)), key)
+    find(s, tree.root, Some(tree.count), key)
 }
 
-/// [`get`], with `root_fence` for the root on the checked descent after a miss.
+/// [`get`], with `Fence::root(count)` for the root on the checked descent after a miss (built
+/// only then).
 fn find<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
-    root_fence: Fence<'a>,
+    count: Option<u64>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    if let (Some(v), _) = lookup(s, root, key, None)? {
+    if let (Some(v), _) = lookup(s, root, key, Unchecked)? {
         return Ok(Some(v));
     }
-    find_checked(s, root, root_fence, key)
+    find_checked(s, root, Fence::root(count), key)
 }
 
 /// After a descent without fence checks missed `key`: looks it up again with every page checked
@@ -197,7 +199,7 @@ pub(crate) fn find_checked<'a, S: PageSource + ?Sized>(
     root_fence: Fence<'a>,
     key: &[u8],
 ) -> Result<Option<&'a [u8]>> {
-    match lookup(s, root, key, Some(root_fence))? {
+    match lookup(s, root, key, root_fence)? {
         (None, depth) => {
             check_depth(s, root, depth)?;
             Ok(None)
@@ -237,34 +239,63 @@ fn too_deep(root: PagePtr) -> crate::error::Error {
     corrupted(root.pgno, "tree deeper than the maximum depth (a cycle?)")
 }
 
+/// What a descent checks each page it enters against: nothing ([`Unchecked`]), or the page's
+/// [`Fence`]. A trait rather than an `Option`, so that the descent without checks is compiled
+/// without them.
+trait PathCheck<'a>: Sized {
+    /// Checks page `n`, entered on the path.
+    fn check(&self, n: &Node<'_>) -> Result<()>;
+    /// What child `i` of branch `n` is checked against.
+    fn child(self, n: &Node<'a>, i: usize) -> Result<Self>;
+}
+
+/// No checks on the path: the first descent of a [`get`], whose hit can be trusted.
+struct Unchecked;
+
+impl<'a> PathCheck<'a> for Unchecked {
+    #[inline(always)]
+    fn check(&self, _: &Node<'_>) -> Result<()> {
+        Ok(())
+    }
+    #[inline(always)]
+    fn child(self, _: &Node<'a>, _: usize) -> Result<Self> {
+        Ok(self)
+    }
+}
+
+impl<'a> PathCheck<'a> for Fence<'a> {
+    fn check(&self, n: &Node<'_>) -> Result<()> {
+        Fence::check(self, n)
+    }
+    fn child(self, n: &Node<'a>, i: usize) -> Result<Self> {
+        Fence::child(self, n, i)
+    }
+}
+
 /// Descends from `root` to the leaf that would hold `key` and returns its value and the leaf's
-/// depth (1 for a root leaf); with a fence for the root, checks every page against its
-/// [`Fence`] on the way.
+/// depth (1 for a root leaf), checking every page it enters with `path` (see [`PathCheck`]).
 fn lookup<'a, S: PageSource + ?Sized>(
     s: &'a S,
     root: PagePtr,
     key: &[u8],
-    root_fence: Option<Fence<'a>>,
+    mut path: impl PathCheck<'a>,
 ) -> Result<(Option<&'a [u8]>, usize)> {
     if root.is_null() {
         return Ok((None, 0));
     }
-    let (mut ptr, mut fence) = (root, root_fence);
-    for d in 1..=MAX_DEPTH {
+    let mut ptr = root;
+    // An exclusive range: an inclusive one keeps a flag of its own, tested every round.
+    for d in 1..MAX_DEPTH + 1 {
         let n = node(s, ptr)?;
-        if let Some(f) = &fence {
-            f.check(&n)?;
-        }
+        path.check(&n)?;
         if n.is_leaf() {
-            return match n.search(key)? {
-                Ok(i) => Ok((Some(value(s, n.leaf_entry(i)?.1)?), d)),
-                Err(_) => Ok((None, d)),
+            return match n.value_of(key)? {
+                Some(v) => Ok((Some(value(s, v)?), d)),
+                None => Ok((None, d)),
             };
         }
         let i = n.child_index(key)?;
-        if let Some(f) = fence {
-            fence = Some(f.child(&n, i)?);
-        }
+        path = path.child(&n, i)?;
         ptr = n.child(i)?;
     }
     Err(too_deep(root))

@@ -80,12 +80,10 @@ pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
             return x.cmp(&y);
         }
     }
-    // The tails have the same length (under 8): zero-padded alike, their words order like them.
-    let word = |t: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..t.len()].copy_from_slice(t);
-        u64::from_be_bytes(w)
-    };
+    // The tails have the same length (under 8), so as big-endian numbers they order like their
+    // bytes. Byte by byte, not by a copy into a word: a copy of a length unknown at compile time
+    // is a call to `memcpy`, even for the empty tails of keys a multiple of 8 bytes long.
+    let word = |t: &[u8]| t.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b));
     word(ta).cmp(&word(tb)).then(a.len().cmp(&b.len()))
 }
 

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::error::{corrupted, Result};
 use std::cmp::Ordering;
+use zerocopy::FromBytes;
 
 /// Offset of the key length in a leaf cell.
 pub(crate) const LEAF_OFF_KEY_LEN: usize = 0;
@@ -61,13 +62,20 @@ pub(crate) fn cell_len(kind: u8, cell: &[u8]) -> Option<usize> {
     }
 }
 
+/// One slot of the slot array: the cell offset (u16 LE), then the key hint (u32 BE).
+type Slot = [u8; SLOT_LEN];
+// `Node::cell_offset` and `Node::hint` destructure a slot in this layout.
+const _: () = assert!(SLOT_LEN == 6 && SLOT_OFF_HINT == 2);
+
 /// A validated read-only view of a leaf or branch page.
 #[derive(Clone, Copy)]
 pub(crate) struct Node<'a> {
     pgno: u64,
     data: &'a [u8],
+    /// The slot array: `count` slots, which `parse` checked lie before the cell area, so that a
+    /// slot read is one comparison of its index with the count.
+    slots: &'a [Slot],
     kind: u8,
-    count: usize,
     cells_start: usize,
 }
 
@@ -76,36 +84,36 @@ pub(crate) struct Node<'a> {
 impl<'a> Node<'a> {
     /// Checks the header of page `pgno` (kind, txn, slot array bounds) and returns a view of it.
     /// `expect_txn` is the txn id the pointer to this page recorded.
+    #[inline(always)]
     pub fn parse(pgno: u64, data: &'a [u8], expect_txn: u64) -> Result<Node<'a>> {
-        let header = PageHeader::read(data)
-            .ok_or_else(|| corrupted(pgno, "page shorter than its header"))?;
+        let Some(header) = PageHeader::read(data) else {
+            return Err(bad_page(pgno, "page shorter than its header"));
+        };
         let kind = header.kind;
         if kind != KIND_LEAF && kind != KIND_BRANCH {
-            return Err(corrupted(
-                pgno,
-                format!("expected a leaf or branch page, found kind {kind}"),
-            ));
+            return Err(wrong_kind(pgno, kind));
         }
         let txn = header.txn.get();
         if txn != expect_txn {
-            return Err(corrupted(
-                pgno,
-                format!("page written by txn {txn}, but its pointer says {expect_txn}"),
-            ));
+            return Err(wrong_txn(pgno, txn, expect_txn));
         }
         let count = usize::from(header.count.get());
         let cells_start = header.cells_start.get() as usize;
-        if HEADER_LEN + count * SLOT_LEN > cells_start || cells_start > data.len() {
-            return Err(corrupted(pgno, "slot array and cell area overlap"));
-        }
+        // The slot array, which must end at or before the cell area, inside the page.
+        let Some((slots, _)) = data
+            .get(HEADER_LEN..cells_start)
+            .and_then(|b| <[Slot]>::ref_from_prefix_with_elems(b, count).ok())
+        else {
+            return Err(bad_page(pgno, "slot array and cell area overlap"));
+        };
         if count == 0 && kind == KIND_BRANCH {
-            return Err(corrupted(pgno, "branch page without children"));
+            return Err(bad_page(pgno, "branch page without children"));
         }
         Ok(Node {
             pgno,
             data,
+            slots,
             kind,
-            count,
             cells_start,
         })
     }
@@ -118,7 +126,7 @@ impl<'a> Node<'a> {
         // or overlapping cells, would let an in-place edit change other entries).
         let mut used = [0u64; super::MAX_PAGE_SIZE / 64];
         let mut total = 0usize;
-        for i in 0..self.count {
+        for i in 0..self.count() {
             let cell = self.cell(i)?;
             let start = cell.as_ptr() as usize - self.data.as_ptr() as usize;
             if !mark_used(&mut used, start, start + cell.len()) {
@@ -156,29 +164,34 @@ impl<'a> Node<'a> {
 
     /// Number of cells (entries in a leaf, children in a branch).
     pub fn count(&self) -> usize {
-        self.count
+        self.slots.len()
     }
 
     /// Bytes in use by slots and cells (the header excluded).
     pub fn used(&self) -> usize {
-        self.count * SLOT_LEN + self.data.len() - self.cells_start
+        self.count() * SLOT_LEN + self.data.len() - self.cells_start
     }
 
     /// The byte offset of cell `i`, from its slot: checked to be a slot of this page (`i <
     /// count`) naming a byte of the cell area.
     #[inline(always)]
     fn cell_offset(&self, i: usize) -> Result<usize> {
-        let at = HEADER_LEN + i * SLOT_LEN;
-        match self.data.get(at..at + 2) {
-            Some(&[a, b]) if i < self.count => {
-                let off = u16::from_le_bytes([a, b]) as usize;
+        match self.slots.get(i) {
+            Some(&[a, b, ..]) => {
+                let off = usize::from(u16::from_le_bytes([a, b]));
                 if off < self.cells_start {
                     return Err(self.slot_outside(i));
                 }
                 Ok(off)
             }
-            _ => Err(corrupted(self.pgno, format!("slot {i} out of range"))),
+            None => Err(self.slot_out_of_range(i)),
         }
+    }
+
+    /// The error for a slot `i` past the page's count.
+    #[cold]
+    fn slot_out_of_range(&self, i: usize) -> crate::error::Error {
+        corrupted(self.pgno, format!("slot {i} out of range"))
     }
 
     #[cold]
@@ -246,9 +259,19 @@ impl<'a> Node<'a> {
         Ok((key, value))
     }
 
-    /// The child pointer of branch cell `i`.
+    /// The child pointer of branch cell `i`, whose cell must lie inside the page: the fixed part
+    /// read as one 18-byte chunk, then the key's length checked against the page's end.
+    #[inline(always)]
     pub fn child(&self, i: usize) -> Result<PagePtr> {
-        let PagePtr { pgno, txn } = cell_child(self.cell(i)?);
+        let off = self.cell_offset(i)?;
+        let rest = self.data.get(off..).unwrap_or_default();
+        let Some((fixed, key)) = rest.split_first_chunk::<BRANCH_CELL_HEADER>() else {
+            return Err(self.cell_past_end(i));
+        };
+        if usize::from(get_u16(fixed, BRANCH_OFF_KEY_LEN).unwrap_or(0)) > key.len() {
+            return Err(self.cell_past_end(i));
+        }
+        let PagePtr { pgno, txn } = cell_child(fixed);
         if pgno < 2 {
             return Err(corrupted(
                 self.pgno,
@@ -258,25 +281,23 @@ impl<'a> Node<'a> {
         Ok(PagePtr { pgno, txn })
     }
 
-    /// The key hint stored in slot `i` (in bounds for `i < count`, which `parse` checked; 0
-    /// past it, which no search reaches).
-    #[inline]
+    /// The key hint stored in slot `i` (0 past the last slot, which no search reaches).
+    #[inline(always)]
     fn hint(&self, i: usize) -> u32 {
-        let at = HEADER_LEN + i * SLOT_LEN + SLOT_OFF_HINT;
-        match self.data.get(at..at + 4) {
-            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
-            _ => 0,
+        match self.slots.get(i) {
+            Some(&[_, _, a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            None => 0,
         }
     }
 
     /// The first slot in `from..count` whose hint is not below `h` (`strict`: not at or below
     /// `h`), by a branch-free search over the slot array alone. It narrows the range to a
-    /// quarter per round while the range is large: the three probes of a round are independent
-    /// loads, so a round costs about one load's latency and halves the dependent steps of a
-    /// binary search.
+    /// quarter per round down to 4 slots: the three probes of a round are independent loads, so
+    /// a round costs about one load's latency and halves the dependent steps of a binary search
+    /// (which is faster even within a cache line or two, where the loads hit).
     #[inline]
     fn hint_bound(&self, from: usize, h: u32, strict: bool) -> usize {
-        let (mut base, mut size) = (from, self.count.saturating_sub(from));
+        let (mut base, mut size) = (from, self.count().saturating_sub(from));
         if size == 0 {
             return from;
         }
@@ -290,12 +311,15 @@ impl<'a> Node<'a> {
         // Invariant: the answer lies in `base..=base + size`.
         while size >= 4 {
             let q = size / 4;
-            let c = before(self.hint(base + q))
-                + before(self.hint(base + 2 * q))
-                + before(self.hint(base + 3 * q));
-            base += c * q;
-            // The last quarter (c = 3, binary 11) is `size - 3q` long, the others `q`.
-            size = q + ((c >> 1) & c) * (size - 4 * q);
+            // `q` for each probe before `h`, masked and summed: no multiplication (3 cycles)
+            // between one round's loads and the next round's addresses.
+            let step = |i: usize| q & before(self.hint(i)).wrapping_neg();
+            base += step(base + q) + step(base + 2 * q) + step(base + 3 * q);
+            // The next range is `q + size % 4` long whichever quarter the probes pick (short of
+            // the last, it overlaps the next quarter by `size % 4`): the sizes, and so the rounds
+            // of the loops, depend on the count alone, and the loops' exits are predicted rather
+            // than missed.
+            size -= 3 * q;
         }
         while size > 1 {
             let half = size / 2;
@@ -305,29 +329,41 @@ impl<'a> Node<'a> {
         base + before(self.hint(base))
     }
 
-    /// Binary search of `key` among the entries `from..count`, whose keys increase: Ok(index)
-    /// of `key`, or Err(index where it would go). The hints narrow it to the slots whose hint
-    /// ties with `key`'s, touching no cell; only those cells are read.
-    fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
-        let h = key_hint(key);
+    /// The slots `lo..hi` of `from..count` whose hints tie with `h`, `lo` being the first slot
+    /// whose hint is not below `h` (so `lo == hi` when none ties): found in the slot array alone,
+    /// touching no cell.
+    #[inline]
+    fn hint_ties(&self, from: usize, h: u32) -> (usize, usize) {
+        let count = self.count();
         // Keys sharing a prefix of four bytes or more all tie: then skip the searches of the
         // hints, which could only return the whole range, and their slot-array misses.
-        if let Some(last) = self.count.checked_sub(1).filter(|&l| l >= from) {
+        if let Some(last) = count.checked_sub(1).filter(|&l| l >= from) {
             if self.hint(from) == h && self.hint(last) == h {
-                return self.search_tied(from, self.count, key);
+                return (from, count);
             }
         }
         let lo = self.hint_bound(from, h, false);
-        if lo == self.count || self.hint(lo) != h {
-            return Ok(Err(lo));
+        if lo == count || self.hint(lo) != h {
+            return (lo, lo);
         }
         // Usually the tie is a single slot: look one slot further before searching for its end.
-        let hi = if lo + 1 == self.count || self.hint(lo + 1) != h {
+        let hi = if lo + 1 == count || self.hint(lo + 1) != h {
             lo + 1
         } else {
             self.hint_bound(lo + 1, h, true)
         };
-        self.search_tied(lo, hi, key)
+        (lo, hi)
+    }
+
+    /// Binary search of `key` among the entries `from..count`, whose keys increase: Ok(index)
+    /// of `key`, or Err(index where it would go). The hints narrow it to the slots whose hint
+    /// ties with `key`'s, touching no cell; only those cells are read.
+    #[inline(always)]
+    fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        match self.hint_ties(from, key_hint(key)) {
+            (lo, hi) if lo == hi => Ok(Err(lo)),
+            (lo, hi) => self.search_tied(lo, hi, key),
+        }
     }
 
     /// Search of `key` among the entries `lo..hi`, whose hints all tie with `key`'s (keys that
@@ -406,6 +442,22 @@ impl<'a> Node<'a> {
         self.search_from(0, key)
     }
 
+    /// In a leaf: the value of `key`, or None. When a single slot's hint ties with `key`'s (the
+    /// common case), that entry is read once, for its key and value together.
+    #[inline(always)]
+    pub fn value_of(&self, key: &[u8]) -> Result<Option<LeafValue<'a>>> {
+        let i = match self.hint_ties(0, key_hint(key)) {
+            (lo, hi) if lo == hi => return Ok(None),
+            (lo, hi) if hi == lo + 1 => lo,
+            (lo, hi) => match self.search_tied(lo, hi, key)? {
+                Ok(i) => i,
+                Err(_) => return Ok(None),
+            },
+        };
+        let (k, v) = self.leaf_entry(i)?;
+        Ok((k == key).then_some(v))
+    }
+
     /// In a branch: index of the child whose key range holds `key` (last separator <= key).
     /// Slot 0 (the empty key) is never consulted.
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
@@ -414,6 +466,33 @@ impl<'a> Node<'a> {
             Err(i) => i - 1,
         })
     }
+}
+
+/// The error for page `pgno` whose header is damaged: out of the inline path of [`Node::parse`].
+#[cold]
+#[inline(never)]
+fn bad_page(pgno: u64, reason: &str) -> crate::error::Error {
+    corrupted(pgno, reason)
+}
+
+/// The error for page `pgno` of `kind`, which is neither a leaf nor a branch.
+#[cold]
+#[inline(never)]
+fn wrong_kind(pgno: u64, kind: u8) -> crate::error::Error {
+    corrupted(
+        pgno,
+        format!("expected a leaf or branch page, found kind {kind}"),
+    )
+}
+
+/// The error for page `pgno`, written by `txn` where its pointer says `expect_txn`.
+#[cold]
+#[inline(never)]
+fn wrong_txn(pgno: u64, txn: u64, expect_txn: u64) -> crate::error::Error {
+    corrupted(
+        pgno,
+        format!("page written by txn {txn}, but its pointer says {expect_txn}"),
+    )
 }
 
 /// Entries below which a tied search is a plain binary search.
@@ -766,6 +845,8 @@ mod search_tests {
                 for p in &probes {
                     let expect = keys.binary_search(p);
                     assert_eq!(leaf.search(p).unwrap(), expect, "leaf of {n}, {p:?}");
+                    let found = leaf.value_of(p).unwrap().is_some();
+                    assert_eq!(found, expect.is_ok(), "value_of, leaf of {n}, {p:?}");
                     let child = keys[1..].partition_point(|k| k <= p);
                     assert_eq!(branch.child_index(p).unwrap(), child, "branch of {n}");
                 }

@@ -74,9 +74,17 @@ impl View {
         }
     }
 
+    /// The map, if every page of this view is read from it: no write window or overlay holds
+    /// pages in memory (to be looked up there, [`View::overlaid`], before the file).
+    fn map_only(&self) -> Option<Arc<Map>> {
+        match &self.backing {
+            Backing::Map(m) if self.window.is_none() && self.overlay.is_none() => Some(m.clone()),
+            _ => None,
+        }
+    }
+
     /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
     /// holds them. A page number past the file's pages that the overlay lacks is corrupt.
-    #[inline]
     fn overlaid(&self, pgno: u64, npages: u64) -> Result<Option<&[u8]>> {
         if let Some(w) = &self.window {
             if let Some(b) = w.get(pgno) {
@@ -158,10 +166,14 @@ impl View {
         }
     }
 
-    /// A reader for one transaction.
+    /// A reader for one transaction. A window already flushed is left out of its view: its
+    /// pages are in the file, and a flushed window never takes pages again.
     pub fn reader(&self) -> TxnView {
+        let mut view = self.clone();
+        view.window = view.window.filter(|w| !w.is_flushed());
         TxnView {
-            view: self.clone(),
+            map: view.map_only(),
+            view,
             entered: OnceLock::new(),
             hits: AtomicU64::new(0),
             runs: Mutex::new(HashMap::new()),
@@ -170,20 +182,27 @@ impl View {
 
     /// Checks that `npages` pages from `pgno` lie inside the view (and past the meta pages), and
     /// returns their byte range.
+    #[inline]
     fn bounds(&self, pgno: u64, npages: u64) -> Result<std::ops::Range<usize>> {
         match pgno.checked_add(npages) {
             Some(end) if end <= self.page_count && pgno >= 2 => {
                 let ps = self.page_size;
                 Ok(pgno as usize * ps..end as usize * ps)
             }
-            _ => Err(corrupted(
-                pgno,
-                format!(
-                    "page run of {npages} is outside the file's {} pages",
-                    self.page_count
-                ),
-            )),
+            _ => Err(self.outside(pgno, npages)),
         }
+    }
+
+    /// The error for a run of `npages` pages from `pgno` that [`View::bounds`] refused.
+    #[cold]
+    fn outside(&self, pgno: u64, npages: u64) -> crate::error::Error {
+        corrupted(
+            pgno,
+            format!(
+                "page run of {npages} is outside the file's {} pages",
+                self.page_count
+            ),
+        )
     }
 }
 
@@ -195,6 +214,9 @@ impl View {
 /// here. Hits on pages are counted here, and added to the cache's counters when it leaves.
 pub(crate) struct TxnView {
     view: View,
+    /// The view's map, when it reads every page from it ([`View::map_only`]): then a page read
+    /// is one test of this field, the bounds, and the map's verified bit.
+    map: Option<Arc<Map>>,
     /// Once it has read through the cache: the epoch it entered at.
     entered: OnceLock<u64>,
     /// Page hits since it entered the cache. Counted with a relaxed load and store, not a
@@ -335,8 +357,11 @@ impl TxnView {
     }
 }
 
-impl PageSource for TxnView {
-    fn page(&self, pgno: u64) -> Result<&[u8]> {
+impl TxnView {
+    /// Page `pgno` when it may be held in memory or cached: [`PageSource::page`] off its inline
+    /// path (a map without memory pages).
+    #[inline(never)]
+    fn page_held(&self, pgno: u64) -> Result<&[u8]> {
         let range = self.view.bounds(pgno, 1)?;
         if let Some(b) = self.view.overlaid(pgno, 1)? {
             return Ok(b);
@@ -344,6 +369,16 @@ impl PageSource for TxnView {
         match &self.view.backing {
             Backing::Map(m) => m.page(pgno, range),
             Backing::Cache(c) => self.cached_page(c, pgno),
+        }
+    }
+}
+
+impl PageSource for TxnView {
+    #[inline(always)]
+    fn page(&self, pgno: u64) -> Result<&[u8]> {
+        match &self.map {
+            Some(m) => m.page(pgno, self.view.bounds(pgno, 1)?),
+            None => self.page_held(pgno),
         }
     }
 
