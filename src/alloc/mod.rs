@@ -153,7 +153,8 @@ const POOL_KEPT: usize = 64;
 const LIST_KEPT: usize = 4096;
 
 /// The largest map of dirty pages (in entries it has room for) that a write transaction keeps
-/// for the next one ([`WriterPages::take_buffers`]).
+/// for the next one ([`WriterPages::take_buffers`]); a transaction whose map grew larger keeps
+/// no buffers at all.
 const DIRTY_KEPT: usize = 64;
 
 /// The buffers of a finished write transaction's pages, emptied, for the next one
@@ -254,17 +255,20 @@ impl WriterPages {
     }
 
     /// This transaction's buffers, emptied, for the next one ([`WriterPages::new`]): the dirty
-    /// pages' buffers (up to [`POOL_KEPT`] single pages, with the pool's) go to its pool.
+    /// pages' buffers (up to [`POOL_KEPT`] single pages, with the pool's) go to its pool. None if
+    /// it had more than [`DIRTY_KEPT`] dirty pages.
     pub fn take_buffers(&mut self) -> PageBuffers {
+        if self.dirty.capacity() > DIRTY_KEPT {
+            // A large transaction keeps nothing: what it kept would be among the newest
+            // allocations, above the pages it freed, and keep their memory from going back to
+            // the system (the allocator returns only the free memory at the top of its heap).
+            return PageBuffers::default();
+        }
         let mut pool = std::mem::take(&mut self.pool);
         let page_size = self.page_size;
         let dirty_pages = self.dirty.drain().map(|(_, b)| b);
         pool.extend(dirty_pages.filter(|b| b.len() == page_size));
         pool.truncate(POOL_KEPT);
-        if self.dirty.capacity() > DIRTY_KEPT {
-            // A large transaction's map: walking and clearing it would cost every later commit.
-            self.dirty = PgnoMap::default();
-        }
         // Lists a large transaction grew are not kept (their memory would stay).
         let emptied = |v: &mut Vec<u64>| match v.capacity() > LIST_KEPT {
             true => Vec::new(),

@@ -232,7 +232,7 @@ impl Shared {
     pub(crate) fn checkpoint(&self, v: &Arc<Version>) -> Result<()> {
         let started = Instant::now();
         let flushed = match v.view.window() {
-            Some(w) => self.flush_window(w, &v.view),
+            Some(w) => self.flush_window(w, &v.view, true),
             None => Ok(()),
         };
         let mut st = self.log.sync.lock();

@@ -278,7 +278,9 @@ impl Shared {
         // With read-only handles attached, the version must be in the file when it is published.
         if pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4 || self.write_through() {
             if let Some(w) = current {
-                self.flush_window(w, &view)?;
+                // Its copies' buffers would be the newest allocations, above the large commit's
+                // pages, and keep the memory those free from going back to the system.
+                self.flush_window(w, &view, false)?;
             }
             for (&pgno, buf) in pages.iter_mut() {
                 crate::page::seal(buf, pgno);
@@ -292,7 +294,7 @@ impl Shared {
         let window = match current {
             Some(w) if w.has_room(pages.len(), bytes, self.window_bytes) => w.clone(),
             Some(w) => {
-                self.flush_window(w, &view)?;
+                self.flush_window(w, &view, true)?;
                 Arc::new(Window::new())
             }
             None => Arc::new(Window::new()),
@@ -304,8 +306,15 @@ impl Shared {
     }
 
     /// Writes the pages `window` holds into the file, as sealed copies (checkpoints do, before
-    /// their sync), unless that was done already; `view` is a view of the newest version.
-    pub(crate) fn flush_window(&self, window: &Window, view: &View) -> Result<()> {
+    /// their sync), unless that was done already; `view` is a view of the newest version. With
+    /// `keep_copies`, the copies' buffers are kept for later page copies
+    /// ([`window::keep_buffers`]).
+    pub(crate) fn flush_window(
+        &self,
+        window: &Window,
+        view: &View,
+        keep_copies: bool,
+    ) -> Result<()> {
         if !window.is_flushed() {
             // In batches, whose copies' buffers the next batch reuses: a flush needs little
             // memory beside the window.
@@ -315,7 +324,9 @@ impl Shared {
                     .collect();
                 let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
                 self.write_pages(&pages, view)?;
-                window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
+                if keep_copies {
+                    window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
+                }
             }
             window.set_flushed();
             self.metrics.window_flushed();
@@ -364,7 +375,7 @@ impl Shared {
         }
         let latest = self.latest.lock().clone();
         if let Some(w) = latest.view.window() {
-            self.flush_window(w, &latest.view)
+            self.flush_window(w, &latest.view, true)
                 .inspect_err(|e| self.poison(e))?;
         }
         // Every page of the current version (not newer than the latest) is in the file now.
