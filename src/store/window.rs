@@ -82,7 +82,8 @@ pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
 /// [`recycled_buffer`] and [`recycled_copy`], up to [`SPARE_BUFFER_BYTES`]; drops the others.
 pub(crate) fn keep_buffers(buffers: impl Iterator<Item = Box<[u8]>>) {
     let mut spare = SPARE_BUFFERS.lock();
-    let mut bytes: usize = spare.iter().map(|b| b.len()).sum();
+    // The kept buffers all have one length.
+    let mut bytes = spare.len() * spare.last().map_or(0, |b| b.len());
     for b in buffers {
         let len = b.len();
         let kept_len = spare.last().map_or(len, |b| b.len());
