@@ -30,6 +30,7 @@ pub(crate) mod cache;
 mod epochs;
 mod frame;
 pub(crate) mod hasher;
+mod log_map;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
 pub(crate) mod policy;
@@ -219,6 +220,12 @@ impl FileStore {
     /// Writes `buf` at `offset` in full.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
         Ok(self.disk.write_at(buf, offset)?)
+    }
+
+    /// Writes `buf`, a commit log record, at `offset` ([`Storage::write_log_at`]: small records
+    /// through a shared mapping of the file, with no system call).
+    pub fn write_log_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        Ok(self.disk.write_log_at(buf, offset)?)
     }
 
     /// Writes pages (or overflow runs), given as `(pgno, bytes)` sorted by page number: pages

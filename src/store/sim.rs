@@ -456,6 +456,10 @@ impl Storage for TestFile {
         self.storage().write_pages(pages, page_size)
     }
 
+    fn write_log_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.storage().write_log_at(buf, offset)
+    }
+
     fn write_durable_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.storage().write_durable_at(buf, offset)
     }

@@ -10,6 +10,7 @@
 //! `unsafe` here: the system calls `pwritev`, `pwritev2`, `sync_file_range` and
 //! `posix_fallocate`, each on the file's own descriptor and on buffers borrowed for the call.
 
+use super::log_map::{LogMap, MAX_MAPPED_RECORD};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -42,6 +43,12 @@ pub(crate) trait Storage: Send + Sync {
     /// Writes pages (or overflow runs), given as `(pgno, bytes)` sorted by page number, each at
     /// `pgno * page_size`.
     fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> io::Result<()>;
+
+    /// Writes `buf`, a record of the commit log, at `offset` in full, like [`Self::write_at`]
+    /// (which is what it does unless the storage has a faster way).
+    fn write_log_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.write_at(buf, offset)
+    }
 
     /// Writes `buf` at `offset` and makes exactly those bytes durable before returning.
     fn write_durable_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
@@ -83,6 +90,8 @@ pub(crate) struct PlainFile {
     /// An anonymous in-memory file (`store::anonymous_file`): nothing to make durable, so syncs
     /// and write-back are skipped.
     memory: bool,
+    /// The shared mapping small log records are copied into.
+    log_map: LogMap,
 }
 
 impl PlainFile {
@@ -91,12 +100,17 @@ impl PlainFile {
         PlainFile {
             file,
             memory: false,
+            log_map: LogMap::default(),
         }
     }
 
     /// Storage on `file`, an anonymous in-memory file: syncs and write-back are no-ops.
     pub fn in_memory(file: File) -> PlainFile {
-        PlainFile { file, memory: true }
+        PlainFile {
+            file,
+            memory: true,
+            log_map: LogMap::default(),
+        }
     }
 }
 
@@ -168,6 +182,14 @@ impl Storage for PlainFile {
             done += chunk.len() as u64;
         }
         Ok(())
+    }
+
+    /// Small records are copied into a shared mapping of the file ([`LogMap`]): no system call.
+    fn write_log_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if buf.len() <= MAX_MAPPED_RECORD && self.log_map.write(&self.file, buf, offset)? {
+            return Ok(());
+        }
+        self.write_at(buf, offset)
     }
 
     /// Single pages that follow one another go in `pwritev` calls of at most [`MAX_WRITE`]
@@ -273,13 +295,15 @@ impl Storage for PlainFile {
         }
         if rc != 0 {
             // Leave the file as it was: the space beyond the last commit holds nothing.
-            let _ = self.file.set_len(len);
+            let _ = self.set_len(len);
             return Err(io::Error::from_raw_os_error(rc));
         }
         Ok(self.file.metadata()?.len())
     }
 
+    /// Drops the log's mapping first, which must never extend past the end of the file.
     fn set_len(&self, len: u64) -> io::Result<()> {
+        self.log_map.unmap();
         self.file.set_len(len)
     }
 }

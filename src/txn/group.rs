@@ -1,7 +1,8 @@
 //! The commit log at run time: appending records, group commit, publication, checkpoints
 //! (docs/FORMAT.md sections 13 and 14).
 //!
-//! A commit appends its record under the writer role (a plain `pwrite`: from then on a process
+//! A commit appends its record under the writer role (copied into a shared mapping of the file,
+//! `Storage::write_log_at`, or a plain `pwrite` if it is large: from then on a process
 //! crash cannot lose it), queues its version for publication, and gives the writer role up; an
 //! `Immediate` commit then waits until a sync covers its record. Whoever finds no sync running
 //! becomes the leader: it takes every record appended so far and writes them again with
@@ -164,7 +165,7 @@ impl Shared {
         let span = aligned(record.len() as u64);
         let written = self
             .zero_ahead(&mut st, at + span + LOG_ALIGN)
-            .and_then(|()| self.store.write_at(record, st.region.0 + at));
+            .and_then(|()| self.store.write_log_at(record, st.region.0 + at));
         if let Err(e) = written {
             self.fail_log(&mut st, &e);
             return Err(e);
