@@ -11,8 +11,12 @@
 //!
 //! Why one window serves every version that references it: a page is reused only once no live
 //! snapshot reaches it (the reuse gates), so a reader never looks up a page number whose entry a
-//! later commit replaced. Replaced contents are kept until the window is dropped anyway, so even
-//! a reader of damaged data can never be handed freed memory.
+//! later commit replaced. Replaced contents are kept until every version that was alive when
+//! they were replaced has ended anyway ([`Window::reclaim`]), so even a reader of damaged data,
+//! which may look up any page number, can never be handed freed memory. Their buffers then go to
+//! the next commits' page copies: a stream of small commits, which replace the pages of the
+//! commits just before them, runs on a few dozen buffers instead of filling the window with
+//! replaced contents (and fresh memory) until it is flushed.
 //!
 //! Concurrency: one writer inserts; any number of readers look up without locks. Each slot holds
 //! a key (page number + 1; 0 is empty) and a pointer to a [`Held`] page. Keys only go from 0 to a
@@ -21,6 +25,7 @@
 
 use super::hasher::bucket;
 use parking_lot::Mutex;
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
@@ -103,16 +108,39 @@ impl Drop for Window {
     fn drop(&mut self) {
         let chunks = std::mem::take(&mut self.held.get_mut().chunks);
         let entries = chunks.into_iter().flat_map(|c| c.into_vec());
-        keep_buffers(entries.filter_map(|e| e.into_inner()).map(|h| h.bytes));
+        let buffers = entries
+            .filter_map(|e| e.into_inner())
+            .map(|h| h.bytes.into_inner());
+        // Reclaimed entries are left empty.
+        keep_buffers(buffers.filter(|b| !b.is_empty()));
     }
 }
 
-/// One page or overflow run, owned by the window until it is dropped.
+/// One page or overflow run, owned by the window until it is dropped or reclaims it.
 struct Held {
-    bytes: Box<[u8]>,
+    /// The contents. Written once more, to take them out (leaving an empty buffer), by
+    /// [`Window::reclaim`], when no reader can reach the entry any more; read-only before.
+    bytes: UnsafeCell<Box<[u8]>>,
     /// Insertion order: a later entry overlapping an earlier one at another page number (a run
     /// over pages freed while they sat here, or a page of a freed run) replaced its contents.
+    /// Also the entry's index in [`HeldChunks`].
     seq: u64,
+}
+
+// SAFETY: `bytes` is only read through shared references, by any thread, until
+// `Window::reclaim` takes it out, which it does only for an entry that no slot points to any
+// more and that no reader can still hold (every version alive when the slot moved on has
+// ended), under the window's lock, which every other writer of the window holds too.
+unsafe impl Sync for Held {}
+
+impl Held {
+    /// The entry's contents.
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: see `impl Sync for Held`: the one write (`Window::reclaim`) happens when no
+        // reader can reach this entry, so no shared reference is alive while it runs.
+        unsafe { &*self.bytes.get() }
+    }
 }
 
 /// Entries of a window per allocation of [`HeldChunks`].
@@ -126,6 +154,9 @@ struct HeldChunks {
     chunks: Vec<Box<[OnceLock<Held>]>>,
     /// Entries set, in all chunks.
     len: usize,
+    /// Entries whose slot a later entry took, as (id of the commit that replaced them, index),
+    /// until [`Window::reclaim`] takes their contents.
+    replaced: Vec<(u64, usize)>,
 }
 
 impl HeldChunks {
@@ -154,11 +185,12 @@ struct Slot {
 /// Pages committed since the last flush (see the module docs).
 pub(crate) struct Window {
     slots: Box<[Slot]>,
-    /// Every page ever inserted, kept until the window is dropped.
+    /// Every page ever inserted, kept until the window is dropped (replaced contents: until
+    /// [`Window::reclaim`] takes them).
     held: Mutex<HeldChunks>,
     /// Distinct page numbers inserted.
     len: AtomicU64,
-    /// Bytes inserted, replaced contents included.
+    /// Bytes inserted, replaced contents included until [`Window::reclaim`] takes them.
     bytes: AtomicU64,
     /// Set once the window's pages are in the file: later commits start a new window.
     flushed: AtomicBool,
@@ -211,7 +243,7 @@ impl Window {
         if self.len.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        self.held_at(pgno).map(|h| &h.bytes[..])
+        self.held_at(pgno).map(|h| h.bytes())
     }
 
     /// Whether `pages` more pages of `bytes` in all fit before the window must be flushed, if it
@@ -221,17 +253,26 @@ impl Window {
             && self.bytes.load(Ordering::Relaxed) + bytes <= max_bytes.min(WINDOW_BYTES)
     }
 
-    /// Inserts (or replaces) page (or run) `pgno`. Only the writer calls this, and only for pages
-    /// no live snapshot reaches (new or reused ones). The caller checked [`Window::has_room`].
-    pub fn insert(&self, pgno: u64, bytes: Box<[u8]>) {
+    /// Inserts (or replaces) page (or run) `pgno`, for the commit `txn`, before that commit is
+    /// published. Only the writer calls this, and only for pages no live snapshot reaches (new or
+    /// reused ones). The caller checked [`Window::has_room`].
+    pub fn insert(&self, pgno: u64, bytes: Box<[u8]>, txn: u64) {
         let len = bytes.len() as u64;
-        let ptr = {
-            let mut all = self.held.lock();
-            let seq = all.len as u64;
-            all.push(Held { bytes, seq }) as *mut Held
-        };
+        let mut all = self.held.lock();
+        let seq = all.len as u64;
+        let ptr = all.push(Held {
+            bytes: UnsafeCell::new(bytes),
+            seq,
+        }) as *mut Held;
         let slot = self.find(pgno);
-        slot.page.store(ptr, Ordering::Release);
+        let old = slot.page.swap(ptr, Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: a non-null slot pointer points to an entry of `all`, which lives as long
+            // as the window (see `held_at`).
+            let old_seq = unsafe { (*old).seq };
+            all.replaced.push((txn, old_seq as usize));
+        }
+        drop(all);
         if slot.key.load(Ordering::Relaxed) == 0 {
             assert!(
                 (self.len.load(Ordering::Relaxed) as usize) < WINDOW_PAGES,
@@ -241,6 +282,37 @@ impl Window {
             self.len.fetch_add(1, Ordering::Relaxed);
         }
         self.bytes.fetch_add(len, Ordering::Relaxed);
+    }
+
+    /// Takes the contents of the entries that commits up to `oldest_live` replaced (see the
+    /// module docs), and returns their buffers (for [`keep_buffers`]). `oldest_live` is the id
+    /// of the oldest version that any reader (or writer) may still hold: an entry replaced by
+    /// commit `t` may be held only by readers of versions older than `t`, which a slot lookup
+    /// made before the replacement handed it. Only the writer calls this.
+    pub fn reclaim(&self, oldest_live: u64) -> Vec<Box<[u8]>> {
+        let mut all = self.held.lock();
+        let HeldChunks {
+            chunks, replaced, ..
+        } = &mut *all;
+        let mut buffers = Vec::new();
+        replaced.retain(|&(txn, i)| {
+            if txn > oldest_live {
+                return true;
+            }
+            let held = chunks[i / CHUNK_ENTRIES][i % CHUNK_ENTRIES]
+                .get()
+                .expect("a replaced entry was set");
+            // SAFETY: no slot points to this entry any more (a later one took its slot), so no
+            // lookup from now on returns it, and every version older than the commit that
+            // replaced it has ended, so no reader holds it from an earlier lookup (`insert` runs
+            // before that commit is published; readers of it and later versions look up after).
+            // The window's lock, held, serialises this with the writer's other uses.
+            buffers.push(unsafe { std::mem::take(&mut *held.bytes.get()) });
+            false
+        });
+        let bytes: u64 = buffers.iter().map(|b| b.len() as u64).sum();
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        buffers
     }
 
     /// Every page the window holds, at its latest contents, sorted by page number (to flush;
@@ -259,7 +331,7 @@ impl Window {
             .filter_map(|pgno| self.held_at(pgno).map(|h| (pgno, h)))
             .collect();
         pages.sort_unstable_by_key(|&(p, _)| p);
-        let end = |&(p, h): &(u64, &Held)| p + (h.bytes.len() / page_size.max(1)).max(1) as u64;
+        let end = |&(p, h): &(u64, &Held)| p + (h.bytes().len() / page_size.max(1)).max(1) as u64;
         let mut kept: Vec<(u64, &Held)> = Vec::with_capacity(pages.len());
         'next: for e in pages {
             while let Some(&last) = kept.last() {
@@ -273,7 +345,7 @@ impl Window {
             }
             kept.push(e);
         }
-        kept.into_iter().map(|(p, h)| (p, &h.bytes[..])).collect()
+        kept.into_iter().map(|(p, h)| (p, h.bytes())).collect()
     }
 
     /// The latest contents of page (or run) `pgno` as a sealed copy, if the window holds it: for
@@ -298,8 +370,9 @@ impl Window {
         // with release ordering, and our acquire load of the key saw it, so `p` is non-null and
         // points to a `Held` owned by `self.held`: an entry of one of its chunks, each a boxed
         // slice whose entries are set once and never moved or dropped before the window itself
-        // (growing the list of chunks moves only the boxes' pointers). Its bytes are never
-        // written after insertion; the returned reference borrows `self`.
+        // (growing the list of chunks moves only the boxes' pointers). Its bytes are not
+        // written while a reader may hold them (`Window::reclaim`); the returned reference
+        // borrows `self`.
         Some(unsafe { &*p })
     }
 
@@ -322,9 +395,9 @@ mod tests {
     fn holds_the_latest_contents_of_each_page() {
         let w = Window::new();
         assert!(w.get(7).is_none());
-        w.insert(7, vec![1u8; 16].into_boxed_slice());
-        w.insert(9, vec![2u8; 32].into_boxed_slice());
-        w.insert(7, vec![3u8; 16].into_boxed_slice());
+        w.insert(7, vec![1u8; 16].into_boxed_slice(), 1);
+        w.insert(9, vec![2u8; 32].into_boxed_slice(), 1);
+        w.insert(7, vec![3u8; 16].into_boxed_slice(), 1);
         assert_eq!(w.get(7), Some(&[3u8; 16][..]));
         assert_eq!(w.get(9), Some(&[2u8; 32][..]));
         assert!(w.get(8).is_none());
@@ -339,20 +412,39 @@ mod tests {
     }
 
     #[test]
+    fn replaced_contents_are_reclaimed_once_no_older_version_lives() {
+        let w = Window::new();
+        w.insert(7, vec![1u8; 16].into_boxed_slice(), 3);
+        w.insert(8, vec![2u8; 16].into_boxed_slice(), 3);
+        // Commit 5 replaces page 7: readers of versions up to 4 may hold the old contents.
+        w.insert(7, vec![3u8; 16].into_boxed_slice(), 5);
+        assert!(w.reclaim(4).is_empty());
+        assert_eq!(w.bytes.load(Ordering::Relaxed), 48);
+        let taken = w.reclaim(5);
+        assert_eq!(taken, vec![vec![1u8; 16].into_boxed_slice()]);
+        assert_eq!(w.bytes.load(Ordering::Relaxed), 32);
+        // Once only: the latest contents stay, and the flush sees only them.
+        assert!(w.reclaim(u64::MAX).is_empty());
+        assert_eq!(w.get(7), Some(&[3u8; 16][..]));
+        let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
+        assert_eq!(pages, vec![(7, 3), (8, 2)]);
+    }
+
+    #[test]
     fn flushes_only_the_latest_of_overlapping_entries() {
         let w = Window::new();
         // Page 10 alone, then a run over 9..=12 (10 freed), then page 11 alone (the run freed).
-        w.insert(10, vec![1u8; 16].into_boxed_slice());
-        w.insert(9, vec![2u8; 64].into_boxed_slice());
-        w.insert(11, vec![3u8; 16].into_boxed_slice());
-        w.insert(20, vec![4u8; 16].into_boxed_slice());
+        w.insert(10, vec![1u8; 16].into_boxed_slice(), 1);
+        w.insert(9, vec![2u8; 64].into_boxed_slice(), 1);
+        w.insert(11, vec![3u8; 16].into_boxed_slice(), 1);
+        w.insert(20, vec![4u8; 16].into_boxed_slice(), 1);
         let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
         assert_eq!(pages, vec![(11, 3), (20, 4)]);
         // A run newer than the pages it covers is kept, the pages are not.
         let w = Window::new();
-        w.insert(10, vec![1u8; 16].into_boxed_slice());
-        w.insert(12, vec![1u8; 16].into_boxed_slice());
-        w.insert(9, vec![2u8; 64].into_boxed_slice());
+        w.insert(10, vec![1u8; 16].into_boxed_slice(), 1);
+        w.insert(12, vec![1u8; 16].into_boxed_slice(), 1);
+        w.insert(9, vec![2u8; 64].into_boxed_slice(), 1);
         let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
         assert_eq!(pages, vec![(9, 2)]);
     }
@@ -361,7 +453,7 @@ mod tests {
     fn finds_every_page_up_to_capacity() {
         let w = Window::new();
         for p in 0..WINDOW_PAGES as u64 {
-            w.insert(p * 3 + 2, p.to_le_bytes().to_vec().into_boxed_slice());
+            w.insert(p * 3 + 2, p.to_le_bytes().to_vec().into_boxed_slice(), 1);
         }
         for p in 0..WINDOW_PAGES as u64 {
             assert_eq!(w.get(p * 3 + 2), Some(&p.to_le_bytes()[..]));
@@ -388,7 +480,7 @@ mod tests {
             })
         };
         for p in 0..1000u64 {
-            w.insert(p, vec![(p % 251) as u8; 64].into_boxed_slice());
+            w.insert(p, vec![(p % 251) as u8; 64].into_boxed_slice(), 1);
         }
         reader.join().unwrap();
     }

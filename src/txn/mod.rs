@@ -272,7 +272,15 @@ impl Shared {
     /// join the base version's write window (or a new one, once it is flushed or full, flushing
     /// it first), which seals them as it writes them; a commit of more than a quarter of a window
     /// seals its pages and writes them to the file directly.
-    pub(crate) fn place_pages(&self, base: &View, pages: &mut Overlay, view: View) -> Result<View> {
+    /// The pages replaced in the window that no reader can hold any more go back to the page
+    /// buffers kept for the next copies ([`Window::reclaim`]).
+    pub(crate) fn place_pages(
+        &self,
+        base: &View,
+        pages: &mut Overlay,
+        view: View,
+        txn: u64,
+    ) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
         // With read-only handles attached, the version must be in the file when it is published.
@@ -299,8 +307,9 @@ impl Shared {
             }
             None => Arc::new(Window::new()),
         };
+        window::keep_buffers(window.reclaim(self.current.oldest_live()).into_iter());
         for (pgno, bytes) in pages.drain() {
-            window.insert(pgno, bytes);
+            window.insert(pgno, bytes, txn);
         }
         Ok(view.with_window(window))
     }

@@ -523,7 +523,8 @@ impl WriteTxn {
         // sealed with its checksum), into space no snapshot and no checkpoint reads. (A new log
         // region is zeroed later, as records reach it.)
         self.id_may_be_on_disk = true;
-        let placed = shared.place_pages(&self.base.view, self.pages.dirty_pages(), view);
+        let txn = self.pages.txn_id();
+        let placed = shared.place_pages(&self.base.view, self.pages.dirty_pages(), view, txn);
         let view = match placed {
             Ok(view) => view,
             Err(e) => {
@@ -532,7 +533,7 @@ impl WriteTxn {
             }
         };
         let version = Arc::new(Version {
-            txn: self.pages.txn_id(),
+            txn,
             catalog: self.catalog.root,
             freelist: self.pages.freelist.root,
             log,
