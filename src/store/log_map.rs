@@ -45,6 +45,9 @@ impl LogMap {
     /// nothing, if the bytes do not lie within the file: the caller then writes them itself.
     pub fn write(&self, file: &File, buf: &[u8], offset: u64) -> io::Result<bool> {
         debug_assert!(buf.len() <= MAX_MAPPED_RECORD);
+        if buf.is_empty() {
+            return Ok(true);
+        }
         let end = offset + buf.len() as u64;
         let mut current = self.map.lock();
         let covers = |m: &Mapped| m.start <= offset && end <= m.start + m.map.len() as u64;

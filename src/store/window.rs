@@ -290,6 +290,10 @@ impl Window {
     /// commit `t` may be held only by readers of versions older than `t`, which a slot lookup
     /// made before the replacement handed it. Only the writer calls this.
     pub fn reclaim(&self, oldest_live: u64) -> Vec<Box<[u8]>> {
+        // The caller saw the versions older than `oldest_live` dead (their counts at 0, after
+        // the release decrements of their last holders): every read their readers made
+        // happens before what follows.
+        std::sync::atomic::fence(Ordering::Acquire);
         let mut all = self.held.lock();
         let HeldChunks {
             chunks, replaced, ..
