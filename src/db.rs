@@ -372,7 +372,6 @@ fn spawn_syncer(
                 if shared.flush_when_idle().is_err() {
                     return;
                 }
-                shared.start_writeback();
             }
         })
         .ok()?;

@@ -32,9 +32,13 @@ pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
 /// Pages (or runs) of the write window sealed and written at a time when it is flushed.
 const FLUSH_BATCH: usize = 256;
 
-/// Bytes of tree pages written since the last checkpoint that make the background sync thread
-/// start their write-back ([`Shared::start_writeback`]).
-const WRITEBACK_BYTES: u64 = 16 << 20;
+/// Bytes of tree pages written (window flushes, large commits) after which the kernel is asked to
+/// start writing the file's dirty pages back ([`Shared::write_pages`]): the disk then writes them
+/// while the writer goes on (sealing and copying the rest of a large commit, or taking more
+/// commits), and the checkpoint's `fdatasync` that makes them durable waits for less. A large
+/// commit's pages are written in batches of this size for that reason
+/// ([`Shared::write_large_commit`]).
+const WRITEBACK_BYTES: u64 = 8 << 20;
 
 /// The largest log region a burst of small commits calls for ([`Shared::log_burst`]).
 const MAX_LOG_BURST: u64 = 4 << 20;
@@ -290,12 +294,7 @@ impl Shared {
                 // pages, and keep the memory those free from going back to the system.
                 self.flush_window(w, &view, false)?;
             }
-            for (&pgno, buf) in pages.iter_mut() {
-                crate::page::seal(buf, pgno);
-            }
-            let mut sorted: Vec<(u64, &[u8])> = pages.iter().map(|(&p, b)| (p, &b[..])).collect();
-            sorted.sort_unstable_by_key(|&(p, _)| p);
-            self.write_pages(&sorted, &view)?;
+            self.write_large_commit(pages, &view)?;
             pages.clear();
             return Ok(view);
         }
@@ -312,6 +311,31 @@ impl Shared {
             window.insert(pgno, bytes, txn);
         }
         Ok(view.with_window(window))
+    }
+
+    /// A large commit's pages, sealed and written in order of page number, in batches of
+    /// [`WRITEBACK_BYTES`], so that the disk writes the first batches while the next ones are
+    /// sealed and copied ([`Shared::write_pages`]).
+    fn write_large_commit(&self, pages: &mut Overlay, view: &View) -> Result<()> {
+        let mut sorted: Vec<(u64, &mut Box<[u8]>)> =
+            pages.iter_mut().map(|(&p, b)| (p, b)).collect();
+        sorted.sort_unstable_by_key(|(p, _)| *p);
+        let mut rest = &mut sorted[..];
+        while !rest.is_empty() {
+            let (mut n, mut bytes) = (0, 0);
+            while n < rest.len() && (n == 0 || bytes < WRITEBACK_BYTES as usize) {
+                bytes += rest[n].1.len();
+                n += 1;
+            }
+            let (batch, after) = rest.split_at_mut(n);
+            for (pgno, buf) in batch.iter_mut() {
+                crate::page::seal(buf, *pgno);
+            }
+            let written: Vec<(u64, &[u8])> = batch.iter().map(|(p, b)| (*p, &b[..])).collect();
+            self.write_pages(&written, view)?;
+            rest = after;
+        }
+        Ok(())
     }
 
     /// Writes the pages `window` holds into the file, as sealed copies (checkpoints do, before
@@ -344,13 +368,18 @@ impl Shared {
     }
 
     /// Writes `pages` (sorted by page number) into the file; the page cache (cached backend)
-    /// takes their new contents, and the map counts them as verified.
+    /// takes their new contents, and the map counts them as verified. Once [`WRITEBACK_BYTES`]
+    /// were written since it last did, starts the kernel writing the file's dirty pages back
+    /// (without waiting).
     fn write_pages(&self, pages: &[(u64, &[u8])], view: &View) -> Result<()> {
         self.store.write_pages(pages, self.page_size)?;
         self.note_written(pages);
         self.metrics
             .pages_written(pages.iter().map(|(_, b)| b.len() as u64).sum());
         view.pages_written(pages);
+        if self.metrics.writeback_due(WRITEBACK_BYTES) {
+            self.store.start_writeback();
+        }
         Ok(())
     }
 
@@ -390,15 +419,6 @@ impl Shared {
         // Every page of the current version (not newer than the latest) is in the file now.
         self.publish_current();
         Ok(())
-    }
-
-    /// Starts the kernel writing back the tree pages written since this last ran, once there
-    /// are [`WRITEBACK_BYTES`] of them: the checkpoint that makes them durable then waits for
-    /// less. The background sync thread calls it.
-    pub fn start_writeback(&self) {
-        if self.metrics.writeback_due(WRITEBACK_BYTES) {
-            self.store.start_writeback();
-        }
     }
 
     /// The log region size (bytes) that bursts of small commits called for, at most
