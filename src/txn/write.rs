@@ -523,7 +523,8 @@ impl WriteTxn {
         // sealed with its checksum), into space no snapshot and no checkpoint reads. (A new log
         // region is zeroed later, as records reach it.)
         self.id_may_be_on_disk = true;
-        let placed = shared.place_pages(&self.base.view, self.pages.dirty_pages(), view);
+        let dirty = self.pages.dirty_pages();
+        let placed = shared.place_pages(&self.base.view, dirty, view, record.is_none());
         let view = match placed {
             Ok(view) => view,
             Err(e) => {
