@@ -143,3 +143,70 @@ fn table_deleted_and_recreated_in_one_transaction() {
         .collect();
     assert_table(&db, "gone", &gone);
 }
+
+/// Kilobytes of the file at `path` that this process has mapped (pages with a page table entry
+/// in its read-only map), from /proc/self/smaps.
+#[cfg(target_os = "linux")]
+fn mapped_kib(path: &std::path::Path) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut in_file = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        // A mapping's first line: "start-end perms offset dev inode [path]"; then "Key: value".
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            in_file = line.ends_with(name);
+        } else if let (true, Some(rss)) = (in_file, line.strip_prefix("Rss:")) {
+            kib += rss
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .unwrap();
+        }
+    }
+    kib
+}
+
+/// A scan over leaves that lie together in the file (a sorted load) asks the map for the leaves
+/// ahead of it in one call: a few leaves into a scan of leaves written by this handle (which the
+/// map has not touched yet), many more pages are mapped than the leaves it has read (the page
+/// faults of its first touches would each map at most 16 pages).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_scan_maps_the_leaves_ahead_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.larch");
+    let db = Database::builder()
+        .backend(larchdb::Backend::Mmap)
+        .open(&path)
+        .unwrap();
+    for backward in [false, true] {
+        let table = if backward { "backward" } else { "forward" };
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(table).unwrap();
+            for i in 0..50_000u64 {
+                t.insert(&key(i), &i.to_le_bytes().repeat(4)).unwrap();
+            }
+        }
+        w.commit().unwrap();
+        let rtx = db.begin_read().unwrap();
+        let t = rtx.open_table(table).unwrap();
+        let mut it = t.iter().unwrap();
+        let mut next = || {
+            let e = if backward { it.next_back() } else { it.next() };
+            e.unwrap().unwrap();
+        };
+        next();
+        let before = mapped_kib(&path);
+        // Eight leaves of 52 entries.
+        (0..8 * 52).for_each(|_| next());
+        let grown = mapped_kib(&path) - before;
+        assert!(
+            grown >= 192,
+            "{table}: {grown} KiB mapped by a scan over 8 leaves"
+        );
+    }
+}

@@ -491,3 +491,55 @@ fn bursts_of_small_commits_get_a_larger_log() {
     assert!(s.log_pages * 4096 <= 1 << 20, "{} log pages", s.log_pages);
     db.check().unwrap();
 }
+
+/// A commit too large for a log record is a checkpoint: its pages (64 KiB values in overflow
+/// runs) go to the file directly, sealed in place, instead of into the write window and out of it
+/// again in sealed copies at once. A window of earlier commits is flushed first. Readers of the
+/// version before and after see their values; the file checks and reopens clean.
+#[test]
+fn a_checkpoint_commit_writes_its_pages_without_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.larch");
+    let db = Database::builder()
+        .sync_interval(None)
+        .durability(Durability::Immediate)
+        .open(&path)
+        .unwrap();
+    put(&db, b"small", b"v", Durability::Immediate).unwrap();
+    put(&db, b"small", b"w", Durability::Immediate).unwrap();
+    let value = |i: u32| vec![i as u8; 64 << 10];
+    let before = db.metrics();
+    let old = db.begin_read().unwrap();
+    for round in 0..3u32 {
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            for i in round * 100..(round + 1) * 100 {
+                t.insert(&i.to_be_bytes(), &value(i)).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let m = db.metrics();
+    assert_eq!(m.checkpoints - before.checkpoints, 3, "{m:?}");
+    assert_eq!(
+        m.window_flushes - before.window_flushes,
+        1,
+        "only the window of the small commit's log record: {m:?}"
+    );
+    assert_eq!(get(&db, b"small").as_deref(), Some(&b"w"[..]));
+    assert_eq!(old.open_table("t").unwrap().len().unwrap(), 1);
+    let check = |db: &Database| {
+        let r = db.begin_read().unwrap();
+        let t = r.open_table("t").unwrap();
+        assert_eq!(t.len().unwrap(), 301);
+        for i in 0..300u32 {
+            assert_eq!(t.get(&i.to_be_bytes()).unwrap(), Some(&value(i)[..]));
+        }
+        db.check().unwrap();
+    };
+    check(&db);
+    drop(old);
+    drop(db);
+    check(&Database::open(&path).unwrap());
+}

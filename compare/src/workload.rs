@@ -651,7 +651,7 @@ pub fn run_relaxed(db: &dyn Engine, count: u64, seed: u64, cap: Duration, rec: &
 }
 
 /// Sorted 32-byte keys (a big-endian counter then random bytes), 32-byte values, inserted in
-/// order in one transaction; then a full scan.
+/// order in one transaction; then a full scan, and one backward.
 pub fn run_sorted(db: &dyn Engine, count: u64, seed: u64, rec: &Rec) -> Result<()> {
     let s = Stream::new(seed ^ 0x50_27ED, 24, 32);
     let mut k = [0u8; 32];
@@ -672,20 +672,31 @@ pub fn run_sorted(db: &dyn Engine, count: u64, seed: u64, rec: &Rec) -> Result<(
         t.elapsed(),
     );
 
-    let (mut seen, mut sum) = (0usize, 0u64);
-    let t = Instant::now();
-    db.read(&mut |r| {
-        seen = r.scan(&mut |k, v| sum += (k[31] ^ v[0]) as u64)?;
-        Ok(())
-    })?;
-    rec.ms(
-        "full_scan",
-        &format!("full scan ({count} entries)"),
-        t.elapsed(),
-    );
-    std::hint::black_box(sum);
-    if seen as u64 != count {
-        return Err(format!("full scan saw {seen} of {count}").into());
+    // Forward, then backward (the second scan finds the pages mapped and cached).
+    for backward in [false, true] {
+        let (mut seen, mut sum) = (0usize, 0u64);
+        let t = Instant::now();
+        db.read(&mut |r| {
+            let f = &mut |k: &[u8], v: &[u8]| sum += (k[31] ^ v[0]) as u64;
+            seen = if backward {
+                r.scan_back(f)?
+            } else {
+                r.scan(f)?
+            };
+            Ok(())
+        })?;
+        let (id, what) = match backward {
+            false => ("full_scan", "full scan"),
+            true => (
+                "full_scan_back",
+                "full scan backward, after the forward one",
+            ),
+        };
+        rec.ms(id, &format!("{what} ({count} entries)"), t.elapsed());
+        std::hint::black_box(sum);
+        if seen as u64 != count {
+            return Err(format!("{what} saw {seen} of {count}").into());
+        }
     }
     Ok(())
 }

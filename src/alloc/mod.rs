@@ -701,6 +701,10 @@ impl PageSource for WriterPages {
     fn page_size(&self) -> usize {
         self.page_size
     }
+
+    fn will_need(&self, pgno: u64, npages: u64) {
+        self.view.will_need(pgno, npages);
+    }
 }
 
 impl PageStore for WriterPages {

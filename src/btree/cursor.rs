@@ -6,13 +6,15 @@
 //! past the end of a leaf pops to the nearest ancestor with a next child and descends from
 //! there, so a scan visits each page once and never starts again from the root: amortised O(1)
 //! pages per step. A scanning cursor touches the next leaf as it arrives at one, so that leaf's
-//! cache misses overlap with the steps through the current one.
+//! cache misses overlap with the steps through the current one, and asks the store to map the
+//! leaves ahead of it many at a time (`ahead.rs`).
 //!
 //! Every page a cursor arrives at is verified before it is trusted (docs/FORMAT.md section 8): a
 //! page reached through a branch must hold keys within the separators above it (its [`Fence`]),
 //! every leaf must be as deep as the first one reached, and a table's root, if a leaf, must hold
 //! the catalog's entry count. A range also checks that keys keep increasing across pages.
 
+use super::ahead::Ahead;
 use super::key::SmallKey;
 use super::{node, value, Fence, PageSource, MAX_DEPTH};
 use crate::error::{corrupted, Result};
@@ -124,6 +126,8 @@ pub(crate) struct Cursor<'a> {
     /// the same branch computes the sibling's fence from it and that branch's separators alone,
     /// instead of from every branch on the path.
     parent_fence: Option<Fence<'a>>,
+    /// The leaves a scanning cursor last asked the store to map ahead of it.
+    ahead: Ahead,
 }
 
 /// Which way a seek descends at each branch.
@@ -149,6 +153,7 @@ impl<'a> Cursor<'a> {
             leaf_depth: None,
             unchecked: None,
             parent_fence: None,
+            ahead: Ahead::default(),
         }
     }
 
@@ -249,6 +254,7 @@ impl<'a> Cursor<'a> {
         self.leaf_depth = None;
         self.unchecked = None;
         self.parent_fence = None;
+        self.ahead = Ahead::default();
     }
 
     /// Page number of the leaf under the cursor (0 when it is past either end).
@@ -452,8 +458,9 @@ impl<'a> Cursor<'a> {
 
     /// Once the cursor is scanning, prefetches the leaf after the one it just reached (`dir` 1:
     /// to the right, -1: to the left), so that its cache misses overlap with the steps through
-    /// the current leaf instead of following them. A sibling under another parent, or one that
-    /// cannot be read, is left alone: this is only a hint.
+    /// the current leaf instead of following them, after asking the store to map the leaves
+    /// ahead ([`Ahead::before`]). A sibling under another parent, or one that cannot be read,
+    /// is left alone: these are only hints.
     fn warm_next(&mut self, dir: isize) {
         self.stepped = self.stepped.saturating_add(1);
         if self.stepped < 2 {
@@ -462,12 +469,12 @@ impl<'a> Cursor<'a> {
         let Some(f) = self.path.top() else {
             return;
         };
-        let next = f.idx.wrapping_add_signed(dir);
-        if next >= f.node.count() {
+        let (node, next) = (f.node, f.idx.wrapping_add_signed(dir));
+        if next >= node.count() {
             return;
         }
-        if let Some(page) = f
-            .node
+        self.ahead.before(self.src, node, next, dir);
+        if let Some(page) = node
             .child(next)
             .ok()
             .and_then(|p| self.src.page(p.pgno).ok())

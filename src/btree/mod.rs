@@ -5,6 +5,7 @@
 //! descent is bounded by [`MAX_DEPTH`], so a damaged file yields `Error::Corrupted`, never a panic
 //! or an endless loop.
 
+mod ahead;
 pub(crate) mod bulk;
 pub(crate) mod cursor;
 pub(crate) mod inplace;

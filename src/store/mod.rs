@@ -73,6 +73,9 @@ pub(crate) trait PageSource {
     fn run(&self, pgno: u64, npages: u64) -> Result<&[u8]>;
     /// The page size.
     fn page_size(&self) -> usize;
+    /// A hint that the `npages` pages from `pgno` will be read soon (a scan is on its way to
+    /// them). It changes nothing a read returns; the default ignores it.
+    fn will_need(&self, _pgno: u64, _npages: u64) {}
 }
 
 /// The smallest address-space reservation for a mapping.
@@ -342,6 +345,7 @@ impl FileStore {
             verified: verified::VerifiedPages::new((reserve / page_size) as u64),
         });
         Ok(Arc::new(Map {
+            populated: verified::VerifiedPages::new((reserve / page_size) as u64),
             map,
             page_size,
             checks,
@@ -368,6 +372,9 @@ pub(crate) struct Map {
     page_size: usize,
     /// With verification on: the check and the pages that passed it since the open.
     checks: Option<verified::MapChecks>,
+    /// The pages [`Map::will_need`] has mapped already (a bitmap like the verified one), so that
+    /// a later scan over them makes no call.
+    populated: verified::VerifiedPages,
 }
 
 impl Map {
@@ -387,6 +394,26 @@ impl Map {
             Some(c) if !c.verified.contains(pgno) => Self::first_touch(c, pgno, bytes),
             _ => Ok(bytes),
         }
+    }
+
+    /// Maps the bytes in `range` (inside a commit's length) in one call, instead of one page
+    /// fault per few pages at their first touches: for a scan about to read them (on Linux; a
+    /// hint elsewhere ignored). A range that cannot be mapped is left alone: the reads that
+    /// follow fault as they would have.
+    pub fn will_need(&self, range: std::ops::Range<usize>) {
+        let pages = (range.start / self.page_size) as u64..(range.end / self.page_size) as u64;
+        if pages.clone().all(|p| self.populated.contains(p)) {
+            return;
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let len = range.end.saturating_sub(range.start);
+            let advice = memmap2::Advice::PopulateRead;
+            if self.map.advise_range(advice, range.start, len).is_err() {
+                return;
+            }
+        }
+        pages.for_each(|p| self.populated.insert(p));
     }
 
     /// Verifies a page or run not verified yet, and records it if it passes.

@@ -399,6 +399,14 @@ impl PageSource for TxnView {
     fn page_size(&self) -> usize {
         self.view.page_size
     }
+
+    /// On a map without memory pages, maps the pages now (see [`Map::will_need`]); the cached
+    /// backend reads a page when it misses, and ignores the hint.
+    fn will_need(&self, pgno: u64, npages: u64) {
+        if let (Some(m), Ok(range)) = (&self.map, self.view.bounds(pgno, npages)) {
+            m.will_need(range);
+        }
+    }
 }
 
 /// Asks the CPU to fetch every 64-byte line of `bytes` into its caches, without waiting for

@@ -43,12 +43,37 @@ static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 /// The most bytes [`SPARE_BUFFERS`] keeps.
 const SPARE_BUFFER_BYTES: usize = 64 << 20;
 
+/// Buffers of other lengths than [`SPARE_BUFFERS`]' (overflow runs, mostly) kept by
+/// [`keep_buffers`] for the next commits' runs: without them, each commit of large values would
+/// allocate fresh memory for them and fault every page of it in.
+static SPARE_RUNS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+/// The most bytes [`SPARE_RUNS`] keeps (a commit of 100 values of 64 KiB fits)...
+const SPARE_RUN_BYTES: usize = 8 << 20;
+/// ...and the most buffers (the lookup is linear).
+const SPARE_RUN_COUNT: usize = 256;
+
 /// A buffer of `len` bytes kept from a dropped window, if one of that length is.
 fn spare_buffer(len: usize) -> Option<Box<[u8]>> {
     let mut spare = SPARE_BUFFERS.lock();
     match spare.last() {
         Some(b) if b.len() == len => spare.pop(),
-        _ => None,
+        _ => spare_run(len),
+    }
+}
+
+/// A kept buffer of `len` bytes among [`SPARE_RUNS`], if one is.
+fn spare_run(len: usize) -> Option<Box<[u8]>> {
+    let mut runs = SPARE_RUNS.lock();
+    let i = runs.iter().rposition(|b| b.len() == len)?;
+    Some(runs.swap_remove(i))
+}
+
+/// Keeps `b` among [`SPARE_RUNS`] if they have room for it.
+fn keep_run(b: Box<[u8]>) {
+    let mut runs = SPARE_RUNS.lock();
+    let bytes: usize = runs.iter().map(|r| r.len()).sum();
+    if runs.len() < SPARE_RUN_COUNT && bytes + b.len() <= SPARE_RUN_BYTES {
+        runs.push(b);
     }
 }
 
@@ -84,19 +109,26 @@ pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
 }
 
 /// Keeps `buffers` of one page (of the length of those kept already, if any) for
-/// [`recycled_buffer`] and [`recycled_copy`], up to [`SPARE_BUFFER_BYTES`]; drops the others.
+/// [`recycled_buffer`] and [`recycled_copy`], up to [`SPARE_BUFFER_BYTES`], and those of other
+/// lengths (overflow runs) up to [`SPARE_RUN_BYTES`]; drops the others, and any shorter than the
+/// smallest page.
 pub(crate) fn keep_buffers(buffers: impl Iterator<Item = Box<[u8]>>) {
     let mut spare = SPARE_BUFFERS.lock();
     // The kept buffers all have one length.
     let mut bytes = spare.len() * spare.last().map_or(0, |b| b.len());
     for b in buffers {
         let len = b.len();
+        if len < crate::page::MIN_PAGE_SIZE {
+            // Not a page (the window's unit tests hold smaller ones): it would only take room.
+            continue;
+        }
         let kept_len = spare.last().map_or(len, |b| b.len());
         if len != kept_len || len > crate::page::MAX_PAGE_SIZE {
+            keep_run(b);
             continue;
         }
         if bytes + len > SPARE_BUFFER_BYTES {
-            break;
+            continue;
         }
         bytes += len;
         spare.push(b);
@@ -394,6 +426,28 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An overflow run's buffer handed back is used again for the next run of its length,
+    /// zeroed; a buffer of another length is not handed out for it.
+    #[test]
+    fn run_buffers_are_recycled() {
+        // A run longer than any page (17 pages of 4 KiB: a 64 KiB value), of a length no other
+        // test uses (the spare lists are process-wide).
+        let len = 17 * 4096 + 24;
+        let mut run = vec![0xA5u8; len].into_boxed_slice();
+        run[0] = 1;
+        let addr = run.as_ptr();
+        keep_buffers(std::iter::once(run));
+        // Had the buffer been freed, the allocator would most likely hand its memory out here.
+        let other_allocation = std::hint::black_box(vec![1u8; len]);
+        let again = recycled_buffer(len);
+        drop(other_allocation);
+        assert_eq!(again.as_ptr(), addr, "the kept buffer is reused");
+        assert!(again.iter().all(|&b| b == 0), "and handed out zeroed");
+        keep_buffers(std::iter::once(vec![7u8; len + 1].into_boxed_slice()));
+        let other = recycled_buffer(len);
+        assert!(other.len() == len && other.iter().all(|&b| b == 0));
+    }
 
     #[test]
     fn holds_the_latest_contents_of_each_page() {

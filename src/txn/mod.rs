@@ -274,28 +274,36 @@ impl Shared {
     /// Step 5 of a commit: puts its `pages` (not sealed yet) where readers of the new version
     /// (`view`, without a window yet) find them, and returns that version's view. Normally they
     /// join the base version's write window (or a new one, once it is flushed or full, flushing
-    /// it first), which seals them as it writes them; a commit of more than a quarter of a window
-    /// seals its pages and writes them to the file directly.
-    /// The pages replaced in the window that no reader can hold any more go back to the page
-    /// buffers kept for the next copies ([`Window::reclaim`]).
+    /// it first), which seals them as it writes them. A commit of more than a quarter of a
+    /// window, and a `checkpoint` (whose sync would flush the window at once), seal their pages
+    /// in place and write them to the file directly, without copies. The pages replaced in the
+    /// window that no reader can hold any more go back to the page buffers kept for the next
+    /// copies ([`Window::reclaim`]).
     pub(crate) fn place_pages(
         &self,
         base: &View,
         pages: &mut Overlay,
         view: View,
         txn: u64,
+        checkpoint: bool,
     ) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
+        let large = pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4;
         // With read-only handles attached, the version must be in the file when it is published.
-        if pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4 || self.write_through() {
+        if large || checkpoint || self.write_through() {
             if let Some(w) = current {
-                // Its copies' buffers would be the newest allocations, above the large commit's
-                // pages, and keep the memory those free from going back to the system.
-                self.flush_window(w, &view, false)?;
+                // Unless the commit is large: its copies' buffers would be the newest
+                // allocations, above the large commit's pages, and keep the memory those free
+                // from going back to the system.
+                self.flush_window(w, &view, !large)?;
             }
-            self.write_large_commit(pages, &view)?;
-            pages.clear();
+            self.write_sealed(pages, &view)?;
+            // A large commit keeps none of its buffers, for the same reason.
+            match large {
+                true => pages.clear(),
+                false => window::keep_buffers(pages.drain().map(|(_, b)| b)),
+            }
             return Ok(view);
         }
         let window = match current {
@@ -313,10 +321,10 @@ impl Shared {
         Ok(view.with_window(window))
     }
 
-    /// A large commit's pages, sealed and written in order of page number, in batches of
-    /// [`WRITEBACK_BYTES`], so that the disk writes the first batches while the next ones are
-    /// sealed and copied ([`Shared::write_pages`]).
-    fn write_large_commit(&self, pages: &mut Overlay, view: &View) -> Result<()> {
+    /// Seals `pages` in place (their checksums) and writes them to the file in order of page
+    /// number, in batches of [`WRITEBACK_BYTES`], so that the disk writes the first batches while
+    /// the next ones are sealed and copied ([`Shared::write_pages`]).
+    fn write_sealed(&self, pages: &mut Overlay, view: &View) -> Result<()> {
         let mut sorted: Vec<(u64, &mut Box<[u8]>)> =
             pages.iter_mut().map(|(&p, b)| (p, b)).collect();
         sorted.sort_unstable_by_key(|(p, _)| *p);

@@ -523,8 +523,9 @@ impl WriteTxn {
         // sealed with its checksum), into space no snapshot and no checkpoint reads. (A new log
         // region is zeroed later, as records reach it.)
         self.id_may_be_on_disk = true;
-        let txn = self.pages.txn_id();
-        let placed = shared.place_pages(&self.base.view, self.pages.dirty_pages(), view, txn);
+        let (txn, checkpoint) = (self.pages.txn_id(), record.is_none());
+        let dirty = self.pages.dirty_pages();
+        let placed = shared.place_pages(&self.base.view, dirty, view, txn, checkpoint);
         let view = match placed {
             Ok(view) => view,
             Err(e) => {

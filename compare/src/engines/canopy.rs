@@ -67,6 +67,9 @@ impl ReadTxn for R<'_> {
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
         feed(self.0.iter()?, f)
     }
+    fn scan_back(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        feed(self.0.iter()?.rev(), f)
+    }
 }
 
 impl Engine for Canopy {

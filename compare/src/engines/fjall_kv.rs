@@ -86,6 +86,9 @@ impl ReadTxn for R<'_> {
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
         feed(self.snap.iter(self.ks).map(|g| g.into_inner()), f)
     }
+    fn scan_back(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        feed(self.snap.iter(self.ks).rev().map(|g| g.into_inner()), f)
+    }
 }
 
 impl Engine for Fjall {

@@ -131,6 +131,9 @@ impl ReadTxn for R<'_, '_> {
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
         feed(self.db.iter(self.txn)?, f)
     }
+    fn scan_back(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        feed(self.db.rev_iter(self.txn)?, f)
+    }
 }
 
 impl Engine for Lmdb {

@@ -109,6 +109,9 @@ pub trait ReadTxn {
     fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize>;
     /// Visits every entry in key order; the number visited.
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize>;
+    /// Visits every entry in descending key order (the engine's reverse iterator); the number
+    /// visited.
+    fn scan_back(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize>;
 }
 
 /// One open database with one table.

@@ -101,6 +101,15 @@ impl ReadTxn for R {
         }
         Ok(seen)
     }
+    fn scan_back(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        let mut seen = 0;
+        for item in self.0.iter()?.rev() {
+            let (k, v) = item?;
+            f(k.value(), v.value());
+            seen += 1;
+        }
+        Ok(seen)
+    }
 }
 
 impl Engine for Redb {

@@ -103,24 +103,29 @@ impl ReadTxn for R<'_> {
     }
     fn range_from(&self, start: &[u8], n: usize, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
         let mut st = self.range.borrow_mut();
-        let mut rows = st.query((start, n as i64))?;
-        let mut seen = 0;
-        while let Some(row) = rows.next()? {
-            f(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
-            seen += 1;
-        }
-        Ok(seen)
+        let seen = visit_rows(st.query((start, n as i64))?, f);
+        seen
     }
     fn scan(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
         let mut st = self.conn.prepare("SELECT k, v FROM kv ORDER BY k")?;
-        let mut rows = st.query([])?;
-        let mut seen = 0;
-        while let Some(row) = rows.next()? {
-            f(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
-            seen += 1;
-        }
-        Ok(seen)
+        let seen = visit_rows(st.query([])?, f);
+        seen
     }
+    fn scan_back(&self, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+        let mut st = self.conn.prepare("SELECT k, v FROM kv ORDER BY k DESC")?;
+        let seen = visit_rows(st.query([])?, f);
+        seen
+    }
+}
+
+/// Hands each `(k, v)` row of `rows` to `f`; the number of rows.
+fn visit_rows(mut rows: rusqlite::Rows<'_>, f: &mut dyn FnMut(&[u8], &[u8])) -> Result<usize> {
+    let mut seen = 0;
+    while let Some(row) = rows.next()? {
+        f(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
+        seen += 1;
+    }
+    Ok(seen)
 }
 
 impl Engine for Sqlite {
