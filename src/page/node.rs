@@ -404,9 +404,11 @@ impl<'a> Node<'a> {
     }
 
     /// [`Node::search_from`] in a page whose keys share a prefix: the hints (of the bytes after
-    /// the prefix) narrow the search as if `key` had the prefix too; then one key of the page,
-    /// the first tied one if any, tells whether it does. If not, `key` goes before or after every
-    /// key of the page; if so, the hints' answer stands.
+    /// the prefix) narrow the search as if `key` had the prefix too; then one key of the page
+    /// tells whether it does: the first tied one, which a found key needs read anyway, or else
+    /// the first key, whose cell many searches share (in a branch, where ties are rare, it stays
+    /// in the cache where a key picked by the search would not). If `key` has not the prefix, it
+    /// goes before or after every key of the page; if it has, the hints' answer stands.
     #[inline(never)]
     fn search_after_prefix(
         &self,
@@ -419,7 +421,7 @@ impl<'a> Node<'a> {
             return Ok(Err(from));
         }
         let (lo, hi) = self.hint_ties(from, suffix_hint(key, p));
-        let witness = lo.min(count - 1);
+        let witness = if lo < hi { lo } else { from };
         let found = self.key(witness)?;
         if found.len() < p {
             return Err(corrupted(
