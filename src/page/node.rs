@@ -1,8 +1,9 @@
 //! Slotted leaf and branch pages: a read view ([`Node`]) and in-place edits of dirty pages.
 //!
-//! Layout (see `docs/FORMAT.md`): the 32-byte header, then an array of u16 slots holding cell
-//! offsets in key order, growing forward; cells are packed at the end of the page, growing
-//! backward, with no gaps (a removal compacts the cell area).
+//! Layout (see `docs/FORMAT.md`): the 32-byte header (whose last field is the page's prefix
+//! length), then an array of 6-byte slots in key order, each a cell offset and the key hint of
+//! the key's bytes after the prefix, growing forward; cells are packed at the end of the page,
+//! growing backward, with no gaps (a removal compacts the cell area).
 //!
 //! Leaf cell: `key_len u16 | flags u8 | reserved u8 | value_len u32 | key | value or overflow ref`.
 //! Branch cell: `child pgno u64 | child txn u64 | key_len u16 | key`; cell 0's key is empty.
@@ -123,8 +124,8 @@ impl<'a> Node<'a> {
         })
     }
 
-    /// Checks every cell's bounds, every slot's key hint, and that the cells fill the cell area
-    /// exactly. Done once before a page is copied into a write transaction, so that in-place edits
+    /// Checks every cell's bounds, the prefix length (every key starts with the first key's first
+    /// `p` bytes), every slot's key hint, and that the cells fill the cell area exactly. Done once before a page is copied into a write transaction, so that in-place edits
     /// can trust it, and by `check()`.
     pub fn validate_cells(&self) -> Result<()> {
         // One bit per byte of the page: cells must not share a byte (two slots naming one cell,
