@@ -285,7 +285,6 @@ fn eventual_commits_do_not_grow_the_file() {
     assert!(eventual * 2 <= immediate * 3, "{eventual} vs {immediate}");
 }
 
-/// A format version 1 file (no log region) is read, and its first commit upgrades it.
 /// One `Eventual` commit writing `value` under `n` keys of table "t" spread over `0..40_000`
 /// (a different spread for each `salt`).
 fn put_spread(db: &Database, n: u32, salt: u32, value: &[u8]) {
@@ -418,6 +417,7 @@ fn free_pages_held_in_memory_between_checkpoints_are_never_lost() {
     }
 }
 
+/// A format version 1 file (no log region) is read, and its first commit upgrades it.
 #[test]
 fn a_version_1_file_is_read_and_upgraded() {
     let dir = tempfile::tempdir().unwrap();
@@ -439,7 +439,7 @@ fn a_version_1_file_is_read_and_upgraded() {
     std::fs::write(&path, &bytes).unwrap();
     let db = Database::open(&path).unwrap();
     assert_eq!(get(&db, b"k").as_deref(), Some(&b"v1"[..]));
-    assert_eq!(db.stats().unwrap().format_version, 2);
+    assert_eq!(db.stats().unwrap().format_version, 3);
     put(&db, b"k", b"v2", Durability::Immediate).unwrap();
     drop(db);
     let db = Database::open(&path).unwrap();
@@ -447,9 +447,56 @@ fn a_version_1_file_is_read_and_upgraded() {
     db.check().unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert!(
-        (0..2).any(|s| bytes[s * 4096 + 8] == 2),
+        (0..2).any(|s| bytes[s * 4096 + 8] == 3),
         "no slot was upgraded"
     );
+}
+
+/// A format version 2 file is read: its slots have version 3's layout, and its leaf and branch
+/// pages prefix length 0 (header bytes 24..32), with hints of whole keys. A writable open
+/// upgrades it to version 3.
+#[test]
+fn a_version_2_file_is_read_and_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.larch");
+    {
+        let db = Database::open(&path).unwrap();
+        for i in 0..50u32 {
+            put(&db, &i.to_be_bytes(), b"v1", Durability::Immediate).unwrap();
+        }
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    // One leaf per tree, grown by inserts: prefix length 0, as version 2 wrote every page.
+    for (pgno, page) in bytes.chunks(4096).enumerate().skip(2) {
+        if matches!(page[0], 1 | 2) {
+            assert_eq!(&page[24..32], &[0; 8], "page {pgno}");
+        }
+    }
+    // Rewrite both meta slots as version 2 slots: the same bytes, version 2.
+    for slot in 0..2 {
+        let m = &mut bytes[slot * 4096..slot * 4096 + 96];
+        assert_eq!(m[8..12], 3u32.to_le_bytes());
+        m[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let sum = xxh3(&m[..88]);
+        m[88..96].copy_from_slice(&sum.to_le_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Database::open(&path).unwrap();
+    db.check().unwrap();
+    for i in 0..50u32 {
+        assert_eq!(get(&db, &i.to_be_bytes()).as_deref(), Some(&b"v1"[..]));
+    }
+    put(&db, b"k", b"v2", Durability::Immediate).unwrap();
+    drop(db);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        (0..2).any(|s| bytes[s * 4096 + 8] == 3),
+        "no slot was upgraded"
+    );
+    let db = Database::open(&path).unwrap();
+    assert_eq!(get(&db, b"k").as_deref(), Some(&b"v2"[..]));
+    assert_eq!(get(&db, &7u32.to_be_bytes()).as_deref(), Some(&b"v1"[..]));
+    db.check().unwrap();
 }
 
 /// xxh3-64, as the meta slots use it (through the fuzzing API's re-export of the format).

@@ -2,7 +2,7 @@
 //! rebalance: cells are gathered here, a split point is chosen, and pages are rewritten from it.
 
 use super::node::{self, BranchCell, CellSrc};
-use super::{HEADER_LEN, KIND_BRANCH, SLOT_LEN};
+use super::{common_prefix, HEADER_LEN, KIND_BRANCH, SLOT_LEN};
 
 /// An ordered list of encoded cells, reused across operations so they allocate nothing in the
 /// steady state.
@@ -68,8 +68,11 @@ impl CellList {
 
     /// Rewrites `buf` as a page of `kind` holding cells `range`. On a branch page the first cell is
     /// written with an empty key, as the format requires.
+    /// The page's prefix length is the length of the prefix its keys share, so that its slots'
+    /// hints are taken where the keys start to differ.
     pub fn write_page(&self, range: std::ops::Range<usize>, buf: &mut [u8], kind: u8, txn: u64) {
         node::init(buf, kind, txn);
+        node::set_prefix_len(buf, self.shared_prefix(range.clone(), kind));
         let first = range.start;
         for (slot, i) in range.enumerate() {
             let cell = self.get(i);
@@ -81,6 +84,18 @@ impl CellList {
             };
             debug_assert!(ok, "split point chosen so that every half fits");
         }
+    }
+
+    /// The length of the prefix that the keys of cells `range` (sorted) share, as a page of
+    /// `kind` holds them: the common prefix of the first and the last key (in a branch, of the
+    /// second and the last: the first cell's key will be empty); 0 for a page without keys.
+    fn shared_prefix(&self, range: std::ops::Range<usize>, kind: u8) -> usize {
+        let first = range.start + node::first_keyed(kind);
+        if first >= range.end {
+            return 0;
+        }
+        let key = |i| node::cell_key(kind, self.get(i));
+        common_prefix(key(first), key(range.end - 1))
     }
 
     /// Chooses where to split the list into two pages of `page_size` holding cells of `kind`:

@@ -9,9 +9,10 @@ use crate::btree::{max_inline_cell, max_key_len, value_inline, TreeRoot, MAX_DEP
 use crate::catalog::{self, CATALOG_VALUE_LEN, MAX_TABLE_NAME_LEN};
 use crate::page::cells::CellList;
 use crate::page::meta::{
-    Meta, MetaRead, FORMAT_VERSION, FORMAT_VERSION_1, MAGIC, META_LEN, META_OFF_CATALOG,
-    META_OFF_CHECKSUM, META_OFF_FREELIST, META_OFF_LOG, META_OFF_LOG_GEN, META_OFF_MAGIC,
-    META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN, META_OFF_VERSION, META_V1_OFF_CHECKSUM,
+    Meta, MetaRead, FORMAT_VERSION, FORMAT_VERSION_1, FORMAT_VERSION_2, MAGIC, META_LEN,
+    META_OFF_CATALOG, META_OFF_CHECKSUM, META_OFF_FREELIST, META_OFF_LOG, META_OFF_LOG_GEN,
+    META_OFF_MAGIC, META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN, META_OFF_VERSION,
+    META_V1_OFF_CHECKSUM,
 };
 use crate::page::node::{
     self, BranchCell, LeafCell, LeafValue, Node, BRANCH_CELL_HEADER, BRANCH_OFF_CHILD,
@@ -32,6 +33,10 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 /// Leaf and branch pages, key hints, splits: in a file of their own.
 #[path = "format_layout_tests.rs"]
 mod layout;
+
+/// The prefix length of leaf and branch pages and the hints after it.
+#[path = "format_prefix_tests.rs"]
+mod prefix;
 
 const PS: usize = 4096;
 
@@ -66,6 +71,21 @@ fn slot_hint(page: &[u8], i: usize) -> u32 {
 fn documented_hint(key: &[u8]) -> u32 {
     let b = |i: usize| key.get(i).copied().unwrap_or(0) as u32;
     (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3)
+}
+
+/// Checks that `page`, written by `txn`, edited by `edit` and resealed as page 12 (so that its
+/// checksum is right, as after a writer's bug), still parses but fails `validate_cells` with
+/// `Corrupted`.
+fn assert_rejected(page: &[u8], txn: u64, edit: &dyn Fn(&mut [u8])) {
+    let mut bad = page.to_vec();
+    edit(&mut bad);
+    seal(&mut bad, 12);
+    verify_checksum(12, &bad).unwrap();
+    let n = Node::parse(12, &bad, txn).expect("the header is fine");
+    match n.validate_cells() {
+        Err(crate::Error::Corrupted { page, .. }) => assert_eq!(page, 12),
+        other => panic!("expected Corrupted, got {other:?}"),
+    }
 }
 
 /// The checksum FORMAT.md describes, computed independently of `page::checksum`.
@@ -112,7 +132,8 @@ fn cell_constants() {
 fn meta_constants() {
     assert_eq!(&MAGIC, b"LARCHDB\0");
     assert_eq!(MAGIC, [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00]);
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(FORMAT_VERSION_2, 2);
     assert_eq!(FORMAT_VERSION_1, 1);
     assert_eq!(META_OFF_MAGIC, 0);
     assert_eq!(META_OFF_VERSION, 8);
@@ -228,7 +249,7 @@ fn meta_encoding() {
     let b = m.encode();
     assert_eq!(b.len(), 96);
     assert_eq!(&b[0..8], b"LARCHDB\0");
-    assert_eq!(u32_at(&b, 8), 2);
+    assert_eq!(u32_at(&b, 8), 3);
     assert_eq!(u32_at(&b, 12), 8192);
     assert_eq!(u64_at(&b, 16), 0x0102_0304_0506_0708);
     assert_eq!(&b[16..24], &[8, 7, 6, 5, 4, 3, 2, 1], "little-endian");
@@ -246,6 +267,18 @@ fn meta_encoding() {
     let mut page = vec![0u8; 8192];
     page[..96].copy_from_slice(&b);
     assert_eq!(Meta::decode(&page), MetaRead::Valid(m));
+}
+
+#[test]
+fn format_version_2_slots_are_read_as_version_3() {
+    // A version 2 slot: the layout of version 3, with its version number and checksum.
+    let mut b = sample_meta().encode();
+    b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let sum = xxh3_64(&b[..88]);
+    b[88..96].copy_from_slice(&sum.to_le_bytes());
+    assert_eq!(Meta::decode(&b), MetaRead::Valid(sample_meta()));
+    b[90] ^= 1;
+    assert_eq!(Meta::decode(&b), MetaRead::Damaged);
 }
 
 #[test]
@@ -306,7 +339,7 @@ fn initial_meta_is_valid() {
     // The hex dump of page 0 of a new 4 KiB database in FORMAT.md.
     let mut dump = [0u8; META_LEN];
     dump[..16].copy_from_slice(&[
-        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
         0x00,
     ]);
     dump[56] = 0x02;
@@ -315,7 +348,7 @@ fn initial_meta_is_valid() {
 }
 
 /// The checksum of a new 4 KiB database's meta, as FORMAT.md's hex dump shows it.
-const INITIAL_META_CHECKSUM: u64 = 0x596f_ada9_ca31_8001;
+const INITIAL_META_CHECKSUM: u64 = 0x0c8b_849d_6fb0_37c3;
 
 #[test]
 fn meta_with_a_flipped_byte_is_damaged() {
@@ -373,8 +406,8 @@ fn meta_field_checks() {
     assert!(matches!(decode_edited(|_| {}), MetaRead::Valid(_)));
     // Another format version: recognised, and refused as unsupported.
     assert_eq!(
-        decode_edited(|b| b[8..12].copy_from_slice(&3u32.to_le_bytes())),
-        MetaRead::Unsupported(3)
+        decode_edited(|b| b[8..12].copy_from_slice(&4u32.to_le_bytes())),
+        MetaRead::Unsupported(4)
     );
     // Page size not a power of two in 4096..=65536.
     for ps in [0u32, 2048, 4095, 6000, 131072] {

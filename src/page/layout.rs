@@ -47,7 +47,8 @@ pub(crate) struct PageHeader {
     pub txn: U64,
     /// The xxh3 checksum of the page (computed with this field taken as absent).
     pub checksum: U64,
-    /// The value's length (overflow pages; zero elsewhere).
+    /// The value's length (overflow pages); the prefix length of a leaf or branch page
+    /// (`OFF_PREFIX_LEN`, FORMAT.md section 5.1).
     pub value_len: U64,
 }
 
@@ -121,7 +122,7 @@ pub(crate) struct MetaHead {
     pub page_count: U64,
 }
 
-/// What a format version 2 meta slot's checksum covers (88 bytes).
+/// What a meta slot's checksum covers in format versions 2 and 3 (88 bytes).
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Debug, Clone, Copy)]
 #[repr(C)]
 pub(crate) struct MetaBody {
@@ -135,7 +136,7 @@ pub(crate) struct MetaBody {
     pub log_gen: U64,
 }
 
-/// A meta slot of format version 2 (96 bytes): its body, then the body's xxh3 checksum.
+/// A meta slot of format versions 2 and 3 (96 bytes): its body, then the body's xxh3 checksum.
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Debug, Clone, Copy)]
 #[repr(C)]
 pub(crate) struct MetaSlot {

@@ -2,8 +2,8 @@
 //!
 //! Layout (see `docs/FORMAT.md`): magic, format version, page size, txn id, catalog root, freelist
 //! root, page count, the commit log's region and generation, then an xxh3 checksum of the bytes
-//! before it. Format version 1 slots (no log fields, checksum at byte 64) are still read. The
-//! typed layouts of both versions are in `layout.rs`.
+//! before it. Slots of format version 2 (the same layout; their pages hint whole keys) and 1 (no
+//! log fields, checksum at byte 64) are still read. The typed layouts are in `layout.rs`.
 #![deny(clippy::indexing_slicing)]
 
 use super::layout::{MetaBody, MetaHead, MetaSlot, MetaSlotV1};
@@ -12,8 +12,13 @@ use zerocopy::{FromBytes, IntoBytes};
 
 /// The eight bytes every larchdb file starts with.
 pub(crate) const MAGIC: [u8; 8] = *b"LARCHDB\0";
-/// Version of the on-disk format this code reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Version of the on-disk format this code reads and writes: 3 added the prefix length of leaf
+/// and branch pages, after which their key hints are taken (FORMAT.md section 5.1).
+pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The previous format version: slots laid out as version 3's, naming pages whose prefix length
+/// is 0, which is what version 3 pages with whole-key hints say. Read, and upgraded by the first
+/// checkpoint.
+pub(crate) const FORMAT_VERSION_2: u32 = 2;
 /// The previous format version, whose slots (72 bytes, no commit log) are read and upgraded by
 /// the first checkpoint.
 pub(crate) const FORMAT_VERSION_1: u32 = 1;
@@ -101,7 +106,7 @@ impl Meta {
     }
 
     /// Decodes a meta slot, checking magic, checksum, version and field ranges. A format
-    /// version 1 slot decodes with no log region.
+    /// version 2 slot decodes as a version 3 one, a version 1 slot with no log region.
     pub fn decode(b: &[u8]) -> MetaRead {
         if b.get(META_OFF_MAGIC..META_OFF_MAGIC + 8) != Some(&MAGIC[..]) {
             return MetaRead::Foreign;
@@ -117,7 +122,7 @@ impl Meta {
         let head = &v1.head;
         let version = head.version.get();
         let ok = match version {
-            FORMAT_VERSION => v2_ok,
+            FORMAT_VERSION | FORMAT_VERSION_2 => v2_ok,
             FORMAT_VERSION_1 => v1_ok,
             v if v2_ok || v1_ok => return MetaRead::Unsupported(v),
             _ => false,
@@ -126,7 +131,7 @@ impl Meta {
             return MetaRead::Damaged;
         }
         let (log, log_gen) = match v2 {
-            Some(s) if version == FORMAT_VERSION => (
+            Some(s) if version != FORMAT_VERSION_1 => (
                 (s.body.log_start.get(), s.body.log_pages.get()),
                 s.body.log_gen.get(),
             ),

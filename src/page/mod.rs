@@ -33,7 +33,7 @@ pub(crate) const HEADER_LEN: usize = 32;
 pub(crate) const OFF_KIND: usize = 0;
 /// Offset of the header's flags byte.
 pub(crate) const OFF_FLAGS: usize = 1;
-/// Flag: the page's checksum is seeded with its page number (every page format version 2 writes),
+/// Flag: the page's checksum is seeded with its page number (every page format versions 2 and 3 write),
 /// so a page found at another page number than its own fails its checksum.
 pub(crate) const PAGE_FLAG_PGNO_SEED: u8 = 1;
 /// Offset of the u16 cell count (leaf and branch).
@@ -44,8 +44,13 @@ pub(crate) const OFF_CELLS_START: usize = 4;
 pub(crate) const OFF_TXN: usize = 8;
 /// Offset of the u64 xxh3 checksum of the page (computed with this field taken as absent).
 pub(crate) const OFF_CHECKSUM: usize = 16;
-/// Offset of the u64 value length (overflow pages; zero elsewhere).
+/// Offset of the u64 value length (overflow pages); in leaf and branch pages the same field is
+/// the prefix length (`OFF_PREFIX_LEN`).
 pub(crate) const OFF_VALUE_LEN: usize = 24;
+/// Offset of the u64 prefix length `p` of a leaf or branch page: every key of the page (but a
+/// branch's cell 0) starts with the same `p` bytes, and its slot's hint is taken after them
+/// (format version 3; 0 in pages of older versions, whose hints are of the whole key).
+pub(crate) const OFF_PREFIX_LEN: usize = OFF_VALUE_LEN;
 /// Size of one slot in the slot array that follows the header: the u16 cell offset, then the
 /// u32 key hint (the key's first four bytes, zero-padded, read big-endian).
 pub(crate) const SLOT_LEN: usize = 6;
@@ -63,6 +68,34 @@ pub(crate) fn key_hint(key: &[u8]) -> u32 {
     let n = key.len().min(4);
     b[..n].copy_from_slice(&key[..n]);
     u32::from_be_bytes(b)
+}
+
+/// The hint of a key in a page whose keys share a prefix of `prefix_len` bytes: the hint of the
+/// key's bytes after the prefix (of nothing, for a key no longer than the prefix).
+#[inline]
+pub(crate) fn suffix_hint(key: &[u8], prefix_len: usize) -> u32 {
+    key_hint(key.get(prefix_len..).unwrap_or_default())
+}
+
+/// The length of the longest common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let mut at = 0;
+    for (x, y) in a8.zip(b8) {
+        let x = u64::from_be_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_be_bytes(y.try_into().unwrap_or_default());
+        if x != y {
+            return at + ((x ^ y).leading_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..n]
+        .iter()
+        .zip(&b[at..n])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Compares two keys as memcmp would (a shorter prefix first), eight bytes at a time as

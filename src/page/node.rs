@@ -1,16 +1,18 @@
 //! Slotted leaf and branch pages: a read view ([`Node`]) and in-place edits of dirty pages.
 //!
-//! Layout (see `docs/FORMAT.md`): the 32-byte header, then an array of u16 slots holding cell
-//! offsets in key order, growing forward; cells are packed at the end of the page, growing
-//! backward, with no gaps (a removal compacts the cell area).
+//! Layout (see `docs/FORMAT.md`): the 32-byte header (whose last field is the page's prefix
+//! length), then an array of 6-byte slots in key order, each a cell offset and the key hint of
+//! the key's bytes after the prefix, growing forward; cells are packed at the end of the page,
+//! growing backward, with no gaps (a removal compacts the cell area).
 //!
 //! Leaf cell: `key_len u16 | flags u8 | reserved u8 | value_len u32 | key | value or overflow ref`.
 //! Branch cell: `child pgno u64 | child txn u64 | key_len u16 | key`; cell 0's key is empty.
 
 use super::layout::PageHeader;
 use super::{
-    cmp_keys, get_u16, get_u32, get_u64, key_hint, put_u16, put_u32, put_u64, PagePtr, HEADER_LEN,
-    KIND_BRANCH, KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND, SLOT_LEN, SLOT_OFF_HINT,
+    cmp_keys, common_prefix, get_u16, get_u32, get_u64, key_hint, put_u16, put_u32, put_u64,
+    suffix_hint, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, OFF_CELLS_START, OFF_COUNT, OFF_KIND,
+    OFF_PREFIX_LEN, SLOT_LEN, SLOT_OFF_HINT,
 };
 use crate::error::{corrupted, Result};
 use std::cmp::Ordering;
@@ -77,6 +79,9 @@ pub(crate) struct Node<'a> {
     slots: &'a [Slot],
     kind: u8,
     cells_start: usize,
+    /// The length of the prefix that every key (but a branch's cell 0) starts with, after which
+    /// the slots' hints are taken (0: hints of whole keys). Checked by `validate_cells`.
+    prefix_len: usize,
 }
 
 // The decoder of pages read from the file: every access is checked (no indexing that can panic).
@@ -115,17 +120,19 @@ impl<'a> Node<'a> {
             slots,
             kind,
             cells_start,
+            prefix_len: header.value_len.get() as usize,
         })
     }
 
-    /// Checks every cell's bounds, every slot's key hint, and that the cells fill the cell area
-    /// exactly. Done once before a page is copied into a write transaction, so that in-place edits
+    /// Checks every cell's bounds, the prefix length (every key starts with the first key's first
+    /// `p` bytes), every slot's key hint, and that the cells fill the cell area exactly. Done once before a page is copied into a write transaction, so that in-place edits
     /// can trust it, and by `check()`.
     pub fn validate_cells(&self) -> Result<()> {
         // One bit per byte of the page: cells must not share a byte (two slots naming one cell,
         // or overlapping cells, would let an in-place edit change other entries).
         let mut used = [0u64; super::MAX_PAGE_SIZE / 64];
         let mut total = 0usize;
+        let prefix = self.prefix()?;
         for i in 0..self.count() {
             let cell = self.cell(i)?;
             let start = cell.as_ptr() as usize - self.data.as_ptr() as usize;
@@ -136,7 +143,14 @@ impl<'a> Node<'a> {
                 ));
             }
             total += cell.len();
-            if self.hint(i) != key_hint(self.key(i)?) {
+            let key = self.key(i)?;
+            if i >= first_keyed(self.kind) && !key.starts_with(prefix) {
+                return Err(corrupted(
+                    self.pgno,
+                    format!("key {i} does not start with the page's prefix"),
+                ));
+            }
+            if self.hint(i) != suffix_hint(key, self.prefix_len) {
                 return Err(corrupted(
                     self.pgno,
                     format!("slot {i} has a key hint that does not match its key"),
@@ -150,6 +164,27 @@ impl<'a> Node<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// The prefix every key of the page starts with, as the page's first key holds it: empty
+    /// when the prefix length is 0; Corrupted when the page has no key that long.
+    fn prefix(&self) -> Result<&'a [u8]> {
+        if self.prefix_len == 0 {
+            return Ok(&[]);
+        }
+        let from = first_keyed(self.kind);
+        if self.count() <= from {
+            return Err(corrupted(
+                self.pgno,
+                "page without keys has a prefix length",
+            ));
+        }
+        self.key(from)?.get(..self.prefix_len).ok_or_else(|| {
+            corrupted(
+                self.pgno,
+                format!("prefix length {} is past the first key", self.prefix_len),
+            )
+        })
     }
 
     /// Page number of this page.
@@ -360,10 +395,53 @@ impl<'a> Node<'a> {
     /// ties with `key`'s, touching no cell; only those cells are read.
     #[inline(always)]
     fn search_from(&self, from: usize, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
+        if self.prefix_len != 0 {
+            return self.search_after_prefix(from, key);
+        }
         match self.hint_ties(from, key_hint(key)) {
             (lo, hi) if lo == hi => Ok(Err(lo)),
             (lo, hi) => self.search_tied(lo, hi, key),
         }
+    }
+
+    /// [`Node::search_from`] in a page whose keys share a prefix: the hints (of the bytes after
+    /// the prefix) narrow the search as if `key` had the prefix too; then one key of the page
+    /// tells whether it does: the first tied one, which a found key needs read anyway, or else
+    /// the first key, whose cell many searches share (in a branch, where ties are rare, it stays
+    /// in the cache where a key picked by the search would not). If `key` has not the prefix, it
+    /// goes before or after every key of the page; if it has, the hints' answer stands.
+    #[inline(never)]
+    fn search_after_prefix(
+        &self,
+        from: usize,
+        key: &[u8],
+    ) -> Result<std::result::Result<usize, usize>> {
+        let p = self.prefix_len;
+        let count = self.count();
+        if count <= from {
+            return Ok(Err(from));
+        }
+        let (lo, hi) = self.hint_ties(from, suffix_hint(key, p));
+        let witness = if lo < hi { lo } else { from };
+        let found = self.key(witness)?;
+        if found.len() < p {
+            return Err(corrupted(
+                self.pgno,
+                format!("key {witness} is shorter than the page's prefix"),
+            ));
+        }
+        let shared = common_prefix(key, found);
+        let order = key.get(shared).cmp(&found.get(shared));
+        if shared < p {
+            return Ok(Err(if order == Ordering::Less { from } else { count }));
+        }
+        Ok(match (hi - lo, order) {
+            (0, _) => Err(lo),
+            (1, Ordering::Less) => Err(lo),
+            (1, Ordering::Equal) => Ok(lo),
+            (1, Ordering::Greater) => Err(lo + 1),
+            _ => return self.search_tied(lo, hi, key),
+        })
     }
 
     /// Search of `key` among the entries `lo..hi`, whose hints all tie with `key`'s (keys that
@@ -446,7 +524,9 @@ impl<'a> Node<'a> {
     /// common case), that entry is read once, for its key and value together.
     #[inline(always)]
     pub fn value_of(&self, key: &[u8]) -> Result<Option<LeafValue<'a>>> {
-        let i = match self.hint_ties(0, key_hint(key)) {
+        // With a prefix, no prefix check: a key without the page's prefix is in no slot whose
+        // hint ties with its own, and every tied entry is compared whole.
+        let i = match self.hint_ties(0, suffix_hint(key, self.prefix_len)) {
             (lo, hi) if lo == hi => return Ok(None),
             (lo, hi) if hi == lo + 1 => lo,
             (lo, hi) => match self.search_tied(lo, hi, key)? {
@@ -499,27 +579,6 @@ fn wrong_txn(pgno: u64, txn: u64, expect_txn: u64) -> crate::error::Error {
 const INTERPOLATE_MIN: usize = 8;
 /// Interpolation probes before a tied search falls back to a binary search.
 const INTERPOLATE_PROBES: usize = 3;
-
-/// The length of the longest common prefix of `a` and `b`, eight bytes at a time.
-#[inline]
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
-    let mut at = 0;
-    for (x, y) in a8.zip(b8) {
-        let x = u64::from_be_bytes(x.try_into().unwrap_or_default());
-        let y = u64::from_be_bytes(y.try_into().unwrap_or_default());
-        if x != y {
-            return at + ((x ^ y).leading_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + a[at..n]
-        .iter()
-        .zip(&b[at..n])
-        .take_while(|(x, y)| x == y)
-        .count()
-}
 
 /// The eight bytes of `key` from `at` (zero-padded past its end) as a big-endian word.
 #[inline]
@@ -704,11 +763,52 @@ pub(crate) fn cell_key(kind: u8, cell: &[u8]) -> &[u8] {
     key_of(kind, cell).unwrap_or_default()
 }
 
-/// Stores in slot `idx` the hint of the key of the cell at byte `off`.
+/// The first slot of a page of `kind` whose cell holds a key that searches consult: 1 in a
+/// branch (cell 0's key is empty), 0 in a leaf.
+pub(crate) fn first_keyed(kind: u8) -> usize {
+    usize::from(kind == KIND_BRANCH)
+}
+
+/// The prefix length of a dirty page (FORMAT.md section 5.1).
+pub(crate) fn prefix_len(buf: &[u8]) -> usize {
+    get_u64(buf, OFF_PREFIX_LEN).unwrap_or(0) as usize
+}
+
+/// Sets the prefix length of a page that holds no keys yet (before its cells are inserted), or
+/// lowers it: it must not exceed what the page's keys share.
+pub(crate) fn set_prefix_len(buf: &mut [u8], len: usize) {
+    put_u64(buf, OFF_PREFIX_LEN, len as u64);
+}
+
+/// Stores in slot `idx` the hint of the key of the cell at byte `off`, after the page's prefix.
 fn set_hint(buf: &mut [u8], idx: usize, off: usize) {
-    let hint = key_hint(cell_key(buf[OFF_KIND], &buf[off..]));
+    let hint = suffix_hint(cell_key(buf[OFF_KIND], &buf[off..]), prefix_len(buf));
     let s = HEADER_LEN + idx * SLOT_LEN + SLOT_OFF_HINT;
     buf[s..s + 4].copy_from_slice(&hint.to_be_bytes());
+}
+
+/// Makes the page's prefix cover the key of slot `idx`, just written: if the key shares fewer
+/// bytes with another key of the page than the prefix length, lowers it to that and hints every
+/// slot again (rare: an insert at the edge of the page's key range).
+fn admit_key(buf: &mut [u8], idx: usize) {
+    let (p, kind) = (prefix_len(buf), buf[OFF_KIND]);
+    let from = first_keyed(kind);
+    if p == 0 || idx < from {
+        return;
+    }
+    let key = cell_key(kind, cell_bytes(buf, idx));
+    let other = if idx == from { from + 1 } else { from };
+    let shared = if other < count(buf) {
+        common_prefix(key, cell_key(kind, cell_bytes(buf, other)))
+    } else {
+        key.len()
+    };
+    if shared < p {
+        set_prefix_len(buf, shared);
+        for i in 0..count(buf) {
+            set_hint(buf, i, slot(buf, i));
+        }
+    }
 }
 
 /// Inserts `src` as cell `idx`; false (and nothing changed) if it does not fit.
@@ -723,9 +823,10 @@ pub(crate) fn insert_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> boo
     let s = HEADER_LEN + idx * SLOT_LEN;
     buf.copy_within(s..HEADER_LEN + n * SLOT_LEN, s + SLOT_LEN);
     put_u16(buf, s, start as u16);
-    set_hint(buf, idx, start);
     put_u16(buf, OFF_COUNT, (n + 1) as u16);
     put_u32(buf, OFF_CELLS_START, start as u32);
+    admit_key(buf, idx);
+    set_hint(buf, idx, start);
     true
 }
 
@@ -746,6 +847,10 @@ pub(crate) fn remove_cell(buf: &mut [u8], idx: usize) {
     }
     put_u16(buf, OFF_COUNT, (n - 1) as u16);
     put_u32(buf, OFF_CELLS_START, (cs + len) as u32);
+    // The prefix of keys that remain is still theirs; a page left without keys has none.
+    if n - 1 <= first_keyed(buf[OFF_KIND]) {
+        set_prefix_len(buf, 0);
+    }
 }
 
 /// Replaces cell `idx` by `src`: in place when the length is unchanged. False (page unchanged)
@@ -756,6 +861,7 @@ pub(crate) fn replace_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> bo
     let len = src.encoded_len();
     if len == old {
         src.write_to(&mut buf[off..off + len]);
+        admit_key(buf, idx);
         set_hint(buf, idx, off);
         return true;
     }
@@ -784,95 +890,5 @@ pub(crate) fn set_overflow_ref(buf: &mut [u8], idx: usize, run: PagePtr) {
 }
 
 #[cfg(test)]
-mod search_tests {
-    use super::*;
-
-    /// A page of `kind` holding `keys` (sorted, distinct) in order, as a write transaction
-    /// builds it; a branch's cell 0 gets the empty key.
-    fn page(kind: u8, keys: &[Vec<u8>]) -> Vec<u8> {
-        let mut buf = vec![0u8; 65536];
-        init(&mut buf, kind, 7);
-        for (i, k) in keys.iter().enumerate() {
-            let ok = if kind == KIND_LEAF {
-                let value = LeafValue::Inline(b"");
-                insert_cell(&mut buf, i, &LeafCell { key: k, value })
-            } else {
-                let child = PagePtr { pgno: 2, txn: 7 };
-                let key = if i == 0 { &[][..] } else { k };
-                insert_cell(&mut buf, i, &BranchCell { child, key })
-            };
-            assert!(ok);
-        }
-        buf
-    }
-
-    /// Keys whose hints are all distinct, all equal, or in runs of ties, in every count up to
-    /// a few hundred: the searches agree with a binary search of the sorted keys.
-    #[test]
-    fn searches_agree_with_a_scan() {
-        const PREFIX: &[u8] = b"tenant-0042/events/2026/";
-        let shapes: [fn(u32) -> Vec<u8>; 8] = [
-            |i| (i * 3).to_be_bytes().to_vec(),
-            |i| [&b"same"[..], &(i * 3).to_be_bytes()].concat(),
-            |i| [&(i / 5).to_be_bytes()[..], &[(i % 5) as u8 * 2]].concat(),
-            // A long shared prefix and a counter: evenly spread, skewed, jittered.
-            |i| [PREFIX, &(u64::from(i) * 2).to_be_bytes()].concat(),
-            |i| [PREFIX, &u64::from(i).pow(4).to_be_bytes()].concat(),
-            |i| {
-                let jitter = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54;
-                [PREFIX, &(u64::from(i) * 2000 + jitter).to_be_bytes()].concat()
-            },
-            // Each key a prefix of the next, and keys past the eight bytes after the prefix.
-            |i| [PREFIX, &vec![b'a'; i as usize / 2], &[i as u8 % 2]].concat(),
-            |i| [PREFIX, &[0; 8], &(u64::from(i) * 2).to_be_bytes()].concat(),
-        ];
-        for shape in shapes {
-            for n in (1..40).chain([63, 64, 65, 200, 333]) {
-                let keys: Vec<Vec<u8>> = (0..n).map(shape).collect();
-                let mut probes = keys.clone();
-                for k in &keys {
-                    probes.push([&k[..], &[0]].concat());
-                    let mut before = k.clone();
-                    *before.last_mut().unwrap() = before.last().unwrap().wrapping_sub(1);
-                    probes.push(before);
-                }
-                probes.push(vec![0]);
-                probes.push(vec![0xFF; 9]);
-                let leaf = page(KIND_LEAF, &keys);
-                let leaf = Node::parse(3, &leaf, 7).unwrap();
-                let branch = page(KIND_BRANCH, &keys);
-                let branch = Node::parse(3, &branch, 7).unwrap();
-                for p in &probes {
-                    let expect = keys.binary_search(p);
-                    assert_eq!(leaf.search(p).unwrap(), expect, "leaf of {n}, {p:?}");
-                    let found = leaf.value_of(p).unwrap().is_some();
-                    assert_eq!(found, expect.is_ok(), "value_of, leaf of {n}, {p:?}");
-                    let child = keys[1..].partition_point(|k| k <= p);
-                    assert_eq!(branch.child_index(p).unwrap(), child, "branch of {n}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn cmp_keys_is_memcmp() {
-        let keys: Vec<Vec<u8>> = vec![
-            vec![],
-            vec![0],
-            vec![0, 0],
-            vec![1],
-            b"abcdefgh".to_vec(),
-            b"abcdefgh\0".to_vec(),
-            b"abcdefghi".to_vec(),
-            b"abcdefgi".to_vec(),
-            vec![0xFF; 17],
-            vec![0xFF; 16],
-            [vec![0xFF; 16], vec![0]].concat(),
-        ];
-        for a in &keys {
-            for b in &keys {
-                assert_eq!(crate::page::cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
-            }
-        }
-    }
-}
+#[path = "search_tests.rs"]
+mod search_tests;
