@@ -372,6 +372,7 @@ fn spawn_syncer(
                 if shared.flush_when_idle().is_err() {
                     return;
                 }
+                shared.start_writeback();
             }
         })
         .ok()?;

@@ -32,13 +32,17 @@ pub(crate) const MAX_UNSYNCED_COMMITS: u64 = 4096;
 /// Pages (or runs) of the write window sealed and written at a time when it is flushed.
 const FLUSH_BATCH: usize = 256;
 
-/// Bytes of tree pages written (window flushes, large commits) after which the kernel is asked to
-/// start writing the file's dirty pages back ([`Shared::write_pages`]): the disk then writes them
-/// while the writer goes on (sealing and copying the rest of a large commit, or taking more
-/// commits), and the checkpoint's `fdatasync` that makes them durable waits for less. A large
-/// commit's pages are written in batches of this size for that reason
-/// ([`Shared::write_large_commit`]).
-const WRITEBACK_BYTES: u64 = 8 << 20;
+/// Bytes of tree pages written since the last checkpoint that make the background sync thread
+/// start their write-back ([`Shared::start_writeback`]).
+const WRITEBACK_BYTES: u64 = 16 << 20;
+
+/// Bytes of a large commit's pages sealed and written at a time, after each of which the kernel
+/// is asked to start writing the file's dirty pages back ([`Shared::write_sealed`]): the disk
+/// writes them while the writer seals and copies the next batch, and the checkpoint's
+/// `fdatasync` that follows waits for less. (Window flushes do not do this: their pages are often
+/// rewritten before the next checkpoint, and starting their write-back at once made 100 commits
+/// of 1,000 random inserts 1.6x slower.)
+const SEALED_BATCH: usize = 8 << 20;
 
 /// The largest log region a burst of small commits calls for ([`Shared::log_burst`]).
 const MAX_LOG_BURST: u64 = 4 << 20;
@@ -322,8 +326,8 @@ impl Shared {
     }
 
     /// Seals `pages` in place (their checksums) and writes them to the file in order of page
-    /// number, in batches of [`WRITEBACK_BYTES`], so that the disk writes the first batches while
-    /// the next ones are sealed and copied ([`Shared::write_pages`]).
+    /// number, in batches of [`SEALED_BATCH`] bytes, so that the disk writes the first batches
+    /// while the next ones are sealed and copied.
     fn write_sealed(&self, pages: &mut Overlay, view: &View) -> Result<()> {
         let mut sorted: Vec<(u64, &mut Box<[u8]>)> =
             pages.iter_mut().map(|(&p, b)| (p, b)).collect();
@@ -331,7 +335,7 @@ impl Shared {
         let mut rest = &mut sorted[..];
         while !rest.is_empty() {
             let (mut n, mut bytes) = (0, 0);
-            while n < rest.len() && (n == 0 || bytes < WRITEBACK_BYTES as usize) {
+            while n < rest.len() && (n == 0 || bytes < SEALED_BATCH) {
                 bytes += rest[n].1.len();
                 n += 1;
             }
@@ -341,6 +345,9 @@ impl Shared {
             }
             let written: Vec<(u64, &[u8])> = batch.iter().map(|(p, b)| (*p, &b[..])).collect();
             self.write_pages(&written, view)?;
+            if !after.is_empty() {
+                self.store.start_writeback();
+            }
             rest = after;
         }
         Ok(())
@@ -376,18 +383,13 @@ impl Shared {
     }
 
     /// Writes `pages` (sorted by page number) into the file; the page cache (cached backend)
-    /// takes their new contents, and the map counts them as verified. Once [`WRITEBACK_BYTES`]
-    /// were written since it last did, starts the kernel writing the file's dirty pages back
-    /// (without waiting).
+    /// takes their new contents, and the map counts them as verified.
     fn write_pages(&self, pages: &[(u64, &[u8])], view: &View) -> Result<()> {
         self.store.write_pages(pages, self.page_size)?;
         self.note_written(pages);
         self.metrics
             .pages_written(pages.iter().map(|(_, b)| b.len() as u64).sum());
         view.pages_written(pages);
-        if self.metrics.writeback_due(WRITEBACK_BYTES) {
-            self.store.start_writeback();
-        }
         Ok(())
     }
 
@@ -427,6 +429,15 @@ impl Shared {
         // Every page of the current version (not newer than the latest) is in the file now.
         self.publish_current();
         Ok(())
+    }
+
+    /// Starts the kernel writing back the tree pages written since this last ran, once there
+    /// are [`WRITEBACK_BYTES`] of them: the checkpoint that makes them durable then waits for
+    /// less. The background sync thread calls it.
+    pub fn start_writeback(&self) {
+        if self.metrics.writeback_due(WRITEBACK_BYTES) {
+            self.store.start_writeback();
+        }
     }
 
     /// The log region size (bytes) that bursts of small commits called for, at most
