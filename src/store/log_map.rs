@@ -6,7 +6,7 @@
 //! (`pwritev2` with `RWF_DSYNC` of the same bytes, `fdatasync`) write those pages back like any
 //! other dirty page, and reads through `pread` or another mapping see the bytes at once. What it
 //! saves is the system call: a relaxed single-insert commit appends one small record, and its
-//! `pwrite` (entry, the buffered-write path of the filesystem, exit) was about a sixth of the
+//! `pwrite` (entry, the buffered-write path of the filesystem, exit) was about an eighth of the
 //! commit's time. A page of the mapping faults once when first written and once after each
 //! write-back (which write-protects it again): once per page of records, or per sync.
 //!
