@@ -30,10 +30,10 @@ pub struct Backup {
 
 impl ReadTxn {
     /// Writes a copy of this snapshot to a new file at `path` (which must not exist: the call
-    /// fails with [`Error::Io`] of kind `AlreadyExists` otherwise), synced before it returns.
-    /// Writers may go on meanwhile; the copy holds exactly this snapshot's commit. The snapshot
-    /// is checked on the way, and a damaged one gives [`Error::Corrupted`] (the partial copy is
-    /// removed). The copy is as large as the snapshot's `page_count`; see
+    /// fails with [`Error::Io`](crate::Error::Io) of kind `AlreadyExists` otherwise), synced
+    /// before it returns. Writers may go on meanwhile; the copy holds exactly this snapshot's
+    /// commit. The snapshot is checked on the way, and a damaged one gives
+    /// [`Error::Corrupted`](crate::Error::Corrupted) (the partial copy is removed). The copy is as large as the snapshot's `page_count`; see
     /// [`crate::Database::backup`] for a compacted copy.
     pub fn backup_to(&self, path: impl AsRef<Path>) -> Result<Backup> {
         let path = path.as_ref();
