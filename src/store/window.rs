@@ -46,7 +46,10 @@ const SPARE_BUFFER_BYTES: usize = 64 << 20;
 /// Buffers of other lengths than [`SPARE_BUFFERS`]' (overflow runs, mostly) kept by
 /// [`keep_buffers`] for the next commits' runs: without them, each commit of large values would
 /// allocate fresh memory for them and fault every page of it in.
-static SPARE_RUNS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+static SPARE_RUNS: Mutex<SpareRuns> = Mutex::new(SpareRuns {
+    buffers: Vec::new(),
+    bytes: 0,
+});
 /// The most bytes [`SPARE_RUNS`] keeps (a commit of 100 values of 64 KiB fits)...
 const SPARE_RUN_BYTES: usize = 8 << 20;
 /// ...and the most buffers (the lookup is linear).
@@ -61,19 +64,26 @@ fn spare_buffer(len: usize) -> Option<Box<[u8]>> {
     }
 }
 
+/// The buffers [`SPARE_RUNS`] keeps, and their bytes in all.
+struct SpareRuns {
+    buffers: Vec<Box<[u8]>>,
+    bytes: usize,
+}
+
 /// A kept buffer of `len` bytes among [`SPARE_RUNS`], if one is.
 fn spare_run(len: usize) -> Option<Box<[u8]>> {
     let mut runs = SPARE_RUNS.lock();
-    let i = runs.iter().rposition(|b| b.len() == len)?;
-    Some(runs.swap_remove(i))
+    let i = runs.buffers.iter().rposition(|b| b.len() == len)?;
+    runs.bytes -= len;
+    Some(runs.buffers.swap_remove(i))
 }
 
 /// Keeps `b` among [`SPARE_RUNS`] if they have room for it.
 fn keep_run(b: Box<[u8]>) {
     let mut runs = SPARE_RUNS.lock();
-    let bytes: usize = runs.iter().map(|r| r.len()).sum();
-    if runs.len() < SPARE_RUN_COUNT && bytes + b.len() <= SPARE_RUN_BYTES {
-        runs.push(b);
+    if runs.buffers.len() < SPARE_RUN_COUNT && runs.bytes + b.len() <= SPARE_RUN_BYTES {
+        runs.bytes += b.len();
+        runs.buffers.push(b);
     }
 }
 
@@ -140,11 +150,12 @@ impl Drop for Window {
     fn drop(&mut self) {
         let chunks = std::mem::take(&mut self.held.get_mut().chunks);
         let entries = chunks.into_iter().flat_map(|c| c.into_vec());
-        let buffers = entries
-            .filter_map(|e| e.into_inner())
-            .map(|h| h.bytes.into_inner());
-        // Reclaimed entries are left empty.
-        keep_buffers(buffers.filter(|b| !b.is_empty()));
+        // Reclaimed entries are left empty, and keep_buffers drops those (shorter than a page).
+        keep_buffers(
+            entries
+                .filter_map(|e| e.into_inner())
+                .map(|h| h.bytes.into_inner()),
+        );
     }
 }
 
