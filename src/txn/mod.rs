@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
 use crate::page::PagePtr;
-use crate::store::window::{self, WINDOW_BYTES, WINDOW_PAGES};
+use crate::store::window::{self, WINDOW_BYTES};
 use crate::store::{FileStore, Overlay, View, Window};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +43,11 @@ const WRITEBACK_BYTES: u64 = 16 << 20;
 /// rewritten before the next checkpoint, and starting their write-back at once made 100 commits
 /// of 1,000 random inserts 1.6x slower.)
 const SEALED_BATCH: usize = 8 << 20;
+
+/// A commit of more pages than this (or of more than a quarter of the window's bytes) writes its
+/// pages into the file directly instead of into the write window (docs/FORMAT.md section 13,
+/// step 5).
+const LARGE_COMMIT_PAGES: usize = 2048;
 
 /// The largest log region a burst of small commits calls for ([`Shared::log_burst`]).
 const MAX_LOG_BURST: u64 = 4 << 20;
@@ -293,7 +298,7 @@ impl Shared {
     ) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
-        let large = pages.len() > WINDOW_PAGES / 4 || bytes > self.window_bytes / 4;
+        let large = pages.len() > LARGE_COMMIT_PAGES || bytes > self.window_bytes / 4;
         // With read-only handles attached, the version must be in the file when it is published.
         if large || checkpoint || self.write_through() {
             if let Some(w) = current {
