@@ -41,7 +41,7 @@ use crate::page::layout::FreelistKey;
 use crate::page::node::Node;
 use crate::page::{PagePtr, OFF_TXN};
 use crate::store::hasher::PgnoMap;
-use crate::store::{TxnView, View};
+use crate::store::{PageBuf, TxnView, View};
 use std::ops::Bound;
 use zerocopy::FromBytes;
 
@@ -162,8 +162,8 @@ const DIRTY_KEPT: usize = 64;
 /// scratch space, and takes page buffers from the pool.
 #[derive(Default)]
 pub(crate) struct PageBuffers {
-    dirty: PgnoMap<Box<[u8]>>,
-    pool: Vec<Box<[u8]>>,
+    dirty: PgnoMap<PageBuf>,
+    pool: Vec<PageBuf>,
     reusable: Vec<u64>,
     freed: Vec<u64>,
     freed_old: Vec<u64>,
@@ -177,8 +177,8 @@ pub(crate) struct WriterPages {
     view: TxnView,
     txn: u64,
     page_size: usize,
-    dirty: PgnoMap<Box<[u8]>>,
-    pool: Vec<Box<[u8]>>,
+    dirty: PgnoMap<PageBuf>,
+    pool: Vec<PageBuf>,
     /// Pages in use or free: the next page from the end of the file is this one.
     pub page_count: u64,
     reusable: Vec<u64>,
@@ -346,7 +346,7 @@ impl WriterPages {
     }
 
     /// A zeroed buffer for `npages` new pages.
-    fn new_buffer(&mut self, npages: u64) -> Box<[u8]> {
+    fn new_buffer(&mut self, npages: u64) -> PageBuf {
         if npages == 1 {
             if let Some(mut b) = self.pool.pop() {
                 b.fill(0);

@@ -164,7 +164,7 @@ impl Drop for Slabs {
 }
 
 /// `SLAB` bytes aligned to `SLAB`, mapped anonymous and private, with huge pages asked for.
-fn new_slab() -> Result<NonNull<u8>> {
+pub(crate) fn new_slab() -> Result<NonNull<u8>> {
     let len = 2 * SLAB;
     // SAFETY: a new private anonymous mapping at an address of the kernel's choice: it touches
     // no memory of ours.

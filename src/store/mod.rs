@@ -33,6 +33,7 @@ pub(crate) mod hasher;
 mod log_map;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) mod lru;
+mod pagebuf;
 pub(crate) mod policy;
 pub(crate) mod readers;
 #[cfg(feature = "testing")]
@@ -43,6 +44,7 @@ mod verified;
 mod view;
 pub(crate) mod window;
 
+pub(crate) use pagebuf::PageBuf;
 pub(crate) use verified::Verifier;
 pub(crate) use view::{prefetch, Backing, Overlay, TxnView, View};
 pub(crate) use window::Window;

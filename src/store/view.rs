@@ -6,6 +6,7 @@
 
 use super::cache::{Frame, PageCache};
 use super::window::Window;
+use super::PageBuf;
 use super::{FileStore, Map, PageSource};
 use crate::error::{corrupted, Result};
 use parking_lot::Mutex;
@@ -24,7 +25,7 @@ pub(crate) enum Backing {
 
 /// Pages a read-only handle rebuilt in memory by replaying the commit log, by page number (a
 /// page, or the first page of an overflow run): they are not in the file.
-pub(crate) type Overlay = super::hasher::PgnoMap<Box<[u8]>>;
+pub(crate) type Overlay = super::hasher::PgnoMap<PageBuf>;
 
 /// The pages of one committed version: its backing and how many pages of the file it covers.
 #[derive(Clone)]
@@ -324,7 +325,7 @@ pub(crate) enum PageRef<'a> {
     /// A cache frame.
     Frame(Frame),
     /// A sealed copy of a page of the write window, which holds its pages unsealed.
-    Sealed(Box<[u8]>),
+    Sealed(PageBuf),
 }
 
 impl std::ops::Deref for PageRef<'_> {

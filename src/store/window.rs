@@ -24,6 +24,7 @@
 #![allow(unsafe_code)]
 
 use super::hasher::bucket;
+use super::PageBuf;
 use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -42,7 +43,7 @@ pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 /// Page buffers of dropped windows, kept for the next commits' dirty pages ([`recycled_buffer`],
 /// [`recycled_copy`]) (a process-wide cache, so that a busy writer does not return memory to the
 /// system and fault it back in).
-static SPARE_BUFFERS: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+static SPARE_BUFFERS: Mutex<Vec<PageBuf>> = Mutex::new(Vec::new());
 /// The most bytes [`SPARE_BUFFERS`] keeps.
 const SPARE_BUFFER_BYTES: usize = 64 << 20;
 
@@ -59,7 +60,7 @@ const SPARE_RUN_BYTES: usize = 8 << 20;
 const SPARE_RUN_COUNT: usize = 256;
 
 /// A buffer of `len` bytes kept from a dropped window, if one of that length is.
-fn spare_buffer(len: usize) -> Option<Box<[u8]>> {
+fn spare_buffer(len: usize) -> Option<PageBuf> {
     let mut spare = SPARE_BUFFERS.lock();
     match spare.last() {
         Some(b) if b.len() == len => spare.pop(),
@@ -69,12 +70,12 @@ fn spare_buffer(len: usize) -> Option<Box<[u8]>> {
 
 /// The buffers [`SPARE_RUNS`] keeps, and their bytes in all.
 struct SpareRuns {
-    buffers: Vec<Box<[u8]>>,
+    buffers: Vec<PageBuf>,
     bytes: usize,
 }
 
 /// A kept buffer of `len` bytes among [`SPARE_RUNS`], if one is.
-fn spare_run(len: usize) -> Option<Box<[u8]>> {
+fn spare_run(len: usize) -> Option<PageBuf> {
     let mut runs = SPARE_RUNS.lock();
     let i = runs.buffers.iter().rposition(|b| b.len() == len)?;
     runs.bytes -= len;
@@ -82,7 +83,7 @@ fn spare_run(len: usize) -> Option<Box<[u8]>> {
 }
 
 /// Keeps `b` among [`SPARE_RUNS`] if they have room for it.
-fn keep_run(b: Box<[u8]>) {
+fn keep_run(b: PageBuf) {
     let mut runs = SPARE_RUNS.lock();
     if runs.buffers.len() < SPARE_RUN_COUNT && runs.bytes + b.len() <= SPARE_RUN_BYTES {
         runs.bytes += b.len();
@@ -92,32 +93,32 @@ fn keep_run(b: Box<[u8]>) {
 
 /// A copy of `src` in a buffer recycled from a dropped window if one of its length is kept, or
 /// in a new one (which is not zeroed first).
-pub(crate) fn recycled_copy(src: &[u8]) -> Box<[u8]> {
+pub(crate) fn recycled_copy(src: &[u8]) -> PageBuf {
     match spare_buffer(src.len()) {
         Some(mut b) => {
             b.copy_from_slice(src);
             b
         }
-        None => Box::from(src),
+        None => PageBuf::copy_of(src),
     }
 }
 
 /// A sealed copy (checksum computed, docs/FORMAT.md section 8) of the page (or run) `bytes` of
 /// page `pgno` of a window, which holds its pages unsealed, in a recycled buffer if one is kept.
-pub(crate) fn sealed_copy(bytes: &[u8], pgno: u64) -> Box<[u8]> {
+pub(crate) fn sealed_copy(bytes: &[u8], pgno: u64) -> PageBuf {
     let mut copy = recycled_copy(bytes);
     crate::page::seal(&mut copy, pgno);
     copy
 }
 
 /// A zeroed buffer of `len` bytes, recycled from a dropped window if one of that length is kept.
-pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
+pub(crate) fn recycled_buffer(len: usize) -> PageBuf {
     match spare_buffer(len) {
         Some(mut b) => {
             b.fill(0);
             b
         }
-        None => vec![0u8; len].into_boxed_slice(),
+        None => PageBuf::zeroed(len),
     }
 }
 
@@ -125,7 +126,7 @@ pub(crate) fn recycled_buffer(len: usize) -> Box<[u8]> {
 /// [`recycled_buffer`] and [`recycled_copy`], up to [`SPARE_BUFFER_BYTES`], and those of other
 /// lengths (overflow runs) up to [`SPARE_RUN_BYTES`]; drops the others, and any shorter than the
 /// smallest page.
-pub(crate) fn keep_buffers(buffers: impl Iterator<Item = Box<[u8]>>) {
+pub(crate) fn keep_buffers(buffers: impl Iterator<Item = PageBuf>) {
     let mut spare = SPARE_BUFFERS.lock();
     // The kept buffers all have one length.
     let mut bytes = spare.len() * spare.last().map_or(0, |b| b.len());
@@ -166,7 +167,7 @@ impl Drop for Window {
 struct Held {
     /// The contents. Written once more, to take them out (leaving an empty buffer), by
     /// [`Window::reclaim`], when no reader can reach the entry any more; read-only before.
-    bytes: UnsafeCell<Box<[u8]>>,
+    bytes: UnsafeCell<PageBuf>,
     /// Insertion order: a later entry overlapping an earlier one at another page number (a run
     /// over pages freed while they sat here, or a page of a freed run) replaced its contents.
     /// Also the entry's index in [`HeldChunks`].
@@ -302,7 +303,7 @@ impl Window {
     /// Inserts (or replaces) page (or run) `pgno`, for the commit `txn`, before that commit is
     /// published. Only the writer calls this, and only for pages no live snapshot reaches (new or
     /// reused ones). The caller checked [`Window::has_room`].
-    pub fn insert(&self, pgno: u64, bytes: Box<[u8]>, txn: u64) {
+    pub fn insert(&self, pgno: u64, bytes: PageBuf, txn: u64) {
         let len = bytes.len() as u64;
         let mut all = self.held.lock();
         let seq = all.len as u64;
@@ -335,7 +336,7 @@ impl Window {
     /// of the oldest version that any reader (or writer) may still hold: an entry replaced by
     /// commit `t` may be held only by readers of versions older than `t`, which a slot lookup
     /// made before the replacement handed it. Only the writer calls this.
-    pub fn reclaim(&self, oldest_live: u64) -> Vec<Box<[u8]>> {
+    pub fn reclaim(&self, oldest_live: u64) -> Vec<PageBuf> {
         // The caller saw the versions older than `oldest_live` dead (their counts at 0, after
         // the release decrements of their last holders): every read their readers made
         // happens before what follows.
@@ -401,7 +402,7 @@ impl Window {
     /// The latest contents of page (or run) `pgno` as a sealed copy, if the window holds it: for
     /// a reader that verifies checksums or copies the page elsewhere (the integrity check, a
     /// backup).
-    pub fn sealed_copy(&self, pgno: u64) -> Option<Box<[u8]>> {
+    pub fn sealed_copy(&self, pgno: u64) -> Option<PageBuf> {
         self.get(pgno).map(|bytes| sealed_copy(bytes, pgno))
     }
 
@@ -448,7 +449,7 @@ mod tests {
         // A run longer than any page (17 pages of 4 KiB: a 64 KiB value), of a length no other
         // test uses (the spare lists are process-wide).
         let len = 17 * 4096 + 24;
-        let mut run = vec![0xA5u8; len].into_boxed_slice();
+        let mut run: PageBuf = vec![0xA5u8; len].into();
         run[0] = 1;
         let addr = run.as_ptr();
         keep_buffers(std::iter::once(run));
@@ -458,7 +459,7 @@ mod tests {
         drop(other_allocation);
         assert_eq!(again.as_ptr(), addr, "the kept buffer is reused");
         assert!(again.iter().all(|&b| b == 0), "and handed out zeroed");
-        keep_buffers(std::iter::once(vec![7u8; len + 1].into_boxed_slice()));
+        keep_buffers(std::iter::once(vec![7u8; len + 1].into()));
         let other = recycled_buffer(len);
         assert!(other.len() == len && other.iter().all(|&b| b == 0));
     }
@@ -467,9 +468,9 @@ mod tests {
     fn holds_the_latest_contents_of_each_page() {
         let w = Window::new();
         assert!(w.get(7).is_none());
-        w.insert(7, vec![1u8; 16].into_boxed_slice(), 1);
-        w.insert(9, vec![2u8; 32].into_boxed_slice(), 1);
-        w.insert(7, vec![3u8; 16].into_boxed_slice(), 1);
+        w.insert(7, vec![1u8; 16].into(), 1);
+        w.insert(9, vec![2u8; 32].into(), 1);
+        w.insert(7, vec![3u8; 16].into(), 1);
         assert_eq!(w.get(7), Some(&[3u8; 16][..]));
         assert_eq!(w.get(9), Some(&[2u8; 32][..]));
         assert!(w.get(8).is_none());
@@ -486,14 +487,14 @@ mod tests {
     #[test]
     fn replaced_contents_are_reclaimed_once_no_older_version_lives() {
         let w = Window::new();
-        w.insert(7, vec![1u8; 16].into_boxed_slice(), 3);
-        w.insert(8, vec![2u8; 16].into_boxed_slice(), 3);
+        w.insert(7, vec![1u8; 16].into(), 3);
+        w.insert(8, vec![2u8; 16].into(), 3);
         // Commit 5 replaces page 7: readers of versions up to 4 may hold the old contents.
-        w.insert(7, vec![3u8; 16].into_boxed_slice(), 5);
+        w.insert(7, vec![3u8; 16].into(), 5);
         assert!(w.reclaim(4).is_empty());
         assert_eq!(w.bytes.load(Ordering::Relaxed), 48);
         let taken = w.reclaim(5);
-        assert_eq!(taken, vec![vec![1u8; 16].into_boxed_slice()]);
+        assert_eq!(taken, vec![vec![1u8; 16].into()]);
         assert_eq!(w.bytes.load(Ordering::Relaxed), 32);
         // Once only: the latest contents stay, and the flush sees only them.
         assert!(w.reclaim(u64::MAX).is_empty());
@@ -506,17 +507,17 @@ mod tests {
     fn flushes_only_the_latest_of_overlapping_entries() {
         let w = Window::new();
         // Page 10 alone, then a run over 9..=12 (10 freed), then page 11 alone (the run freed).
-        w.insert(10, vec![1u8; 16].into_boxed_slice(), 1);
-        w.insert(9, vec![2u8; 64].into_boxed_slice(), 1);
-        w.insert(11, vec![3u8; 16].into_boxed_slice(), 1);
-        w.insert(20, vec![4u8; 16].into_boxed_slice(), 1);
+        w.insert(10, vec![1u8; 16].into(), 1);
+        w.insert(9, vec![2u8; 64].into(), 1);
+        w.insert(11, vec![3u8; 16].into(), 1);
+        w.insert(20, vec![4u8; 16].into(), 1);
         let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
         assert_eq!(pages, vec![(11, 3), (20, 4)]);
         // A run newer than the pages it covers is kept, the pages are not.
         let w = Window::new();
-        w.insert(10, vec![1u8; 16].into_boxed_slice(), 1);
-        w.insert(12, vec![1u8; 16].into_boxed_slice(), 1);
-        w.insert(9, vec![2u8; 64].into_boxed_slice(), 1);
+        w.insert(10, vec![1u8; 16].into(), 1);
+        w.insert(12, vec![1u8; 16].into(), 1);
+        w.insert(9, vec![2u8; 64].into(), 1);
         let pages: Vec<(u64, u8)> = w.pages(16).iter().map(|&(p, b)| (p, b[0])).collect();
         assert_eq!(pages, vec![(9, 2)]);
     }
@@ -525,7 +526,7 @@ mod tests {
     fn finds_every_page_up_to_capacity() {
         let w = Window::new();
         for p in 0..WINDOW_PAGES as u64 {
-            w.insert(p * 3 + 2, p.to_le_bytes().to_vec().into_boxed_slice(), 1);
+            w.insert(p * 3 + 2, p.to_le_bytes().to_vec().into(), 1);
         }
         for p in 0..WINDOW_PAGES as u64 {
             assert_eq!(w.get(p * 3 + 2), Some(&p.to_le_bytes()[..]));
@@ -552,7 +553,7 @@ mod tests {
             })
         };
         for p in 0..1000u64 {
-            w.insert(p, vec![(p % 251) as u8; 64].into_boxed_slice(), 1);
+            w.insert(p, vec![(p % 251) as u8; 64].into(), 1);
         }
         reader.join().unwrap();
     }

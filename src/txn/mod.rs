@@ -17,7 +17,7 @@ use crate::options::Durability;
 use crate::page::meta::Meta;
 use crate::page::PagePtr;
 use crate::store::window::{self, WINDOW_BYTES};
-use crate::store::{FileStore, Overlay, View, Window};
+use crate::store::{FileStore, Overlay, PageBuf, View, Window};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -334,8 +334,7 @@ impl Shared {
     /// number, in batches of [`SEALED_BATCH`] bytes, so that the disk writes the first batches
     /// while the next ones are sealed and copied.
     fn write_sealed(&self, pages: &mut Overlay, view: &View) -> Result<()> {
-        let mut sorted: Vec<(u64, &mut Box<[u8]>)> =
-            pages.iter_mut().map(|(&p, b)| (p, b)).collect();
+        let mut sorted: Vec<(u64, &mut PageBuf)> = pages.iter_mut().map(|(&p, b)| (p, b)).collect();
         sorted.sort_unstable_by_key(|(p, _)| *p);
         let mut rest = &mut sorted[..];
         while !rest.is_empty() {
@@ -372,7 +371,7 @@ impl Shared {
             // In batches, whose copies' buffers the next batch reuses: a flush needs little
             // memory beside the window.
             for batch in window.pages(self.page_size).chunks(FLUSH_BATCH) {
-                let sealed: Vec<(u64, Box<[u8]>)> = (batch.iter())
+                let sealed: Vec<(u64, PageBuf)> = (batch.iter())
                     .map(|&(pgno, bytes)| (pgno, window::sealed_copy(bytes, pgno)))
                     .collect();
                 let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
