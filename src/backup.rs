@@ -93,6 +93,7 @@ impl ReadTxn {
             page_count,
             log: v.log,
             log_gen: 1,
+            log_align: crate::page::meta::RECORD_ALIGN,
         };
         let bytes = meta.encode();
         file.write_all_at(&bytes, 0)?;

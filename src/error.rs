@@ -116,7 +116,7 @@ impl fmt::Display for Error {
             Error::NotADatabase => write!(f, "file is not a larchdb database"),
             Error::UnsupportedVersion { found, supported } => write!(
                 f,
-                "database has format version {found}; this build reads version {supported}"
+                "database has format version {found}; this build reads versions 1 to {supported}"
             ),
             Error::ReadersFull(n) => write!(
                 f,

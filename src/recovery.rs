@@ -48,6 +48,7 @@ fn initial_meta(page_size: usize) -> Meta {
         page_count: 2,
         log: (0, 0),
         log_gen: 0,
+        log_align: crate::page::meta::RECORD_ALIGN,
     }
 }
 

@@ -23,7 +23,8 @@ pub(crate) fn read_log(store: &FileStore, meta: &Meta) -> Result<(Vec<Record>, O
         return Ok((Vec::new(), None));
     }
     let ps = meta.page_size as u64;
-    let scan = log::scan(store, start * ps, pages * ps, meta.log_gen, meta.txn)?;
+    let region = (start * ps, pages * ps);
+    let scan = log::scan(store, region, meta.log_gen, meta.txn, meta.log_align)?;
     let report = scan.damaged.map(|(offset, later)| Recovery {
         discarded_txn: Some(later),
         opened_txn: scan.records.last().map_or(meta.txn, |r| r.txn),

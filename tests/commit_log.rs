@@ -219,7 +219,7 @@ fn a_damaged_log_record_is_reported() {
     drop(db);
     // The 5th record after the checkpoint of the first commit.
     let at = (0..image.len() - 8)
-        .step_by(512)
+        .step_by(8)
         .filter(|&o| &image[o..o + 8] == b"LARCHLOG")
         .nth(4)
         .unwrap();
@@ -439,7 +439,7 @@ fn a_version_1_file_is_read_and_upgraded() {
     std::fs::write(&path, &bytes).unwrap();
     let db = Database::open(&path).unwrap();
     assert_eq!(get(&db, b"k").as_deref(), Some(&b"v1"[..]));
-    assert_eq!(db.stats().unwrap().format_version, 3);
+    assert_eq!(db.stats().unwrap().format_version, 4);
     put(&db, b"k", b"v2", Durability::Immediate).unwrap();
     drop(db);
     let db = Database::open(&path).unwrap();
@@ -447,14 +447,14 @@ fn a_version_1_file_is_read_and_upgraded() {
     db.check().unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert!(
-        (0..2).any(|s| bytes[s * 4096 + 8] == 3),
+        (0..2).any(|s| bytes[s * 4096 + 8] == 4),
         "no slot was upgraded"
     );
 }
 
-/// A format version 2 file is read: its slots have version 3's layout, and its leaf and branch
+/// A format version 2 file is read: its slots have the current layout, and its leaf and branch
 /// pages prefix length 0 (header bytes 24..32), with hints of whole keys. A writable open
-/// upgrades it to version 3.
+/// upgrades it to the current version, 4.
 #[test]
 fn a_version_2_file_is_read_and_upgraded() {
     let dir = tempfile::tempdir().unwrap();
@@ -475,7 +475,7 @@ fn a_version_2_file_is_read_and_upgraded() {
     // Rewrite both meta slots as version 2 slots: the same bytes, version 2.
     for slot in 0..2 {
         let m = &mut bytes[slot * 4096..slot * 4096 + 96];
-        assert_eq!(m[8..12], 3u32.to_le_bytes());
+        assert_eq!(m[8..12], 4u32.to_le_bytes());
         m[8..12].copy_from_slice(&2u32.to_le_bytes());
         let sum = xxh3(&m[..88]);
         m[88..96].copy_from_slice(&sum.to_le_bytes());
@@ -490,13 +490,77 @@ fn a_version_2_file_is_read_and_upgraded() {
     drop(db);
     let bytes = std::fs::read(&path).unwrap();
     assert!(
-        (0..2).any(|s| bytes[s * 4096 + 8] == 3),
+        (0..2).any(|s| bytes[s * 4096 + 8] == 4),
         "no slot was upgraded"
     );
     let db = Database::open(&path).unwrap();
     assert_eq!(get(&db, b"k").as_deref(), Some(&b"v2"[..]));
     assert_eq!(get(&db, &7u32.to_be_bytes()).as_deref(), Some(&b"v1"[..]));
     db.check().unwrap();
+}
+
+/// A format version 3 file's log, whose records each start at a multiple of 512 bytes, is replayed
+/// as such; the same records under a version 4 slot (records packed) end the log after the first.
+#[test]
+fn a_version_3_log_is_replayed_with_its_sector_aligned_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, db, states) = history(&dir.path().join("a.larch"), 6, Durability::Immediate);
+    let mut image = disk.current_image();
+    drop(db);
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    // The newer slot names the log region and its generation.
+    let slot = (0..2)
+        .max_by_key(|&s| (u64_at(&image, s * 4096 + 16), u64_at(&image, s * 4096 + 80)))
+        .unwrap();
+    let m = slot * 4096;
+    let (start, pages, gen) = (
+        u64_at(&image, m + 64) as usize * 4096,
+        u64_at(&image, m + 72) as usize * 4096,
+        u64_at(&image, m + 80),
+    );
+    // This generation's records, packed from the region's start (8-byte multiples).
+    let mut records = Vec::new();
+    let mut at = start;
+    while &image[at..at + 8] == b"LARCHLOG" && u64_at(&image, at + 8) == gen {
+        let len = 40 + u64_at(&image, at + 24) as usize;
+        assert!(len > 40 && at % 8 == 0);
+        records.push(image[at..at + len].to_vec());
+        at += len.next_multiple_of(8);
+    }
+    assert!(records.len() >= 3, "{} records", records.len());
+    let replayed = states.len() - 1 - records.len();
+    // Moved to multiples of 512, as version 3 placed them: each at the first after the one before.
+    image[start..start + pages].fill(0);
+    let mut at = start;
+    for r in &records {
+        image[at..at + r.len()].copy_from_slice(r);
+        at += r.len().next_multiple_of(512);
+    }
+    let with_version = |version: u32| {
+        let mut bytes = image.clone();
+        for s in 0..2 {
+            let m = &mut bytes[s * 4096..s * 4096 + 96];
+            m[8..12].copy_from_slice(&version.to_le_bytes());
+            let sum = xxh3(&m[..88]);
+            m[88..96].copy_from_slice(&sum.to_le_bytes());
+        }
+        bytes
+    };
+    let v3 = reopen(&dir.path().join("v3.larch"), &with_version(3));
+    assert!(read_state(&v3) == states[states.len() - 1]);
+    assert!(v3.recovery().is_none());
+    v3.check().unwrap();
+    drop(v3);
+    let v4 = reopen(&dir.path().join("v4.larch"), &with_version(4));
+    assert!(read_state(&v4) == states[replayed + 1]);
+    let report = v4
+        .recovery()
+        .expect("the records after the first are reported");
+    assert!(
+        report.reason.contains("commit log record"),
+        "{}",
+        report.reason
+    );
 }
 
 /// xxh3-64, as the meta slots use it (through the fuzzing API's re-export of the format).

@@ -188,7 +188,7 @@ fn stat_prints_text_and_json() {
     expect(&o, 0);
     let out = stdout(&o);
     for want in [
-        "format        version 3, page size 4096",
+        "format        version 4, page size 4096",
         "last txn",
         "file size",
         "by kind",
@@ -203,7 +203,7 @@ fn stat_prints_text_and_json() {
     let o = larch(&["stat", "--json", s(&db)]);
     expect(&o, 0);
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(j["format_version"], 3);
+    assert_eq!(j["format_version"], 4);
     assert_eq!(j["page_size"], 4096);
     assert_eq!(j["tables"][0]["name"], "demo");
     assert_eq!(j["tables"][0]["entries"], 20000);

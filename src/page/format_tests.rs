@@ -9,10 +9,10 @@ use crate::btree::{max_inline_cell, max_key_len, value_inline, TreeRoot, MAX_DEP
 use crate::catalog::{self, CATALOG_VALUE_LEN, MAX_TABLE_NAME_LEN};
 use crate::page::cells::CellList;
 use crate::page::meta::{
-    Meta, MetaRead, FORMAT_VERSION, FORMAT_VERSION_1, FORMAT_VERSION_2, MAGIC, META_LEN,
-    META_OFF_CATALOG, META_OFF_CHECKSUM, META_OFF_FREELIST, META_OFF_LOG, META_OFF_LOG_GEN,
-    META_OFF_MAGIC, META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN, META_OFF_VERSION,
-    META_V1_OFF_CHECKSUM,
+    Meta, MetaRead, FORMAT_VERSION, FORMAT_VERSION_1, FORMAT_VERSION_2, FORMAT_VERSION_3, MAGIC,
+    META_LEN, META_OFF_CATALOG, META_OFF_CHECKSUM, META_OFF_FREELIST, META_OFF_LOG,
+    META_OFF_LOG_GEN, META_OFF_MAGIC, META_OFF_PAGE_COUNT, META_OFF_PAGE_SIZE, META_OFF_TXN,
+    META_OFF_VERSION, META_V1_OFF_CHECKSUM, RECORD_ALIGN, RECORD_ALIGN_V3,
 };
 use crate::page::node::{
     self, BranchCell, LeafCell, LeafValue, Node, BRANCH_CELL_HEADER, BRANCH_OFF_CHILD,
@@ -132,8 +132,11 @@ fn cell_constants() {
 fn meta_constants() {
     assert_eq!(&MAGIC, b"LARCHDB\0");
     assert_eq!(MAGIC, [0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00]);
-    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(FORMAT_VERSION, 4);
+    assert_eq!(FORMAT_VERSION_3, 3);
     assert_eq!(FORMAT_VERSION_2, 2);
+    assert_eq!(RECORD_ALIGN, 8);
+    assert_eq!(RECORD_ALIGN_V3, 512);
     assert_eq!(FORMAT_VERSION_1, 1);
     assert_eq!(META_OFF_MAGIC, 0);
     assert_eq!(META_OFF_VERSION, 8);
@@ -240,6 +243,7 @@ fn sample_meta() -> Meta {
         page_count: 0x1000,
         log: (0x55, 0x66),
         log_gen: 0x77,
+        log_align: RECORD_ALIGN,
     }
 }
 
@@ -249,7 +253,7 @@ fn meta_encoding() {
     let b = m.encode();
     assert_eq!(b.len(), 96);
     assert_eq!(&b[0..8], b"LARCHDB\0");
-    assert_eq!(u32_at(&b, 8), 3);
+    assert_eq!(u32_at(&b, 8), 4);
     assert_eq!(u32_at(&b, 12), 8192);
     assert_eq!(u64_at(&b, 16), 0x0102_0304_0506_0708);
     assert_eq!(&b[16..24], &[8, 7, 6, 5, 4, 3, 2, 1], "little-endian");
@@ -270,15 +274,21 @@ fn meta_encoding() {
 }
 
 #[test]
-fn format_version_2_slots_are_read_as_version_3() {
-    // A version 2 slot: the layout of version 3, with its version number and checksum.
-    let mut b = sample_meta().encode();
-    b[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let sum = xxh3_64(&b[..88]);
-    b[88..96].copy_from_slice(&sum.to_le_bytes());
-    assert_eq!(Meta::decode(&b), MetaRead::Valid(sample_meta()));
-    b[90] ^= 1;
-    assert_eq!(Meta::decode(&b), MetaRead::Damaged);
+fn format_version_2_and_3_slots_are_read_as_version_4_with_sector_aligned_records() {
+    // Version 2 and 3 slots: the layout of version 4, with their version number and checksum.
+    for version in [2u32, 3] {
+        let mut b = sample_meta().encode();
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        let sum = xxh3_64(&b[..88]);
+        b[88..96].copy_from_slice(&sum.to_le_bytes());
+        let want = Meta {
+            log_align: RECORD_ALIGN_V3,
+            ..sample_meta()
+        };
+        assert_eq!(Meta::decode(&b), MetaRead::Valid(want));
+        b[90] ^= 1;
+        assert_eq!(Meta::decode(&b), MetaRead::Damaged);
+    }
 }
 
 #[test]
@@ -292,6 +302,7 @@ fn format_version_1_slots_are_read_without_a_log() {
     let want = Meta {
         log: (0, 0),
         log_gen: 0,
+        log_align: RECORD_ALIGN_V3,
         ..sample_meta()
     };
     assert_eq!(Meta::decode(&b), MetaRead::Valid(want));
@@ -329,6 +340,7 @@ fn initial_meta_is_valid() {
         page_count: 2,
         log: (0, 0),
         log_gen: 0,
+        log_align: RECORD_ALIGN,
     };
     let b = m.encode();
     assert!(b[16..88].iter().enumerate().all(|(i, &x)| {
@@ -339,7 +351,7 @@ fn initial_meta_is_valid() {
     // The hex dump of page 0 of a new 4 KiB database in FORMAT.md.
     let mut dump = [0u8; META_LEN];
     dump[..16].copy_from_slice(&[
-        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+        0x4c, 0x41, 0x52, 0x43, 0x48, 0x44, 0x42, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
         0x00,
     ]);
     dump[56] = 0x02;
@@ -348,7 +360,7 @@ fn initial_meta_is_valid() {
 }
 
 /// The checksum of a new 4 KiB database's meta, as FORMAT.md's hex dump shows it.
-const INITIAL_META_CHECKSUM: u64 = 0x0c8b_849d_6fb0_37c3;
+const INITIAL_META_CHECKSUM: u64 = 0x50db_71fb_3862_521b;
 
 #[test]
 fn meta_with_a_flipped_byte_is_damaged() {
@@ -406,8 +418,8 @@ fn meta_field_checks() {
     assert!(matches!(decode_edited(|_| {}), MetaRead::Valid(_)));
     // Another format version: recognised, and refused as unsupported.
     assert_eq!(
-        decode_edited(|b| b[8..12].copy_from_slice(&4u32.to_le_bytes())),
-        MetaRead::Unsupported(4)
+        decode_edited(|b| b[8..12].copy_from_slice(&5u32.to_le_bytes())),
+        MetaRead::Unsupported(5)
     );
     // Page size not a power of two in 4096..=65536.
     for ps in [0u32, 2048, 4095, 6000, 131072] {

@@ -2,8 +2,9 @@
 //!
 //! Layout (see `docs/FORMAT.md`): magic, format version, page size, txn id, catalog root, freelist
 //! root, page count, the commit log's region and generation, then an xxh3 checksum of the bytes
-//! before it. Slots of format version 2 (the same layout; their pages hint whole keys) and 1 (no
-//! log fields, checksum at byte 64) are still read. The typed layouts are in `layout.rs`.
+//! before it. Slots of format versions 3 (the same layout; their log's records are sector-aligned),
+//! 2 (as 3; their pages hint whole keys) and 1 (no log fields, checksum at byte 64) are still read.
+//! The typed layouts are in `layout.rs`.
 #![deny(clippy::indexing_slicing)]
 
 use super::layout::{MetaBody, MetaHead, MetaSlot, MetaSlotV1};
@@ -12,16 +13,24 @@ use zerocopy::{FromBytes, IntoBytes};
 
 /// The eight bytes every larchdb file starts with.
 pub(crate) const MAGIC: [u8; 8] = *b"LARCHDB\0";
-/// Version of the on-disk format this code reads and writes: 3 added the prefix length of leaf
-/// and branch pages, after which their key hints are taken (FORMAT.md section 5.1).
-pub(crate) const FORMAT_VERSION: u32 = 3;
-/// The previous format version: slots laid out as version 3's, naming pages whose prefix length
-/// is 0, which is what version 3 pages with whole-key hints say. Read, and upgraded by the first
-/// checkpoint.
+/// Version of the on-disk format this code reads and writes: 4 packed the commit log's records
+/// (each at a multiple of [`RECORD_ALIGN`] bytes after the one before, FORMAT.md section 14).
+pub(crate) const FORMAT_VERSION: u32 = 4;
+/// The previous format version: slots laid out as version 4's, whose log records each start at a
+/// multiple of [`RECORD_ALIGN_V3`] bytes. Read (its log replayed as such), and upgraded by the
+/// first checkpoint. Version 3 added the prefix length of leaf and branch pages, after which their
+/// key hints are taken (FORMAT.md section 5.1).
+pub(crate) const FORMAT_VERSION_3: u32 = 3;
+/// The format version before: as version 3, naming pages whose prefix length is 0, which is what
+/// version 3 pages with whole-key hints say. Read, and upgraded by the first checkpoint.
 pub(crate) const FORMAT_VERSION_2: u32 = 2;
-/// The previous format version, whose slots (72 bytes, no commit log) are read and upgraded by
-/// the first checkpoint.
+/// The first format version, whose slots (72 bytes, no commit log) are read and upgraded by the
+/// first checkpoint.
 pub(crate) const FORMAT_VERSION_1: u32 = 1;
+/// Records of a version 4 log start at multiples of this many bytes from the region's start.
+pub(crate) const RECORD_ALIGN: u64 = 8;
+/// Records of a version 2 or 3 log start at multiples of this many bytes (a sector).
+pub(crate) const RECORD_ALIGN_V3: u64 = 512;
 
 /// Offset of the magic bytes.
 pub(crate) const META_OFF_MAGIC: usize = 0;
@@ -69,6 +78,10 @@ pub(crate) struct Meta {
     pub log: (u64, u64),
     /// Generation of the commit log: the records written after this checkpoint carry it.
     pub log_gen: u64,
+    /// Records in the log after this checkpoint start at multiples of this many bytes:
+    /// [`RECORD_ALIGN`], or [`RECORD_ALIGN_V3`] in a version 2 or 3 file. Not stored: it follows
+    /// from the slot's version.
+    pub log_align: u64,
 }
 
 /// What a meta slot's bytes turned out to be.
@@ -122,7 +135,7 @@ impl Meta {
         let head = &v1.head;
         let version = head.version.get();
         let ok = match version {
-            FORMAT_VERSION | FORMAT_VERSION_2 => v2_ok,
+            FORMAT_VERSION | FORMAT_VERSION_3 | FORMAT_VERSION_2 => v2_ok,
             FORMAT_VERSION_1 => v1_ok,
             v if v2_ok || v1_ok => return MetaRead::Unsupported(v),
             _ => false,
@@ -145,6 +158,10 @@ impl Meta {
             page_count: head.page_count.get(),
             log,
             log_gen,
+            log_align: match version {
+                FORMAT_VERSION => RECORD_ALIGN,
+                _ => RECORD_ALIGN_V3,
+            },
         };
         if meta.is_sane() {
             MetaRead::Valid(meta)

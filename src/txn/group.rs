@@ -20,7 +20,7 @@
 //! which a loom model checks (`loom/`).
 
 use super::group_sync::{GroupSync, Guard, SyncState, Syncer};
-use super::log::{aligned, LOG_ALIGN};
+use super::log::aligned;
 use super::{max_held_back, Shared, Version, MAX_UNSYNCED_COMMITS};
 use crate::error::{Error, Result};
 use crate::options::Durability;
@@ -59,6 +59,10 @@ struct LogState {
     /// on into what the region's pages held before).
     zeroed: u64,
 }
+
+/// A disk sector: the bytes after the last record, which recovery reads when it looks for the
+/// next one, are kept zeroed this far ([`Shared::zero_ahead`]).
+const SECTOR: u64 = 512;
 
 /// Bytes of the region zeroed ahead of the records at a time (with one durable write: a new
 /// region is not written with zeros when it is allocated, only as records reach it).
@@ -164,7 +168,7 @@ impl Shared {
         let at = st.write_lsn() - st.start_lsn;
         let span = aligned(record.len() as u64);
         let written = self
-            .zero_ahead(&mut st, at + span + LOG_ALIGN)
+            .zero_ahead(&mut st, at + span + SECTOR)
             .and_then(|()| self.store.write_log_at(record, st.region.0 + at));
         if let Err(e) = written {
             self.fail_log(&mut st, &e);
@@ -254,6 +258,7 @@ impl Shared {
             page_count: v.view.page_count(),
             log: v.log,
             log_gen: meta_state.log_gen + 1,
+            log_align: crate::page::meta::RECORD_ALIGN,
         };
         let slot = 1 - meta_state.durable_slot;
         let written = self

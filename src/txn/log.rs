@@ -5,14 +5,11 @@
 //! region back on open, stopping at the first one that does not verify.
 
 use crate::error::{corrupted, Result};
+use crate::page::meta::RECORD_ALIGN;
 use crate::page::{get_u16, get_u32, get_u64, put_u64};
 use crate::store::FileStore;
 use xxhash_rust::xxh3::Xxh3;
 
-/// Every record starts at a multiple of this many bytes (a disk sector) from the start of the log
-/// region. Writing a record never writes bytes of the one before it (powersafe overwrite, FORMAT.md
-/// section 1), so it cannot tear a record that is already durable.
-pub(crate) const LOG_ALIGN: u64 = 512;
 /// Largest record a commit appends; a transaction with more operations is a checkpoint instead
 /// (a large commit writes its data once that way, rather than in the log and again in the tree).
 pub(crate) const MAX_RECORD: usize = 1 << 20;
@@ -38,10 +35,16 @@ pub(crate) const OP_REMOVE: u8 = 3;
 /// Operation: delete table `name` and everything in it.
 pub(crate) const OP_DELETE_TABLE: u8 = 4;
 
-/// Bytes a record of `len` bytes occupies in the region (rounded up to [`LOG_ALIGN`]).
+/// Bytes a record of `len` bytes occupies in the region (rounded up to [`RECORD_ALIGN`]: the
+/// next record starts right after it). Writing a record never writes bytes of the one before it
+/// (powersafe overwrite, FORMAT.md section 1), so it cannot tear a record that is already durable.
 pub(crate) fn aligned(len: u64) -> u64 {
-    len.next_multiple_of(LOG_ALIGN)
+    len.next_multiple_of(RECORD_ALIGN)
 }
+
+/// Bytes reserved for a transaction's record when its first operation is recorded: a small
+/// transaction's whole record, in one allocation.
+const FIRST_RESERVE: usize = 512;
 
 /// Collects the logical operations of one write transaction, in the order they were made, up to
 /// a size limit; past it the transaction is committed by a checkpoint instead of a log record.
@@ -76,9 +79,10 @@ impl OpRecorder {
         }
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if self.buf.is_empty() {
-            // One allocation for a small transaction's whole record (a sector, or what its first
-            // operation needs), rather than one per growth step of its first operations.
-            let first = (REC_HEADER + len).next_multiple_of(LOG_ALIGN as usize);
+            // One allocation for a small transaction's whole record ([`FIRST_RESERVE`] bytes, or
+            // what its first operation needs), rather than one per growth step of its first
+            // operations.
+            let first = (REC_HEADER + len).max(FIRST_RESERVE);
             self.buf.reserve_exact(first.min(self.limit));
             self.buf.resize(REC_HEADER, 0);
         }
@@ -177,25 +181,63 @@ pub(crate) struct Scan {
 }
 
 /// Reads the records of generation `gen` from the region at byte `start`, `len` bytes long, in
-/// order, each with a txn id above the previous one (the first above `after`). Stops at the
-/// first position that does not hold such a record whose checksum verifies: the log's end, or a
-/// record torn by a crash before its sync (never acknowledged). Then looks further for a
+/// order, each starting at the first multiple of `align` bytes after the one before, with a txn
+/// id above the previous one (the first above `after`). Stops at the first position that does
+/// not hold such a record whose checksum verifies: the log's end, or a record torn by a crash
+/// before its sync (never acknowledged). Then looks further, at every multiple of `align`, for a
 /// verifying record of the same generation, which would mean the stop was damage.
-pub(crate) fn scan(store: &FileStore, start: u64, len: u64, gen: u64, after: u64) -> Result<Scan> {
+pub(crate) fn scan(
+    store: &FileStore,
+    (start, len): (u64, u64),
+    gen: u64,
+    after: u64,
+    align: u64,
+) -> Result<Scan> {
     let mut records = Vec::new();
     let (mut off, mut last) = (0u64, after);
     while let Some(r) = read_record(store, start, len, off, gen, last)? {
-        off += aligned(REC_HEADER as u64 + r.ops.len() as u64);
+        off += (REC_HEADER as u64 + r.ops.len() as u64).next_multiple_of(align);
         last = r.txn;
         records.push(r);
     }
-    let mut damaged = None;
-    let mut probe = off + LOG_ALIGN;
-    while damaged.is_none() && probe + (REC_HEADER as u64) <= len {
-        damaged = read_record(store, start, len, probe, gen, last)?.map(|r| (off, r.txn));
-        probe += LOG_ALIGN;
-    }
+    let damaged = probe_damage(store, (start, len), off, gen, last, align)?;
     Ok(Scan { records, damaged })
+}
+
+/// Bytes of the region read at a time while looking for records past the log's end.
+const PROBE_CHUNK: u64 = 1 << 20;
+
+/// After the log of the region (`start`, `len`) ended at byte `end`: the first record past it,
+/// at a multiple of `align`, of generation `gen` with a txn above `last` that verifies, as
+/// `(end, its txn)`. Reads the region in chunks and verifies only where the magic is.
+fn probe_damage(
+    store: &FileStore,
+    (start, len): (u64, u64),
+    end: u64,
+    gen: u64,
+    last: u64,
+    align: u64,
+) -> Result<Option<(u64, u64)>> {
+    // Chunks overlap by a magic's length, so that a record starting at a chunk's last
+    // positions is seen.
+    let mut buf = vec![0u8; PROBE_CHUNK as usize + REC_MAGIC.len()];
+    let mut from = end + align;
+    while from + (REC_HEADER as u64) <= len {
+        let want = (len - from).min(buf.len() as u64) as usize;
+        let got = store.read_at(&mut buf[..want], start + from)?;
+        for at in (0..got.min(PROBE_CHUNK as usize)).step_by(align as usize) {
+            if buf.get(at..at + REC_MAGIC.len()) == Some(&REC_MAGIC[..]) {
+                if let Some(r) = read_record(store, start, len, from + at as u64, gen, last)? {
+                    return Ok(Some((end, r.txn)));
+                }
+            }
+        }
+        if got < want {
+            break;
+        }
+        from += PROBE_CHUNK;
+    }
+    Ok(None)
 }
 
 /// The record at byte `off` of the region (at `start`, `len` bytes long) if one of generation
