@@ -1,8 +1,9 @@
 //! Recovery time with the largest log the bounds allow: a database of `--keys` keys (24-byte keys,
 //! 150-byte values, default 1,000,000) gets durable commits of 1,000 inserts (keys after all the
 //! others, so that they free few pages of the checkpoint, which would force a checkpoint first)
-//! until its commit log region (64 MiB by default, a quarter of the data for a smaller database)
-//! is nearly full; then the process "crashes" (the handle is leaked, so nothing is checkpointed),
+//! until its commit log region (a sixteenth of the file, rounded up to a power of two: 16 MiB
+//! for the default 1,000,000 keys, and the largest, 64 MiB by default, from 4,000,000) is nearly
+//! full; then the process "crashes" (the handle is leaked, so nothing is checkpointed),
 //! the file is copied as it stands, and opening the copy (verification, replay of every record,
 //! and the checkpoint of the result) is timed.
 //!
