@@ -314,7 +314,7 @@ fn the_write_window_fills_and_flushes_under_live_snapshots() {
         put_spread(&db, 40_000, 0, &[0; 100]);
         put_spread(&db, 1, 0, &[0; 100]);
         // A reader holds the first state while 150 commits each rewrite about 190 pages (none
-        // reusable while the reader lives): the window fills (8,192 pages; 8 MiB with this
+        // reusable while the reader lives): the window fills (16,384 pages; 8 MiB with this
         // cache) before the log does (22 KiB records) and before the held-back pages call for
         // a checkpoint, and is flushed.
         let old = db.begin_read().unwrap();
@@ -473,13 +473,8 @@ fn a_version_2_file_is_read_and_upgraded() {
         }
     }
     // Rewrite both meta slots as version 2 slots: the same bytes, version 2.
-    for slot in 0..2 {
-        let m = &mut bytes[slot * 4096..slot * 4096 + 96];
-        assert_eq!(m[8..12], 4u32.to_le_bytes());
-        m[8..12].copy_from_slice(&2u32.to_le_bytes());
-        let sum = xxh3(&m[..88]);
-        m[88..96].copy_from_slice(&sum.to_le_bytes());
-    }
+    assert_eq!(bytes[8..12], 4u32.to_le_bytes());
+    set_slot_versions(&mut bytes, 2);
     std::fs::write(&path, &bytes).unwrap();
     let db = Database::open(&path).unwrap();
     db.check().unwrap();
@@ -538,12 +533,7 @@ fn a_version_3_log_is_replayed_with_its_sector_aligned_records() {
     }
     let with_version = |version: u32| {
         let mut bytes = image.clone();
-        for s in 0..2 {
-            let m = &mut bytes[s * 4096..s * 4096 + 96];
-            m[8..12].copy_from_slice(&version.to_le_bytes());
-            let sum = xxh3(&m[..88]);
-            m[88..96].copy_from_slice(&sum.to_le_bytes());
-        }
+        set_slot_versions(&mut bytes, version);
         bytes
     };
     let v3 = reopen(&dir.path().join("v3.larch"), &with_version(3));
@@ -561,6 +551,17 @@ fn a_version_3_log_is_replayed_with_its_sector_aligned_records() {
         "{}",
         report.reason
     );
+}
+
+/// Gives both meta slots of the 4 KiB-page image `bytes` format version `version` (a layout like
+/// the current one's), with their checksums made anew.
+fn set_slot_versions(bytes: &mut [u8], version: u32) {
+    for slot in 0..2 {
+        let m = &mut bytes[slot * 4096..slot * 4096 + 96];
+        m[8..12].copy_from_slice(&version.to_le_bytes());
+        let sum = xxh3(&m[..88]);
+        m[88..96].copy_from_slice(&sum.to_le_bytes());
+    }
 }
 
 /// xxh3-64, as the meta slots use it (through the fuzzing API's re-export of the format).

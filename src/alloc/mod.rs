@@ -259,9 +259,8 @@ impl WriterPages {
     /// it had more than [`DIRTY_KEPT`] dirty pages.
     pub fn take_buffers(&mut self) -> PageBuffers {
         if self.dirty.capacity() > DIRTY_KEPT {
-            // A large transaction keeps nothing: what it kept would be among the newest
-            // allocations, above the pages it freed, and keep their memory from going back to
-            // the system (the allocator returns only the free memory at the top of its heap).
+            // A large transaction keeps nothing: each page it kept would keep the whole slab it
+            // lies in (`PageBuf`) from going back to the system once the rest of it is freed.
             return PageBuffers::default();
         }
         let mut pool = std::mem::take(&mut self.pool);

@@ -79,8 +79,9 @@ pub(crate) struct Meta {
     /// Generation of the commit log: the records written after this checkpoint carry it.
     pub log_gen: u64,
     /// Records in the log after this checkpoint start at multiples of this many bytes:
-    /// [`RECORD_ALIGN`], or [`RECORD_ALIGN_V3`] in a version 2 or 3 file. Not stored: it follows
-    /// from the slot's version.
+    /// [`RECORD_ALIGN`], or [`RECORD_ALIGN_V3`] in a slot of an older version (whose log, if any,
+    /// that version wrote). Not stored: it follows from the slot's version; only a version 4 meta
+    /// is encoded.
     pub log_align: u64,
 }
 

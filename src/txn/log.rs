@@ -209,7 +209,9 @@ const PROBE_CHUNK: u64 = 1 << 20;
 
 /// After the log of the region (`start`, `len`) ended at byte `end`: the first record past it,
 /// at a multiple of `align`, of generation `gen` with a txn above `last` that verifies, as
-/// `(end, its txn)`. Reads the region in chunks and verifies only where the magic is.
+/// `(end, its txn)`. Reads the region in chunks and reads a record whole only where the chunk
+/// shows its magic, generation and a txn above `last` (past the end lie records of older
+/// generations, thousands per MiB).
 fn probe_damage(
     store: &FileStore,
     (start, len): (u64, u64),
@@ -218,15 +220,25 @@ fn probe_damage(
     last: u64,
     align: u64,
 ) -> Result<Option<(u64, u64)>> {
-    // Chunks overlap by a magic's length, so that a record starting at a chunk's last
-    // positions is seen.
-    let mut buf = vec![0u8; PROBE_CHUNK as usize + REC_MAGIC.len()];
+    let mut buf = vec![0u8; PROBE_CHUNK as usize];
     let mut from = end + align;
     while from + (REC_HEADER as u64) <= len {
-        let want = (len - from).min(buf.len() as u64) as usize;
+        let want = (len - from).min(PROBE_CHUNK) as usize;
         let got = store.read_at(&mut buf[..want], start + from)?;
-        for at in (0..got.min(PROBE_CHUNK as usize)).step_by(align as usize) {
-            if buf.get(at..at + REC_MAGIC.len()) == Some(&REC_MAGIC[..]) {
+        let chunk = &buf[..got];
+        // `align` divides the chunk's length, so every position is looked at once; a header
+        // cut by the chunk's end is judged by `read_record` alone.
+        for at in (0..got).step_by(align as usize) {
+            let head = &chunk[at..];
+            let candidate = match head.get(..REC_HEADER) {
+                Some(h) => {
+                    h[..REC_MAGIC.len()] == REC_MAGIC
+                        && get_u64(h, REC_OFF_GEN) == Some(gen)
+                        && get_u64(h, REC_OFF_TXN).is_some_and(|t| t > last)
+                }
+                None => head.starts_with(&REC_MAGIC[..head.len().min(REC_MAGIC.len())]),
+            };
+            if candidate {
                 if let Some(r) = read_record(store, start, len, from + at as u64, gen, last)? {
                     return Ok(Some((end, r.txn)));
                 }
@@ -389,5 +401,63 @@ mod tests {
         }
         assert_eq!(ops(&rec[REC_HEADER..rec.len() - 17], 2).unwrap().len(), 1);
         assert!(ops(&[9], 2).is_err());
+    }
+
+    /// A store on a new temporary file of `len` zero bytes.
+    fn zeroed_store(len: u64) -> FileStore {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(len).unwrap();
+        FileStore::lock(crate::store::storage::PlainFile::new(file), false).unwrap()
+    }
+
+    /// A record of generation `gen` for transaction `txn`.
+    fn record(gen: u64, txn: u64) -> Vec<u8> {
+        let mut r = OpRecorder::new(1 << 20);
+        r.table(0, "t");
+        r.insert(b"key", b"value");
+        r.finish(gen, txn).unwrap()
+    }
+
+    /// The scan past the log's end finds a later record wherever it lies: at the last position of
+    /// a chunk, the first of the next, the region's last, for both record alignments; and not one
+    /// of another generation, an older txn, or whose bytes do not verify.
+    #[test]
+    fn the_probe_past_the_end_finds_records_across_chunks() {
+        let rec = record(3, 12);
+        let len = 3 * PROBE_CHUNK;
+        for align in [RECORD_ALIGN, 512] {
+            // The log holds one record (txn 11); the probe starts one alignment past its end.
+            let first = record(3, 11);
+            let end = (first.len() as u64).next_multiple_of(align);
+            let from = end + align;
+            let last_fit = (len - rec.len() as u64) / align * align;
+            for at in [
+                from,
+                from + PROBE_CHUNK - align,
+                from + PROBE_CHUNK,
+                from + 2 * PROBE_CHUNK - align,
+                last_fit,
+            ] {
+                let store = zeroed_store(len);
+                store.write_at(&first, 0).unwrap();
+                store.write_at(&rec, at).unwrap();
+                let scan = scan(&store, (0, len), 3, 10, align).unwrap();
+                assert_eq!(scan.records.len(), 1, "align {align}, at {at}");
+                assert_eq!(scan.damaged, Some((end, 12)), "align {align}, at {at}");
+            }
+            // Not found: another generation, a txn not above the log's last, damaged bytes (a
+            // record with the magic but a wrong checksum before a good one is passed over).
+            let store = zeroed_store(len);
+            store.write_at(&first, 0).unwrap();
+            store.write_at(&record(2, 12), from).unwrap();
+            store.write_at(&record(3, 11), from + PROBE_CHUNK).unwrap();
+            let mut bad = record(3, 13);
+            bad[REC_HEADER] ^= 1;
+            store.write_at(&bad, from + 2 * PROBE_CHUNK).unwrap();
+            assert_eq!(scan(&store, (0, len), 3, 10, align).unwrap().damaged, None);
+            store.write_at(&rec, last_fit).unwrap();
+            let found = scan(&store, (0, len), 3, 10, align).unwrap();
+            assert_eq!(found.damaged, Some((end, 12)), "align {align}");
+        }
     }
 }

@@ -27,10 +27,10 @@ const MIN_LOG_BYTES: u64 = 256 << 10;
 const MIN_BURST_CAP: u64 = 1 << 20;
 
 /// The commit log region is sized at this fraction of the file (within [`MIN_LOG_BYTES`] ..= the
-/// configured capacity): 16 MiB for the 270 MiB file of 1M keys, which holds 72,000 single-insert
-/// records or 90 of 1,000 inserts. (An eighth, as before records were packed, made that file's
-/// region 32 MiB, and after 100 commits of 1,000 inserts the file 440 MiB instead of 411, with as
-/// many checkpoints.)
+/// configured capacity): 16 MiB for the 1M-key load of the comparison (254 MiB after it), which
+/// holds 72,000 single-insert records or 90 of 1,000 inserts. (An eighth, as before records were
+/// packed, made that region 32 MiB, and after the comparison's writes the file 440 MiB instead of
+/// 411, with as many checkpoints; `stats().log_pages`, harness `prof lstd`.)
 const LOG_FRACTION: u64 = 16;
 
 /// Without a commit log, every this many commits one looks for the whole free tail of the file.
