@@ -29,11 +29,11 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
-/// Empty slabs kept mapped per page size.
+/// Empty slabs kept mapped per size class.
 const KEEP_EMPTY: usize = 4;
-/// The smallest page size served from slabs (sizes are powers of two up to 16 times this).
+/// The smallest buffer served from slabs (size classes are powers of two up to 16 times this).
 const MIN_SLAB_PAGE: usize = 4096;
-/// Page sizes served from slabs: 4, 8, 16, 32 and 64 KiB.
+/// Size classes served from slabs: 4, 8, 16, 32 and 64 KiB.
 const CLASSES: usize = 5;
 
 /// A buffer of bytes, owned like a `Box<[u8]>`: in a slab if its length is a power of two from
