@@ -122,7 +122,7 @@ pub(crate) struct MetaHead {
     pub page_count: U64,
 }
 
-/// What a meta slot's checksum covers in format versions 2 and 3 (88 bytes).
+/// What a meta slot's checksum covers in format versions 2, 3 and 4 (88 bytes).
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Debug, Clone, Copy)]
 #[repr(C)]
 pub(crate) struct MetaBody {
@@ -136,7 +136,7 @@ pub(crate) struct MetaBody {
     pub log_gen: U64,
 }
 
-/// A meta slot of format versions 2 and 3 (96 bytes): its body, then the body's xxh3 checksum.
+/// A meta slot of format versions 2, 3 and 4 (96 bytes): its body, then the body's xxh3 checksum.
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Debug, Clone, Copy)]
 #[repr(C)]
 pub(crate) struct MetaSlot {

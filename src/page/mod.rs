@@ -33,8 +33,8 @@ pub(crate) const HEADER_LEN: usize = 32;
 pub(crate) const OFF_KIND: usize = 0;
 /// Offset of the header's flags byte.
 pub(crate) const OFF_FLAGS: usize = 1;
-/// Flag: the page's checksum is seeded with its page number (every page format versions 2 and 3 write),
-/// so a page found at another page number than its own fails its checksum.
+/// Flag: the page's checksum is seeded with its page number (every page that format versions 2,
+/// 3 and 4 write), so a page found at another page number than its own fails its checksum.
 pub(crate) const PAGE_FLAG_PGNO_SEED: u8 = 1;
 /// Offset of the u16 cell count (leaf and branch).
 pub(crate) const OFF_COUNT: usize = 2;

@@ -283,11 +283,11 @@ impl Shared {
     /// Step 5 of a commit: puts its `pages` (not sealed yet) where readers of the new version
     /// (`view`, without a window yet) find them, and returns that version's view. Normally they
     /// join the base version's write window (or a new one, once it is flushed or full, flushing
-    /// it first), which seals them as it writes them. A commit of more than a quarter of a
-    /// window, and a `checkpoint` (whose sync would flush the window at once), seal their pages
-    /// in place and write them to the file directly, without copies. The pages replaced in the
-    /// window that no reader can hold any more go back to the page buffers kept for the next
-    /// copies ([`Window::reclaim`]).
+    /// it first), which seals them as it writes them. A large commit (more than
+    /// [`LARGE_COMMIT_PAGES`] pages, or a quarter of the window's bytes) and a `checkpoint`
+    /// (whose sync would flush the window at once) seal their pages in place and write them to
+    /// the file directly, without copies. The pages replaced in the window that no reader can
+    /// hold any more go back to the page buffers kept for the next copies ([`Window::reclaim`]).
     pub(crate) fn place_pages(
         &self,
         base: &View,
