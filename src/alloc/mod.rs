@@ -704,6 +704,10 @@ impl PageSource for WriterPages {
     fn will_need(&self, pgno: u64, npages: u64) {
         self.view.will_need(pgno, npages);
     }
+
+    fn verifies_checksums(&self) -> bool {
+        self.view.verifies_checksums()
+    }
 }
 
 impl PageStore for WriterPages {

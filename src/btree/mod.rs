@@ -52,7 +52,12 @@ pub(crate) struct TreeRoot {
 /// Reads and validates the leaf or branch page `ptr` points at.
 #[inline(always)]
 pub(crate) fn node<S: PageSource + ?Sized>(s: &S, ptr: PagePtr) -> Result<Node<'_>> {
-    Node::parse(ptr.pgno, s.page(ptr.pgno)?, ptr.txn)
+    let n = Node::parse(ptr.pgno, s.page(ptr.pgno)?, ptr.txn)?;
+    Ok(if s.verifies_checksums() {
+        n.placed_if_seeded()
+    } else {
+        n
+    })
 }
 
 /// The bytes of a leaf value: a slice of the leaf, or of its overflow run.
@@ -138,8 +143,10 @@ impl<'a> Fence<'a> {
                 ),
             ));
         }
+        // A page whose verified checksum is seeded with its page number is where its writer
+        // put it: the fence has nothing to add (docs/FORMAT.md section 8).
         let first = usize::from(!n.is_leaf());
-        if n.count() <= first || (self.lower.is_none() && self.upper.is_none()) {
+        if n.placed() || n.count() <= first || (self.lower.is_none() && self.upper.is_none()) {
             return Ok(());
         }
         let (lo, hi) = (n.key(first)?, n.key(n.count() - 1)?);

@@ -588,6 +588,11 @@ impl PageCache {
         Ok(frame)
     }
 
+    /// Whether every page or run read from the file is verified before it is cached or lent.
+    pub fn verifies(&self) -> bool {
+        self.verify.is_some()
+    }
+
     /// Runs the check (if verification is on) on a page or run just read from the file.
     fn verified(&self, pgno: u64, bytes: &[u8]) -> Result<()> {
         self.verify.map_or(Ok(()), |verify| verify(pgno, bytes))

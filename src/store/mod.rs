@@ -78,6 +78,12 @@ pub(crate) trait PageSource {
     /// A hint that the `npages` pages from `pgno` will be read soon (a scan is on its way to
     /// them). It changes nothing a read returns; the default ignores it.
     fn will_need(&self, _pgno: u64, _npages: u64) {}
+    /// Whether every page this source reads from the file passed its checksum before it was
+    /// returned (pages it holds in memory are its own handle's). A page whose checksum is seeded
+    /// with its page number then lies where it was written; the default says no.
+    fn verifies_checksums(&self) -> bool {
+        false
+    }
 }
 
 /// The smallest address-space reservation for a mapping.
@@ -380,6 +386,11 @@ pub(crate) struct Map {
 }
 
 impl Map {
+    /// Whether pages are verified at their first touch.
+    pub fn verifies(&self) -> bool {
+        self.checks.is_some()
+    }
+
     /// Bytes of address space the mapping covers.
     pub fn reserved(&self) -> u64 {
         self.map.len() as u64

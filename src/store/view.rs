@@ -401,6 +401,13 @@ impl PageSource for TxnView {
         self.view.page_size
     }
 
+    fn verifies_checksums(&self) -> bool {
+        match &self.view.backing {
+            Backing::Map(m) => m.verifies(),
+            Backing::Cache(c) => c.verifies(),
+        }
+    }
+
     /// On a map without memory pages, maps the pages now (see [`Map::will_need`]); the cached
     /// backend reads a page when it misses, and ignores the hint.
     fn will_need(&self, pgno: u64, npages: u64) {
