@@ -75,7 +75,7 @@ struct Cut {
 /// lower path first), or None if every entry of the range lies in the (at most two) leaves at
 /// its ends.
 fn find_cut(src: &dyn PageSource, tree: TreeRoot, range: &HalfOpen) -> Result<Option<Cut>> {
-    let mut stack = vec![(tree.root, Fence::root(Some(tree.count)), Vec::new())];
+    let mut stack = vec![(tree.root, Fence::root(src, Some(tree.count)), Vec::new())];
     while let Some((ptr, fence, path)) = stack.pop() {
         if path.len() >= MAX_DEPTH {
             return Err(corrupted(ptr.pgno, "tree deeper than the maximum depth"));

@@ -95,10 +95,10 @@ impl<'a> Path<'a> {
     }
 
     /// The fence of the child the deepest branch points at: the separators nearest above it on
-    /// the path (no bounds for an empty path, whose child is the root).
-    fn child_fence(&self) -> Result<Fence<'a>> {
+    /// the path, inside `top` (no bounds for an empty path, whose child is the root).
+    fn child_fence(&self, top: Fence<'a>) -> Result<Fence<'a>> {
         self.iter()
-            .try_fold(Fence::default(), |fence, f| fence.child(&f.node, f.idx))
+            .try_fold(top, |fence, f| fence.child(&f.node, f.idx))
     }
 }
 
@@ -200,7 +200,7 @@ impl<'a> Cursor<'a> {
     fn descend_to_sibling(&mut self, child: PagePtr, edge: Edge<'_>) -> Result<Node<'a>> {
         let fence = match (self.parent_fence, self.path.top()) {
             (Some(pf), Some(f)) => pf.child(&f.node, f.idx)?,
-            _ => self.path.child_fence()?,
+            _ => self.path.child_fence(Fence::top(self.src))?,
         };
         nonempty(self.descend(child, fence, edge, true)?)
     }
@@ -236,7 +236,7 @@ impl<'a> Cursor<'a> {
         count: Option<u64>,
         key: &[u8],
     ) -> Result<(Node<'a>, std::result::Result<usize, usize>)> {
-        let root_fence = Fence::root(count);
+        let root_fence = Fence::root(self.src, count);
         let leaf = self.descend(root, root_fence, Edge::Key(key), false)?;
         let found = leaf.search(key)?;
         self.unchecked = Some(root_fence);
@@ -298,7 +298,7 @@ impl<'a> Cursor<'a> {
         }
         let (leaf, idx) = match lower {
             Bound::Unbounded => (
-                self.descend(root, Fence::root(count), Edge::First, true)?,
+                self.descend(root, Fence::root(self.src, count), Edge::First, true)?,
                 0,
             ),
             Bound::Included(k) | Bound::Excluded(k) => match self.seek_key(root, count, k)? {
@@ -342,7 +342,7 @@ impl<'a> Cursor<'a> {
         // `below` = how many entries of the leaf satisfy the bound.
         let (below, _) = match upper {
             Bound::Unbounded => {
-                let leaf = self.descend(root, Fence::root(count), Edge::Last, true)?;
+                let leaf = self.descend(root, Fence::root(self.src, count), Edge::Last, true)?;
                 (leaf.count(), leaf)
             }
             Bound::Included(k) | Bound::Excluded(k) => match self.seek_key(root, count, k)? {

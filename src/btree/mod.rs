@@ -52,12 +52,7 @@ pub(crate) struct TreeRoot {
 /// Reads and validates the leaf or branch page `ptr` points at.
 #[inline(always)]
 pub(crate) fn node<S: PageSource + ?Sized>(s: &S, ptr: PagePtr) -> Result<Node<'_>> {
-    let n = Node::parse(ptr.pgno, s.page(ptr.pgno)?, ptr.txn)?;
-    Ok(if s.verifies_checksums() {
-        n.placed_if_seeded()
-    } else {
-        n
-    })
+    Node::parse(ptr.pgno, s.page(ptr.pgno)?, ptr.txn)
 }
 
 /// The bytes of a leaf value: a slice of the leaf, or of its overflow run.
@@ -91,20 +86,37 @@ pub(crate) fn run_value(ptr: PagePtr, run: &[u8], npages: u64, len: u64) -> Resu
 /// outside its fence was moved or swapped there (or is a stale copy): an error, not data. A
 /// table's root has no separators above it, but if it is a leaf it must hold exactly the table's
 /// entry count (kept in the catalog), which catches another page swapped into the root's place.
-#[derive(Clone, Copy, Default)]
+///
+/// A page whose checksum is seeded with its page number lies where its writer put it if the
+/// checksum was verified: when the pages come from a source that verifies them
+/// ([`PageSource::verifies_checksums`]), such a page passes without its keys being read
+/// (docs/FORMAT.md section 8).
+#[derive(Clone, Copy)]
 pub(crate) struct Fence<'a> {
     lower: Option<&'a [u8]>,
     upper: Option<&'a [u8]>,
     count: Option<u64>,
+    /// The pages come from a source that verifies their checksums.
+    verified: bool,
 }
 
 impl<'a> Fence<'a> {
-    /// The fence of a tree's root: if it is a leaf, it holds `count` entries (when known: a
-    /// table's count; the catalog and the freelist keep none).
-    pub fn root(count: Option<u64>) -> Fence<'a> {
+    /// The fence of a page with no separators above it, read from `s`.
+    pub fn top<S: PageSource + ?Sized>(s: &S) -> Fence<'a> {
+        Fence {
+            lower: None,
+            upper: None,
+            count: None,
+            verified: s.verifies_checksums(),
+        }
+    }
+
+    /// The fence of a tree's root, read from `s`: if it is a leaf, it holds `count` entries
+    /// (when known: a table's count; the catalog and the freelist keep none).
+    pub fn root<S: PageSource + ?Sized>(s: &S, count: Option<u64>) -> Fence<'a> {
         Fence {
             count,
-            ..Fence::default()
+            ..Fence::top(s)
         }
     }
 
@@ -128,6 +140,7 @@ impl<'a> Fence<'a> {
                 self.upper
             },
             count: None,
+            verified: self.verified,
         })
     }
 
@@ -146,7 +159,10 @@ impl<'a> Fence<'a> {
         // A page whose verified checksum is seeded with its page number is where its writer
         // put it: the fence has nothing to add (docs/FORMAT.md section 8).
         let first = usize::from(!n.is_leaf());
-        if n.placed() || n.count() <= first || (self.lower.is_none() && self.upper.is_none()) {
+        if (self.verified && n.seeded())
+            || n.count() <= first
+            || (self.lower.is_none() && self.upper.is_none())
+        {
             return Ok(());
         }
         let (lo, hi) = (n.key(first)?, n.key(n.count() - 1)?);
@@ -195,7 +211,7 @@ fn find<'a, S: PageSource + ?Sized>(
     if let (Some(v), _) = lookup(s, root, key, Unchecked)? {
         return Ok(Some(v));
     }
-    find_checked(s, root, Fence::root(count), key)
+    find_checked(s, root, Fence::root(s, count), key)
 }
 
 /// After a descent without fence checks missed `key`: looks it up again with every page checked

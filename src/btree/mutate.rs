@@ -515,7 +515,7 @@ pub(crate) fn remove<S: PageStore>(
     let Some((depth, pos)) = find_path(s, tree.root, key, &mut path)? else {
         // A miss is checked as `get` checks one (with every page's fence): a swapped page must
         // not make a present key look absent.
-        return match find_checked(s, tree.root, Fence::default(), key)? {
+        return match find_checked(s, tree.root, Fence::top(s), key)? {
             None => Ok(false),
             Some(_) => Err(corrupted(
                 tree.root.pgno,

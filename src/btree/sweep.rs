@@ -290,7 +290,7 @@ fn bottom_branch<S: PageStore>(
     let (depth, i0, step) = {
         let src: &S = s;
         let mut ptr = tree.root;
-        let mut fence = Fence::root(Some(tree.count));
+        let mut fence = Fence::root(src, Some(tree.count));
         let mut depth = 0;
         let b = loop {
             let n = node(src, ptr)?;
@@ -499,7 +499,7 @@ fn neighbour<S: PageStore>(s: &S, b: u64, i: usize) -> Result<PagePtr> {
     if !n.is_leaf() {
         return Err(corrupted(child.pgno, "leaves at different depths"));
     }
-    Fence::default().child(&parent, i)?.check(&n)?;
+    Fence::top(s).child(&parent, i)?.check(&n)?;
     s.check_copy(child)?;
     Ok(child)
 }

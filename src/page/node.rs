@@ -82,9 +82,6 @@ pub(crate) struct Node<'a> {
     /// The length of the prefix that every key (but a branch's cell 0) starts with, after which
     /// the slots' hints are taken (0: hints of whole keys). Checked by `validate_cells`.
     prefix_len: usize,
-    /// Set by [`Node::placed_if_seeded`]: the page's checksum, seeded with its page number,
-    /// was verified, so the page lies where its writer put it (docs/FORMAT.md section 8).
-    placed: bool,
 }
 
 // The decoder of pages read from the file: every access is checked (no indexing that can panic).
@@ -124,24 +121,16 @@ impl<'a> Node<'a> {
             kind,
             cells_start,
             prefix_len: header.value_len.get() as usize,
-            placed: false,
         })
     }
 
-    /// This node, marked as lying where its writer put it if its checksum is seeded with its
-    /// page number: the caller's page source verified the checksum (or the page is the source's
-    /// own, in memory). Such a page needs no fence check ([`Node::placed`]).
-    #[inline(always)]
-    pub fn placed_if_seeded(mut self) -> Node<'a> {
-        self.placed = PageHeader::read(self.data)
-            .is_some_and(|h| h.flags & crate::page::PAGE_FLAG_PGNO_SEED != 0);
-        self
-    }
-
-    /// Whether the page is known to lie where its writer put it ([`Node::placed_if_seeded`]).
-    #[inline(always)]
-    pub fn placed(&self) -> bool {
-        self.placed
+    /// Whether the page's checksum is seeded with its page number (flags bit 0): if that
+    /// checksum was verified, the page lies where its writer put it.
+    #[inline]
+    pub fn seeded(&self) -> bool {
+        self.data
+            .get(crate::page::OFF_FLAGS)
+            .is_some_and(|f| f & crate::page::PAGE_FLAG_PGNO_SEED != 0)
     }
 
     /// Checks every cell's bounds, the prefix length (every key starts with the first key's first
