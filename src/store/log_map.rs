@@ -8,7 +8,13 @@
 //! saves is the system call: a relaxed single-insert commit appends one small record, and its
 //! `pwrite` (entry, the buffered-write path of the filesystem, exit) was about an eighth of the
 //! commit's time. A page of the mapping faults once when first written and once after each
-//! write-back (which write-protects it again): once per page of records, or per sync.
+//! write-back (which write-protects it again, and flushes the TLBs of the CPUs running the
+//! process's other threads): once per page of records, or per sync.
+//!
+//! So only `Eventual` commits use it. An `Immediate` commit's sync follows its append at once,
+//! and the next record's copy would fault on the page that sync wrote back: 1,000 durable
+//! single-insert commits took 1,480 page faults and 94-102 ms through the mapping, 425 and 87 ms
+//! with `pwrite` (`perf stat`, three alternations).
 //!
 //! The mapping covers an aligned chunk of the file (plus some slack, so that a record that starts
 //! near the chunk's end still fits) and moves when a record falls outside it. It never extends
