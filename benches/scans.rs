@@ -10,7 +10,11 @@
 //!   big-endian counter (values of 32 bytes): random gets, and 10-entry range reads from a random
 //!   key. Every key's 4-byte hint is the same here.
 //! - `hot/get_16b`: 10,000 keys of 16 random bytes with 100-byte values, read transaction held,
-//!   random gets: a data set that lives in the CPU caches.
+//!   random gets: a data set that lives in the CPU caches. Its entries take about 1.3 MB of
+//!   leaf bytes (key, value, cell header, slot), so where a core's L2 cache is smaller (1 MiB on
+//!   the AMD EPYC host of the README's runs), most gets wait on L3 for the leaf's header, slots
+//!   and cell; `LARCH_BENCH_HOT_KEYS` changes the
+//!   key count to see how the rate follows the data set's size.
 //!
 //! `N` defaults to 1,000,000 and can be overridden with `LARCH_BENCH_KEYS`.
 //! Run with `cargo bench --bench scans` (a group alone: `cargo bench --bench scans -- scan/`).
@@ -24,12 +28,17 @@ use std::time::{Duration, Instant};
 const DEFAULT_KEYS: usize = 1_000_000;
 const PREFIX: [u8; 24] = *b"tenant-0042/events/2026/";
 
-fn key_count() -> usize {
-    std::env::var("LARCH_BENCH_KEYS")
+/// The positive count in environment variable `name` (`_` may group digits), else `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.trim().replace('_', "").parse().ok())
         .filter(|&n: &usize| n > 0)
-        .unwrap_or(DEFAULT_KEYS)
+        .unwrap_or(default)
+}
+
+fn key_count() -> usize {
+    env_count("LARCH_BENCH_KEYS", DEFAULT_KEYS)
 }
 
 /// Fills `buf` with bytes of the stream.
@@ -208,7 +217,7 @@ fn bench_prefix(c: &mut Criterion) {
 fn bench_hot(c: &mut Criterion) {
     let (_dir, db) = fresh_db("hot.larch");
     let mut rng = Rng::new(0x407);
-    let keys = random_keys(10_000, 16, &mut rng);
+    let keys = random_keys(env_count("LARCH_BENCH_HOT_KEYS", 10_000), 16, &mut rng);
     load(&db, "t", &keys, 100, &mut rng);
     // A random visiting order, fixed up front, so the loop does no work besides the gets.
     let order: Vec<usize> = (0..1 << 16)
