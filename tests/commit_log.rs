@@ -170,7 +170,8 @@ fn a_commit_whose_sync_fails_is_never_seen() {
             }
         }
     }
-    assert!(failed_syncs >= 2, "the faults missed the commit's writes");
+    // An `Immediate` commit's record is written once, by its sync: one of the four ops is it.
+    assert!(failed_syncs >= 1, "the faults missed the commit's sync");
 }
 
 fn libc_eio() -> i32 {

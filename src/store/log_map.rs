@@ -11,10 +11,11 @@
 //! write-back (which write-protects it again, and flushes the TLBs of the CPUs running the
 //! process's other threads): once per page of records, or per sync.
 //!
-//! So only `Eventual` commits use it. An `Immediate` commit's sync follows its append at once,
-//! and the next record's copy would fault on the page that sync wrote back: 1,000 durable
-//! single-insert commits took 1,480 page faults and 94-102 ms through the mapping, 425 and 87 ms
-//! with `pwrite` (`perf stat`, three alternations).
+//! So only `Eventual` commits use it. An `Immediate` commit's record is written by the sync
+//! that makes it durable, which follows at once (`txn/group.rs`); copied into the mapping first,
+//! the next record's copy would fault on the page that sync wrote back: 1,000 durable
+//! single-insert commits took 1,480 page faults and 94-102 ms that way, 425 and 81-87 ms with
+//! the record written by its sync alone (`perf stat`, three alternations each).
 //!
 //! The mapping covers an aligned chunk of the file (plus some slack, so that a record that starts
 //! near the chunk's end still fits) and moves when a record falls outside it. It never extends

@@ -1,13 +1,16 @@
 //! The commit log at run time: appending records, group commit, publication, checkpoints
 //! (docs/FORMAT.md sections 13 and 14).
 //!
-//! A commit appends its record under the writer role (an `Eventual` commit's small record copied
-//! into a shared mapping of the file, `Storage::write_log_at`; an `Immediate` commit's record, or
-//! a large one, written with a plain `pwrite`: from then on a process crash cannot lose it),
-//! queues its version for publication, and gives the writer role up; an `Immediate` commit then
-//! waits until a sync covers its record. Whoever finds no sync running
-//! becomes the leader: it takes every record appended so far and writes them again with
-//! `RWF_DSYNC` (one write that makes exactly that range durable, not the tree pages), then
+//! A commit appends its record under the writer role, to the tail kept in memory for the next
+//! sync and, if it is `Eventual`, to the file as well (copied into a shared mapping of the file,
+//! `Storage::write_log_at`, or with a plain `pwrite` if it is large: from then on a process crash
+//! cannot lose it), queues its version for publication, and gives the writer role up; an
+//! `Immediate` commit then waits until a sync covers its record. (Its record reaches the file only
+//! with that sync: nothing acknowledged depends on it before, since an `Eventual` commit after it
+//! waits for that sync too.) Whoever finds no sync running
+//! becomes the leader: it takes every record appended so far and writes them (again, for
+//! `Eventual` ones) with `RWF_DSYNC` (one write that makes exactly that range durable, not the
+//! tree pages), then
 //! publishes every version whose records are now durable and wakes the others. Commits that
 //! arrive while a sync runs are covered by the next one, so many threads share each sync.
 //!
@@ -169,12 +172,13 @@ impl Shared {
         let at = st.write_lsn() - st.start_lsn;
         let span = aligned(record.len() as u64);
         let offset = st.region.0 + at;
-        // Not through the mapping for an `Immediate` commit: its sync, next, write-protects the
-        // mapped page again (see `store/log_map.rs`).
         let written =
             self.zero_ahead(&mut st, at + span + SECTOR)
                 .and_then(|()| match durability {
-                    Durability::Immediate => self.store.write_at(record, offset),
+                    // Not written now: the sync that makes it durable writes it (from the tail), and
+                    // no commit is acknowledged before that sync, this one nor any after it (an
+                    // `Eventual` commit waits for the syncs of the `Immediate` ones before it).
+                    Durability::Immediate => Ok(()),
                     Durability::Eventual => self.store.write_log_at(record, offset),
                 });
         if let Err(e) = written {
