@@ -88,7 +88,10 @@ pub(crate) trait PageSource {
 
 /// The smallest address-space reservation for a mapping.
 const MIN_MAP_RESERVE: u64 = 1 << 30;
-/// Growth is preallocated in chunks of at least this many bytes...
+/// Growth is preallocated in chunks of a sixteenth of the file's length (about 6%: a file's
+/// length is counted against it, and LMDB's and SQLite's grow by what they write)...
+const GROWTH_DIVISOR: u64 = 16;
+/// ...of at least this many bytes...
 const MIN_GROWTH: u64 = 1 << 20;
 /// ...and at most this many beyond what is needed.
 const MAX_GROWTH: u64 = 256 << 20;
@@ -276,7 +279,7 @@ impl FileStore {
             self.known_len.store(len, Ordering::Release);
             return Ok(());
         }
-        let extra = (len / 8).clamp(MIN_GROWTH, MAX_GROWTH);
+        let extra = (len / GROWTH_DIVISOR).clamp(MIN_GROWTH, MAX_GROWTH);
         let target = (needed + extra).next_multiple_of(page_size as u64);
         let new_len = self.disk.allocate(len, target, needed)?;
         self.known_len.store(new_len, Ordering::Release);
@@ -293,7 +296,7 @@ impl FileStore {
         let len = self.len()?;
         let step = match exact {
             true => 0,
-            false => (used / 8).clamp(MIN_GROWTH, MAX_GROWTH),
+            false => (used / GROWTH_DIVISOR).clamp(MIN_GROWTH, MAX_GROWTH),
         };
         if len <= used.saturating_add(2 * step) {
             return Ok(false);
