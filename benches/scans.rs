@@ -13,8 +13,8 @@
 //!   random gets: a data set that lives in the CPU caches. Its entries take about 1.3 MB of
 //!   leaf bytes (key, value, cell header, slot), so where a core's L2 cache is smaller (1 MiB on
 //!   the AMD EPYC host of the README's runs), most gets wait on L3 for the leaf's header, slots
-//!   and cell; `LARCH_BENCH_HOT_KEYS` changes the
-//!   key count to see how the rate follows the data set's size.
+//!   and cell; `LARCH_BENCH_HOT_KEYS` changes the key count, to see how the rate follows the data
+//!   set's size.
 //!
 //! `N` defaults to 1,000,000 and can be overridden with `LARCH_BENCH_KEYS`.
 //! Run with `cargo bench --bench scans` (a group alone: `cargo bench --bench scans -- scan/`).

@@ -5,14 +5,13 @@
 //! sync and, if it is `Eventual`, to the file as well (copied into a shared mapping of the file,
 //! `Storage::write_log_at`, or with a plain `pwrite` if it is large: from then on a process crash
 //! cannot lose it), queues its version for publication, and gives the writer role up; an
-//! `Immediate` commit then waits until a sync covers its record. (Its record reaches the file only
-//! with that sync: nothing acknowledged depends on it before, since an `Eventual` commit after it
-//! waits for that sync too.) Whoever finds no sync running
-//! becomes the leader: it takes every record appended so far and writes them (again, for
-//! `Eventual` ones) with `RWF_DSYNC` (one write that makes exactly that range durable, not the
-//! tree pages), then
-//! publishes every version whose records are now durable and wakes the others. Commits that
-//! arrive while a sync runs are covered by the next one, so many threads share each sync.
+//! `Immediate` commit then waits until a sync covers its record. (Its record reaches the file
+//! only with that sync: nothing acknowledged depends on it before, since an `Eventual` commit
+//! after it waits for that sync too.) Whoever finds no sync running becomes the leader: it takes
+//! every record appended so far and writes them (again, for `Eventual` ones) with `RWF_DSYNC`
+//! (one write that makes exactly that range durable, not the tree pages), then publishes every
+//! version whose records are now durable and wakes the others. Commits that arrive while a sync
+//! runs are covered by the next one, so many threads share each sync.
 //!
 //! Readers see a commit once it is published: an `Immediate` commit only once its record is
 //! durable (so a reader never sees a commit that a power cut could take back, nor one whose
@@ -171,16 +170,13 @@ impl Shared {
         }
         let at = st.write_lsn() - st.start_lsn;
         let span = aligned(record.len() as u64);
-        let offset = st.region.0 + at;
-        let written =
-            self.zero_ahead(&mut st, at + span + SECTOR)
-                .and_then(|()| match durability {
-                    // Not written now: the sync that makes it durable writes it (from the tail), and
-                    // no commit is acknowledged before that sync, this one nor any after it (an
-                    // `Eventual` commit waits for the syncs of the `Immediate` ones before it).
-                    Durability::Immediate => Ok(()),
-                    Durability::Eventual => self.store.write_log_at(record, offset),
-                });
+        let mut written = self.zero_ahead(&mut st, at + span + SECTOR);
+        // An `Immediate` commit's record is not written now: the sync that makes it durable
+        // writes it (from the tail), and no commit is acknowledged before that sync, this one nor
+        // any after it (an `Eventual` commit waits for the syncs of the `Immediate` ones before).
+        if written.is_ok() && durability == Durability::Eventual {
+            written = self.store.write_log_at(record, st.region.0 + at);
+        }
         if let Err(e) = written {
             self.fail_log(&mut st, &e);
             return Err(e);
