@@ -44,18 +44,18 @@ fn relocate_node<S: PageStore>(
         };
         *moved += 1;
     }
-    let (leaf, count) = {
-        let n = node(s, cur)?;
-        (n.is_leaf(), n.count())
-    };
-    for i in 0..count {
-        if leaf {
-            let LeafValue::Overflow { ptr: run, len } = node(s, cur)?.leaf_entry(i)?.1 else {
-                continue;
-            };
-            if run.pgno < limit {
-                continue;
+    let n = node(s, cur)?;
+    if n.is_leaf() {
+        // The overflow runs to move, found in one pass over the leaf (most leaves have none).
+        let mut runs = Vec::new();
+        for i in 0..n.count() {
+            if let LeafValue::Overflow { ptr: run, len } = n.leaf_entry(i)?.1 {
+                if run.pgno >= limit {
+                    runs.push((i, run, len));
+                }
             }
+        }
+        for (i, run, len) in runs {
             let new = move_run(s, run, len)?;
             *moved += overflow_pages(len, s.page_size());
             cur = PagePtr {
@@ -63,16 +63,18 @@ fn relocate_node<S: PageStore>(
                 txn,
             };
             pn::set_overflow_ref(s.page_mut(cur.pgno), i, new);
-        } else {
-            let child = node(s, cur)?.child(i)?;
-            let new = relocate_node(s, child, limit, moved, depth + 1)?;
-            if new != child {
-                cur = PagePtr {
-                    pgno: s.cow(cur)?,
-                    txn,
-                };
-                pn::set_child(s.page_mut(cur.pgno), i, new);
-            }
+        }
+        return Ok(cur);
+    }
+    for i in 0..n.count() {
+        let child = node(s, cur)?.child(i)?;
+        let new = relocate_node(s, child, limit, moved, depth + 1)?;
+        if new != child {
+            cur = PagePtr {
+                pgno: s.cow(cur)?,
+                txn,
+            };
+            pn::set_child(s.page_mut(cur.pgno), i, new);
         }
     }
     Ok(cur)
