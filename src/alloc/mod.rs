@@ -42,9 +42,11 @@ use crate::page::node::Node;
 use crate::page::{PagePtr, OFF_TXN};
 use crate::store::hasher::PgnoMap;
 use crate::store::{PageBuf, TxnView, View};
+use dirty::DirtyPages;
 use std::ops::Bound;
 use zerocopy::FromBytes;
 
+mod dirty;
 mod runs;
 
 /// Length of a freelist key.
@@ -177,7 +179,7 @@ pub(crate) struct WriterPages {
     view: TxnView,
     txn: u64,
     page_size: usize,
-    dirty: PgnoMap<PageBuf>,
+    dirty: DirtyPages,
     pool: Vec<PageBuf>,
     /// Pages in use or free: the next page from the end of the file is this one.
     pub page_count: u64,
@@ -236,7 +238,7 @@ impl WriterPages {
             view: view.reader(),
             txn,
             page_size,
-            dirty,
+            dirty: DirtyPages::new(dirty, page_count),
             pool,
             page_count,
             reusable,
@@ -265,7 +267,7 @@ impl WriterPages {
         }
         let mut pool = std::mem::take(&mut self.pool);
         let page_size = self.page_size;
-        let dirty_pages = self.dirty.drain().map(|(_, b)| b);
+        let dirty_pages = self.dirty.as_map().drain().map(|(_, b)| b);
         pool.extend(dirty_pages.filter(|b| b.len() == page_size));
         pool.truncate(POOL_KEPT);
         // Lists a large transaction grew are not kept (their memory would stay).
@@ -279,7 +281,7 @@ impl WriterPages {
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
         PageBuffers {
-            dirty: std::mem::take(&mut self.dirty),
+            dirty: self.dirty.take_map(),
             pool,
             reusable: emptied(&mut self.reusable),
             freed: emptied(&mut self.freed),
@@ -665,29 +667,30 @@ impl WriterPages {
     /// them), which seals each as it is written into the file (a page that a later commit
     /// replaces in the write window before it is written is never sealed).
     pub fn dirty_pages(&mut self) -> &mut crate::store::Overlay {
-        &mut self.dirty
+        self.dirty.as_map()
     }
 
     /// Seals every dirty page (checksum) and hands them all over, by page number: to a
     /// read-only handle's replay, which keeps them in memory.
     pub fn take_sealed(&mut self) -> crate::store::Overlay {
-        for (&pgno, buf) in self.dirty.iter_mut() {
+        let mut dirty = self.dirty.take_map();
+        for (&pgno, buf) in dirty.iter_mut() {
             crate::page::seal(buf, pgno);
         }
-        std::mem::take(&mut self.dirty)
+        dirty
     }
 }
 
 impl PageSource for WriterPages {
     fn page(&self, pgno: u64) -> Result<&[u8]> {
-        match self.dirty.get(&pgno) {
+        match self.dirty.get(pgno) {
             Some(b) => Ok(&b[..self.page_size]),
             None => self.view.page(pgno),
         }
     }
 
     fn run(&self, pgno: u64, npages: u64) -> Result<&[u8]> {
-        match self.dirty.get(&pgno) {
+        match self.dirty.get(pgno) {
             Some(b) if b.len() as u64 == npages * self.page_size as u64 => Ok(b),
             Some(_) => Err(corrupted(
                 pgno,
@@ -716,7 +719,7 @@ impl PageStore for WriterPages {
     }
 
     fn cow(&mut self, ptr: PagePtr) -> Result<u64> {
-        if ptr.txn == self.txn && self.dirty.contains_key(&ptr.pgno) {
+        if ptr.txn == self.txn && self.dirty.contains(ptr.pgno) {
             return Ok(ptr.pgno);
         }
         self.check_copy(ptr)?;
@@ -738,7 +741,7 @@ impl PageStore for WriterPages {
 
     fn page_mut(&mut self, pgno: u64) -> &mut [u8] {
         self.dirty
-            .get_mut(&pgno)
+            .get_mut(pgno)
             .map(|b| &mut b[..])
             .unwrap_or(&mut [])
     }
@@ -766,7 +769,7 @@ impl PageStore for WriterPages {
     fn free(&mut self, ptr: PagePtr, npages: u64) {
         let pages = ptr.pgno..ptr.pgno + npages;
         if ptr.txn == self.txn {
-            if let Some(buf) = self.dirty.remove(&ptr.pgno) {
+            if let Some(buf) = self.dirty.remove(ptr.pgno) {
                 if buf.len() == self.page_size {
                     self.pool.push(buf);
                 }
