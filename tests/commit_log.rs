@@ -503,7 +503,7 @@ fn a_version_3_log_is_replayed_with_its_sector_aligned_records() {
     let (disk, db, states) = history(&dir.path().join("a.larch"), 6, Durability::Immediate);
     let mut image = disk.current_image();
     drop(db);
-    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let u64_at = common::damage::u64_at;
     // The newer slot names the log region and its generation.
     let slot = (0..2)
         .max_by_key(|&s| (u64_at(&image, s * 4096 + 16), u64_at(&image, s * 4096 + 80)))

@@ -26,16 +26,14 @@ pub(crate) struct DirtyPages {
 }
 
 impl DirtyPages {
-    /// No dirty pages, in `map` (emptied, kept for its capacity); pages from `base` on go to the
-    /// array.
-    pub fn new(mut map: PgnoMap<PageBuf>, base: u64) -> DirtyPages {
-        map.clear();
-        DirtyPages {
-            map,
-            base,
-            tail: Vec::new(),
-            tail_len: 0,
-        }
+    /// These (emptied) structures, kept for their capacity, for a transaction that began with
+    /// `base` pages: pages from `base` on go to the array.
+    pub fn based_at(mut self, base: u64) -> DirtyPages {
+        self.map.clear();
+        self.tail.clear();
+        self.tail_len = 0;
+        self.base = base;
+        self
     }
 
     /// The index of `pgno` in `tail`, if it is at or past `base`.
@@ -133,6 +131,13 @@ impl DirtyPages {
     pub fn take_map(&mut self) -> PgnoMap<PageBuf> {
         std::mem::take(self.as_map())
     }
+
+    /// Takes every dirty page's buffer out, keeping both structures' capacity.
+    pub fn drain(&mut self) -> impl Iterator<Item = PageBuf> + '_ {
+        self.tail_len = 0;
+        let tail = self.tail.drain(..).flatten();
+        tail.chain(self.map.drain().map(|(_, b)| b))
+    }
 }
 
 #[cfg(test)]
@@ -141,7 +146,7 @@ mod tests {
 
     #[test]
     fn pages_below_and_past_the_base_are_found_replaced_and_taken() {
-        let mut d = DirtyPages::new(PgnoMap::default(), 100);
+        let mut d = DirtyPages::default().based_at(100);
         for p in [3u64, 100, 105, 99, 101] {
             d.insert(p, PageBuf::from(vec![p as u8; 4]));
         }
@@ -161,5 +166,22 @@ mod tests {
         assert_eq!(keys, [3, 99, 101, 105]);
         assert_eq!(map[&99][0], 1);
         assert!(d.is_empty() && d.get(101).is_none());
+    }
+
+    #[test]
+    fn drained_pages_leave_both_structures_for_the_next_transaction() {
+        let mut d = DirtyPages::default().based_at(10);
+        for p in [2u64, 10, 12] {
+            d.insert(p, PageBuf::from(vec![p as u8; 4]));
+        }
+        let mut got: Vec<u8> = d.drain().map(|b| b[0]).collect();
+        got.sort_unstable();
+        assert_eq!(got, [2, 10, 12]);
+        assert!(d.is_empty() && d.capacity() > 0);
+        let mut next = d.based_at(20);
+        assert!(next.is_empty() && next.get(12).is_none());
+        next.insert(21, PageBuf::from(vec![21u8; 4]));
+        assert_eq!(next.len(), 1);
+        assert_eq!(next.get(21).map(|b| b[0]), Some(21));
     }
 }

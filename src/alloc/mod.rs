@@ -40,7 +40,6 @@ use crate::error::{corrupted, Result};
 use crate::page::layout::FreelistKey;
 use crate::page::node::Node;
 use crate::page::{PagePtr, OFF_TXN};
-use crate::store::hasher::PgnoMap;
 use crate::store::{PageBuf, TxnView, View};
 use dirty::DirtyPages;
 use std::ops::Bound;
@@ -164,7 +163,7 @@ const DIRTY_KEPT: usize = 64;
 /// scratch space, and takes page buffers from the pool.
 #[derive(Default)]
 pub(crate) struct PageBuffers {
-    dirty: PgnoMap<PageBuf>,
+    dirty: DirtyPages,
     pool: Vec<PageBuf>,
     reusable: Vec<u64>,
     freed: Vec<u64>,
@@ -238,7 +237,7 @@ impl WriterPages {
             view: view.reader(),
             txn,
             page_size,
-            dirty: DirtyPages::new(dirty, page_count),
+            dirty: dirty.based_at(page_count),
             pool,
             page_count,
             reusable,
@@ -267,8 +266,7 @@ impl WriterPages {
         }
         let mut pool = std::mem::take(&mut self.pool);
         let page_size = self.page_size;
-        let dirty_pages = self.dirty.as_map().drain().map(|(_, b)| b);
-        pool.extend(dirty_pages.filter(|b| b.len() == page_size));
+        pool.extend(self.dirty.drain().filter(|b| b.len() == page_size));
         pool.truncate(POOL_KEPT);
         // Lists a large transaction grew are not kept (their memory would stay).
         let emptied = |v: &mut Vec<u64>| match v.capacity() > LIST_KEPT {
@@ -281,7 +279,7 @@ impl WriterPages {
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
         PageBuffers {
-            dirty: self.dirty.take_map(),
+            dirty: std::mem::take(&mut self.dirty),
             pool,
             reusable: emptied(&mut self.reusable),
             freed: emptied(&mut self.freed),
