@@ -6,9 +6,9 @@ use super::key::{shortest_separator, SmallKey};
 use super::{find_checked, node, value_inline, Fence, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::cells::{fits, CellList};
-use crate::page::node::{self as pn, BranchCell, LeafCell, LeafValue, Node};
+use crate::page::node::{self as pn, BranchCell, CellSrc, LeafCell, LeafValue, Node};
 use crate::page::{
-    cmp_keys, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF,
+    cmp_keys, init_overflow, overflow_pages, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF, SLOT_LEN,
 };
 use std::cmp::Ordering;
 
@@ -119,7 +119,10 @@ pub(super) fn descend_by<S: PageStore>(
                 return Ok((cur, depth));
             }
             let i = match to {
-                Toward::Key(key) => n.child_index(key)?,
+                Toward::Key(key) => {
+                    crate::store::prefetch(n.slot_bytes());
+                    n.child_index(key)?
+                }
                 Toward::First => 0,
                 Toward::Last => n.count() - 1,
             };
@@ -219,6 +222,7 @@ pub(super) fn insert_leaf_value<S: PageStore>(
         Some((leaf, depth, pos)) => (leaf, depth, pos, None),
         None => {
             let (leaf, depth) = descend_mut(s, sc, tree, key)?;
+            prefetch_for_insert(s.page(leaf)?, cell.encoded_len());
             let n = node(s, PagePtr { pgno: leaf, txn })?;
             match n.search(key)? {
                 Ok(i) => (leaf, depth, i, Some(overflow_run(n.leaf_entry(i)?.1, ps))),
@@ -262,6 +266,25 @@ pub(super) fn insert_leaf_value<S: PageStore>(
     };
     push_up(s, sc, tree, depth, pos, PagePtr { pgno: right, txn })?;
     Ok(existed)
+}
+
+/// Starts loading the lines of the dirty leaf `buf` that an insert of a cell of `len` bytes
+/// reads or writes after its header: the slot array, the first cell (whose key the search of a
+/// page with a prefix compares when no slot's hint ties) and the bytes below the cell area, where
+/// the new cell goes. Their misses then overlap instead of following one another.
+fn prefetch_for_insert(buf: &[u8], len: usize) {
+    let count = pn::count(buf);
+    let slots_end = (HEADER_LEN + count * SLOT_LEN).min(buf.len());
+    crate::store::prefetch(buf.get(HEADER_LEN..slots_end).unwrap_or_default());
+    if count > 0 {
+        let first = pn::slot(buf, 0);
+        crate::store::prefetch(buf.get(first..first + 1).unwrap_or_default());
+    }
+    let start = pn::cells_start(buf);
+    crate::store::prefetch(
+        buf.get(start.saturating_sub(len)..start)
+            .unwrap_or_default(),
+    );
 }
 
 /// The append path: if `key` goes after the last key of the tree's remembered rightmost leaf,
@@ -322,6 +345,7 @@ fn gather_with<S: PageStore>(
     cell: &LeafCell<'_>,
 ) -> Result<()> {
     let buf = s.page(leaf)?;
+    crate::store::prefetch(buf);
     let n = pn::count(buf);
     list.clear();
     list.push_page(buf, 0..pos);
@@ -400,6 +424,7 @@ fn spill<S: PageStore>(s: &mut S, sc: &mut Scratch, leaf: u64, depth: usize) -> 
             pn::set_child(s.page_mut(parent), j, PagePtr { pgno: copy, txn });
         }
         let sib_buf = s.page(copy)?;
+        crate::store::prefetch(sib_buf);
         let n = pn::count(sib_buf);
         sc.sibling.clear();
         if right {

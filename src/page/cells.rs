@@ -36,14 +36,20 @@ impl CellList {
     /// Appends cells `range` of a dirty page.
     pub fn push_page(&mut self, buf: &[u8], range: std::ops::Range<usize>) {
         for i in range {
-            self.push(&node::cell_bytes(buf, i));
+            self.push_bytes(node::cell_bytes(buf, i));
         }
+    }
+
+    /// Appends a cell already encoded.
+    fn push_bytes(&mut self, cell: &[u8]) {
+        self.cells.push((self.data.len() as u32, cell.len() as u32));
+        self.data.extend_from_slice(cell);
     }
 
     /// Appends cells `range` of another list.
     pub fn push_list(&mut self, other: &CellList, range: std::ops::Range<usize>) {
         for i in range {
-            self.push(&other.get(i));
+            self.push_bytes(other.get(i));
         }
     }
 
@@ -74,13 +80,13 @@ impl CellList {
         node::init(buf, kind, txn);
         node::set_prefix_len(buf, self.shared_prefix(range.clone(), kind));
         let first = range.start;
-        for (slot, i) in range.enumerate() {
+        for i in range {
             let cell = self.get(i);
             let ok = if kind == KIND_BRANCH && i == first {
                 let child = node::cell_child(cell);
-                node::insert_cell(buf, slot, &BranchCell { child, key: &[] })
+                node::push_cell(buf, &BranchCell { child, key: &[] })
             } else {
-                node::insert_cell(buf, slot, &cell)
+                node::push_cell(buf, &cell)
             };
             debug_assert!(ok, "split point chosen so that every half fits");
         }

@@ -201,6 +201,11 @@ impl<'a> Node<'a> {
         self.pgno
     }
 
+    /// The slot array's bytes, which a search of the page reads (for a prefetch).
+    pub fn slot_bytes(&self) -> &'a [u8] {
+        self.slots.as_flattened()
+    }
+
     /// True for a leaf page.
     pub fn is_leaf(&self) -> bool {
         self.kind == KIND_LEAF
@@ -708,11 +713,13 @@ pub(crate) fn count(buf: &[u8]) -> usize {
     PageHeader::read(buf).map_or(0, |h| usize::from(h.count.get()))
 }
 
-fn cells_start(buf: &[u8]) -> usize {
+/// Offset of the first byte of the cell area of a dirty page.
+pub(crate) fn cells_start(buf: &[u8]) -> usize {
     PageHeader::read(buf).map_or(0, |h| h.cells_start.get() as usize)
 }
 
-fn slot(buf: &[u8], i: usize) -> usize {
+/// The cell offset in slot `i` of a dirty page.
+pub(crate) fn slot(buf: &[u8], i: usize) -> usize {
     get_u16(buf, HEADER_LEN + i * SLOT_LEN).unwrap_or(0) as usize
 }
 
@@ -822,21 +829,44 @@ fn admit_key(buf: &mut [u8], idx: usize) {
 
 /// Inserts `src` as cell `idx`; false (and nothing changed) if it does not fit.
 pub(crate) fn insert_cell(buf: &mut [u8], idx: usize, src: &impl CellSrc) -> bool {
+    let Some((n, start)) = place_cell(buf, src) else {
+        return false;
+    };
+    let s = HEADER_LEN + idx * SLOT_LEN;
+    buf.copy_within(s..HEADER_LEN + n * SLOT_LEN, s + SLOT_LEN);
+    put_u16(buf, s, start as u16);
+    admit_key(buf, idx);
+    set_hint(buf, idx, start);
+    true
+}
+
+/// Appends `src` after the last cell of a page being built in key order, whose prefix length
+/// was set for all the keys it will hold (as [`CellList::write_page`](super::cells::CellList)
+/// does): unlike [`insert_cell`], no slot moves and no key is compared with the page's prefix.
+/// False (and nothing changed) if it does not fit.
+pub(crate) fn push_cell(buf: &mut [u8], src: &impl CellSrc) -> bool {
+    let Some((n, start)) = place_cell(buf, src) else {
+        return false;
+    };
+    put_u16(buf, HEADER_LEN + n * SLOT_LEN, start as u16);
+    set_hint(buf, n, start);
+    true
+}
+
+/// Writes `src` at the front of the cell area and counts it, leaving the slot array to the
+/// caller: the old count and the cell's offset, or None (nothing changed) if cell and slot do
+/// not fit.
+fn place_cell(buf: &mut [u8], src: &impl CellSrc) -> Option<(usize, usize)> {
     let len = src.encoded_len();
     if free_space(buf) < len + SLOT_LEN {
-        return false;
+        return None;
     }
     let n = count(buf);
     let start = cells_start(buf) - len;
     src.write_to(&mut buf[start..start + len]);
-    let s = HEADER_LEN + idx * SLOT_LEN;
-    buf.copy_within(s..HEADER_LEN + n * SLOT_LEN, s + SLOT_LEN);
-    put_u16(buf, s, start as u16);
     put_u16(buf, OFF_COUNT, (n + 1) as u16);
     put_u32(buf, OFF_CELLS_START, start as u32);
-    admit_key(buf, idx);
-    set_hint(buf, idx, start);
-    true
+    Some((n, start))
 }
 
 /// Removes cell `idx`, compacting the cell area.
