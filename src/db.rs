@@ -454,7 +454,11 @@ impl Database {
     pub fn stats(&self) -> Result<Stats> {
         // A snapshot, so that a read-only handle pins what it walks.
         let rtx = self.begin_read()?;
-        integrity::check(rtx.version(), self.shared.store.len()?)
+        let mut stats = integrity::check(rtx.version(), self.shared.store.len()?)?;
+        if let Some(v) = recovery::format_version(&self.shared.store, self.shared.page_size)? {
+            stats.format_version = v;
+        }
+        Ok(stats)
     }
 
     /// Read-only handles (of any process) that have this database open now, as `(process id,

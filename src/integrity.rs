@@ -40,7 +40,9 @@ pub struct TableStats {
 /// Statistics of a database, from [`crate::Database::stats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Version of the on-disk format.
+    /// Format version of the file's newest checkpoint (its newest valid meta slot). An older file
+    /// keeps its version until a writable handle's first commit (a checkpoint) upgrades it; a
+    /// read-only handle never does.
     pub format_version: u32,
     /// Page size in bytes.
     pub page_size: usize,

@@ -7,7 +7,7 @@
 
 use crate::error::{corrupted, Error, Result};
 use crate::integrity::verify_since;
-use crate::page::meta::{Meta, MetaRead, META_LEN};
+use crate::page::meta::{Meta, MetaRead, META_LEN, META_OFF_VERSION};
 use crate::page::{PagePtr, MAX_PAGE_SIZE, MIN_PAGE_SIZE};
 use crate::store::{Backing, FileStore, View};
 
@@ -105,6 +105,27 @@ fn read_slot(store: &FileStore, offset: u64) -> Result<MetaRead> {
     } else {
         Meta::decode(&b)
     })
+}
+
+/// The format version of the file's newest valid meta slot (pages of `page_size`): what the file
+/// is now. An older file keeps its version until a writable handle checkpoints it (a read-only
+/// handle never does), so [`crate::Database::stats`] reads it here rather than assume the
+/// version this build writes. None if neither slot is valid.
+pub(crate) fn format_version(store: &FileStore, page_size: usize) -> Result<Option<u32>> {
+    let mut newest: Option<((u64, u64), u32)> = None;
+    for offset in [0, page_size as u64] {
+        let mut b = [0u8; META_LEN];
+        let n = store.read_at(&mut b, offset)?;
+        if let MetaRead::Valid(m) = Meta::decode(&b[..n]) {
+            let version = crate::page::get_u32(&b, META_OFF_VERSION).unwrap_or(0);
+            // Newest as recovery orders slots: by txn id, then log generation.
+            let order = (m.txn, m.log_gen);
+            if newest.is_none_or(|(o, _)| order > o) {
+                newest = Some((order, version));
+            }
+        }
+    }
+    Ok(newest.map(|(_, version)| version))
 }
 
 /// How recovery reads pages: the backing for a file of `bytes` bytes with pages of `page_size`.

@@ -438,10 +438,19 @@ fn a_version_1_file_is_read_and_upgraded() {
         m[72..96].fill(0);
     }
     std::fs::write(&path, &bytes).unwrap();
+    // A read-only handle reads it and says what it is; it writes nothing.
+    {
+        let ro = Database::builder().read_only(true).open(&path).unwrap();
+        assert_eq!(get(&ro, b"k").as_deref(), Some(&b"v1"[..]));
+        assert_eq!(ro.stats().unwrap().format_version, 1);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
     let db = Database::open(&path).unwrap();
     assert_eq!(get(&db, b"k").as_deref(), Some(&b"v1"[..]));
-    assert_eq!(db.stats().unwrap().format_version, 4);
+    // Still version 1 on disk: the first commit upgrades it.
+    assert_eq!(db.stats().unwrap().format_version, 1);
     put(&db, b"k", b"v2", Durability::Immediate).unwrap();
+    assert_eq!(db.stats().unwrap().format_version, 4);
     drop(db);
     let db = Database::open(&path).unwrap();
     assert_eq!(get(&db, b"k").as_deref(), Some(&b"v2"[..]));
@@ -477,12 +486,19 @@ fn a_version_2_file_is_read_and_upgraded() {
     assert_eq!(bytes[8..12], 4u32.to_le_bytes());
     set_slot_versions(&mut bytes, 2);
     std::fs::write(&path, &bytes).unwrap();
+    {
+        let ro = Database::builder().read_only(true).open(&path).unwrap();
+        assert_eq!(ro.stats().unwrap().format_version, 2);
+    }
+    // A writable open upgrades it before its first commit.
     let db = Database::open(&path).unwrap();
     db.check().unwrap();
     for i in 0..50u32 {
         assert_eq!(get(&db, &i.to_be_bytes()).as_deref(), Some(&b"v1"[..]));
     }
+    assert_eq!(db.stats().unwrap().format_version, 4);
     put(&db, b"k", b"v2", Durability::Immediate).unwrap();
+    assert_eq!(db.stats().unwrap().format_version, 4);
     drop(db);
     let bytes = std::fs::read(&path).unwrap();
     assert!(
