@@ -593,11 +593,27 @@ fn parent(a: &Args) -> ExitCode {
     );
     let mut rounds = Vec::new();
     for round in 0..a.rounds {
-        let mut results = Vec::new();
-        for engine in &a.engines {
-            results.push(run_child(&exe, engine, a, run_dir.path(), start, round));
+        // Every second round runs the engines in reverse order: the process that runs first
+        // (after a pause, or after the build) gets memory the VM's host has taken back and
+        // faults it in slowly (see docs/BENCHMARKS.md), so no engine should always be first.
+        // Results stay in the order of `--engines`.
+        let reverse = round % 2 == 1;
+        let mut results: Vec<_> = (0..a.engines.len()).map(|_| None).collect();
+        let order: Vec<usize> = match reverse {
+            false => (0..a.engines.len()).collect(),
+            true => (0..a.engines.len()).rev().collect(),
+        };
+        for i in order {
+            results[i] = Some(run_child(
+                &exe,
+                &a.engines[i],
+                a,
+                run_dir.path(),
+                start,
+                round,
+            ));
         }
-        rounds.push(results);
+        rounds.push(results.into_iter().flatten().collect());
     }
     let results = report::best_of(&rounds);
     let mut command = format!("cargo run --release -p larch-compare -- --keys {}", a.keys);
