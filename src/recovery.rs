@@ -92,18 +92,20 @@ fn torn_creation(store: &FileStore, len: u64, wanted: usize) -> Result<Option<us
     Ok(page_sizes().find(|&ps| matches(ps)))
 }
 
-/// Reads the meta slot at byte `offset`.
-fn read_slot(store: &FileStore, offset: u64) -> Result<MetaRead> {
+/// The bytes of the meta slot at byte `offset`: the buffer and how many of them the file has.
+fn slot_bytes(store: &FileStore, offset: u64) -> Result<([u8; META_LEN], usize)> {
     let mut b = [0u8; META_LEN];
     let n = store.read_at(&mut b, offset)?;
-    Ok(if n < META_LEN {
-        if n >= 8 {
-            Meta::decode(&b[..n])
-        } else {
-            MetaRead::Foreign
-        }
+    Ok((b, n))
+}
+
+/// Reads the meta slot at byte `offset`.
+fn read_slot(store: &FileStore, offset: u64) -> Result<MetaRead> {
+    let (b, n) = slot_bytes(store, offset)?;
+    Ok(if n >= 8 {
+        Meta::decode(&b[..n])
     } else {
-        Meta::decode(&b)
+        MetaRead::Foreign
     })
 }
 
@@ -114,8 +116,7 @@ fn read_slot(store: &FileStore, offset: u64) -> Result<MetaRead> {
 pub(crate) fn format_version(store: &FileStore, page_size: usize) -> Result<Option<u32>> {
     let mut newest: Option<((u64, u64), u32)> = None;
     for offset in [0, page_size as u64] {
-        let mut b = [0u8; META_LEN];
-        let n = store.read_at(&mut b, offset)?;
+        let (b, n) = slot_bytes(store, offset)?;
         if let MetaRead::Valid(m) = Meta::decode(&b[..n]) {
             let version = crate::page::get_u32(&b, META_OFF_VERSION).unwrap_or(0);
             // Newest as recovery orders slots: by txn id, then log generation.

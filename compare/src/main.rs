@@ -598,22 +598,18 @@ fn parent(a: &Args) -> ExitCode {
         // faults it in slowly (see docs/BENCHMARKS.md), so no engine should always be first.
         // Results stay in the order of `--engines`.
         let reverse = round % 2 == 1;
-        let mut results: Vec<_> = (0..a.engines.len()).map(|_| None).collect();
-        let order: Vec<usize> = match reverse {
-            false => (0..a.engines.len()).collect(),
-            true => (0..a.engines.len()).rev().collect(),
-        };
-        for i in order {
-            results[i] = Some(run_child(
-                &exe,
-                &a.engines[i],
-                a,
-                run_dir.path(),
-                start,
-                round,
-            ));
+        let mut engines: Vec<&String> = a.engines.iter().collect();
+        if reverse {
+            engines.reverse();
         }
-        rounds.push(results.into_iter().flatten().collect());
+        let mut results: Vec<_> = engines
+            .into_iter()
+            .map(|engine| run_child(&exe, engine, a, run_dir.path(), start, round))
+            .collect();
+        if reverse {
+            results.reverse();
+        }
+        rounds.push(results);
     }
     let results = report::best_of(&rounds);
     let mut command = format!("cargo run --release -p larch-compare -- --keys {}", a.keys);

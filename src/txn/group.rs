@@ -170,13 +170,15 @@ impl Shared {
         }
         let at = st.write_lsn() - st.start_lsn;
         let span = aligned(record.len() as u64);
-        let mut written = self.zero_ahead(&mut st, at + span + SECTOR);
         // An `Immediate` commit's record is not written now: the sync that makes it durable
         // writes it (from the tail), and no commit is acknowledged before that sync, this one nor
         // any after it (an `Eventual` commit waits for the syncs of the `Immediate` ones before).
-        if written.is_ok() && durability == Durability::Eventual {
-            written = self.store.write_log_at(record, st.region.0 + at);
-        }
+        let written =
+            self.zero_ahead(&mut st, at + span + SECTOR)
+                .and_then(|()| match durability {
+                    Durability::Eventual => self.store.write_log_at(record, st.region.0 + at),
+                    Durability::Immediate => Ok(()),
+                });
         if let Err(e) = written {
             self.fail_log(&mut st, &e);
             return Err(e);
