@@ -663,9 +663,11 @@ impl WriterPages {
 
     /// Every dirty page, by page number, not sealed yet: for the commit to take (draining
     /// them), which seals each as it is written into the file (a page that a later commit
-    /// replaces in the write window before it is written is never sealed).
-    pub fn dirty_pages(&mut self) -> &mut crate::store::Overlay {
-        self.dirty.as_map()
+    /// replaces in the write window before it is written is never sealed); and the free pages
+    /// this transaction holds but did not use, which no version and no checkpoint reaches
+    /// (after `finish_freelist(false)`, which records them; none after [`Self::take_spare`]).
+    pub fn dirty_and_unused(&mut self) -> (&mut crate::store::Overlay, &[u64]) {
+        (self.dirty.as_map(), &self.reusable)
     }
 
     /// Seals every dirty page (checksum) and hands them all over, by page number: to a

@@ -2,6 +2,7 @@
 //! lock, and meta-slot bookkeeping. [`read::ReadTxn`] reads one version; [`write::WriteTxn`] builds
 //! the next one and commits it in one function, steps numbered.
 
+mod fill;
 pub(crate) mod group;
 mod group_sync;
 pub(crate) mod log;
@@ -18,6 +19,7 @@ use crate::page::meta::Meta;
 use crate::page::PagePtr;
 use crate::store::window::{self, WINDOW_BYTES};
 use crate::store::{FileStore, Overlay, PageBuf, View, Window};
+use fill::fill_gaps;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -286,7 +288,8 @@ impl Shared {
     /// it first), which seals them as it writes them. A large commit (more than
     /// [`LARGE_COMMIT_PAGES`] pages, or a quarter of the window's bytes) and a `checkpoint`
     /// (whose sync would flush the window at once) seal their pages in place and write them to
-    /// the file directly, without copies. The pages replaced in the window that no reader can
+    /// the file directly, without copies (and the short gaps of `unused` free pages between
+    /// them: [`Self::write_sealed`]). The pages replaced in the window that no reader can
     /// hold any more go back to the page buffers kept for the next copies ([`Window::reclaim`]).
     pub(crate) fn place_pages(
         &self,
@@ -295,6 +298,7 @@ impl Shared {
         view: View,
         txn: u64,
         checkpoint: bool,
+        unused: &[u64],
     ) -> Result<View> {
         let current = base.window().filter(|w| !w.is_flushed());
         let bytes: u64 = pages.values().map(|b| b.len() as u64).sum();
@@ -307,7 +311,7 @@ impl Shared {
                 // from going back to the system.
                 self.flush_window(w, &view, !large)?;
             }
-            self.write_sealed(pages, &view)?;
+            self.write_sealed(pages, &view, unused)?;
             // A large commit keeps none of its buffers, for the same reason.
             match large {
                 true => pages.clear(),
@@ -332,10 +336,15 @@ impl Shared {
 
     /// Seals `pages` in place (their checksums) and writes them to the file in order of page
     /// number, in batches of [`SEALED_BATCH`] bytes, so that the disk writes the first batches
-    /// while the next ones are sealed and copied.
-    fn write_sealed(&self, pages: &mut Overlay, view: &View) -> Result<()> {
+    /// while the next ones are sealed and copied. Short gaps between them made of `unused` pages
+    /// (free, and reachable from no version and no checkpoint) are written with zeros as well
+    /// ([`fill_gaps`]).
+    fn write_sealed(&self, pages: &mut Overlay, view: &View, unused: &[u64]) -> Result<()> {
         let mut sorted: Vec<(u64, &mut PageBuf)> = pages.iter_mut().map(|(&p, b)| (p, b)).collect();
         sorted.sort_unstable_by_key(|(p, _)| *p);
+        let mut unused = unused.to_vec();
+        unused.sort_unstable();
+        let zeros = vec![0u8; self.page_size];
         let mut rest = &mut sorted[..];
         while !rest.is_empty() {
             let (mut n, mut bytes) = (0, 0);
@@ -348,7 +357,9 @@ impl Shared {
                 crate::page::seal(buf, *pgno);
             }
             let written: Vec<(u64, &[u8])> = batch.iter().map(|(p, b)| (*p, &b[..])).collect();
-            self.write_pages(&written, view)?;
+            let filled = fill_gaps(&written, &unused, &zeros);
+            self.store.write_pages(&filled, self.page_size)?;
+            self.pages_written(&written, view);
             if !after.is_empty() {
                 self.store.start_writeback();
             }
@@ -390,11 +401,17 @@ impl Shared {
     /// takes their new contents, and the map counts them as verified.
     fn write_pages(&self, pages: &[(u64, &[u8])], view: &View) -> Result<()> {
         self.store.write_pages(pages, self.page_size)?;
+        self.pages_written(pages, view);
+        Ok(())
+    }
+
+    /// Records that `pages` are in the file: for readers in other processes, the metrics, and
+    /// the views (the page cache takes their new contents; the map counts them as verified).
+    fn pages_written(&self, pages: &[(u64, &[u8])], view: &View) {
         self.note_written(pages);
         self.metrics
             .pages_written(pages.iter().map(|(_, b)| b.len() as u64).sum());
         view.pages_written(pages);
-        Ok(())
     }
 
     /// The background sync thread, at each tick: once a whole tick passed without a commit (or

@@ -528,8 +528,10 @@ impl WriteTxn {
         // region is zeroed later, as records reach it.)
         self.id_may_be_on_disk = true;
         let (txn, checkpoint) = (self.pages.txn_id(), record.is_none());
-        let dirty = self.pages.dirty_pages();
-        let placed = shared.place_pages(&self.base.view, dirty, view, txn, checkpoint);
+        let (dirty, unused) = self.pages.dirty_and_unused();
+        // Free pages no version reaches: the spare pages a log record leaves with the version.
+        let unused = if checkpoint { unused } else { &spare[..] };
+        let placed = shared.place_pages(&self.base.view, dirty, view, txn, checkpoint, unused);
         let view = match placed {
             Ok(view) => view,
             Err(e) => {

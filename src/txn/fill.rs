@@ -1,0 +1,91 @@
+//! Short gaps between the pages a commit writes into the file directly, filled with zeros.
+//!
+//! **Why.** A large commit allocates new pages as it copies them, and frees some of its own
+//! before it commits (a removal's merges come late in the transaction, after the last copy that
+//! could have reused them): those pages are never written. The file's space is preallocated, so
+//! on ext4 each never-written page splits the file's extents in two (written, unwritten,
+//! written), and freeing thousands of extents later (the truncation after compaction) costs a
+//! discard each on a filesystem mounted with `discard`. Measured (harness: a 1M-key load, the
+//! standard writes, 500,000 removals in one transaction): the removal commit left 3,955
+//! one- and two-page unwritten gaps, and compaction's one `ftruncate` of the 7,921 extents past its
+//! new end took 565-618 ms of the 815-894 ms compaction. Writing such a gap (it is free: the
+//! commit could have put any page there) joins the extents on each side: the same run left 18
+//! extents, and compaction took 387-396 ms against 790-816 ms before (three alternations; the
+//! removals themselves 900-1,515 ms against 988-1,689, their writes being fewer and longer).
+
+/// Gaps of at most this many pages are filled; longer ones are left alone (their extents are
+/// long enough that a few more cost little, and writing them would cost more I/O).
+const MAX_FILL: u64 = 4;
+
+/// `pages` (sorted by page number, each a page or a run of pages of `zeros.len()` bytes each),
+/// with every gap of at most [`MAX_FILL`] pages between two of them whose pages are all in
+/// `unused` (sorted) filled with `zeros`, one entry per page.
+pub(crate) fn fill_gaps<'a>(
+    pages: &[(u64, &'a [u8])],
+    unused: &[u64],
+    zeros: &'a [u8],
+) -> Vec<(u64, &'a [u8])> {
+    let ps = zeros.len();
+    let mut out = Vec::with_capacity(pages.len());
+    for (i, &(pgno, bytes)) in pages.iter().enumerate() {
+        out.push((pgno, bytes));
+        let Some(&(next, _)) = pages.get(i + 1) else {
+            break;
+        };
+        let end = pgno + bytes.len().div_ceil(ps) as u64;
+        let gap = end..next;
+        let fillable = next > end
+            && next - end <= MAX_FILL
+            && gap.clone().all(|p| unused.binary_search(&p).is_ok());
+        if fillable {
+            out.extend(gap.map(|p| (p, zeros)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pgnos(v: &[(u64, &[u8])]) -> Vec<u64> {
+        v.iter().map(|&(p, _)| p).collect()
+    }
+
+    #[test]
+    fn short_gaps_of_unused_pages_are_filled_with_zeros() {
+        let (a, b) = ([1u8; 8], [2u8; 8]);
+        let zeros = [0u8; 8];
+        let pages: Vec<(u64, &[u8])> = vec![(10, &a), (12, &b), (15, &a), (30, &b)];
+        let unused = [
+            11, 13, 14, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
+        ];
+        let out = fill_gaps(&pages, &unused, &zeros);
+        // 11 (one page) and 13..15 (two) are filled; 16..30 is longer than MAX_FILL.
+        assert_eq!(pgnos(&out), vec![10, 11, 12, 13, 14, 15, 30]);
+        assert!(out
+            .iter()
+            .all(|&(p, b)| b == &zeros[..] || [10, 12, 15, 30].contains(&p)));
+        assert_eq!(out[2].1, &b[..]);
+    }
+
+    #[test]
+    fn a_gap_with_a_page_not_unused_is_left_alone() {
+        let a = [1u8; 8];
+        let zeros = [0u8; 8];
+        let pages: Vec<(u64, &[u8])> = vec![(10, &a), (13, &a)];
+        // 12 may be another version's page: nothing is written over it.
+        let out = fill_gaps(&pages, &[11], &zeros);
+        assert_eq!(pgnos(&out), vec![10, 13]);
+    }
+
+    #[test]
+    fn a_run_ends_where_its_pages_end() {
+        let run = [1u8; 24];
+        let (a, zeros) = ([2u8; 8], [0u8; 8]);
+        // The run 10..13 is followed by page 14: only 13 is a gap.
+        let pages: Vec<(u64, &[u8])> = vec![(10, &run), (14, &a)];
+        let out = fill_gaps(&pages, &[11, 12, 13], &zeros);
+        assert_eq!(pgnos(&out), vec![10, 13, 14]);
+    }
+}
