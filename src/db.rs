@@ -353,7 +353,9 @@ fn writer_elsewhere(store: &FileStore, table: &ReaderTable) -> Result<bool> {
 }
 
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
-/// it, flushes the write window once commits pause, and starts the write-back of tree pages; it ends when the returned sender is dropped (with the database) or the database is gone.
+/// it, flushes the write window once commits pause, starts the write-back of tree pages, and
+/// gives back page buffers long unused (`store::release_idle`); it ends when the returned sender
+/// is dropped (with the database) or the database is gone.
 /// None if no thread could be started: Eventual commits are then synced by the other means.
 fn spawn_syncer(
     shared: &Arc<Shared>,
@@ -365,14 +367,16 @@ fn spawn_syncer(
         .name("larchdb-sync".into())
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                let Some(shared) = weak.upgrade() else { return };
+                let Some(shared) = weak.upgrade() else { break };
                 if shared.check_poisoned().is_err() || shared.sync_log().is_err() {
-                    return;
+                    break;
                 }
                 if shared.flush_when_idle().is_err() {
-                    return;
+                    break;
                 }
                 shared.start_writeback();
+                drop(shared);
+                crate::store::release_idle(crate::store::DECAY);
             }
         })
         .ok()?;

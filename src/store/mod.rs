@@ -44,7 +44,7 @@ mod verified;
 mod view;
 pub(crate) mod window;
 
-pub(crate) use pagebuf::PageBuf;
+pub(crate) use pagebuf::{release_idle, PageBuf, DECAY};
 pub(crate) use verified::Verifier;
 pub(crate) use view::{prefetch, Backing, Overlay, TxnView, View};
 pub(crate) use window::Window;

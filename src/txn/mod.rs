@@ -169,6 +169,19 @@ pub(crate) struct Shared {
     pub(crate) attached: Option<multiproc::Attached>,
     /// The last write transaction's buffers, emptied, for the next one.
     writer_buffers: Mutex<Option<write::WriterBuffers>>,
+    /// Declared last, so dropped last: gives back the page buffers' empty slabs at once.
+    _release_buffers: ReleaseBuffers,
+}
+
+/// When dropped, unmaps the empty page buffer slabs that [`crate::store::release_idle`] would
+/// keep for a while: the last field of [`Shared`], so that it runs once the handle's windows and
+/// buffers are gone (and with them the reason to keep their memory).
+struct ReleaseBuffers;
+
+impl Drop for ReleaseBuffers {
+    fn drop(&mut self) {
+        crate::store::release_idle(std::time::Duration::ZERO);
+    }
 }
 
 impl Shared {
@@ -225,6 +238,7 @@ impl Shared {
             commits_at_last_tick: AtomicU64::new(0),
             attached,
             writer_buffers: Mutex::new(None),
+            _release_buffers: ReleaseBuffers,
         }
     }
 
