@@ -21,7 +21,7 @@
 //! (and, in a virtual machine whose host takes back freed memory, fault in from the host): the
 //! slowest part of a large removal after a bulk load. Measured (harness: a 1M-insert load, 1,000
 //! single commits, 8 threads' commits, 100 batches, then 500,000 removals in one transaction,
-//! four alternations): the removals 752-831 ms with the slabs kept against 753-1,144 ms without,
+//! three alternations): the removals 760-781 ms with the slabs kept against 776-963 ms without,
 //! the peak resident size after the batches 615 MB against 440 MB. A time-based decay is what
 //! jemalloc does with its freed dirty pages (10 s by default); LMDB keeps every freed dirty page
 //! for good. A page is taken from the slab most recently found with a free page (the last
