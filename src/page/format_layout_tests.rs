@@ -155,6 +155,84 @@ fn leaf_cells_fill_the_cell_area_exactly() {
     assert!(n.validate_cells().is_err());
 }
 
+/// A leaf holding `entries` (key, value), inserted in the order given (so the cell area holds
+/// them in that order from its end), each at its place in key order.
+fn leaf_of(entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_LEAF, 1);
+    let mut keys: Vec<&[u8]> = Vec::new();
+    for &(key, value) in entries {
+        let idx = keys.binary_search(&key).unwrap_err();
+        let cell = LeafCell {
+            key,
+            value: LeafValue::Inline(value),
+        };
+        assert!(node::insert_cell(&mut page, idx, &cell));
+        keys.insert(idx, key);
+    }
+    page
+}
+
+/// The (key, value) pairs of a leaf, in slot order.
+fn entries_of(page: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let n = Node::parse(3, page, 1).unwrap();
+    n.validate_cells().unwrap();
+    (0..n.count())
+        .map(|i| match n.leaf_entry(i).unwrap() {
+            (k, LeafValue::Inline(v)) => (k.to_vec(), v.to_vec()),
+            (_, LeafValue::Overflow { .. }) => unreachable!("inline values only"),
+        })
+        .collect()
+}
+
+#[test]
+fn removing_a_cell_as_long_as_the_front_one_moves_only_the_front_one() {
+    // Inserted c, a, d, b: the front of the cell area (lowest offset) holds "b".
+    let mut page = leaf_of(&[(b"c", b"33"), (b"a", b"11"), (b"d", b"44"), (b"b", b"22")]);
+    let before: Vec<usize> = (0..4).map(|i| slot_cell(&page, i)).collect();
+    let start = u32_at(&page, 4) as usize;
+    assert_eq!(before[1], start, "b's cell is the front one");
+    // Remove "c" (slot 2): "b"'s cell moves into its hole; "a" and "d" stay where they were.
+    node::remove_cell(&mut page, 2);
+    assert_eq!(
+        u32_at(&page, 4) as usize,
+        start + 11,
+        "the area shrinks by one cell"
+    );
+    assert_eq!(slot_cell(&page, 0), before[0]);
+    assert_eq!(slot_cell(&page, 1), before[2], "b now lies where c was");
+    assert_eq!(slot_cell(&page, 2), before[3]);
+    let want: Vec<(Vec<u8>, Vec<u8>)> = [(b"a", b"11"), (b"b", b"22"), (b"d", b"44")]
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    assert_eq!(entries_of(&page), want);
+    // Removing the front cell itself moves nothing.
+    let front = (0..3).find(|&i| slot_cell(&page, i) == start + 11).unwrap();
+    node::remove_cell(&mut page, front);
+    assert_eq!(u32_at(&page, 4) as usize, start + 22);
+    assert_eq!(entries_of(&page).len(), 2);
+}
+
+#[test]
+fn removing_a_cell_of_another_length_than_the_front_one_shifts_the_cells_in_front() {
+    let mut page = leaf_of(&[(b"c", b"333"), (b"a", b"1"), (b"d", b"4444"), (b"b", b"22")]);
+    let start = u32_at(&page, 4) as usize;
+    let before: Vec<usize> = (0..4).map(|i| slot_cell(&page, i)).collect();
+    // Remove "a" (a 10-byte cell; the front one, "b", has 11): the cells in front of "a" ("d",
+    // "b") move by 10 bytes toward the end, "c" (behind it) stays.
+    node::remove_cell(&mut page, 0);
+    assert_eq!(u32_at(&page, 4) as usize, start + 10);
+    assert_eq!(slot_cell(&page, 0), before[1] + 10, "b moved");
+    assert_eq!(slot_cell(&page, 1), before[2], "c stayed");
+    assert_eq!(slot_cell(&page, 2), before[3] + 10, "d moved");
+    let want: Vec<(Vec<u8>, Vec<u8>)> = [(&b"b"[..], &b"22"[..]), (b"c", b"333"), (b"d", b"4444")]
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    assert_eq!(entries_of(&page), want);
+}
+
 // ---- branch pages --------------------------------------------------------------------------
 
 #[test]
