@@ -17,6 +17,29 @@
 /// long enough that a few more cost little, and writing them would cost more I/O).
 const MAX_FILL: u64 = 4;
 
+/// The pages of `unused` that lie in a gap of at most [`MAX_FILL`] pages between two of `pages`
+/// (page numbers and lengths in pages, sorted by page number), sorted: all that [`fill_gaps`]
+/// needs of `unused`, found in one pass over it (a checkpoint's unused pages can be a hundred
+/// thousand, its gaps a few).
+pub(crate) fn unused_in_gaps(pages: impl Iterator<Item = (u64, u64)>, unused: &[u64]) -> Vec<u64> {
+    let mut gaps = Vec::new();
+    let mut end = None;
+    for (pgno, npages) in pages {
+        if let Some(end) = end.filter(|&e| pgno > e && pgno - e <= MAX_FILL) {
+            gaps.extend(end..pgno);
+        }
+        end = Some(pgno + npages);
+    }
+    if gaps.is_empty() {
+        return gaps;
+    }
+    let mut found: Vec<u64> = (unused.iter().copied())
+        .filter(|p| gaps.binary_search(p).is_ok())
+        .collect();
+    found.sort_unstable();
+    found
+}
+
 /// `pages` (sorted by page number, each a page or a run of pages of `zeros.len()` bytes each),
 /// with every gap of at most [`MAX_FILL`] pages between two of them whose pages are all in
 /// `unused` (sorted) filled with `zeros`, one entry per page.
@@ -77,6 +100,15 @@ mod tests {
         // 12 may be another version's page: nothing is written over it.
         let out = fill_gaps(&pages, &[11], &zeros);
         assert_eq!(pgnos(&out), vec![10, 13]);
+    }
+
+    #[test]
+    fn only_unused_pages_in_short_gaps_are_kept() {
+        // Pages 10, 12-13 (a run of two), 15, 30: gaps 11, 14, and 16..30 (too long).
+        let pages = [(10, 1), (12, 2), (15, 1), (30, 1)].into_iter();
+        let unused = [40, 14, 20, 11, 3];
+        assert_eq!(unused_in_gaps(pages, &unused), vec![11, 14]);
+        assert!(unused_in_gaps([(10, 1), (11, 1)].into_iter(), &unused).is_empty());
     }
 
     #[test]
