@@ -17,52 +17,53 @@
 /// long enough that a few more cost little, and writing them would cost more I/O).
 const MAX_FILL: u64 = 4;
 
-/// The pages of `unused` that lie in a gap of at most [`MAX_FILL`] pages between two of `pages`
-/// (page numbers and lengths in pages, sorted by page number), sorted: all that [`fill_gaps`]
-/// needs of `unused`, found in one pass over it (a checkpoint's unused pages can be a hundred
-/// thousand, its gaps a few).
-pub(crate) fn unused_in_gaps(pages: impl Iterator<Item = (u64, u64)>, unused: &[u64]) -> Vec<u64> {
-    let mut gaps = Vec::new();
+/// The pages to fill between `runs` (each a first page number and a length in pages, sorted by
+/// page number): those of every gap of at most [`MAX_FILL`] pages between two runs whose pages
+/// are all in `unused`, sorted. One pass over `unused` (a checkpoint's unused pages can be a
+/// hundred thousand, its short gaps a few).
+pub(crate) fn pages_to_fill(runs: impl Iterator<Item = (u64, u64)>, unused: &[u64]) -> Vec<u64> {
+    let mut gaps: Vec<(u64, bool)> = Vec::new();
     let mut end = None;
-    for (pgno, npages) in pages {
+    for (pgno, npages) in runs {
         if let Some(end) = end.filter(|&e| pgno > e && pgno - e <= MAX_FILL) {
-            gaps.extend(end..pgno);
+            gaps.extend((end..pgno).map(|p| (p, false)));
         }
         end = Some(pgno + npages);
     }
     if gaps.is_empty() {
-        return gaps;
+        return Vec::new();
     }
-    let mut found: Vec<u64> = (unused.iter().copied())
-        .filter(|p| gaps.binary_search(p).is_ok())
-        .collect();
-    found.sort_unstable();
-    found
+    for p in unused {
+        if let Ok(i) = gaps.binary_search_by_key(p, |&(g, _)| g) {
+            gaps[i].1 = true;
+        }
+    }
+    // A run lies between any two gaps, so each gap is a stretch of consecutive page numbers.
+    (gaps.chunk_by(|a, b| b.0 == a.0 + 1))
+        .filter(|gap| gap.iter().all(|&(_, free)| free))
+        .flatten()
+        .map(|&(p, _)| p)
+        .collect()
 }
 
-/// `pages` (sorted by page number, each a page or a run of pages of `zeros.len()` bytes each),
-/// with every gap of at most [`MAX_FILL`] pages between two of them whose pages are all in
-/// `unused` (sorted) filled with `zeros`, one entry per page.
-pub(crate) fn fill_gaps<'a>(
+/// `pages` (sorted by page number) with each page of `fill` (sorted, from [`pages_to_fill`])
+/// that lies between two of them added as `zeros`, in page order.
+pub(crate) fn with_fill<'a>(
     pages: &[(u64, &'a [u8])],
-    unused: &[u64],
+    fill: &[u64],
     zeros: &'a [u8],
 ) -> Vec<(u64, &'a [u8])> {
-    let ps = zeros.len();
-    let mut out = Vec::with_capacity(pages.len());
-    for (i, &(pgno, bytes)) in pages.iter().enumerate() {
-        out.push((pgno, bytes));
-        let Some(&(next, _)) = pages.get(i + 1) else {
-            break;
-        };
-        let end = pgno + bytes.len().div_ceil(ps) as u64;
-        let gap = end..next;
-        let fillable = next > end
-            && next - end <= MAX_FILL
-            && gap.clone().all(|p| unused.binary_search(&p).is_ok());
-        if fillable {
-            out.extend(gap.map(|p| (p, zeros)));
+    let (Some(&(first, _)), Some(&(last, _))) = (pages.first(), pages.last()) else {
+        return Vec::new();
+    };
+    let fill = &fill[fill.partition_point(|&p| p < first)..fill.partition_point(|&p| p < last)];
+    let mut fill = fill.iter().peekable();
+    let mut out = Vec::with_capacity(pages.len() + fill.len());
+    for &(pgno, bytes) in pages {
+        while let Some(&p) = fill.next_if(|&&p| p < pgno) {
+            out.push((p, zeros));
         }
+        out.push((pgno, bytes));
     }
     out
 }
@@ -70,6 +71,17 @@ pub(crate) fn fill_gaps<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct write's two steps on `pages` (of `zeros.len()`-byte pages or runs of them).
+    fn fill_gaps<'a>(
+        pages: &[(u64, &'a [u8])],
+        unused: &[u64],
+        zeros: &'a [u8],
+    ) -> Vec<(u64, &'a [u8])> {
+        let ps = zeros.len();
+        let runs = pages.iter().map(|(p, b)| (*p, b.len().div_ceil(ps) as u64));
+        with_fill(pages, &pages_to_fill(runs, unused), zeros)
+    }
 
     fn pgnos(v: &[(u64, &[u8])]) -> Vec<u64> {
         v.iter().map(|&(p, _)| p).collect()
@@ -103,12 +115,12 @@ mod tests {
     }
 
     #[test]
-    fn only_unused_pages_in_short_gaps_are_kept() {
+    fn only_short_gaps_made_of_unused_pages_are_kept() {
         // Pages 10, 12-13 (a run of two), 15, 30: gaps 11, 14, and 16..30 (too long).
         let pages = [(10, 1), (12, 2), (15, 1), (30, 1)].into_iter();
         let unused = [40, 14, 20, 11, 3];
-        assert_eq!(unused_in_gaps(pages, &unused), vec![11, 14]);
-        assert!(unused_in_gaps([(10, 1), (11, 1)].into_iter(), &unused).is_empty());
+        assert_eq!(pages_to_fill(pages, &unused), vec![11, 14]);
+        assert!(pages_to_fill([(10, 1), (11, 1)].into_iter(), &unused).is_empty());
     }
 
     #[test]

@@ -351,7 +351,7 @@ impl Shared {
     /// number, in batches of [`SEALED_BATCH`] bytes, so that the disk writes the first batches
     /// while the next ones are sealed and copied. Short gaps between them made of `unused` pages
     /// (free, and reachable from no version and no checkpoint) are written with zeros as well
-    /// ([`fill::fill_gaps`]).
+    /// ([`fill::pages_to_fill`]).
     fn write_sealed(&self, pages: &mut Overlay, view: &View, unused: &[u64]) -> Result<()> {
         let mut sorted: Vec<(u64, &mut PageBuf)> = pages.iter_mut().map(|(&p, b)| (p, b)).collect();
         sorted.sort_unstable_by_key(|(p, _)| *p);
@@ -359,7 +359,7 @@ impl Shared {
         let runs = sorted
             .iter()
             .map(|(p, b)| (*p, b.len().div_ceil(ps) as u64));
-        let unused = fill::unused_in_gaps(runs, unused);
+        let fill = fill::pages_to_fill(runs, unused);
         let zeros = vec![0u8; ps];
         let mut rest = &mut sorted[..];
         while !rest.is_empty() {
@@ -373,7 +373,7 @@ impl Shared {
                 crate::page::seal(buf, *pgno);
             }
             let written: Vec<(u64, &[u8])> = batch.iter().map(|(p, b)| (*p, &b[..])).collect();
-            let filled = fill::fill_gaps(&written, &unused, &zeros);
+            let filled = fill::with_fill(&written, &fill, &zeros);
             self.store.write_pages(&filled, self.page_size)?;
             self.pages_written(&written, view);
             if !after.is_empty() {
