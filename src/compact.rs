@@ -77,12 +77,20 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     c.pages_moved += w.commit_counting_moves()?;
     c.passes += 1;
     let mut idle = 0;
+    // A pass reads the leaves it does not move only for their overflow values: once a pass read
+    // them all and found none, the next one skips them, unless another commit came in between.
+    let mut no_overflow_at = None;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);
         let mut w = WriteTxn::begin(shared.clone())?;
         w.compact_on_commit();
-        w.relocate_tail()?;
+        let (base, txn) = (w.base_txn(), w.id());
+        let found_overflow = w.relocate_tail(no_overflow_at != Some(base))?;
         let moved = w.commit_counting_moves()?;
+        // This pass's commit (or its base, if it wrote nothing) holds no overflow value, unless
+        // the pass found one; a commit of another writer since may have added some.
+        let now = shared.current.load_full().txn;
+        no_overflow_at = (!found_overflow && (now == txn || now == base)).then_some(now);
         c.passes += 1;
         c.pages_moved += moved;
         // A pass that gained nothing may still have freed pages (its copies of the freelist's

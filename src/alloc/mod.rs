@@ -503,7 +503,11 @@ impl WriterPages {
     pub fn relocate_freelist(&mut self, limit: u64, moved: &mut u64) -> Result<()> {
         self.in_freelist_op = true;
         let root = self.freelist.root;
-        let r = crate::btree::relocate::relocate(self, root, limit, moved);
+        let mut scan = crate::btree::relocate::LeafScan {
+            read_all: true,
+            found_overflow: false,
+        };
+        let r = crate::btree::relocate::relocate(self, root, limit, moved, &mut scan);
         self.in_freelist_op = false;
         self.freelist.root = r?;
         Ok(())

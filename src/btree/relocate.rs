@@ -1,34 +1,68 @@
 //! Moving the pages of a tree that lie at or past a page number into pages the store allocates
 //! (lower free pages), for compaction: each such page is copied (copy-on-write, so snapshots keep
 //! the old one), and so is every page on the path to it, whose pointer changes.
+//!
+//! A leaf below the limit is read only for the overflow runs its values point to. When the
+//! caller knows the trees hold no overflow value (the walk before found none and nothing was
+//! committed since), [`LeafScan::read_all`] false skips those leaves: most of a walk's time is
+//! spent reading them. Skipping wrongly could only leave a run in place, which keeps the file
+//! from shrinking past it, never a dangling pointer.
 
 use super::{node, PageStore, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::node::{self as pn, LeafValue};
 use crate::page::{init_overflow, overflow_pages, PagePtr, HEADER_LEN};
 
+/// Whether a relocation walk reads the leaves it does not move, and what it found in those it
+/// read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LeafScan {
+    /// Read every leaf (for overflow runs to move), not only those at or past the limit.
+    pub read_all: bool,
+    /// Some leaf read held an overflow value (wherever its run lies).
+    pub found_overflow: bool,
+}
+
 /// Moves every page of the tree at `root` numbered `limit` or above (tree pages and overflow
 /// runs), and returns the new root; adds the pages moved to `moved`. A page the store allocates
-/// at or past `limit` (no free page below it) is moved anyway: the tree stays correct.
+/// at or past `limit` (no free page below it) is moved anyway: the tree stays correct. Leaves
+/// below `limit` are read as `scan` says, and it records whether they held overflow values.
 pub(crate) fn relocate<S: PageStore>(
     s: &mut S,
     root: PagePtr,
     limit: u64,
     moved: &mut u64,
+    scan: &mut LeafScan,
 ) -> Result<PagePtr> {
     if root.is_null() {
         return Ok(root);
     }
-    relocate_node(s, root, limit, moved, 0)
+    let mut walk = Walk {
+        limit,
+        moved,
+        scan,
+        leaf_depth: None,
+    };
+    relocate_node(s, &mut walk, root, 0)
+}
+
+/// The state of one tree's relocation walk.
+struct Walk<'a> {
+    limit: u64,
+    moved: &'a mut u64,
+    scan: &'a mut LeafScan,
+    /// The depth of the tree's leaves, once a leaf was read (all leaves of a B+tree are at the
+    /// same depth): a page there that stays in place need not be read when `scan` says so.
+    leaf_depth: Option<usize>,
 }
 
 fn relocate_node<S: PageStore>(
     s: &mut S,
+    walk: &mut Walk<'_>,
     ptr: PagePtr,
-    limit: u64,
-    moved: &mut u64,
     depth: usize,
 ) -> Result<PagePtr> {
+    let limit = walk.limit;
     if depth >= MAX_DEPTH {
         return Err(corrupted(
             ptr.pgno,
@@ -42,14 +76,18 @@ fn relocate_node<S: PageStore>(
             pgno: s.cow(ptr)?,
             txn,
         };
-        *moved += 1;
+        *walk.moved += 1;
+    } else if !walk.scan.read_all && walk.leaf_depth == Some(depth) {
+        return Ok(cur); // a leaf that stays, with no overflow value to move
     }
     let n = node(s, cur)?;
     if n.is_leaf() {
+        walk.leaf_depth = Some(depth);
         // The overflow runs to move, found in one pass over the leaf (most leaves have none).
         let mut runs = Vec::new();
         for i in 0..n.count() {
             if let LeafValue::Overflow { ptr: run, len } = n.leaf_entry(i)?.1 {
+                walk.scan.found_overflow = true;
                 if run.pgno >= limit {
                     runs.push((i, run, len));
                 }
@@ -57,7 +95,7 @@ fn relocate_node<S: PageStore>(
         }
         for (i, run, len) in runs {
             let new = move_run(s, run, len)?;
-            *moved += overflow_pages(len, s.page_size());
+            *walk.moved += overflow_pages(len, s.page_size());
             cur = PagePtr {
                 pgno: s.cow(cur)?,
                 txn,
@@ -68,7 +106,7 @@ fn relocate_node<S: PageStore>(
     }
     for i in 0..n.count() {
         let child = node(s, cur)?.child(i)?;
-        let new = relocate_node(s, child, limit, moved, depth + 1)?;
+        let new = relocate_node(s, walk, child, depth + 1)?;
         if new != child {
             cur = PagePtr {
                 pgno: s.cow(cur)?,

@@ -201,11 +201,18 @@ impl WriteTxn {
 
     /// Compaction: gives back the free tail, then moves every live page (of the tables, the
     /// catalog and the freelist) that lies past where the file could end into free pages below,
-    /// copying it, so snapshots keep the old copy. Returns the pages moved.
-    pub(crate) fn relocate_tail(&mut self) -> Result<u64> {
+    /// copying it, so snapshots keep the old copy. Reads the tables' leaves that stay in place
+    /// (for the overflow runs their values point to) only if `read_leaves`. Returns whether a
+    /// leaf it read held an overflow value.
+    pub(crate) fn relocate_tail(&mut self, read_leaves: bool) -> Result<bool> {
         self.check_failed()?;
-        let r = self.relocate_steps();
+        let r = self.relocate_steps(read_leaves);
         self.note(r)
+    }
+
+    /// The commit this transaction began on.
+    pub(crate) fn base_txn(&self) -> u64 {
+        self.base.txn
     }
 
     /// Compaction's first pass: packs the leaves of every table densely
@@ -229,8 +236,8 @@ impl WriteTxn {
         Ok(saved)
     }
 
-    fn relocate_steps(&mut self) -> Result<u64> {
-        use crate::btree::relocate::relocate;
+    fn relocate_steps(&mut self, read_leaves: bool) -> Result<bool> {
+        use crate::btree::relocate::{relocate, LeafScan};
         self.flush_catalog()?;
         self.pages.trim_tail(true)?;
         let mut limit = self.pages.relocation_limit();
@@ -242,16 +249,30 @@ impl WriteTxn {
         }
         let mut moved = 0;
         if limit >= self.pages.page_count {
-            return Ok(0); // nothing reusable: no page can move lower
+            return Ok(false); // nothing reusable: no page can move lower
         }
+        let mut tables = LeafScan {
+            read_all: read_leaves,
+            found_overflow: false,
+        };
         self.rewrite_tables(|pages, _, tree| {
-            tree.root = relocate(pages, tree.root, limit, &mut moved)?;
+            tree.root = relocate(pages, tree.root, limit, &mut moved, &mut tables)?;
             Ok(())
         })?;
-        self.catalog.root = relocate(&mut self.pages, self.catalog.root, limit, &mut moved)?;
+        let mut catalog = LeafScan {
+            read_all: true,
+            found_overflow: false,
+        };
+        self.catalog.root = relocate(
+            &mut self.pages,
+            self.catalog.root,
+            limit,
+            &mut moved,
+            &mut catalog,
+        )?;
         self.pages.relocate_freelist(limit, &mut moved)?;
         self.moved += moved;
-        Ok(moved)
+        Ok(tables.found_overflow)
     }
 
     /// Runs `edit` on the tree of every table in the catalog (not through open tables: the
