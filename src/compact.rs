@@ -85,12 +85,18 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
         let mut w = WriteTxn::begin(shared.clone())?;
         w.compact_on_commit();
         let (base, txn) = (w.base_txn(), w.id());
-        let found_overflow = w.relocate_tail(no_overflow_at != Some(base))?;
+        let read_leaves = no_overflow_at != Some(base);
+        // Known to hold no overflow value: the leaves read found none, or were known so before
+        // (a pass that walked no tree learnt nothing).
+        let clean = match w.relocate_tail(read_leaves)? {
+            Some(found_overflow) => !found_overflow,
+            None => !read_leaves,
+        };
         let moved = w.commit_counting_moves()?;
-        // This pass's commit (or its base, if it wrote nothing) holds no overflow value, unless
-        // the pass found one; a commit of another writer since may have added some.
+        // This pass's commit (or its base, if it wrote nothing) is as clean as its base, unless
+        // a commit of another writer came since, which may have added overflow values.
         let now = shared.current.load_full().txn;
-        no_overflow_at = (!found_overflow && (now == txn || now == base)).then_some(now);
+        no_overflow_at = (clean && (now == txn || now == base)).then_some(now);
         c.passes += 1;
         c.pages_moved += moved;
         // A pass that gained nothing may still have freed pages (its copies of the freelist's

@@ -203,8 +203,8 @@ impl WriteTxn {
     /// catalog and the freelist) that lies past where the file could end into free pages below,
     /// copying it, so snapshots keep the old copy. Reads the tables' leaves that stay in place
     /// (for the overflow runs their values point to) only if `read_leaves`. Returns whether a
-    /// leaf it read held an overflow value.
-    pub(crate) fn relocate_tail(&mut self, read_leaves: bool) -> Result<bool> {
+    /// leaf it read held an overflow value, or None if nothing could move (no tree was walked).
+    pub(crate) fn relocate_tail(&mut self, read_leaves: bool) -> Result<Option<bool>> {
         self.check_failed()?;
         let r = self.relocate_steps(read_leaves);
         self.note(r)
@@ -236,7 +236,7 @@ impl WriteTxn {
         Ok(saved)
     }
 
-    fn relocate_steps(&mut self, read_leaves: bool) -> Result<bool> {
+    fn relocate_steps(&mut self, read_leaves: bool) -> Result<Option<bool>> {
         use crate::btree::relocate::{relocate, LeafScan};
         self.flush_catalog()?;
         self.pages.trim_tail(true)?;
@@ -249,7 +249,7 @@ impl WriteTxn {
         }
         let mut moved = 0;
         if limit >= self.pages.page_count {
-            return Ok(false); // nothing reusable: no page can move lower
+            return Ok(None); // nothing reusable: no page can move lower
         }
         let mut tables = LeafScan {
             read_all: read_leaves,
@@ -272,7 +272,7 @@ impl WriteTxn {
         )?;
         self.pages.relocate_freelist(limit, &mut moved)?;
         self.moved += moved;
-        Ok(tables.found_overflow)
+        Ok(Some(tables.found_overflow))
     }
 
     /// Runs `edit` on the tree of every table in the catalog (not through open tables: the
