@@ -78,7 +78,8 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     c.passes += 1;
     let mut idle = 0;
     // A pass reads the leaves it does not move only for their overflow values: once a pass read
-    // them all and found none, the next one skips them, unless another commit came in between.
+    // them all and found none, the passes after it skip them, unless another commit comes in
+    // between.
     let mut no_overflow_at = None;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);
