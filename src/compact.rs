@@ -67,6 +67,25 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
     Ok(c)
 }
 
+/// After a relocation pass that began on commit `base` and committed as `txn` (or wrote nothing,
+/// leaving `base`), with `now` the newest commit: the commit whose tables are known to hold no
+/// overflow value, if any. `read_leaves`: the pass read every leaf; `found`: whether a leaf its
+/// walk read held an overflow value (None: it walked no tree, and learnt nothing). Another
+/// writer's commit since (`now` neither) may have added overflow values.
+fn clean_commit(
+    read_leaves: bool,
+    found: Option<bool>,
+    (base, txn): (u64, u64),
+    now: u64,
+) -> Option<u64> {
+    let clean = match found {
+        Some(found_overflow) => !found_overflow,
+        // Clean only if the base was known to be.
+        None => !read_leaves,
+    };
+    (clean && (now == txn || now == base)).then_some(now)
+}
+
 /// The passes of [`compact`], adding what they did to `c`.
 fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // Pack the leaves densely first, into the lowest free pages; the passes below then move
@@ -87,17 +106,10 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
         w.compact_on_commit();
         let (base, txn) = (w.base_txn(), w.id());
         let read_leaves = no_overflow_at != Some(base);
-        // Known to hold no overflow value: the leaves read found none, or were known so before
-        // (a pass that walked no tree learnt nothing).
-        let clean = match w.relocate_tail(read_leaves)? {
-            Some(found_overflow) => !found_overflow,
-            None => !read_leaves,
-        };
+        let found = w.relocate_tail(read_leaves)?;
         let moved = w.commit_counting_moves()?;
-        // This pass's commit (or its base, if it wrote nothing) is as clean as its base, unless
-        // a commit of another writer came since, which may have added overflow values.
         let now = shared.current.load_full().txn;
-        no_overflow_at = (clean && (now == txn || now == base)).then_some(now);
+        no_overflow_at = clean_commit(read_leaves, found, (base, txn), now);
         c.passes += 1;
         c.pages_moved += moved;
         // A pass that gained nothing may still have freed pages (its copies of the freelist's
@@ -112,4 +124,38 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_commit;
+
+    #[test]
+    fn a_pass_that_read_every_leaf_and_found_no_overflow_value_is_clean() {
+        assert_eq!(clean_commit(true, Some(false), (10, 11), 11), Some(11));
+        // It wrote nothing: its base is the newest commit, and clean.
+        assert_eq!(clean_commit(true, Some(false), (10, 11), 10), Some(10));
+        assert_eq!(clean_commit(true, Some(true), (10, 11), 11), None);
+    }
+
+    #[test]
+    fn a_pass_that_walked_no_tree_keeps_what_was_known() {
+        // Nothing known before: still nothing (the next pass reads every leaf).
+        assert_eq!(clean_commit(true, None, (10, 11), 10), None);
+        // Its base was clean, and so is what it committed.
+        assert_eq!(clean_commit(false, None, (10, 11), 10), Some(10));
+        assert_eq!(clean_commit(false, None, (10, 11), 11), Some(11));
+    }
+
+    #[test]
+    fn a_skipping_pass_stays_clean_unless_a_leaf_it_moved_held_an_overflow_value() {
+        assert_eq!(clean_commit(false, Some(false), (10, 11), 11), Some(11));
+        assert_eq!(clean_commit(false, Some(true), (10, 11), 11), None);
+    }
+
+    #[test]
+    fn another_writers_commit_makes_nothing_known() {
+        assert_eq!(clean_commit(true, Some(false), (10, 11), 12), None);
+        assert_eq!(clean_commit(false, None, (10, 11), 12), None);
+    }
 }
