@@ -90,16 +90,19 @@ fn clean_commit(
 fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // Pack the leaves densely first, into the lowest free pages; the passes below then move
     // what is left past the new end of the file.
+    // A pass reads the leaves it does not move only for their overflow values: once a pass
+    // (packing reads every leaf too) read them all and found none, the passes after it skip
+    // them, unless another commit comes in between.
     let mut w = WriteTxn::begin(shared.clone())?;
     w.compact_on_commit();
-    c.leaves_saved = w.repack_tables()?;
+    let (base, txn) = (w.base_txn(), w.id());
+    let (saved, overflow) = w.repack_tables()?;
+    c.leaves_saved = saved;
     c.pages_moved += w.commit_counting_moves()?;
     c.passes += 1;
+    let now = shared.current.load_full().txn;
+    let mut no_overflow_at = clean_commit(true, Some(overflow), (base, txn), now);
     let mut idle = 0;
-    // A pass reads the leaves it does not move only for their overflow values: once a pass read
-    // them all and found none, the passes after it skip them, unless another commit comes in
-    // between.
-    let mut no_overflow_at = None;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);
         let mut w = WriteTxn::begin(shared.clone())?;

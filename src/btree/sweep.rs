@@ -23,7 +23,7 @@ use super::mutate::{free_run, leaf_cell_key, overflow_run, push_up, rebalance, S
 use super::{node, value, Fence, PageStore, TreeRoot, MAX_DEPTH};
 use crate::error::{corrupted, Result};
 use crate::page::cells::{fits, CellList};
-use crate::page::node::{self as pn, BranchCell, Node};
+use crate::page::node::{self as pn, BranchCell, LeafValue, Node};
 use crate::page::{cmp_keys, PagePtr, HEADER_LEN, KIND_BRANCH, KIND_LEAF};
 use std::cmp::Ordering;
 use std::ops::{Bound, Range};
@@ -64,6 +64,8 @@ struct Sweep<'p> {
     repack: bool,
     /// Leaves fewer than before, after the bottom branches rewritten so far.
     leaves_saved: u64,
+    /// A repack: some leaf read so far holds an overflow value.
+    overflow: bool,
     /// A repack: the bytes of slots and cells of the bottom branch's leaves read so far.
     leaf_bytes: usize,
     upper: Bound<&'p [u8]>,
@@ -103,12 +105,13 @@ pub(crate) fn sweep<S: PageStore>(
 /// Packs the leaves of `tree` densely (compaction): in each bottom branch whose leaves' entries
 /// fit in fewer pages than it has, the leaves are rewritten into as few fresh pages as hold them
 /// (the last two balanced). Overflow runs stay where they are. A tree whose root is a leaf is
-/// left as it is. Returns how many leaves fewer the tree has.
+/// left as it is. Returns how many leaves fewer the tree has, and whether one of its leaves (each
+/// is read) holds an overflow value.
 pub(crate) fn repack<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
     tree: &mut TreeRoot,
-) -> Result<u64> {
+) -> Result<(u64, bool)> {
     let mut keep_all = |_: &[u8], _: &[u8]| false;
     let mut st = Sweep::new(&mut keep_all, Bound::Unbounded, true);
     drive(
@@ -119,7 +122,7 @@ pub(crate) fn repack<S: PageStore>(
         &mut Bound::Unbounded,
         Budget::UNLIMITED,
     )?;
-    Ok(st.leaves_saved)
+    Ok((st.leaves_saved, st.overflow))
 }
 
 impl<'p> Sweep<'p> {
@@ -132,6 +135,7 @@ impl<'p> Sweep<'p> {
             pick,
             repack,
             leaves_saved: 0,
+            overflow: false,
             leaf_bytes: 0,
             upper,
             removed: 0,
@@ -234,6 +238,16 @@ fn read_leaf<S: PageStore>(
         // Everything stays; only the last key matters (where the next bottom branch starts).
         st.keep.extend((0..count).map(|i| i as u16));
         st.leaf_bytes += n.used();
+        // Whether the tree holds overflow values (compaction's next pass need not read leaves
+        // for their runs if none does).
+        if !st.overflow {
+            for i in 0..count {
+                if let LeafValue::Overflow { .. } = n.leaf_entry(i)?.1 {
+                    st.overflow = true;
+                    break;
+                }
+            }
+        }
         if count > from {
             st.last.set(n.key(count - 1)?);
             st.looked = true;

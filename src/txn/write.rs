@@ -218,22 +218,25 @@ impl WriteTxn {
     /// Compaction's first pass: packs the leaves of every table densely
     /// ([`crate::btree::sweep::repack`]) into the lowest free pages (every reusable freelist
     /// entry is pulled first). The old leaves are freed, reusable once this checkpoint is durable.
-    /// Returns how many leaves fewer the tables have.
-    pub(crate) fn repack_tables(&mut self) -> Result<u64> {
+    /// Returns how many leaves fewer the tables have, and whether a leaf of theirs (each is read)
+    /// holds an overflow value.
+    pub(crate) fn repack_tables(&mut self) -> Result<(u64, bool)> {
         self.check_failed()?;
         let r = self.repack_steps();
         self.note(r)
     }
 
-    fn repack_steps(&mut self) -> Result<u64> {
+    fn repack_steps(&mut self) -> Result<(u64, bool)> {
         self.flush_catalog()?;
         self.pages.trim_tail(true)?;
-        let mut saved = 0;
+        let (mut saved, mut overflow) = (0, false);
         self.rewrite_tables(|pages, sc, tree| {
-            saved += crate::btree::sweep::repack(pages, sc, tree)?;
+            let (fewer, held) = crate::btree::sweep::repack(pages, sc, tree)?;
+            saved += fewer;
+            overflow |= held;
             Ok(())
         })?;
-        Ok(saved)
+        Ok((saved, overflow))
     }
 
     fn relocate_steps(&mut self, read_leaves: bool) -> Result<Option<bool>> {
