@@ -67,10 +67,10 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
     Ok(c)
 }
 
-/// After a relocation pass that began on commit `base` and committed as `txn` (or wrote nothing,
-/// leaving `base`), with `now` the newest commit: the commit whose tables are known to hold no
-/// overflow value, if any. `read_leaves`: the pass read every leaf; `found`: whether a leaf its
-/// walk read held an overflow value (None: it walked no tree, and learnt nothing). Another
+/// After a pass (packing or relocation) that began on commit `base` and committed as `txn` (or
+/// wrote nothing, leaving `base`), with `now` the newest commit: the commit whose tables are known
+/// to hold no overflow value, if any. `read_leaves`: the pass read every leaf; `found`: whether a
+/// leaf it read held an overflow value (None: it walked no tree, and learnt nothing). Another
 /// writer's commit since (`now` neither) may have added overflow values.
 fn clean_commit(
     read_leaves: bool,
@@ -90,6 +90,7 @@ fn clean_commit(
 fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // Pack the leaves densely first, into the lowest free pages; the passes below then move
     // what is left past the new end of the file.
+    //
     // A pass reads the leaves it does not move only for their overflow values: once a pass
     // (packing reads every leaf too) read them all and found none, the passes after it skip
     // them, unless another commit comes in between.
