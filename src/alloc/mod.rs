@@ -503,10 +503,7 @@ impl WriterPages {
     pub fn relocate_freelist(&mut self, limit: u64, moved: &mut u64) -> Result<()> {
         self.in_freelist_op = true;
         let root = self.freelist.root;
-        let mut scan = crate::btree::relocate::LeafScan {
-            read_all: true,
-            found_overflow: false,
-        };
+        let mut scan = crate::btree::relocate::LeafScan::new(true);
         let r = crate::btree::relocate::relocate(self, root, limit, moved, &mut scan);
         self.in_freelist_op = false;
         self.freelist.root = r?;

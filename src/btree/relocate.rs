@@ -23,6 +23,16 @@ pub(crate) struct LeafScan {
     pub found_overflow: bool,
 }
 
+impl LeafScan {
+    /// A walk that reads every leaf (`read_all`) or only those it moves, having found nothing yet.
+    pub fn new(read_all: bool) -> LeafScan {
+        LeafScan {
+            read_all,
+            found_overflow: false,
+        }
+    }
+}
+
 /// Moves every page of the tree at `root` numbered `limit` or above (tree pages and overflow
 /// runs), and returns the new root; adds the pages moved to `moved`. A page the store allocates
 /// at or past `limit` (no free page below it) is moved anyway: the tree stays correct. Leaves

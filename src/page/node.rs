@@ -883,8 +883,11 @@ pub(crate) fn remove_cell(buf: &mut [u8], idx: usize) {
     let len = cell_bytes(buf, idx).len();
     let front_fits =
         off != cs && buf.get(cs..).and_then(|c| cell_len(buf[OFF_KIND], c)) == Some(len);
-    let front = front_fits.then(|| (0..n).find(|&i| slot(buf, i) == cs));
-    match front.flatten() {
+    let front = match front_fits {
+        true => (0..n).find(|&i| slot(buf, i) == cs),
+        false => None,
+    };
+    match front {
         Some(j) => {
             buf.copy_within(cs..cs + len, off);
             put_u16(buf, HEADER_LEN + j * SLOT_LEN, off as u16);

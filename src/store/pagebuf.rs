@@ -305,12 +305,10 @@ impl SlabClass {
             .map(|(&base, s)| (s.emptied, base))
             .collect();
         empty.sort_unstable();
-        let idle = empty.iter().take(excess);
-        let due: Vec<usize> = (idle.filter(|(at, _)| now.duration_since(*at) >= decay))
-            .map(|&(_, base)| base)
-            .collect();
-        for base in due {
-            self.unmap(base);
+        for &(emptied, base) in empty.iter().take(excess) {
+            if now.duration_since(emptied) >= decay {
+                self.unmap(base);
+            }
         }
     }
 

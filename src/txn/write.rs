@@ -254,25 +254,13 @@ impl WriteTxn {
         if limit >= self.pages.page_count {
             return Ok(None); // nothing reusable: no page can move lower
         }
-        let mut tables = LeafScan {
-            read_all: read_leaves,
-            found_overflow: false,
-        };
+        let mut tables = LeafScan::new(read_leaves);
         self.rewrite_tables(|pages, _, tree| {
             tree.root = relocate(pages, tree.root, limit, &mut moved, &mut tables)?;
             Ok(())
         })?;
-        let mut catalog = LeafScan {
-            read_all: true,
-            found_overflow: false,
-        };
-        self.catalog.root = relocate(
-            &mut self.pages,
-            self.catalog.root,
-            limit,
-            &mut moved,
-            &mut catalog,
-        )?;
+        let (catalog, mut scan) = (self.catalog.root, LeafScan::new(true));
+        self.catalog.root = relocate(&mut self.pages, catalog, limit, &mut moved, &mut scan)?;
         self.pages.relocate_freelist(limit, &mut moved)?;
         self.moved += moved;
         Ok(Some(tables.found_overflow))
