@@ -11,7 +11,9 @@
 //! every record appended so far and writes them (again, for `Eventual` ones) with `RWF_DSYNC`
 //! (one write that makes exactly that range durable, not the tree pages), then publishes every
 //! version whose records are now durable and wakes the others. Commits that arrive while a sync
-//! runs are covered by the next one, so many threads share each sync.
+//! runs are covered by the next one, so many threads share each sync. A committer about to lead
+//! first lets the threads that hold or wait for the writer role append their records (yielding the
+//! processor for at most `MAX_YIELD`, `group_sync.rs`), so that its sync covers them too.
 //!
 //! Readers see a commit once it is published: an `Immediate` commit only once its record is
 //! durable (so a reader never sees a commit that a power cut could take back, nor one whose
@@ -141,6 +143,11 @@ impl Syncer<LogState, Arc<Version>> for Shared {
     fn publish(&self, v: Arc<Version>) {
         self.publish_version(v);
     }
+
+    /// Whether a thread holds or waits for the writer role (so a record may come soon).
+    fn appends_coming(&self) -> bool {
+        self.writers_active()
+    }
 }
 
 impl Shared {
@@ -220,10 +227,11 @@ impl Shared {
         Ok(())
     }
 
-    /// Returns once everything up to `lsn` is durable, leading a sync if none is running.
+    /// Returns once everything up to `lsn` is durable, leading a sync if none is running (after
+    /// gathering the records of the writers behind it: [`GroupSync::wait`]).
     pub(crate) fn wait_durable(&self, lsn: u64) -> Result<()> {
         let mut st = self.log.sync.lock();
-        self.wait_locked(&mut st, lsn)
+        self.log.sync.wait(&mut st, lsn, self, true)
     }
 
     /// Makes every record appended so far durable (the background sync of Eventual commits).
@@ -233,9 +241,10 @@ impl Shared {
         self.wait_locked(&mut st, target)
     }
 
-    /// [`Self::wait_durable`] with the log locked.
+    /// [`Self::wait_durable`] with the log locked, without gathering (nobody's commit waits for
+    /// it, or the caller holds the writer role).
     fn wait_locked(&self, st: &mut LogGuard<'_>, lsn: u64) -> Result<()> {
-        self.log.sync.wait(st, lsn, self)
+        self.log.sync.wait(st, lsn, self, false)
     }
 
     /// With the writer role held: makes `v`, the newest commit (its pages written), durable as a

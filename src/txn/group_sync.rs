@@ -24,6 +24,7 @@
 use std::collections::VecDeque;
 use std::fmt::Display;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use sync::Guard;
 
@@ -48,6 +49,9 @@ pub(crate) trait Syncer<S, T> {
     fn previous(&self, msg: &str) -> Self::Error;
     /// Publishes `item`, whose LSN is durable (called under the lock, in queue order).
     fn publish(&self, item: T);
+    /// Whether more appends are on their way: a leader about to take the batch then yields the
+    /// processor for a while, until none is, so that its sync covers them too.
+    fn appends_coming(&self) -> bool;
 }
 
 /// The positions, the leader flag and the publication queue, behind one lock with a condition
@@ -55,6 +59,8 @@ pub(crate) trait Syncer<S, T> {
 pub(crate) struct GroupSync<S, T> {
     state: sync::Mutex<SyncState<S, T>>,
     synced: sync::Condvar,
+    /// Syncs ended so far (counted under the lock, read without it by waiters that yield).
+    ended: AtomicU64,
 }
 
 /// What the lock of a [`GroupSync`] protects.
@@ -121,6 +127,7 @@ impl<S, T> GroupSync<S, T> {
                 mutant: None,
             }),
             synced: sync::Condvar::new(),
+            ended: AtomicU64::new(0),
         }
     }
 
@@ -131,12 +138,22 @@ impl<S, T> GroupSync<S, T> {
 
     /// Returns once everything before `lsn` is durable (`Ok`), or a write failed (`Err`). Leads a
     /// sync when none runs and `lsn` is not durable yet; otherwise waits for the running one.
+    ///
+    /// Both with the lock released, each at most once per call and for at most
+    /// [`sync::MAX_YIELD`]: a waiter first yields the processor until the running sync ends (and
+    /// only then sleeps on the condition variable), and a leader, if `gather`, first yields until
+    /// no more appends are coming ([`Syncer::appends_coming`]). On a machine where waking a sleeping
+    /// thread costs a good part of a sync, sleeping and waking every committer around every sync
+    /// took most of the time of many threads' commits; and without gathering, the committers fall
+    /// into two halves that take turns, each sync covering about half of them.
     pub fn wait<Y: Syncer<S, T>>(
         &self,
         st: &mut Guard<'_, SyncState<S, T>>,
         lsn: u64,
         y: &Y,
+        gather: bool,
     ) -> Result<(), Y::Error> {
+        let (mut yielded, mut gathered) = (false, !gather);
         loop {
             if st.synced_lsn >= lsn {
                 return Ok(());
@@ -144,8 +161,15 @@ impl<S, T> GroupSync<S, T> {
             if let Some(msg) = &st.failed {
                 return Err(y.previous(msg));
             }
-            if st.syncing {
+            if st.syncing && !yielded {
+                yielded = true;
+                let seen = self.ended.load(Ordering::Acquire);
+                sync::yield_until(st, || self.ended.load(Ordering::Acquire) != seen);
+            } else if st.syncing {
                 self.synced.wait(st);
+            } else if !gathered && y.appends_coming() {
+                gathered = true;
+                sync::yield_until(st, || !y.appends_coming());
             } else {
                 self.lead(st, y)?;
             }
@@ -164,6 +188,7 @@ impl<S, T> GroupSync<S, T> {
         let batch = y.take(&mut st.io, target);
         let r = sync::unlocked(st, || y.write(batch));
         st.syncing = false;
+        self.ended.fetch_add(1, Ordering::Release);
         y.written(&mut st.io, &r);
         if let Err(e) = r {
             self.fail(st, &e, y);
@@ -273,12 +298,34 @@ impl<S, T> DerefMut for SyncState<S, T> {
 
 /// The primitives the core is built on: parking_lot's.
 #[cfg(not(loom))]
-mod sync {
+pub(crate) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard as Guard};
+    use std::time::{Duration, Instant};
 
     /// Runs `f` with the lock of `guard` released, then locks it again.
     pub(super) fn unlocked<T, R>(guard: &mut Guard<'_, T>, f: impl FnOnce() -> R) -> R {
         Guard::unlocked(guard, f)
+    }
+
+    /// The longest a thread yields in [`yield_until`] (about two log syncs on a fast disk).
+    pub(crate) const MAX_YIELD: Duration = Duration::from_micros(200);
+
+    /// With the lock of `guard` released, yields the processor until `done()` or for
+    /// [`MAX_YIELD`], then locks it again.
+    pub(super) fn yield_until<T>(guard: &mut Guard<'_, T>, done: impl Fn() -> bool) {
+        Guard::unlocked(guard, || yield_while(|| !done()));
+    }
+
+    /// Yields the processor while `busy()`, for at most [`MAX_YIELD`]; whether `busy()` ended.
+    pub(crate) fn yield_while(busy: impl Fn() -> bool) -> bool {
+        let start = Instant::now();
+        while busy() {
+            if start.elapsed() >= MAX_YIELD {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
     }
 }
 
@@ -354,6 +401,12 @@ mod sync {
         r
     }
 
+    /// Releases the lock of `guard`, lets other threads run, and locks it again (`done` is not
+    /// looked at: a thread may always find the state unchanged after yielding).
+    pub(super) fn yield_until<T>(guard: &mut Guard<'_, T>, _done: impl Fn() -> bool) {
+        unlocked(guard, || ());
+    }
+
     /// loom's condition variable, waited on as parking_lot's is.
     pub(crate) struct Condvar(loom::sync::Condvar);
 
@@ -385,7 +438,12 @@ mod sync {
 /// the writer lock, append (one LSN per commit) and queue the commit for publication, or, for a
 /// checkpoint, wait for a running sync, make everything durable and reset the region; then, with
 /// the writer lock given up, wait for the commit's LSN. The background sync waits for the write
-/// LSN it finds. Any of them may lead a sync; the scenario may make one of the syncs fail.
+/// LSN it finds. Any of them may lead a sync; the scenario may make one of the syncs fail. A
+/// thread counts as holding or waiting for the writer role from just before it locks the writer
+/// lock to just after it gives it up (`Shared::writers`), so a leader may gather; the yields of
+/// waiters and of gathering leaders release the core's lock and take it again (what other
+/// threads do meanwhile is explored; how long the yield lasts is not, since the core looks at
+/// the state again under the lock whatever the yield saw).
 /// The stand-in for the file ([`Disk`]) keeps the ground truth: the commits that a completed
 /// sync or a checkpoint made durable. Checked in every interleaving:
 /// - (a) a commit's wait returns `Ok` only if its commit is durable: a sync whose batch held it
@@ -407,11 +465,12 @@ mod model {
 
     /// The preemption bound: in one execution, loom switches away from a thread that could go on
     /// running at most this many times in all (switches at a blocked lock, wait or join are not
-    /// counted). Interleavings that need more preemptions are not explored. With 5, the six
-    /// scenarios run about 89,000 executions in 5 to 10 s (one core, as loaded); without a bound
-    /// (`LOOM_MAX_PREEMPTIONS=100`) about 780,000 in 50 to 76 s, and pass. Every deliberate bug
-    /// is caught already with a bound of 1.
-    const PREEMPTIONS: usize = 5;
+    /// counted). Interleavings that need more preemptions are not explored. With 4, the six
+    /// scenarios run about 257,000 executions in about 17 s (one core); with 5 the eleven tests
+    /// took 275 s on two cores, and passed (before waiters and leaders yielded, 5 took 5 to 10 s,
+    /// and no bound, `LOOM_MAX_PREEMPTIONS=100`, 50 to 76 s). Every deliberate bug is caught
+    /// already with a bound of 1.
+    const PREEMPTIONS: usize = 4;
 
     /// What a model thread commits.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -469,6 +528,24 @@ mod model {
         published: Mutex<Vec<u64>>,
         /// Syncs whose batch held more than one commit.
         grouped: AtomicUsize,
+        /// Threads that hold or wait for the writer role (the library's `Shared::writers`).
+        writers: loom::sync::atomic::AtomicUsize,
+    }
+
+    /// Counts a thread in [`Disk::writers`] from its creation to its drop.
+    struct Writer<'a>(&'a loom::sync::atomic::AtomicUsize);
+
+    impl<'a> Writer<'a> {
+        fn new(writers: &'a loom::sync::atomic::AtomicUsize) -> Writer<'a> {
+            writers.fetch_add(1, SeqCst);
+            Writer(writers)
+        }
+    }
+
+    impl Drop for Writer<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, SeqCst);
+        }
     }
 
     impl Disk {
@@ -536,6 +613,10 @@ mod model {
             }
             published.push(c);
         }
+
+        fn appends_coming(&self) -> bool {
+            self.writers.load(SeqCst) > 0
+        }
     }
 
     /// What the threads of one execution share.
@@ -577,7 +658,7 @@ mod model {
         let mut st = w.log.lock();
         let target = st.write_lsn();
         let appended = w.disk.appended.lock().expect("appended").len();
-        if w.log.wait(&mut st, target, &w.disk).is_ok() {
+        if w.log.wait(&mut st, target, &w.disk, false).is_ok() {
             for &(c, _) in &w.disk.appended.lock().expect("appended")[..appended] {
                 assert!(
                     w.disk.durable(c),
@@ -590,6 +671,7 @@ mod model {
     /// One commit of `role` in `w`, as `group.rs` makes it; returns its id and result.
     fn commit(w: &World, role: Role, tally: &Tally) -> (u64, Result<(), String>) {
         let (c, need) = {
+            let _writer = Writer::new(&w.disk.writers);
             let mut last = w.writer.lock().expect("writer");
             *last += 1;
             let c = *last;
@@ -641,7 +723,7 @@ mod model {
         if need == 0 {
             return (c, Ok(()));
         }
-        let r = w.log.wait(&mut w.log.lock(), need, &w.disk);
+        let r = w.log.wait(&mut w.log.lock(), need, &w.disk, true);
         match &r {
             Ok(()) => assert!(
                 role != Role::Immediate || w.disk.durable(c),

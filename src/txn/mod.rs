@@ -4,7 +4,7 @@
 
 mod fill;
 pub(crate) mod group;
-mod group_sync;
+pub(crate) mod group_sync;
 pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod multiproc;
@@ -147,6 +147,8 @@ pub(crate) struct Shared {
     latest: Mutex<Arc<Version>>,
     writer_busy: Mutex<bool>,
     writer_released: Condvar,
+    /// Threads that hold the writer role or wait for it.
+    writers: AtomicU64,
     /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
     pub(crate) next_txn: Mutex<u64>,
     /// Id of this handle's first write transaction: pages stamped with it or later are its own.
@@ -219,6 +221,7 @@ impl Shared {
             latest: Mutex::new(version),
             writer_busy: Mutex::new(false),
             writer_released: Condvar::new(),
+            writers: AtomicU64::new(0),
             next_txn: Mutex::new(first_txn),
             first_txn,
             meta: Mutex::new(MetaState {
@@ -241,8 +244,20 @@ impl Shared {
         }
     }
 
-    /// Blocks until no other write transaction is open, then claims the writer role.
+    /// Blocks until no other write transaction is open, then claims the writer role: yielding
+    /// the processor at first (like a committer waiting for a log sync, `group_sync.rs`: with many
+    /// committing threads the role changes hands once per commit, faster than a sleeping thread
+    /// wakes on some machines), then sleeping.
     fn acquire_writer(&self) {
+        self.writers.fetch_add(1, Ordering::SeqCst);
+        let claim = || {
+            self.writer_busy
+                .try_lock()
+                .is_some_and(|mut busy| !std::mem::replace(&mut *busy, true))
+        };
+        if group_sync::sync::yield_while(|| !claim()) {
+            return;
+        }
         let mut busy = self.writer_busy.lock();
         while *busy {
             self.writer_released.wait(&mut busy);
@@ -252,13 +267,23 @@ impl Shared {
 
     /// Claims the writer role if no write transaction is open.
     fn try_acquire_writer(&self) -> bool {
-        !std::mem::replace(&mut *self.writer_busy.lock(), true)
+        let acquired = !std::mem::replace(&mut *self.writer_busy.lock(), true);
+        if acquired {
+            self.writers.fetch_add(1, Ordering::SeqCst);
+        }
+        acquired
+    }
+
+    /// Whether a thread holds or waits for the writer role.
+    fn writers_active(&self) -> bool {
+        self.writers.load(Ordering::SeqCst) > 0
     }
 
     /// Gives the writer role up.
     fn release_writer(&self) {
         *self.writer_busy.lock() = false;
         self.writer_released.notify_one();
+        self.writers.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Fails with `PreviousIo` if an earlier commit hit an I/O error.
