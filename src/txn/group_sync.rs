@@ -530,6 +530,8 @@ mod model {
         grouped: AtomicUsize,
         /// Threads that hold or wait for the writer role (the library's `Shared::writers`).
         writers: loom::sync::atomic::AtomicUsize,
+        /// Leaders that found appends coming, and so yielded first.
+        gathering: AtomicUsize,
     }
 
     /// Counts a thread in [`Disk::writers`] from its creation to its drop.
@@ -615,7 +617,11 @@ mod model {
         }
 
         fn appends_coming(&self) -> bool {
-            self.writers.load(SeqCst) > 0
+            let coming = self.writers.load(SeqCst) > 0;
+            if coming {
+                self.gathering.fetch_add(1, SeqCst);
+            }
+            coming
         }
     }
 
@@ -636,6 +642,8 @@ mod model {
         overlapped: AtomicUsize,
         /// Syncs whose batch held more than one commit.
         grouped: AtomicUsize,
+        /// Leaders that yielded for appends coming.
+        gathering: AtomicUsize,
         /// Checkpoints that found a sync in flight.
         checkpoint_waited: AtomicUsize,
         /// Waits that failed.
@@ -787,14 +795,17 @@ mod model {
                 assert_eq!(published, all, "not every commit was published, in order");
             }
             t.grouped.fetch_add(w.disk.grouped.load(SeqCst), SeqCst);
+            t.gathering.fetch_add(w.disk.gathering.load(SeqCst), SeqCst);
         });
         println!(
             "{roles:?}, sync {fail:?} failing: {} interleavings in {:.1?}: {} appends during a \
-             sync, {} grouped syncs, {} checkpoints waiting for a sync, {} failed commits",
+             sync, {} grouped syncs, {} leaders gathering, {} checkpoints waiting for a sync, \
+             {} failed commits",
             tally.executions.load(SeqCst),
             start.elapsed(),
             tally.overlapped.load(SeqCst),
             tally.grouped.load(SeqCst),
+            tally.gathering.load(SeqCst),
             tally.checkpoint_waited.load(SeqCst),
             tally.failed_waits.load(SeqCst),
         );
@@ -809,8 +820,10 @@ mod model {
     #[test]
     fn three_committers_share_syncs() {
         let tally = explore(THREE, None, None);
-        // Not vacuous: appends happen during a sync, and a sync covers several commits.
+        // Not vacuous: appends happen during a sync, a sync covers several commits, and leaders
+        // find appends coming.
         assert!(tally.overlapped.load(SeqCst) > 0 && tally.grouped.load(SeqCst) > 0);
+        assert!(tally.gathering.load(SeqCst) > 0);
     }
 
     #[test]
