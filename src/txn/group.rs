@@ -146,7 +146,7 @@ impl Syncer<LogState, Arc<Version>> for Shared {
 
     /// Whether a thread holds or waits for the writer role (so a record may come soon).
     fn appends_coming(&self) -> bool {
-        self.writers_active()
+        self.writers.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 }
 

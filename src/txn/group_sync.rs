@@ -144,8 +144,10 @@ impl<S, T> GroupSync<S, T> {
     /// only then sleeps on the condition variable), and a leader, if `gather`, first yields until
     /// no more appends are coming ([`Syncer::appends_coming`]). On a machine where waking a sleeping
     /// thread costs a good part of a sync, sleeping and waking every committer around every sync
-    /// took most of the time of many threads' commits; and without gathering, the committers fall
-    /// into two halves that take turns, each sync covering about half of them.
+    /// slowed many threads' commits (perf: a fifth to a quarter of the samples of 8 committing
+    /// threads were task switches); and without gathering, the committers fall into two halves
+    /// that take turns, each sync covering about half of them (3.6 commits per sync with 8
+    /// threads, 7.5 with gathering).
     pub fn wait<Y: Syncer<S, T>>(
         &self,
         st: &mut Guard<'_, SyncState<S, T>>,
@@ -298,7 +300,7 @@ impl<S, T> DerefMut for SyncState<S, T> {
 
 /// The primitives the core is built on: parking_lot's.
 #[cfg(not(loom))]
-pub(crate) mod sync {
+pub(super) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard as Guard};
     use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 
 mod fill;
 pub(crate) mod group;
-pub(crate) mod group_sync;
+mod group_sync;
 pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod multiproc;
@@ -272,11 +272,6 @@ impl Shared {
             self.writers.fetch_add(1, Ordering::SeqCst);
         }
         acquired
-    }
-
-    /// Whether a thread holds or waits for the writer role.
-    fn writers_active(&self) -> bool {
-        self.writers.load(Ordering::SeqCst) > 0
     }
 
     /// Gives the writer role up.
