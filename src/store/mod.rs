@@ -262,6 +262,12 @@ impl FileStore {
         self.disk.start_writeback();
     }
 
+    /// Whether a full write window may be flushed on a thread of its own (not on the simulated
+    /// disk, which must see one order of operations per run).
+    pub fn background_writes(&self) -> bool {
+        self.disk.background_writes()
+    }
+
     /// Makes everything written so far durable (`fdatasync`).
     pub fn sync(&self) -> Result<()> {
         Ok(self.disk.sync()?)

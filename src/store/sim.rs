@@ -410,6 +410,10 @@ impl Storage for SimulatedFile {
         self.disk.log_set_len(len);
         Ok(())
     }
+
+    fn background_writes(&self) -> bool {
+        false
+    }
 }
 
 /// The storage of a `testing` build (`store::Disk`): the file itself, or the file behind a
@@ -478,5 +482,9 @@ impl Storage for TestFile {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.storage().set_len(len)
+    }
+
+    fn background_writes(&self) -> bool {
+        self.storage().background_writes()
     }
 }

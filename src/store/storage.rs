@@ -67,6 +67,13 @@ pub(crate) trait Storage: Send + Sync {
 
     /// Sets the file's length.
     fn set_len(&self, len: u64) -> io::Result<()>;
+
+    /// Whether another thread may write tree pages while the writer goes on (a full write
+    /// window's flush, `txn/flush.rs`). The simulated disk says no: it must see one order of
+    /// operations per run.
+    fn background_writes(&self) -> bool {
+        true
+    }
 }
 
 /// Reads up to `buf.len()` bytes of `file` at `offset`, retrying a read that a signal

@@ -38,6 +38,9 @@ pub(crate) struct View {
     overlay: Option<(Arc<Overlay>, u64)>,
     /// Pages of recent commits not written to the file yet (a writable handle's write window).
     window: Option<Arc<Window>>,
+    /// The window before `window`, while the background flush writes it into the file: looked
+    /// up after `window` (whose pages are newer), before the file.
+    older: Option<Arc<Window>>,
 }
 
 impl View {
@@ -49,18 +52,36 @@ impl View {
             page_size,
             overlay: None,
             window: None,
+            older: None,
         }
     }
 
-    /// This view reading the pages `window` holds from it rather than from the file.
-    pub fn with_window(mut self, window: Arc<Window>) -> View {
+    /// This view reading the pages `window` holds from it rather than from the file, and those
+    /// `older` holds (the window before it, being flushed) if `window` lacks them.
+    pub fn with_window(mut self, window: Arc<Window>, older: Option<Arc<Window>>) -> View {
         self.window = Some(window);
+        self.older = older.filter(|w| !w.is_flushed());
         self
     }
 
     /// The write window this view reads through, if any.
     pub fn window(&self) -> Option<&Arc<Window>> {
         self.window.as_ref()
+    }
+
+    /// The window before [`Self::window`] this view reads through, if it was not flushed yet
+    /// when the view was made.
+    pub fn older_window(&self) -> Option<&Arc<Window>> {
+        self.older.as_ref()
+    }
+
+    /// Whether every page of this view is in the file: no window it reads through holds pages
+    /// not flushed yet (a read-only handle's overlay aside).
+    pub fn windows_flushed(&self) -> bool {
+        [&self.window, &self.older]
+            .into_iter()
+            .flatten()
+            .all(|w| w.is_flushed())
     }
 
     /// This view with `pages` held in memory over it, covering `page_count` pages in all (some
@@ -72,6 +93,7 @@ impl View {
             page_size: self.page_size,
             overlay: Some((Arc::new(pages), self.page_count)),
             window: None,
+            older: None,
         }
     }
 
@@ -79,7 +101,11 @@ impl View {
     /// pages in memory (to be looked up there, [`View::overlaid`], before the file).
     fn map_only(&self) -> Option<Arc<Map>> {
         match &self.backing {
-            Backing::Map(m) if self.window.is_none() && self.overlay.is_none() => Some(m.clone()),
+            Backing::Map(m)
+                if self.window.is_none() && self.older.is_none() && self.overlay.is_none() =>
+            {
+                Some(m.clone())
+            }
             _ => None,
         }
     }
@@ -87,7 +113,7 @@ impl View {
     /// The overlay's copy of the `npages` pages at `pgno`, if it has them; `Ok(None)` if the file
     /// holds them. A page number past the file's pages that the overlay lacks is corrupt.
     fn overlaid(&self, pgno: u64, npages: u64) -> Result<Option<&[u8]>> {
-        if let Some(w) = &self.window {
+        for w in [&self.window, &self.older].into_iter().flatten() {
             if let Some(b) = w.get(pgno) {
                 return self.checked_len(pgno, npages, b).map(Some);
             }
@@ -172,6 +198,7 @@ impl View {
     pub fn reader(&self) -> TxnView {
         let mut view = self.clone();
         view.window = view.window.filter(|w| !w.is_flushed());
+        view.older = view.older.filter(|w| !w.is_flushed());
         TxnView {
             map: view.map_only(),
             view,
@@ -344,7 +371,8 @@ impl TxnView {
     /// write window as a sealed copy.
     pub fn lend(&self, pgno: u64, npages: u64) -> Result<PageRef<'_>> {
         let range = self.view.bounds(pgno, npages)?;
-        if let Some(copy) = self.view.window.as_ref().and_then(|w| w.sealed_copy(pgno)) {
+        let windows = [&self.view.window, &self.view.older].into_iter().flatten();
+        if let Some(copy) = windows.filter_map(|w| w.sealed_copy(pgno)).next() {
             self.view.checked_len(pgno, npages, &copy)?;
             return Ok(PageRef::Sealed(copy));
         }

@@ -31,7 +31,8 @@ pub struct Metrics {
     /// Bytes of tree pages written by the commits that checkpoints made durable.
     pub checkpoint_bytes: u64,
     /// Times the write window (tree pages of recent commits, held in memory) was written into
-    /// the file: when full, before a checkpoint, and when commits pause.
+    /// the file: when full (counted when it is handed to a flush of its own, which may still be
+    /// running), before a checkpoint, and when commits pause.
     pub window_flushes: u64,
     /// The page cache's hit rate ([`crate::Backend::Cached`]); None with the map.
     pub cache_hit_rate: Option<f64>,

@@ -3,6 +3,7 @@
 //! the next one and commits it in one function, steps numbered.
 
 mod fill;
+mod flush;
 pub(crate) mod group;
 mod group_sync;
 pub(crate) mod log;
@@ -160,8 +161,9 @@ pub(crate) struct Shared {
     poisoned: Mutex<Option<String>>,
     /// Commit, sync and checkpoint counters.
     pub metrics: metrics::Counters,
-    /// The most bytes the write window holds: [`WINDOW_BYTES`], or with the cached backend a
-    /// quarter of the cache's capacity if less, so that memory stays near what the user set.
+    /// The most bytes the write window holds: [`WINDOW_BYTES`], or with the cached backend an
+    /// eighth of the cache's capacity if less (two windows at most: the current one and the one
+    /// being flushed), so that memory stays near what the user set.
     window_bytes: u64,
     /// Commits counted at the background sync thread's last tick ([`Shared::flush_when_idle`]).
     commits_at_last_tick: AtomicU64,
@@ -170,6 +172,8 @@ pub(crate) struct Shared {
     pub(crate) attached: Option<multiproc::Attached>,
     /// The last write transaction's buffers, emptied, for the next one.
     writer_buffers: Mutex<Option<write::WriterBuffers>>,
+    /// The full write window being flushed beside the commits that follow (`flush.rs`).
+    flushing: Mutex<Option<flush::PendingFlush>>,
     /// Declared last, so dropped last: gives back the page buffers' empty slabs at once.
     _release_buffers: ReleaseBuffers,
 }
@@ -199,7 +203,8 @@ impl Shared {
         attached: Option<multiproc::Attached>,
     ) -> Shared {
         let window_bytes = match view.cache() {
-            Some(c) => (c.stats().capacity_bytes / 4).min(WINDOW_BYTES),
+            // Two windows may be held at once (`flush.rs`): a quarter of the capacity in all.
+            Some(c) => (c.stats().capacity_bytes / 8).min(WINDOW_BYTES),
             None => WINDOW_BYTES,
         };
         let version = Arc::new(Version {
@@ -240,6 +245,7 @@ impl Shared {
             commits_at_last_tick: AtomicU64::new(0),
             attached,
             writer_buffers: Mutex::new(None),
+            flushing: Mutex::new(None),
             _release_buffers: ReleaseBuffers,
         }
     }
@@ -317,15 +323,16 @@ impl Shared {
 
     /// Step 5 of a commit: puts its `pages` (not sealed yet) where readers of the new version
     /// (`view`, without a window yet) find them, and returns that version's view. Normally they
-    /// join the base version's write window (or a new one, once it is flushed or full, flushing
-    /// it first), which seals them as it writes them. A large commit (more than
+    /// join the base version's write window (or a new one, once it is flushed or full: a full
+    /// one is handed off to be flushed beside the next commits, `flush.rs`, and read through
+    /// until then), which seals them as it writes them. A large commit (more than
     /// [`LARGE_COMMIT_PAGES`] pages, or a quarter of the window's bytes) and a `checkpoint`
     /// (whose sync would flush the window at once) seal their pages in place and write them to
     /// the file directly, without copies (and the short gaps of `unused` free pages between
     /// them: [`Self::write_sealed`]). The pages replaced in the window that no reader can
     /// hold any more go back to the page buffers kept for the next copies ([`Window::reclaim`]).
     pub(crate) fn place_pages(
-        &self,
+        self: &Arc<Self>,
         base: &View,
         pages: &mut Overlay,
         view: View,
@@ -352,19 +359,21 @@ impl Shared {
             }
             return Ok(view);
         }
-        let window = match current {
-            Some(w) if w.has_room(pages.len(), bytes, self.window_bytes) => w.clone(),
-            Some(w) => {
-                self.flush_window(w, &view, true)?;
-                Arc::new(Window::new())
+        let (window, older) = match current {
+            Some(w) if w.has_room(pages.len(), bytes, self.window_bytes) => {
+                (w.clone(), base.older_window().cloned())
             }
-            None => Arc::new(Window::new()),
+            Some(w) => {
+                self.hand_off_window(w.clone(), view.clone())?;
+                (Arc::new(Window::new()), Some(w.clone()))
+            }
+            None => (Arc::new(Window::new()), None),
         };
         window::keep_buffers(window.reclaim(self.current.oldest_live()).into_iter());
         for (pgno, bytes) in pages.drain() {
             window.insert(pgno, bytes, txn);
         }
-        Ok(view.with_window(window))
+        Ok(view.with_window(window, older))
     }
 
     /// Seals `pages` in place (their checksums) and writes them to the file in order of page
@@ -373,6 +382,7 @@ impl Shared {
     /// (free, and reachable from no version and no checkpoint) are written with zeros as well
     /// ([`fill::pages_to_fill`]).
     fn write_sealed(&self, pages: &mut Overlay, view: &View, unused: &[u64]) -> Result<()> {
+        self.join_flush()?;
         let mut sorted: Vec<(u64, &mut PageBuf)> = pages.iter_mut().map(|(&p, b)| (p, b)).collect();
         sorted.sort_unstable_by_key(|(p, _)| *p);
         let ps = self.page_size;
@@ -414,6 +424,17 @@ impl Shared {
         view: &View,
         keep_copies: bool,
     ) -> Result<()> {
+        self.join_flush()?;
+        if !window.is_flushed() {
+            self.flush_window_now(window, view, keep_copies)?;
+            self.metrics.window_flushed();
+        }
+        Ok(())
+    }
+
+    /// Writes `window`'s pages into the file unless that was done, without waiting for a
+    /// handed-off window's flush (a handed-off window's flush is this).
+    fn flush_window_now(&self, window: &Window, view: &View, keep_copies: bool) -> Result<()> {
         if !window.is_flushed() {
             // In batches, whose copies' buffers the next batch reuses: a flush needs little
             // memory beside the window.
@@ -428,7 +449,6 @@ impl Shared {
                 }
             }
             window.set_flushed();
-            self.metrics.window_flushed();
         }
         Ok(())
     }
@@ -463,7 +483,7 @@ impl Shared {
             return Ok(());
         }
         let checkpoint_due = quiet && self.meta.lock().held_back >= IDLE_CHECKPOINT_HELD_BACK;
-        let unflushed = (self.latest.lock().view.window()).is_some_and(|w| !w.is_flushed());
+        let unflushed = !self.latest.lock().view.windows_flushed();
         if !unflushed && !checkpoint_due {
             self.publish_current();
             return Ok(());
@@ -577,6 +597,8 @@ impl Shared {
     /// On close: checkpoints the newest commit if no write transaction is open (otherwise its
     /// log records stay, and the next open replays them).
     pub fn close(self: &Arc<Self>) {
+        // Even a poisoned handle lets its window's flush end before the file is closed.
+        let _ = self.join_flush();
         if self.config.read_only || self.check_poisoned().is_err() || !self.try_acquire_writer() {
             return;
         }

@@ -123,7 +123,7 @@ impl Attached {
 
 /// The lock file's form of `v`, if every page of it is in the database file.
 fn published_form(v: &Version) -> Option<Published> {
-    if v.view.window().is_some_and(|w| !w.is_flushed()) {
+    if !v.view.windows_flushed() {
         return None;
     }
     Some(Published {
