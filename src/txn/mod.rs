@@ -391,27 +391,30 @@ impl Shared {
             .map(|(p, b)| (*p, b.len().div_ceil(ps) as u64));
         let fill = fill::pages_to_fill(runs, unused);
         let zeros = vec![0u8; ps];
-        let mut rest = &mut sorted[..];
-        while !rest.is_empty() {
-            let (mut n, mut bytes) = (0, 0);
-            while n < rest.len() && (n == 0 || bytes < SEALED_BATCH) {
-                bytes += rest[n].1.len();
-                n += 1;
+        let batches = sorted.iter().map(|(_, b)| b.len()).sum::<usize>() > SEALED_BATCH;
+        self.with_writeback(batches, |start_writeback| {
+            let mut rest = &mut sorted[..];
+            while !rest.is_empty() {
+                let (mut n, mut bytes) = (0, 0);
+                while n < rest.len() && (n == 0 || bytes < SEALED_BATCH) {
+                    bytes += rest[n].1.len();
+                    n += 1;
+                }
+                let (batch, after) = rest.split_at_mut(n);
+                for (pgno, buf) in batch.iter_mut() {
+                    crate::page::seal(buf, *pgno);
+                }
+                let written: Vec<(u64, &[u8])> = batch.iter().map(|(p, b)| (*p, &b[..])).collect();
+                let filled = fill::with_fill(&written, &fill, &zeros);
+                self.store.write_pages(&filled, self.page_size)?;
+                self.pages_written(&written, view);
+                if !after.is_empty() {
+                    start_writeback();
+                }
+                rest = after;
             }
-            let (batch, after) = rest.split_at_mut(n);
-            for (pgno, buf) in batch.iter_mut() {
-                crate::page::seal(buf, *pgno);
-            }
-            let written: Vec<(u64, &[u8])> = batch.iter().map(|(p, b)| (*p, &b[..])).collect();
-            let filled = fill::with_fill(&written, &fill, &zeros);
-            self.store.write_pages(&filled, self.page_size)?;
-            self.pages_written(&written, view);
-            if !after.is_empty() {
-                self.store.start_writeback();
-            }
-            rest = after;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Writes the pages `window` holds into the file, as sealed copies (checkpoints do, before
