@@ -145,6 +145,15 @@ impl Builder {
             .map_err(|e| name_path(e, path))
     }
 
+    /// Sets the most bytes a write window (recent commits' pages held in memory) holds, instead
+    /// of 64 MiB or an eighth of the cache's capacity (tests only: a small window fills, and is
+    /// handed off to be flushed, every few commits).
+    #[cfg(feature = "testing")]
+    pub fn window_bytes(&mut self, bytes: u64) -> &mut Self {
+        self.opts.window_bytes = Some(bytes);
+        self
+    }
+
     /// Opens like [`Builder::open`], with every change to the file also going through the
     /// simulated disk `disk`, which logs it for crash images and may fail it (tests only).
     #[cfg(feature = "testing")]
@@ -308,6 +317,7 @@ impl Builder {
             read_only: o.read_only,
             durability: o.durability,
             log_capacity: o.log_capacity,
+            window_bytes: o.window_bytes,
         };
         let last_txn = records.last().map_or(rec.meta.txn, |r| r.txn);
         let shared = Arc::new(Shared::new(

@@ -60,6 +60,8 @@ pub(crate) struct Options {
     pub sync_interval: Option<std::time::Duration>,
     pub verify_checksums: bool,
     pub max_readers: u32,
+    /// The most bytes a write window holds, if not the default (`testing` builds only).
+    pub window_bytes: Option<u64>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             sync_interval: Some(DEFAULT_SYNC_INTERVAL),
             verify_checksums: true,
             max_readers: DEFAULT_MAX_READERS,
+            window_bytes: None,
         }
     }
 }

@@ -31,6 +31,8 @@ struct Run {
     commits: Vec<Commit>,
     /// Compactions that truncated the file.
     shrunk: usize,
+    /// Write windows handed off when full.
+    hand_offs: u64,
 }
 
 /// A random value; with `big`, overflow values are long runs (up to 300 KB), so that removing
@@ -127,6 +129,7 @@ fn workload_on(
         disk,
         commits,
         shrunk,
+        hand_offs: db.metrics().window_hand_offs,
     }
 }
 
@@ -246,6 +249,90 @@ fn crash_consistency_with_runs_and_compaction() {
     assert!(
         shrunk > 0,
         "no compaction truncated the file: the test is not probing it"
+    );
+}
+
+/// Runs `steps` small commits (one to three inserts or removes among 3,000 keys of table "a",
+/// `Immediate` or `Eventual`, a sync now and then) on a simulated disk, with write windows of
+/// `window` bytes: commits of up to a quarter of that go to the window, which fills every few
+/// commits and is handed off (on the simulated disk, flushed at the next wait for it).
+fn small_commits(seed: u64, path: &std::path::Path, steps: usize, window: u64) -> Run {
+    let disk = SimDisk::new();
+    let db = Database::builder()
+        .log_capacity(256 << 10)
+        .window_bytes(window)
+        .open_simulated(path, disk.clone())
+        .unwrap();
+    let mut rng = Rng::new(seed);
+    let mut state = read_state(&db);
+    let mut commits = vec![Commit {
+        start: 0,
+        end: 0,
+        state: state.clone(),
+    }];
+    for _ in 0..steps {
+        let mut w = db.begin_write().unwrap();
+        {
+            let mut table = w.open_table("a").unwrap();
+            let m = state.entry("a".to_string()).or_default();
+            for _ in 0..rng.below(3) + 1 {
+                let key = format!("k{:05}", rng.below(3000)).into_bytes();
+                if rng.below(5) == 0 {
+                    assert_eq!(table.remove(&key).unwrap(), m.remove(&key).is_some());
+                } else {
+                    let v = vec![rng.next_u64() as u8; 20 + rng.below(100) as usize];
+                    table.insert(&key, &v).unwrap();
+                    m.insert(key, v);
+                }
+            }
+        }
+        w.set_durability(match rng.below(3) {
+            0 => Durability::Immediate,
+            _ => Durability::Eventual,
+        });
+        let start = disk.log_len();
+        w.commit().unwrap();
+        commits.push(Commit {
+            start,
+            end: disk.log_len(),
+            state: state.clone(),
+        });
+        if rng.below(40) == 0 {
+            db.sync().unwrap();
+        }
+    }
+    Run {
+        disk,
+        commits,
+        shrunk: 0,
+        hand_offs: db.metrics().window_hand_offs,
+    }
+}
+
+/// Write windows handed off when full under power cuts ([`small_commits`] with 64 KiB
+/// windows): the older window is not in the file while later commits are made, and large
+/// commits, checkpoints and the next hand-off wait for it.
+#[test]
+fn crash_consistency_with_window_hand_offs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crashed-windows.larch");
+    let (mut outcomes, mut hand_offs) = (0u64, 0);
+    for seed in 0..2u64 {
+        let path = dir.path().join(format!("windows-{seed}.larch"));
+        let run = small_commits(900 + seed, &path, 300, 64 << 10);
+        hand_offs += run.hand_offs;
+        let mut rng = Rng::new(seed ^ 0x3D0);
+        for p in crash_points(&run, &mut rng, 100) {
+            for i in 0..3 {
+                outcomes += 1;
+                check_outcome(&run, p, &mut rng, &file, i == 0);
+            }
+        }
+    }
+    eprintln!("crash outcomes with window hand-offs checked: {outcomes}; {hand_offs} hand-offs");
+    assert!(
+        hand_offs >= 10,
+        "windows were hardly ever handed off: the test is not probing it"
     );
 }
 

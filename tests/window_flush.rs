@@ -59,8 +59,8 @@ fn commits_under_snapshots(db: &Database) -> Model {
             snapshots.push((db.begin_read().unwrap(), model.clone(), round));
         }
     }
-    let flushes = db.metrics().window_flushes - before.window_flushes;
-    assert!(flushes >= 4, "only {flushes} window flushes");
+    let hand_offs = db.metrics().window_hand_offs - before.window_hand_offs;
+    assert!(hand_offs >= 4, "only {hand_offs} windows handed off");
     for (r, m, round) in &snapshots {
         assert_reads(r, m, &format!("snapshot after round {round}"));
     }

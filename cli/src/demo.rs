@@ -265,11 +265,12 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "checkpoints",
         format!(
-            "{} in {:.2?}, {} bytes of pages, {} window flushes",
+            "{} in {:.2?}, {} bytes of pages, {} window flushes ({} handed off when full)",
             m.checkpoints,
             m.checkpoint_time,
             HumanCount(m.checkpoint_bytes),
-            m.window_flushes
+            m.window_flushes,
+            m.window_hand_offs
         ),
     );
     if let Some(rate) = m.cache_hit_rate {

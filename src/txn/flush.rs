@@ -46,7 +46,7 @@ impl Shared {
     /// of this file) takes as written, after the previous handed-off window's flush ends.
     pub(crate) fn hand_off_window(self: &Arc<Self>, window: Arc<Window>, view: View) -> Result<()> {
         self.join_flush()?;
-        self.metrics.window_flushed();
+        self.metrics.window_handed_off();
         let pending = match self.store.background_writes() {
             true => {
                 let (shared, w, v) = (self.clone(), window.clone(), view.clone());

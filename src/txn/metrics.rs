@@ -34,6 +34,8 @@ pub struct Metrics {
     /// the file: when full (counted when it is handed to a flush of its own, which may still be
     /// running), before a checkpoint, and when commits pause.
     pub window_flushes: u64,
+    /// Of those, windows handed off when full, to be flushed beside the commits that follow.
+    pub window_hand_offs: u64,
     /// The page cache's hit rate ([`crate::Backend::Cached`]); None with the map.
     pub cache_hit_rate: Option<f64>,
 }
@@ -54,6 +56,7 @@ pub(crate) struct Counters {
     page_bytes: AtomicU64,
     checkpoint_bytes: AtomicU64,
     window_flushes: AtomicU64,
+    window_hand_offs: AtomicU64,
     /// Bytes of tree pages written since the kernel was last asked to start writing them back.
     unflushed_bytes: AtomicU64,
 }
@@ -73,6 +76,7 @@ impl Default for Counters {
             checkpoint_bytes: AtomicU64::new(0),
             unflushed_bytes: AtomicU64::new(0),
             window_flushes: AtomicU64::new(0),
+            window_hand_offs: AtomicU64::new(0),
         }
     }
 }
@@ -108,6 +112,12 @@ impl Counters {
     /// The write window was written into the file.
     pub fn window_flushed(&self) {
         self.window_flushes.fetch_add(1, Relaxed);
+    }
+
+    /// A full write window was handed off to be flushed.
+    pub fn window_handed_off(&self) {
+        self.window_flushes.fetch_add(1, Relaxed);
+        self.window_hand_offs.fetch_add(1, Relaxed);
     }
 
     /// Commits so far.
@@ -193,6 +203,7 @@ impl Counters {
             checkpoint_time: Duration::from_nanos(self.checkpoint_ns.load(Relaxed)),
             checkpoint_bytes: self.checkpoint_bytes.load(Relaxed),
             window_flushes: self.window_flushes.load(Relaxed),
+            window_hand_offs: self.window_hand_offs.load(Relaxed),
             cache_hit_rate,
         }
     }

@@ -131,6 +131,8 @@ pub(crate) struct Config {
     pub durability: Durability,
     /// Largest commit log region, in bytes (0: no log; every commit is a checkpoint).
     pub log_capacity: u64,
+    /// The most bytes a write window holds, if not the default (tests set a small one).
+    pub window_bytes: Option<u64>,
 }
 
 /// State shared by a database handle, its transactions, and snapshots that outlive the handle.
@@ -202,11 +204,11 @@ impl Shared {
         last_txn: u64,
         attached: Option<multiproc::Attached>,
     ) -> Shared {
-        let window_bytes = match view.cache() {
+        let window_bytes = config.window_bytes.unwrap_or(match view.cache() {
             // Two windows may be held at once (`flush.rs`): a quarter of the capacity in all.
             Some(c) => (c.stats().capacity_bytes / 8).min(WINDOW_BYTES),
             None => WINDOW_BYTES,
-        };
+        });
         let version = Arc::new(Version {
             txn: meta.txn,
             catalog: meta.catalog,
