@@ -262,8 +262,9 @@ impl FileStore {
         self.disk.start_writeback();
     }
 
-    /// Whether a full write window may be flushed on a thread of its own (not on the simulated
-    /// disk, which must see one order of operations per run).
+    /// Whether a full write window may be flushed, and a large commit's write-back started, on
+    /// threads of their own (not on the simulated disk, which must see one order of operations
+    /// per run).
     pub fn background_writes(&self) -> bool {
         self.disk.background_writes()
     }

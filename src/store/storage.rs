@@ -68,9 +68,9 @@ pub(crate) trait Storage: Send + Sync {
     /// Sets the file's length.
     fn set_len(&self, len: u64) -> io::Result<()>;
 
-    /// Whether another thread may write tree pages while the writer goes on (a full write
-    /// window's flush, `txn/flush.rs`). The simulated disk says no: it must see one order of
-    /// operations per run.
+    /// Whether other threads may act on the file while the writer goes on (`txn/flush.rs`: a
+    /// full write window's flush, and the write-back started after each batch of a large
+    /// commit). The simulated disk says no: it must see one order of operations per run.
     fn background_writes(&self) -> bool {
         true
     }
