@@ -195,6 +195,28 @@ fn crash_points(run: &Run, rng: &mut Rng, random: usize) -> Vec<usize> {
     points
 }
 
+/// Checks `per_point` outcomes at each crash point of `run` (its syncs, and `random` random
+/// points): the first keeps every change up to the point, the others garble unsynced ones.
+/// Returns the outcomes checked and how many recovered a commit newer than the last durable one.
+fn check_run(
+    run: &Run,
+    rng: &mut Rng,
+    file: &std::path::Path,
+    random: usize,
+    per_point: usize,
+) -> (u64, u64) {
+    let (mut outcomes, mut beyond_durable) = (0u64, 0u64);
+    for p in crash_points(run, rng, random) {
+        for i in 0..per_point {
+            outcomes += 1;
+            if check_outcome(run, p, rng, file, i == 0) {
+                beyond_durable += 1;
+            }
+        }
+    }
+    (outcomes, beyond_durable)
+}
+
 #[test]
 fn crash_consistency() {
     let scale: u64 = std::env::var("LARCH_CRASH_SCALE")
@@ -206,16 +228,9 @@ fn crash_consistency() {
     let (mut outcomes, mut beyond_durable) = (0u64, 0u64);
     for seed in 0..5 * scale {
         let run = workload(seed, dir.path());
-        let mut rng = Rng::new(seed ^ 0xC0FFEE);
-        for p in crash_points(&run, &mut rng, 250) {
-            for i in 0..8 {
-                outcomes += 1;
-                // One outcome per point keeps every change up to the point; seven garble them.
-                if check_outcome(&run, p, &mut rng, &file, i == 0) {
-                    beyond_durable += 1;
-                }
-            }
-        }
+        let (checked, beyond) = check_run(&run, &mut Rng::new(seed ^ 0xC0FFEE), &file, 250, 8);
+        outcomes += checked;
+        beyond_durable += beyond;
     }
     eprintln!("crash outcomes checked: {outcomes} ({beyond_durable} recovered a commit newer than the last durable one)");
     assert!(outcomes >= 10_000 * scale, "only {outcomes} outcomes");
@@ -237,13 +252,7 @@ fn crash_consistency_with_runs_and_compaction() {
         let path = dir.path().join(format!("big-{seed}.larch"));
         let run = workload_on(500 + seed, &path, SimDisk::new(), 40, true);
         shrunk += run.shrunk;
-        let mut rng = Rng::new(seed ^ 0xB16);
-        for p in crash_points(&run, &mut rng, 40) {
-            for i in 0..3 {
-                outcomes += 1;
-                check_outcome(&run, p, &mut rng, &file, i == 0);
-            }
-        }
+        outcomes += check_run(&run, &mut Rng::new(seed ^ 0xB16), &file, 40, 3).0;
     }
     eprintln!("crash outcomes with runs and compaction checked: {outcomes}; {shrunk} truncations");
     assert!(
@@ -321,13 +330,7 @@ fn crash_consistency_with_window_hand_offs() {
         let path = dir.path().join(format!("windows-{seed}.larch"));
         let run = small_commits(900 + seed, &path, 300, 64 << 10);
         hand_offs += run.hand_offs;
-        let mut rng = Rng::new(seed ^ 0x3D0);
-        for p in crash_points(&run, &mut rng, 100) {
-            for i in 0..3 {
-                outcomes += 1;
-                check_outcome(&run, p, &mut rng, &file, i == 0);
-            }
-        }
+        outcomes += check_run(&run, &mut Rng::new(seed ^ 0x3D0), &file, 100, 3).0;
     }
     eprintln!("crash outcomes with window hand-offs checked: {outcomes}; {hand_offs} hand-offs");
     assert!(

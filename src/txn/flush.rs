@@ -5,7 +5,7 @@
 //!
 //! **Why.** A window holds up to [`crate::store::window::WINDOW_BYTES`] of pages; flushing it
 //! (sealing a copy of each page and writing it into the file) took 36-55 ms per window of about
-//! 14,500 pages, and 100 commits of 1,000 random inserts into 1M keys fill seven of them: 30 % of
+//! 14,500 pages, and 100 commits of 1,000 random inserts into 1M keys fill seven of them: 29 % of
 //! those commits' time went into flushes made by the commit that found the window full. On a
 //! second core the flush runs beside the commits that follow.
 //!

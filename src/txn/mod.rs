@@ -437,24 +437,22 @@ impl Shared {
         Ok(())
     }
 
-    /// Writes `window`'s pages into the file unless that was done, without waiting for a
-    /// handed-off window's flush (a handed-off window's flush is this).
+    /// Writes `window`'s pages (not flushed yet) into the file and marks it flushed, without
+    /// waiting for a handed-off window's flush (a handed-off window's flush is this).
     fn flush_window_now(&self, window: &Window, view: &View, keep_copies: bool) -> Result<()> {
-        if !window.is_flushed() {
-            // In batches, whose copies' buffers the next batch reuses: a flush needs little
-            // memory beside the window.
-            for batch in window.pages(self.page_size).chunks(FLUSH_BATCH) {
-                let sealed: Vec<(u64, PageBuf)> = (batch.iter())
-                    .map(|&(pgno, bytes)| (pgno, window::sealed_copy(bytes, pgno)))
-                    .collect();
-                let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
-                self.write_pages(&pages, view)?;
-                if keep_copies {
-                    window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
-                }
+        // In batches, whose copies' buffers the next batch reuses: a flush needs little memory
+        // beside the window.
+        for batch in window.pages(self.page_size).chunks(FLUSH_BATCH) {
+            let sealed: Vec<(u64, PageBuf)> = (batch.iter())
+                .map(|&(pgno, bytes)| (pgno, window::sealed_copy(bytes, pgno)))
+                .collect();
+            let pages: Vec<(u64, &[u8])> = sealed.iter().map(|(p, b)| (*p, &b[..])).collect();
+            self.write_pages(&pages, view)?;
+            if keep_copies {
+                window::keep_buffers(sealed.into_iter().map(|(_, b)| b));
             }
-            window.set_flushed();
         }
+        window.set_flushed();
         Ok(())
     }
 
