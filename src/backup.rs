@@ -60,8 +60,7 @@ impl ReadTxn {
         if !v.has_unrecorded_free() {
             return Ok(());
         }
-        let mut free: Vec<u64> = v.spare.to_vec();
-        free.extend(v.pending.iter().map(|f| f.pgno));
+        let free = v.unrecorded_free();
         let copy = crate::Database::builder()
             .page_size(v.view.page_size())
             .sync_interval(None)

@@ -326,8 +326,7 @@ pub(crate) fn check_extents(v: &Version, file_size: u64) -> Result<(Stats, Vec<(
     stats.freelist_pages = fl.leaf_pages + fl.branch_pages;
     let reachable = std::mem::take(&mut w.extents);
     // Free pages taken from the freelist since the last checkpoint and not used yet.
-    free.extend(v.spare.iter().copied());
-    free.extend(v.pending.iter().map(|f| f.pgno));
+    free.extend(v.unrecorded_free());
     let (log_start, log_pages) = v.log;
     if log_pages > 0 {
         w.mark(log_start, log_pages, "commit log")?;

@@ -16,9 +16,11 @@
 //! past its pages (see `docs/FORMAT.md`, section 13, step 3).
 //!
 //! Pages freed by a commit that goes to the log (not a checkpoint) do not go into the tree either:
-//! they stay in memory with its version (its *pending* frees, at most [`MAX_PENDING`] of them),
-//! each with its freeing txn. The next transaction takes those its gates allow first; a commit
-//! that would leave more than [`MAX_PENDING`], and every checkpoint, writes them all into the tree
+//! they stay in memory with its version. Young ones are its *pending* frees (at most
+//! [`MAX_PENDING`] of them), each with its freeing txn; the next transaction takes those its gates
+//! allow first. Old ones cannot be reused before the next checkpoint anyway: they join a list the
+//! versions share ([`OldFrees`], at most [`MAX_OLD_FREES`]), which no writer reads again. A commit
+//! that would leave more than either bound, and every checkpoint, writes them all into the tree
 //! under its own txn (which is at least each one's freeing txn, so no page becomes reusable
 //! sooner). Recovery never misses them either: the log replays the commits that freed them. So
 //! a small commit after a checkpoint edits no freelist page at all.
@@ -46,7 +48,10 @@ use std::ops::Bound;
 use zerocopy::FromBytes;
 
 mod dirty;
+mod old_frees;
 mod runs;
+
+pub(crate) use old_frees::OldFrees;
 
 /// Length of a freelist key.
 pub(crate) const FREELIST_KEY_LEN: usize = 20;
@@ -59,14 +64,22 @@ pub(crate) const OLD_FREE: u64 = 1 << 63;
 /// writes them into the freelist tree. Each commit copies them, so the bound stays small.
 pub(crate) const MAX_PENDING: usize = 256;
 
+/// The most old pages freed since the last checkpoint that the versions keep in memory
+/// ([`OldFrees`]): past this, a commit writes them into the freelist tree. Commits do not copy
+/// them, so the bound only keeps them (with the spare and pending pages) within the
+/// `store::readers::SPARE_MAX` pages that a version published to read-only handles of other
+/// processes lists, so that their `check` accounts for every page.
+pub(crate) const MAX_OLD_FREES: usize = 384;
+
 /// Up to this many reusable pending frees join a transaction's reusable pages by insertion into
 /// their sorted order ([`runs::insert_tail`]); more are sorted with them.
 const FEW_INSERTS: usize = 16;
 
-/// A page freed after the last checkpoint and not yet in the freelist tree.
+/// A young page (written after the last checkpoint) freed since, and not yet in the freelist
+/// tree (old ones are [`OldFrees`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PendingFree {
-    /// The freeing txn, with [`OLD_FREE`] set if the last checkpoint reaches the page.
+    /// The freeing txn.
     pub freeing: u64,
     /// The page.
     pub pgno: u64,
@@ -188,6 +201,8 @@ pub(crate) struct WriterPages {
     freed_old: Vec<u64>,
     /// Pending frees of earlier commits that the gates do not let this one reuse.
     pending: Vec<PendingFree>,
+    /// Old pages freed since the last checkpoint by earlier commits, in no freelist entry.
+    old_frees: OldFrees,
     /// The freelist tree.
     pub freelist: TreeRoot,
     gates: Gates,
@@ -199,13 +214,13 @@ pub(crate) struct WriterPages {
 impl WriterPages {
     /// Pages for transaction `txn` over the committed `view`, reusing its `spare` pages and the
     /// `pending` frees that `gates` allow first, then freelist entries as they allow; in the
-    /// `buffers` of an earlier transaction.
+    /// `buffers` of an earlier transaction. Its `old_frees` wait for the next checkpoint.
     pub fn new(
         view: &View,
         txn: u64,
         freelist: PagePtr,
         gates: Gates,
-        (spare, pending): (&[u64], &[PendingFree]),
+        (spare, pending, old_frees): (&[u64], &[PendingFree], &OldFrees),
         buffers: PageBuffers,
     ) -> WriterPages {
         let page_size = view.page_size();
@@ -244,6 +259,7 @@ impl WriterPages {
             freed,
             freed_old,
             pending: waiting,
+            old_frees: old_frees.clone(),
             freelist: TreeRoot {
                 root: freelist,
                 count: 0,
@@ -588,32 +604,27 @@ impl WriterPages {
     /// Records this transaction's freed pages, and the free pages it holds but did not use.
     ///
     /// With `keep_spare` (a commit to the log) both stay in memory ([`WriterPages::take_spare`],
-    /// [`WriterPages::take_pending`]) unless the pending frees would pass [`MAX_PENDING`]; then,
-    /// and always without it (a checkpoint), the freed and pending pages go into the freelist
-    /// tree under this txn, and without `keep_spare` the unused free pages too. Editing the
-    /// freelist allocates and frees pages itself, so that repeats until nothing moves.
+    /// [`WriterPages::take_pending`]) unless the pending frees would pass [`MAX_PENDING`] or the
+    /// old ones [`MAX_OLD_FREES`]; then, and always without it (a checkpoint), the freed, pending
+    /// and old pages go into the freelist tree under this txn, and without `keep_spare` the
+    /// unused free pages too. Editing the freelist allocates and frees pages itself, so that
+    /// repeats until nothing moves.
     pub fn finish_freelist(&mut self, keep_spare: bool) -> Result<()> {
-        let pending = self.pending.len() + self.freed.len() + self.freed_old.len();
-        if keep_spare && pending <= MAX_PENDING {
-            let (young, old) = (self.txn, self.txn | OLD_FREE);
+        let pending = self.pending.len() + self.freed.len();
+        let old = self.old_frees.len() + self.freed_old.len();
+        if keep_spare && pending <= MAX_PENDING && old <= MAX_OLD_FREES {
+            let young = self.txn;
             let freed = self.freed.drain(..).map(|pgno| PendingFree {
                 freeing: young,
                 pgno,
             });
             self.pending.extend(freed);
-            let freed_old = self
-                .freed_old
-                .drain(..)
-                .map(|pgno| PendingFree { freeing: old, pgno });
-            self.pending.extend(freed_old);
+            self.old_frees = self.old_frees.with(&self.freed_old);
+            self.freed_old.clear();
             return Ok(());
         }
-        for f in std::mem::take(&mut self.pending) {
-            match f.freeing & OLD_FREE {
-                0 => self.freed.push(f.pgno),
-                _ => self.freed_old.push(f.pgno),
-            }
-        }
+        self.freed.extend(self.pending.drain(..).map(|f| f.pgno));
+        std::mem::take(&mut self.old_frees).copy_into(&mut self.freed_old);
         self.in_freelist_op = true;
         let r = (|| {
             let (mut freed_chunks, mut reuse_chunks) = (0, 0);
@@ -655,11 +666,12 @@ impl WriterPages {
     }
 
     /// The pages freed since the last checkpoint that are in no freelist entry (after
-    /// `finish_freelist`), with their freeing txns: the new version's pending frees.
-    pub fn take_pending(&mut self) -> std::sync::Arc<[PendingFree]> {
+    /// `finish_freelist`): the new version's pending frees (young, with their freeing txns) and
+    /// old frees.
+    pub fn take_pending(&mut self) -> (std::sync::Arc<[PendingFree]>, OldFrees) {
         let pending = self.pending[..].into();
         self.pending.clear();
-        pending
+        (pending, std::mem::take(&mut self.old_frees))
     }
 
     /// Every dirty page, by page number, not sealed yet: for the commit to take (draining

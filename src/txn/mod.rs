@@ -13,7 +13,7 @@ pub(crate) mod read;
 mod versions;
 pub(crate) mod write;
 
-use crate::alloc::PendingFree;
+use crate::alloc::{OldFrees, PendingFree};
 use crate::error::{Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
@@ -91,6 +91,9 @@ pub(crate) struct Version {
     /// freeing txns (`alloc` module docs): the next writer takes those it may reuse, and the next
     /// checkpoint records the rest.
     pub pending: Arc<[PendingFree]>,
+    /// Old pages (reachable from the last checkpoint) freed since it that are in no freelist
+    /// entry yet: reusable only after the next checkpoint, which records them.
+    pub old_frees: OldFrees,
     /// Whether `spare` lists every spare page (a version published by a writer in another
     /// process lists at most `store::readers::SPARE_MAX`, its pending frees among them; `check`
     /// then cannot tell the others from leaked pages, and does not report unaccounted pages).
@@ -101,7 +104,17 @@ impl Version {
     /// Whether this version has free pages that its freelist tree does not record (spare or
     /// pending): checkpointing it takes a commit that records them.
     pub fn has_unrecorded_free(&self) -> bool {
-        !self.spare.is_empty() || !self.pending.is_empty()
+        !self.spare.is_empty() || !self.pending.is_empty() || !self.old_frees.is_empty()
+    }
+
+    /// Every free page this version's freelist tree does not record: spare, pending and old
+    /// frees.
+    pub fn unrecorded_free(&self) -> Vec<u64> {
+        let mut free = Vec::with_capacity(self.spare.len() + self.pending.len());
+        free.extend_from_slice(&self.spare);
+        free.extend(self.pending.iter().map(|f| f.pgno));
+        self.old_frees.copy_into(&mut free);
+        free
     }
 }
 
@@ -217,6 +230,7 @@ impl Shared {
             view,
             spare: Arc::new([]),
             pending: Arc::new([]),
+            old_frees: OldFrees::default(),
             spare_complete: true,
         });
         let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;

@@ -132,11 +132,9 @@ fn published_form(v: &Version) -> Option<Published> {
         freelist: (v.freelist.pgno, v.freelist.txn),
         page_count: v.view.page_count(),
         log: v.log,
-        // A reader's check counts the pending frees as free too: they are published with the
+        // A reader's check counts the pending and old frees as free too: they are published with the
         // spare pages (a reader never commits, so it needs no more of them).
-        spare: (v.spare.iter().copied())
-            .chain(v.pending.iter().map(|f| f.pgno))
-            .collect(),
+        spare: v.unrecorded_free(),
         spare_complete: v.spare_complete,
     })
 }
@@ -330,6 +328,7 @@ impl Shared {
                     view: cur.view.resized(&self.store, p.page_count)?,
                     spare: p.spare.into(),
                     pending: Arc::new([]),
+                    old_frees: Default::default(),
                     spare_complete: p.spare_complete,
                 })
             };

@@ -150,7 +150,7 @@ impl WriteTxn {
             txn,
             base.freelist,
             gates,
-            (&base.spare, &base.pending),
+            (&base.spare, &base.pending, &base.old_frees),
             buffers.pages,
         );
         // With a capacity of 0 (no log) every commit is a checkpoint, even on a file that has a
@@ -528,7 +528,7 @@ impl WriteTxn {
             Some(_) => self.pages.take_spare(),
             None => Arc::new([]),
         };
-        let pending = self.pages.take_pending();
+        let (pending, old_frees) = self.pages.take_pending();
         let ps = shared.page_size;
         let log = region.unwrap_or(self.base.log);
         let page_count = self.pages.page_count;
@@ -559,6 +559,7 @@ impl WriteTxn {
             view,
             spare,
             pending,
+            old_frees,
             spare_complete: true,
         });
         // Step 6: append the log record, or checkpoint.
@@ -611,6 +612,7 @@ impl WriteTxn {
             view,
             spare: Arc::new([]),
             pending: Arc::new([]),
+            old_frees: Default::default(),
             spare_complete: true,
         });
         *self.shared.latest.lock() = version.clone();
