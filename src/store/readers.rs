@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 /// First 8 bytes of a lock file: `LARCHLK\x01`.
 pub(crate) const LOCK_MAGIC: u64 = u64::from_le_bytes(*b"LARCHLK\x01");
 /// Layout version of the lock file (offset 8).
-pub(crate) const LOCK_VERSION: u64 = 1;
+pub(crate) const LOCK_VERSION: u64 = 2;
 
 /// Byte offsets of the header's fields (u64 each; docs/FORMAT.md section 18).
 pub(crate) mod off {
@@ -65,6 +65,9 @@ pub(crate) mod off {
     pub const VIS_SPARE_COUNT: usize = 104;
     /// Entries ever appended to the written ring.
     pub const WRITTEN_SEQ: usize = 112;
+    /// One more than the highest slot index claimed since the reset (the writer reads no slot
+    /// at or past it).
+    pub const CLAIMED: usize = 120;
     /// The listed spare pages (`SPARE_MAX` u64).
     pub const SPARE: usize = 128;
     /// The written ring (`RING` u64).
@@ -387,6 +390,8 @@ impl ReaderTable {
                 let pid = u64::from(std::process::id());
                 let token = (pid << 32) | (CLAIMS.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff);
                 let base = off::SLOT0 + i as usize * SLOT_LEN;
+                // Before the slot is used: a writer that reads slots after this sees it.
+                (self.word(off::CLAIMED)).fetch_max(u64::from(i) + 1, Ordering::SeqCst);
                 self.word(base + SLOT_OFF_PIN).store(0, Ordering::SeqCst);
                 self.word(base + SLOT_OFF_PID).store(pid, Ordering::SeqCst);
                 self.word(base + SLOT_OFF_TOKEN)
@@ -436,9 +441,17 @@ impl ReaderTable {
         alive
     }
 
-    /// Walks the owned-looking slots: calls `f(pin)` for each whose owner is alive.
+    /// Slots claimed since the reset may lie below this index; none lies at or past it.
+    fn claimed_slots(&self) -> u32 {
+        let claimed = self.word(off::CLAIMED).load(Ordering::SeqCst);
+        claimed.min(u64::from(self.slots)) as u32
+    }
+
+    /// Walks the owned-looking slots: calls `f(pin)` for each whose owner is alive. Only those
+    /// below [`off::CLAIMED`]: a database no reader process opened reads no slot at all (the
+    /// writer does this at every commit).
     fn live_slots(&self, mut f: impl FnMut(u64)) {
-        for i in 0..self.slots {
+        for i in 0..self.claimed_slots() {
             let base = off::SLOT0 + i as usize * SLOT_LEN;
             let token = self.word(base + SLOT_OFF_TOKEN).load(Ordering::SeqCst);
             if token == 0 {
@@ -484,7 +497,7 @@ impl ReaderTable {
     /// Live reader slots: `(pid, pinned txn or 0)` of each (for `larch stat`).
     pub fn readers(&self) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
-        for i in 0..self.slots {
+        for i in 0..self.claimed_slots() {
             let base = off::SLOT0 + i as usize * SLOT_LEN;
             let token = self.word(base + SLOT_OFF_TOKEN).load(Ordering::SeqCst);
             if token != 0 && Some(i) != self.own && self.owner_alive(i, token) {
@@ -624,6 +637,7 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
+        assert_eq!(off::CLAIMED, 120);
         assert_eq!(off::SPARE, 128);
         assert_eq!(off::RING, 128 + 8 * 512);
         assert_eq!(off::SLOT0, 4224 + 8 * 8192);
@@ -677,5 +691,33 @@ mod tests {
         assert_eq!(seen, [3, 4]);
         w.store_published(None);
         assert!(r2.load_published().is_none());
+    }
+
+    #[test]
+    fn the_writer_reads_the_slots_claimed_since_the_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.larch");
+        let w = ReaderTable::open(&db, 8).unwrap().unwrap();
+        assert_eq!(w.claimed_slots(), 0, "a fresh table has no slot to read");
+        assert!(!w.readers_attached());
+        let mut r = (0..3)
+            .map(|_| ReaderTable::open(&db, 8).unwrap().unwrap())
+            .collect::<Vec<_>>();
+        for t in r.iter_mut() {
+            t.claim_slot().unwrap();
+        }
+        assert_eq!(w.claimed_slots(), 3);
+        // Slots 0 and 1 let go: slot 2, the highest claimed, is still read.
+        let high = r.pop().unwrap();
+        drop(r);
+        high.set_pin(4);
+        assert_eq!((w.oldest_pin(), w.claimed_slots()), (4, 3));
+        drop(high);
+        assert_eq!(w.oldest_pin(), u64::MAX);
+        // A slot claimed again below the mark leaves it; the mark never shrinks before a reset.
+        let mut again = ReaderTable::open(&db, 8).unwrap().unwrap();
+        again.claim_slot().unwrap();
+        again.set_pin(9);
+        assert_eq!((w.oldest_pin(), w.claimed_slots()), (9, 3));
     }
 }

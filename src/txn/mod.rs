@@ -321,10 +321,11 @@ impl Shared {
         let checkpoint = self.meta.lock().durable_txn;
         // Read-only handles of other processes pin what their snapshots read.
         let foreign = self.foreign_pin();
+        let (young, old) = self.current.reuse_gates(checkpoint);
         crate::alloc::Gates {
             checkpoint,
-            young: self.current.oldest_live().min(foreign),
-            old: self.current.reuse_gate(checkpoint).min(foreign),
+            young: young.min(foreign),
+            old: old.min(foreign),
             trusted: self.first_txn,
         }
     }

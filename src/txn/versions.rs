@@ -59,11 +59,13 @@ impl<V> Versions<V> {
             .unwrap_or(u64::MAX)
     }
 
-    /// Oldest txn id whose pages must stay intact: the oldest live version or `durable_txn` (the
-    /// last durable commit, which recovery may fall back to), whichever is older. Pages freed by a
-    /// transaction up to this id may be reused (`alloc::WriterPages`).
-    pub fn reuse_gate(&self, durable_txn: u64) -> u64 {
-        self.oldest_live().min(durable_txn)
+    /// The reuse gates, from one look at the registry: the oldest live version (pages written
+    /// after the last checkpoint and freed by a transaction up to it may be reused), and that or
+    /// `durable_txn` (the last durable commit, which recovery may fall back to), whichever is
+    /// older (the same for pages of that checkpoint; `alloc::WriterPages`).
+    pub fn reuse_gates(&self, durable_txn: u64) -> (u64, u64) {
+        let live = self.oldest_live();
+        (live, live.min(durable_txn))
     }
 }
 
@@ -97,7 +99,7 @@ mod sync {
 /// The primitives `Versions` is built on, under `cfg(loom)`: loom's, which loom's scheduler
 /// interleaves. Only the model test may use them (loom's primitives panic outside `loom::model`).
 ///
-/// What the model covers: `publish`, `oldest_live` and `reuse_gate` from the same source as the
+/// What the model covers: `publish`, `oldest_live` and `reuse_gates` from the same source as the
 /// library's, and every interleaving (loom's exhaustive search, up to its reduction of equivalent
 /// ones) of readers taking and dropping holds with the writer's gate computations, page writes
 /// and publications, including the visibility of page contents written before a publication to
@@ -174,8 +176,8 @@ mod tests {
         let base = versions.load_full();
         versions.publish(3, Arc::new(3));
         assert_eq!(versions.oldest_live(), 1);
-        assert_eq!(versions.reuse_gate(3), 1);
-        assert_eq!(versions.reuse_gate(0), 0);
+        assert_eq!(versions.reuse_gates(3), (1, 1));
+        assert_eq!(versions.reuse_gates(0), (1, 0));
         drop(held);
         assert_eq!(versions.oldest_live(), 2);
         drop(base);
@@ -334,7 +336,7 @@ mod model {
     #[test]
     fn pages_are_not_reused_under_live_snapshots() {
         let start = std::time::Instant::now();
-        let tally = explore(|versions, durable| versions.reuse_gate(durable));
+        let tally = explore(|versions, durable| versions.reuse_gates(durable).1);
         let (executions, reused, held_back) = (
             tally.executions.load(SeqCst),
             tally.reused.load(SeqCst),
