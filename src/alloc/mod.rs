@@ -182,7 +182,7 @@ pub(crate) struct PageBuffers {
     freed: Vec<u64>,
     freed_old: Vec<u64>,
     pending: Vec<PendingFree>,
-    fl_scratch: Scratch,
+    fl_scratch: Box<Scratch>,
 }
 
 /// A write transaction's view of the pages: its dirty pages over the committed snapshot, and
@@ -208,7 +208,7 @@ pub(crate) struct WriterPages {
     gates: Gates,
     in_freelist_op: bool,
     freelist_exhausted: bool,
-    fl_scratch: Scratch,
+    fl_scratch: Box<Scratch>,
 }
 
 impl WriterPages {

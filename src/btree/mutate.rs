@@ -39,14 +39,19 @@ impl Default for Scratch {
 impl Scratch {
     /// This scratch space for another transaction: its buffers kept (emptied), nothing it
     /// remembered about a tree (the append path's leaf is a page of the transaction that ends).
-    pub(crate) fn recycled(mut self) -> Scratch {
-        self.list.clear();
-        self.sibling.clear();
-        Scratch {
-            list: self.list,
-            sibling: self.sibling,
+    pub(crate) fn recycled(mut self: Box<Self>) -> Box<Scratch> {
+        let (mut list, mut sibling) = (
+            std::mem::take(&mut self.list),
+            std::mem::take(&mut self.sibling),
+        );
+        list.clear();
+        sibling.clear();
+        *self = Scratch {
+            list,
+            sibling,
             ..Scratch::default()
-        }
+        };
+        self
     }
 
     /// Sets the separator that [`push_up`] inserts.

@@ -44,7 +44,7 @@ pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
 #[derive(Default)]
 pub(crate) struct WriterBuffers {
     pages: PageBuffers,
-    scratch: Scratch,
+    scratch: Box<Scratch>,
 }
 
 /// A table opened in this transaction: its current root and whether the catalog must learn it.
@@ -60,7 +60,9 @@ pub struct WriteTxn {
     shared: Arc<Shared>,
     base: Arc<Version>,
     pages: WriterPages,
-    scratch: Scratch,
+    /// Boxed, like the freelist's: a transaction is moved by value a few times on its way to
+    /// the caller, and without them it is much larger.
+    scratch: Box<Scratch>,
     catalog: TreeRoot,
     tables: Vec<OpenTable>,
     durability: Durability,
