@@ -39,12 +39,13 @@ const FULL_TRIM_EVERY: u64 = 64;
 /// Largest value larchdb stores (values up to this size live in contiguous overflow pages).
 pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
 
-/// A write transaction's buffers (its pages' lists and maps, its scratch space), emptied, kept
-/// in [`Shared`] for the next one.
+/// A write transaction's buffers (its pages' lists and maps, its scratch space, its list of open
+/// tables), emptied, kept in [`Shared`] for the next one.
 #[derive(Default)]
 pub(crate) struct WriterBuffers {
     pages: PageBuffers,
     scratch: Box<Scratch>,
+    tables: Vec<OpenTable>,
 }
 
 /// A table opened in this transaction: its current root and whether the catalog must learn it.
@@ -54,6 +55,11 @@ struct OpenTable {
     dirty: bool,
 }
 
+/// A transaction's scratch space (always there but while it is being dropped).
+fn scratch(s: &mut Option<Box<Scratch>>) -> &mut Scratch {
+    s.get_or_insert_with(Box::default)
+}
+
 /// A write transaction. Only one exists at a time per database; `begin_write` blocks until the
 /// previous one ends. Dropping it without `commit` aborts it.
 pub struct WriteTxn {
@@ -61,8 +67,9 @@ pub struct WriteTxn {
     base: Arc<Version>,
     pages: WriterPages,
     /// Boxed, like the freelist's: a transaction is moved by value a few times on its way to
-    /// the caller, and without them it is much larger.
-    scratch: Box<Scratch>,
+    /// the caller, and without them it is much larger. Taken (None) only when it is dropped,
+    /// into the buffers it leaves: [`scratch`] reaches it.
+    scratch: Option<Box<Scratch>>,
     catalog: TreeRoot,
     tables: Vec<OpenTable>,
     durability: Durability,
@@ -96,7 +103,12 @@ impl Drop for WriteTxn {
         }
         let buffers = WriterBuffers {
             pages: self.pages.take_buffers(),
-            scratch: std::mem::take(&mut self.scratch).recycled(),
+            scratch: self.scratch.take().unwrap_or_default().recycled(),
+            tables: {
+                let mut tables = std::mem::take(&mut self.tables);
+                tables.clear();
+                tables
+            },
         };
         *self.shared.writer_buffers.lock() = Some(buffers);
     }
@@ -168,8 +180,8 @@ impl WriteTxn {
             shared,
             base,
             pages,
-            scratch: buffers.scratch,
-            tables: Vec::new(),
+            scratch: Some(buffers.scratch),
+            tables: buffers.tables,
             ops,
             checkpoint: false,
             compacting: false,
@@ -280,12 +292,12 @@ impl WriteTxn {
             };
             let mut tree = catalog::decode(self.catalog.root.pgno, b)?;
             let before = tree;
-            edit(&mut self.pages, &mut self.scratch, &mut tree)?;
+            edit(&mut self.pages, scratch(&mut self.scratch), &mut tree)?;
             if tree != before {
                 let value = catalog::encode(&tree);
                 mutate::insert(
                     &mut self.pages,
-                    &mut self.scratch,
+                    scratch(&mut self.scratch),
                     &mut self.catalog,
                     name.as_bytes(),
                     &value,
@@ -385,7 +397,7 @@ impl WriteTxn {
         if stored.is_some() {
             mutate::remove(
                 &mut self.pages,
-                &mut self.scratch,
+                scratch(&mut self.scratch),
                 &mut self.catalog,
                 name.as_bytes(),
             )?;
@@ -410,7 +422,7 @@ impl WriteTxn {
                 let name = std::mem::take(&mut self.tables[i].name);
                 let r = mutate::insert(
                     &mut self.pages,
-                    &mut self.scratch,
+                    scratch(&mut self.scratch),
                     &mut self.catalog,
                     name.as_bytes(),
                     &value,
@@ -447,7 +459,13 @@ impl WriteTxn {
         self.check_key_value(key, value.len())?;
         self.check_failed()?;
         let t = &mut self.tables[idx];
-        let r = mutate::insert(&mut self.pages, &mut self.scratch, &mut t.tree, key, value);
+        let r = mutate::insert(
+            &mut self.pages,
+            scratch(&mut self.scratch),
+            &mut t.tree,
+            key,
+            value,
+        );
         t.dirty = true;
         if r.is_ok() {
             self.ops.table(idx, &self.tables[idx].name);
@@ -462,7 +480,12 @@ impl WriteTxn {
         }
         self.check_failed()?;
         let t = &mut self.tables[idx];
-        let r = mutate::remove(&mut self.pages, &mut self.scratch, &mut t.tree, key);
+        let r = mutate::remove(
+            &mut self.pages,
+            scratch(&mut self.scratch),
+            &mut t.tree,
+            key,
+        );
         if matches!(r, Ok(true)) {
             t.dirty = true;
             self.ops.table(idx, &self.tables[idx].name);

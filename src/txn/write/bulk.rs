@@ -48,7 +48,7 @@ impl WriteTxn {
             }
             yes
         };
-        let (pages, sc) = (&mut self.pages, &mut self.scratch);
+        let (pages, sc) = (&mut self.pages, super::scratch(&mut self.scratch));
         let before = t.tree;
         let r = sweep::sweep(pages, sc, &mut t.tree, lower, upper, budget, &mut logged);
         if t.tree != before || r.is_err() {
@@ -69,7 +69,7 @@ impl WriteTxn {
         let ops = &mut self.ops;
         ops.table(idx, &t.name);
         t.dirty = true;
-        let (pages, sc) = (&mut self.pages, &mut self.scratch);
+        let (pages, sc) = (&mut self.pages, super::scratch(&mut self.scratch));
         let r = bulk::remove_range(pages, sc, &mut t.tree, lower, upper, &mut |k| ops.remove(k));
         if let Ok((_, true)) = r {
             // Keys went unread: no log record can replay this; commit as a checkpoint.
@@ -90,7 +90,7 @@ impl WriteTxn {
         let t = &mut self.tables[idx];
         let ops = &mut self.ops;
         ops.table(idx, &t.name);
-        let (pages, sc) = (&mut self.pages, &mut self.scratch);
+        let (pages, sc) = (&mut self.pages, super::scratch(&mut self.scratch));
         let r = bulk::pop(pages, sc, &mut t.tree, first, &mut |k, v| {
             ops.remove(k);
             out(k, v)

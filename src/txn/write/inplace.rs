@@ -15,7 +15,12 @@ impl WriteTxn {
             return Ok(None);
         }
         let t = &mut self.tables[idx];
-        let r = inplace::value_mut(&mut self.pages, &mut self.scratch, &mut t.tree, key);
+        let r = inplace::value_mut(
+            &mut self.pages,
+            super::scratch(&mut self.scratch),
+            &mut t.tree,
+            key,
+        );
         if matches!(r, Ok(Some(_))) {
             t.dirty = true;
         }
@@ -29,7 +34,13 @@ impl WriteTxn {
         self.check_failed()?;
         let t = &mut self.tables[idx];
         t.dirty = true;
-        let r = inplace::reserve(&mut self.pages, &mut self.scratch, &mut t.tree, key, len);
+        let r = inplace::reserve(
+            &mut self.pages,
+            super::scratch(&mut self.scratch),
+            &mut t.tree,
+            key,
+            len,
+        );
         self.note(r)
     }
 
