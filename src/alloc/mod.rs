@@ -741,7 +741,7 @@ impl PageStore for WriterPages {
         // The copy is made as the buffer is filled: never zeroed first.
         let mut dst = match self.pool.pop() {
             Some(mut b) => {
-                b.copy_from_slice(src);
+                crate::page::copy_used(&mut b, src);
                 b
             }
             None => crate::store::window::recycled_copy(src),

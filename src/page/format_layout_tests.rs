@@ -731,3 +731,44 @@ fn separator_shortening() {
     shortest_separator(b"apple", b"banana", &mut s);
     assert_eq!(s.as_slice(), b"b");
 }
+
+#[test]
+fn a_copy_zeroes_the_free_gap_and_keeps_everything_else() {
+    let mut page = vec![0u8; PS];
+    node::init(&mut page, KIND_LEAF, 9);
+    for k in [&b"kk"[..], b"aa", b"zz"] {
+        let cell = LeafCell {
+            key: k,
+            value: LeafValue::Inline(b"value"),
+        };
+        let at = Node::parse(2, &page, 9)
+            .unwrap()
+            .search(k)
+            .unwrap()
+            .unwrap_err();
+        assert!(node::insert_cell(&mut page, at, &cell));
+    }
+    let (head, tail) = (32 + 3 * 6, u32_at(&page, 4) as usize);
+    let mut copy = vec![0xEEu8; PS];
+    crate::page::copy_used(&mut copy, &page);
+    assert_eq!(copy[..head], page[..head], "header and slots");
+    assert_eq!(copy[tail..], page[tail..], "cells");
+    assert!(
+        copy[head..tail].iter().all(|&b| b == 0),
+        "the gap is zeroed, not read"
+    );
+    let node = Node::parse(2, &copy, 9).unwrap();
+    node.validate_cells().unwrap();
+    assert_eq!(node.search(b"zz").unwrap(), Ok(2));
+    // Counts that do not fit the page, and other kinds of page, are copied whole.
+    let mut bad = page.clone();
+    bad[4..8].copy_from_slice(&(PS as u32 + 1).to_le_bytes());
+    let mut copy = vec![0xEEu8; PS];
+    crate::page::copy_used(&mut copy, &bad);
+    assert_eq!(copy, bad);
+    let mut run = vec![7u8; PS];
+    init_overflow(&mut run, 9, 1, 10);
+    let mut copy = vec![0xEEu8; PS];
+    crate::page::copy_used(&mut copy, &run);
+    assert_eq!(copy, run);
+}

@@ -185,6 +185,45 @@ pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
     b[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+/// Where the used bytes of the leaf or branch page `page` end and resume: its header and slots
+/// fill `..head`, its cells `tail..`; between them lies the free gap (section 5 of FORMAT.md).
+/// None for another kind of page, or counts that do not fit it.
+#[deny(clippy::indexing_slicing)]
+fn used_spans(page: &[u8]) -> Option<(usize, usize)> {
+    let kind = *page.get(OFF_KIND)?;
+    if kind != KIND_LEAF && kind != KIND_BRANCH {
+        return None;
+    }
+    let head = HEADER_LEN + SLOT_LEN * usize::from(get_u16(page, OFF_COUNT)?);
+    let tail = get_u32(page, OFF_CELLS_START)? as usize;
+    (head <= tail && tail <= page.len()).then_some((head, tail))
+}
+
+/// Copies the page `src` into `dst`, a buffer of its length, but for a leaf or branch page reads
+/// only its used bytes: the free gap, whose contents are unspecified, is zeroed instead. Copy-on-
+/// write copies a page at each level of every path a commit changes, often from memory no cache
+/// holds, and the gap is often a third of a leaf and most of a small tree's root.
+#[deny(clippy::indexing_slicing)]
+pub(crate) fn copy_used(dst: &mut [u8], src: &[u8]) {
+    if dst.len() == src.len() {
+        if let Some((head, tail)) = used_spans(src) {
+            if let (Some((d_head, d_tail)), Some(s_head), Some(s_tail)) = (
+                dst.split_at_mut_checked(tail),
+                src.get(..head),
+                src.get(tail..),
+            ) {
+                if let Some((d_used, d_gap)) = d_head.split_at_mut_checked(head) {
+                    d_used.copy_from_slice(s_head);
+                    d_gap.fill(0);
+                    d_tail.copy_from_slice(s_tail);
+                    return;
+                }
+            }
+        }
+    }
+    dst.copy_from_slice(src);
+}
+
 /// Checksum of the page or overflow run `bytes` found at page `pgno`: xxh3-64 over `bytes`
 /// without the checksum field, seeded with `pgno` when the page's flags say so.
 #[deny(clippy::indexing_slicing)]

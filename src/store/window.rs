@@ -96,7 +96,7 @@ fn keep_run(b: PageBuf) {
 pub(crate) fn recycled_copy(src: &[u8]) -> PageBuf {
     match spare_buffer(src.len()) {
         Some(mut b) => {
-            b.copy_from_slice(src);
+            crate::page::copy_used(&mut b, src);
             b
         }
         None => PageBuf::copy_of(src),
