@@ -208,7 +208,9 @@ pub(crate) struct WriterPages {
     gates: Gates,
     in_freelist_op: bool,
     freelist_exhausted: bool,
-    fl_scratch: Box<Scratch>,
+    /// The freelist's scratch space (None only while an edit of the freelist has it, or once
+    /// the buffers are taken).
+    fl_scratch: Option<Box<Scratch>>,
 }
 
 impl WriterPages {
@@ -267,7 +269,7 @@ impl WriterPages {
             gates,
             in_freelist_op: false,
             freelist_exhausted: false,
-            fl_scratch,
+            fl_scratch: Some(fl_scratch),
         }
     }
 
@@ -301,7 +303,7 @@ impl WriterPages {
             freed: emptied(&mut self.freed),
             freed_old: emptied(&mut self.freed_old),
             pending,
-            fl_scratch: std::mem::take(&mut self.fl_scratch).recycled(),
+            fl_scratch: self.fl_scratch.take().unwrap_or_default().recycled(),
         }
     }
 
@@ -569,11 +571,11 @@ impl WriterPages {
         &mut self,
         f: impl FnOnce(&mut Self, &mut Scratch, &mut TreeRoot) -> Result<()>,
     ) -> Result<()> {
-        let mut sc = std::mem::take(&mut self.fl_scratch);
+        let mut sc = self.fl_scratch.take().unwrap_or_default();
         let mut root = self.freelist;
         let r = f(self, &mut sc, &mut root);
         self.freelist = root;
-        self.fl_scratch = sc;
+        self.fl_scratch = Some(sc);
         r
     }
 

@@ -101,8 +101,8 @@ pub(crate) struct Version {
 }
 
 impl Version {
-    /// Whether this version has free pages that its freelist tree does not record (spare or
-    /// pending): checkpointing it takes a commit that records them.
+    /// Whether this version has free pages that its freelist tree does not record (spare,
+    /// pending or old frees): checkpointing it takes a commit that records them.
     pub fn has_unrecorded_free(&self) -> bool {
         !self.spare.is_empty() || !self.pending.is_empty() || !self.old_frees.is_empty()
     }
@@ -110,7 +110,8 @@ impl Version {
     /// Every free page this version's freelist tree does not record: spare, pending and old
     /// frees.
     pub fn unrecorded_free(&self) -> Vec<u64> {
-        let mut free = Vec::with_capacity(self.spare.len() + self.pending.len());
+        let len = self.spare.len() + self.pending.len() + self.old_frees.len();
+        let mut free = Vec::with_capacity(len);
         free.extend_from_slice(&self.spare);
         free.extend(self.pending.iter().map(|f| f.pgno));
         self.old_frees.copy_into(&mut free);
