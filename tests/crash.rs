@@ -25,6 +25,34 @@ struct Commit {
     state: State,
 }
 
+/// Commits a write transaction and records the state it committed with the log range its commit
+/// wrote: [`Commit`] 0 is the state the file opened at.
+fn commit_and_record(
+    w: larchdb::WriteTxn,
+    disk: &SimDisk,
+    state: &State,
+    commits: &mut Vec<Commit>,
+) {
+    let start = disk.log_len();
+    w.commit().unwrap();
+    commits.push(Commit {
+        start,
+        end: disk.log_len(),
+        state: state.clone(),
+    });
+}
+
+/// The state `db` opened at, as commit 0 of a run.
+fn opened_state(db: &Database) -> (State, Vec<Commit>) {
+    let state = read_state(db);
+    let first = Commit {
+        start: 0,
+        end: 0,
+        state: state.clone(),
+    };
+    (state, vec![first])
+}
+
 struct Run {
     disk: Arc<SimDisk>,
     /// Commit 0 is the empty database created on open.
@@ -71,12 +99,7 @@ fn workload_on(
         .unwrap();
     let mut rng = Rng::new(seed);
     let mut shrunk = 0;
-    let mut state = read_state(&db);
-    let mut commits = vec![Commit {
-        start: 0,
-        end: 0,
-        state: state.clone(),
-    }];
+    let (mut state, mut commits) = opened_state(&db);
     for step in 0..steps {
         let mut next = state.clone();
         let mut w = db.begin_write().unwrap();
@@ -106,14 +129,8 @@ fn workload_on(
         } else {
             Durability::Eventual
         });
-        let start = disk.log_len();
-        w.commit().unwrap();
         state = next;
-        commits.push(Commit {
-            start,
-            end: disk.log_len(),
-            state: state.clone(),
-        });
+        commit_and_record(w, &disk, &state, &mut commits);
         let compact_now = big && step % 10 == 9;
         match if compact_now { 2 } else { rng.below(12) } {
             0 => db.sync().unwrap(),
@@ -273,12 +290,7 @@ fn small_commits(seed: u64, path: &std::path::Path, steps: usize, window: u64) -
         .open_simulated(path, disk.clone())
         .unwrap();
     let mut rng = Rng::new(seed);
-    let mut state = read_state(&db);
-    let mut commits = vec![Commit {
-        start: 0,
-        end: 0,
-        state: state.clone(),
-    }];
+    let (mut state, mut commits) = opened_state(&db);
     for _ in 0..steps {
         let mut w = db.begin_write().unwrap();
         {
@@ -299,13 +311,7 @@ fn small_commits(seed: u64, path: &std::path::Path, steps: usize, window: u64) -
             0 => Durability::Immediate,
             _ => Durability::Eventual,
         });
-        let start = disk.log_len();
-        w.commit().unwrap();
-        commits.push(Commit {
-            start,
-            end: disk.log_len(),
-            state: state.clone(),
-        });
+        commit_and_record(w, &disk, &state, &mut commits);
         if rng.below(40) == 0 {
             db.sync().unwrap();
         }

@@ -205,23 +205,17 @@ fn used_spans(page: &[u8]) -> Option<(usize, usize)> {
 /// holds, and the gap is often a third of a leaf and most of a small tree's root.
 #[deny(clippy::indexing_slicing)]
 pub(crate) fn copy_used(dst: &mut [u8], src: &[u8]) {
-    if dst.len() == src.len() {
-        if let Some((head, tail)) = used_spans(src) {
-            if let (Some((d_head, d_tail)), Some(s_head), Some(s_tail)) = (
-                dst.split_at_mut_checked(tail),
-                src.get(..head),
-                src.get(tail..),
-            ) {
-                if let Some((d_used, d_gap)) = d_head.split_at_mut_checked(head) {
-                    d_used.copy_from_slice(s_head);
-                    d_gap.fill(0);
-                    d_tail.copy_from_slice(s_tail);
-                    return;
-                }
-            }
-        }
-    }
-    dst.copy_from_slice(src);
+    let Some((head, tail)) = used_spans(src).filter(|_| dst.len() == src.len()) else {
+        dst.copy_from_slice(src);
+        return;
+    };
+    // `used_spans`: head <= tail <= src.len() == dst.len().
+    let (d_used, d_rest) = dst.split_at_mut(head);
+    let (d_gap, d_cells) = d_rest.split_at_mut(tail - head);
+    let (s_used, s_rest) = src.split_at(head);
+    d_used.copy_from_slice(s_used);
+    d_gap.fill(0);
+    d_cells.copy_from_slice(s_rest.split_at(tail - head).1);
 }
 
 /// Checksum of the page or overflow run `bytes` found at page `pgno`: xxh3-64 over `bytes`
