@@ -432,15 +432,17 @@ impl Database {
         self.shared.begin_read()
     }
 
-    /// Starts the write transaction, waiting while another one is open.
+    /// Starts the write transaction, waiting while another one is open (threads that wait get
+    /// the writer role in the order they asked for it).
     /// Fails with [`Error::ReadOnly`] on a read-only handle and [`Error::PreviousIo`] after a
     /// failed commit.
     pub fn begin_write(&self) -> Result<WriteTxn> {
         TxnCore::begin(self.shared.clone()).map(WriteTxn::new)
     }
 
-    /// Starts the write transaction if no other one is open; `Ok(None)` if one is (so a second
-    /// `begin_write` on a thread that already holds one cannot deadlock).
+    /// Starts the write transaction if no other one is open and no thread waits to begin one;
+    /// `Ok(None)` otherwise (so a second `begin_write` on a thread that already holds one cannot
+    /// deadlock).
     ///
     /// ```
     /// # fn main() -> larchdb::Result<()> {

@@ -178,8 +178,8 @@ fn libc_eio() -> i32 {
     5
 }
 
-/// Many threads committing `Immediate` share syncs: fewer syncs than commits, and every commit
-/// is there.
+/// Many threads committing `Immediate` share syncs: fewer syncs than commits (whose time the
+/// metrics count), and every commit is there.
 #[test]
 fn group_commit_shares_syncs_between_threads() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,6 +201,10 @@ fn group_commit_shares_syncs_between_threads() {
     let syncs = after.syncs - before.syncs;
     assert_eq!(commits, 480);
     assert!(syncs < commits, "{syncs} syncs for {commits} commits");
+    assert!(
+        after.log_sync_time > before.log_sync_time,
+        "the syncs' time is counted: {after:?}"
+    );
     for t in 0..8u8 {
         for i in 0..60u8 {
             assert_eq!(get(&db, &[t, i]), Some(vec![t; 30]));

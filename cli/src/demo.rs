@@ -256,10 +256,11 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "log",
         format!(
-            "{} records, {} bytes, {} syncs",
+            "{} records, {} bytes, {} syncs ({:.2?} in log syncs)",
             HumanCount(m.log_records),
             HumanCount(m.log_bytes),
-            HumanCount(m.syncs)
+            HumanCount(m.syncs),
+            m.log_sync_time
         ),
     );
     line(

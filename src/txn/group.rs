@@ -116,9 +116,12 @@ impl Syncer<LogState, Arc<Version>> for Shared {
         (batch, st.region.0 + (from - st.start_lsn))
     }
 
-    /// Writes the tail again with `RWF_DSYNC` (exactly that range becomes durable).
+    /// Writes the tail again with `RWF_DSYNC` (exactly that range becomes durable), timed.
     fn write(&self, (batch, offset): (Vec<u8>, u64)) -> Result<()> {
-        self.store.write_durable_at(&batch, offset)
+        let started = Instant::now();
+        let written = self.store.write_durable_at(&batch, offset);
+        self.metrics.log_sync_took(started.elapsed());
+        written
     }
 
     /// Counts the sync.

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub commit_max: Duration,
     /// Syncs: of the commit log (each may cover many commits) and of checkpoints.
     pub syncs: u64,
+    /// Time spent writing records durably (the log's syncs, not the checkpoints'): how much of
+    /// the commits' latency the disk's syncs account for.
+    pub log_sync_time: Duration,
     /// Records appended to the commit log.
     pub log_records: u64,
     /// Bytes of those records.
@@ -49,6 +52,7 @@ pub(crate) struct Counters {
     latency: [AtomicU64; BUCKETS],
     max_latency_ns: AtomicU64,
     syncs: AtomicU64,
+    log_sync_ns: AtomicU64,
     log_records: AtomicU64,
     log_bytes: AtomicU64,
     checkpoints: AtomicU64,
@@ -68,6 +72,7 @@ impl Default for Counters {
             latency: [const { AtomicU64::new(0) }; BUCKETS],
             max_latency_ns: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            log_sync_ns: AtomicU64::new(0),
             log_records: AtomicU64::new(0),
             log_bytes: AtomicU64::new(0),
             checkpoints: AtomicU64::new(0),
@@ -135,6 +140,12 @@ impl Counters {
         self.syncs.fetch_add(1, Relaxed);
     }
 
+    /// A log sync's write took `d` (whether or not it succeeded).
+    pub fn log_sync_took(&self, d: Duration) {
+        self.log_sync_ns
+            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
+    }
+
     /// A record of `bytes` bytes was appended to the log.
     pub fn log_appended(&self, bytes: u64) {
         self.log_records.fetch_add(1, Relaxed);
@@ -197,6 +208,7 @@ impl Counters {
             commit_p99: q(0.99),
             commit_max: Duration::from_nanos(self.max_latency_ns.load(Relaxed)),
             syncs: self.syncs.load(Relaxed),
+            log_sync_time: Duration::from_nanos(self.log_sync_ns.load(Relaxed)),
             log_records: self.log_records.load(Relaxed),
             log_bytes: self.log_bytes.load(Relaxed),
             checkpoints: self.checkpoints.load(Relaxed),

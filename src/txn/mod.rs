@@ -10,6 +10,7 @@ pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod multiproc;
 pub(crate) mod read;
+mod role;
 mod versions;
 pub(crate) mod write;
 
@@ -20,7 +21,7 @@ use crate::page::meta::Meta;
 use crate::page::PagePtr;
 use crate::store::window::{self, WINDOW_BYTES};
 use crate::store::{FileStore, Overlay, PageBuf, View, Window};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use versions::Versions;
@@ -162,8 +163,8 @@ pub(crate) struct Shared {
     pub current: Versions<Version>,
     /// The newest commit, published or still waiting for its log sync: the next writer's base.
     latest: Mutex<Arc<Version>>,
-    writer_busy: Mutex<bool>,
-    writer_released: Condvar,
+    /// One write transaction at a time, in the order threads asked.
+    writer_role: role::WriterRole,
     /// Threads that hold the writer role or wait for it.
     writers: AtomicU64,
     /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
@@ -241,8 +242,7 @@ impl Shared {
             config,
             current: Versions::new(meta.txn, version.clone()),
             latest: Mutex::new(version),
-            writer_busy: Mutex::new(false),
-            writer_released: Condvar::new(),
+            writer_role: role::WriterRole::default(),
             writers: AtomicU64::new(0),
             next_txn: Mutex::new(first_txn),
             first_txn,
@@ -267,40 +267,25 @@ impl Shared {
         }
     }
 
-    /// Blocks until no other write transaction is open, then claims the writer role: yielding
-    /// the processor at first (like a committer waiting for a log sync, `group_sync.rs`: with many
-    /// committing threads the role changes hands once per commit, faster than a sleeping thread
-    /// wakes on some machines), then sleeping.
+    /// Blocks until no other write transaction is open, then claims the writer role, after every
+    /// thread that asked for it before ([`role::WriterRole`]).
     fn acquire_writer(&self) {
         self.writers.fetch_add(1, Ordering::SeqCst);
-        let claim = || {
-            self.writer_busy
-                .try_lock()
-                .is_some_and(|mut busy| !std::mem::replace(&mut *busy, true))
-        };
-        if group_sync::sync::yield_while(|| !claim()) {
-            return;
-        }
-        let mut busy = self.writer_busy.lock();
-        while *busy {
-            self.writer_released.wait(&mut busy);
-        }
-        *busy = true;
+        self.writer_role.acquire();
     }
 
-    /// Claims the writer role if no write transaction is open.
+    /// Claims the writer role if no write transaction is open and no thread waits for one.
     fn try_acquire_writer(&self) -> bool {
-        let acquired = !std::mem::replace(&mut *self.writer_busy.lock(), true);
+        let acquired = self.writer_role.try_acquire();
         if acquired {
             self.writers.fetch_add(1, Ordering::SeqCst);
         }
         acquired
     }
 
-    /// Gives the writer role up.
+    /// Gives the writer role up, to the thread that asked for it next.
     fn release_writer(&self) {
-        *self.writer_busy.lock() = false;
-        self.writer_released.notify_one();
+        self.writer_role.release();
         self.writers.fetch_sub(1, Ordering::SeqCst);
     }
 
