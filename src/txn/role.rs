@@ -6,8 +6,8 @@
 //! again before the threads already waiting could; those yielded for a while, fell asleep, and
 //! each release woke one of them only to find the role taken again. With 8 threads making
 //! `Eventual` commits that churn (about one sleep and one wake-up per commit, perf) made each
-//! commit cost twice what it costs one thread. With tickets nobody takes the role out of turn, and
-//! a waiter whose turn comes within the yield bound never sleeps.
+//! commit cost up to 2.4x what it costs one thread. With tickets nobody takes the role out of
+//! turn, and a waiter whose turn comes within the yield bound never sleeps.
 //!
 //! A waiter yields the processor until its turn comes, for at most the yield bound of
 //! `group_sync.rs` (with many committing threads the role changes hands once per commit, faster
