@@ -66,9 +66,10 @@ pub(crate) const MAX_PENDING: usize = 256;
 
 /// The most old pages freed since the last checkpoint that the versions keep in memory
 /// ([`OldFrees`]): past this, a commit writes them into the freelist tree. Commits do not copy
-/// them, so the bound only keeps them (with the spare and pending pages) within the
-/// `store::readers::SPARE_MAX` pages that a version published to read-only handles of other
-/// processes lists, so that their `check` accounts for every page.
+/// them, so the bound only limits the memory they take and the unrecorded free pages a version
+/// published to read-only handles of other processes lists with its spare and pending ones
+/// (beyond `store::readers::SPARE_MAX` in all, it is published as incomplete, and their `check`
+/// does not report unaccounted pages).
 pub(crate) const MAX_OLD_FREES: usize = 384;
 
 /// Up to this many reusable pending frees join a transaction's reusable pages by insertion into

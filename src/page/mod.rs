@@ -190,12 +190,12 @@ pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
 /// None for another kind of page, or counts that do not fit it.
 #[deny(clippy::indexing_slicing)]
 fn used_spans(page: &[u8]) -> Option<(usize, usize)> {
-    let kind = *page.get(OFF_KIND)?;
-    if kind != KIND_LEAF && kind != KIND_BRANCH {
+    let h = PageHeader::read(page)?;
+    if h.kind != KIND_LEAF && h.kind != KIND_BRANCH {
         return None;
     }
-    let head = HEADER_LEN + SLOT_LEN * usize::from(get_u16(page, OFF_COUNT)?);
-    let tail = get_u32(page, OFF_CELLS_START)? as usize;
+    let head = HEADER_LEN + SLOT_LEN * usize::from(h.count.get());
+    let tail = h.cells_start.get() as usize;
     (head <= tail && tail <= page.len()).then_some((head, tail))
 }
 

@@ -149,7 +149,7 @@ impl Syncer<LogState, Arc<Version>> for Shared {
 
     /// Whether a thread holds or waits for the writer role (so a record may come soon).
     fn appends_coming(&self) -> bool {
-        self.writers.load(std::sync::atomic::Ordering::SeqCst) > 0
+        self.writer_role.queued() > 0
     }
 }
 

@@ -447,7 +447,7 @@ mod sync {
 /// the writer lock given up, wait for the commit's LSN. The background sync waits for the write
 /// LSN it finds. Any of them may lead a sync; the scenario may make one of the syncs fail. A
 /// thread counts as holding or waiting for the writer role from just before it locks the writer
-/// lock to just after it gives it up (`Shared::writers`), so a leader may gather; the yields of
+/// lock to just after it gives it up (`WriterRole::queued`), so a leader may gather; the yields of
 /// waiters and of gathering leaders release the core's lock and take it again (what other
 /// threads do meanwhile is explored; how long the yield lasts is not, since the core looks at
 /// the state again under the lock whatever the yield saw).
@@ -535,7 +535,7 @@ mod model {
         published: Mutex<Vec<u64>>,
         /// Syncs whose batch held more than one commit.
         grouped: AtomicUsize,
-        /// Threads that hold or wait for the writer role (the library's `Shared::writers`).
+        /// Threads that hold or wait for the writer role (the library's `WriterRole::queued`).
         writers: loom::sync::atomic::AtomicUsize,
         /// Leaders that found appends coming, and so yielded first.
         gathering: AtomicUsize,

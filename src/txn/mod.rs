@@ -163,10 +163,9 @@ pub(crate) struct Shared {
     pub current: Versions<Version>,
     /// The newest commit, published or still waiting for its log sync: the next writer's base.
     latest: Mutex<Arc<Version>>,
-    /// One write transaction at a time, in the order threads asked.
+    /// One write transaction at a time, in the order threads asked; it also counts the threads
+    /// that hold or wait for it.
     writer_role: role::WriterRole,
-    /// Threads that hold the writer role or wait for it.
-    writers: AtomicU64,
     /// Id the next write transaction gets (handed back by a transaction that wrote nothing).
     pub(crate) next_txn: Mutex<u64>,
     /// Id of this handle's first write transaction: pages stamped with it or later are its own.
@@ -243,7 +242,6 @@ impl Shared {
             current: Versions::new(meta.txn, version.clone()),
             latest: Mutex::new(version),
             writer_role: role::WriterRole::default(),
-            writers: AtomicU64::new(0),
             next_txn: Mutex::new(first_txn),
             first_txn,
             meta: Mutex::new(MetaState {
@@ -270,23 +268,17 @@ impl Shared {
     /// Blocks until no other write transaction is open, then claims the writer role, after every
     /// thread that asked for it before ([`role::WriterRole`]).
     fn acquire_writer(&self) {
-        self.writers.fetch_add(1, Ordering::SeqCst);
         self.writer_role.acquire();
     }
 
     /// Claims the writer role if no write transaction is open and no thread waits for one.
     fn try_acquire_writer(&self) -> bool {
-        let acquired = self.writer_role.try_acquire();
-        if acquired {
-            self.writers.fetch_add(1, Ordering::SeqCst);
-        }
-        acquired
+        self.writer_role.try_acquire()
     }
 
     /// Gives the writer role up, to the thread that asked for it next.
     fn release_writer(&self) {
         self.writer_role.release();
-        self.writers.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Fails with `PreviousIo` if an earlier commit hit an I/O error.

@@ -17,69 +17,61 @@ use super::group_sync::sync::yield_while;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The role's tickets: the thread holding ticket `serving` has the role (or is about to take it).
+/// The role's tickets: the thread holding ticket `serving` has the role (or is about to take it),
+/// and `next - serving` threads hold it or wait for it.
 #[derive(Default)]
 pub(crate) struct WriterRole {
-    tickets: Mutex<Tickets>,
-    /// The ticket whose turn it is; raised, under the lock of `tickets`, by each release.
+    /// The ticket the next thread to ask for the role gets.
+    next: AtomicU64,
+    /// The ticket whose turn it is; raised, under the lock of `sleepers`, by each release.
     serving: AtomicU64,
+    /// Threads sleeping until their ticket is served.
+    sleepers: Mutex<u32>,
     /// Signalled when `serving` rises and a waiter sleeps.
     released: Condvar,
-}
-
-/// What the lock of [`WriterRole`] protects.
-#[derive(Default)]
-struct Tickets {
-    /// The ticket the next thread to ask for the role gets.
-    next: u64,
-    /// Threads sleeping until their ticket is served.
-    sleepers: u32,
 }
 
 impl WriterRole {
     /// Blocks until the calling thread holds the role, after every thread that asked before it.
     pub fn acquire(&self) {
-        let ticket = {
-            let mut t = self.tickets.lock();
-            t.next += 1;
-            t.next - 1
-        };
+        let ticket = self.next.fetch_add(1, Ordering::AcqRel);
         let turn = || self.serving.load(Ordering::Acquire) == ticket;
         if yield_while(|| !turn()) {
             return;
         }
-        let mut t = self.tickets.lock();
-        t.sleepers += 1;
+        let mut sleepers = self.sleepers.lock();
+        *sleepers += 1;
         while !turn() {
-            self.released.wait(&mut t);
+            self.released.wait(&mut sleepers);
         }
-        t.sleepers -= 1;
+        *sleepers -= 1;
     }
 
     /// Takes the role if nobody holds it or waits for it.
     pub fn try_acquire(&self) -> bool {
-        let mut t = self.tickets.lock();
-        let free = t.next == self.serving.load(Ordering::Acquire);
-        if free {
-            t.next += 1;
-        }
-        free
+        // With no ticket out, `serving` cannot move: only the holder's release raises it.
+        let serving = self.serving.load(Ordering::Acquire);
+        (self.next)
+            .compare_exchange(serving, serving + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Gives the role up, to the thread that asked for it next (the caller holds it).
     pub fn release(&self) {
-        let t = self.tickets.lock();
+        // Under the lock, so that a waiter about to sleep sees the raise or is woken by it.
+        let sleepers = self.sleepers.lock();
         self.serving.fetch_add(1, Ordering::Release);
-        if t.sleepers > 0 {
+        if *sleepers > 0 {
             // Every sleeper looks; the one whose ticket is served goes on.
             self.released.notify_all();
         }
     }
 
-    /// Threads that hold the role or wait for it.
-    #[cfg(test)]
-    fn queued(&self) -> u64 {
-        self.tickets.lock().next - self.serving.load(Ordering::Acquire)
+    /// Threads that hold the role or wait for it (a moment's count: `serving` is read first, so
+    /// it never comes out below the true count at that moment).
+    pub fn queued(&self) -> u64 {
+        let serving = self.serving.load(Ordering::SeqCst);
+        self.next.load(Ordering::SeqCst) - serving
     }
 }
 
