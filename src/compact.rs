@@ -1,9 +1,10 @@
 //! [`Database::compact`](crate::Database::compact): giving the free space of a file back to the
 //! filesystem, in place, while readers keep their snapshots.
 //!
-//! The first pass packs the leaves of every table densely ([`crate::btree::sweep::repack`])
-//! into the lowest free pages. Each later pass is a write transaction committed as a checkpoint
-//! that pulls every reusable freelist entry, gives back the free run at the end of the file
+//! The first three passes pack the leaves of every table densely
+//! ([`crate::btree::sweep::repack`]) into the lowest free pages, a third of the bottom branches
+//! each. Each later pass is a write transaction committed as a checkpoint that pulls every
+//! reusable freelist entry, gives back the free run at the end of the file
 //! (`page_count` shrinks; the file itself is truncated once, at the end), copies the live
 //! pages that lie past where the file could end (page_count minus the reusable pages) into free
 //! pages below ([`crate::btree::relocate`]), and replaces the commit log region with the smallest
@@ -12,12 +13,15 @@
 //! while they gain something.
 
 use crate::error::Result;
-use crate::txn::write::WriteTxn;
+use crate::txn::write::{RepackCursor, WriteTxn};
 use crate::txn::Shared;
 use std::sync::Arc;
 
-/// At most this many passes: each one makes the previous one's freed pages reusable.
+/// At most this many relocation passes: each one makes the previous one's freed pages reusable.
 const MAX_PASSES: usize = 8;
+
+/// The leaves are packed in this many passes (one more, if the trees grew meanwhile).
+const REPACK_PASSES: u64 = 3;
 
 /// What [`Database::compact`](crate::Database::compact) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +36,7 @@ pub struct Compaction {
     pub pages_after: u64,
     /// Live pages moved to a lower page number (the commit log region's pages count too).
     pub pages_moved: u64,
-    /// Leaves fewer after the first pass packed them densely (each bottom branch's leaves
+    /// Leaves fewer after the first passes packed them densely (each bottom branch's leaves
     /// rewritten into as few pages as hold them, where that saves at least two).
     pub leaves_saved: u64,
     /// Transactions committed (passes).
@@ -92,17 +96,41 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // what is left past the new end of the file.
     //
     // A pass reads the leaves it does not move only for their overflow values: once a pass
-    // (packing reads every leaf too) read them all and found none, the passes after it skip
-    // them, unless another commit comes in between.
+    // (the packing passes, together, read every leaf too) read them all and found none, the
+    // passes after it skip them, unless another commit comes in between.
+    //
+    // The packing takes a few passes, each a third of the bottom branches: a pass can place its
+    // new leaves only in pages free before it (the leaves it replaces wait for its checkpoint),
+    // and the low free pages of one pass are too few for every table's new leaves, which then
+    // land past the new end and had to be moved again (a third of them with 1M keys, half
+    // removed). Each pass frees the leaves it replaced for the next.
     let mut w = WriteTxn::begin(shared.clone())?;
     w.compact_on_commit();
-    let (base, txn) = (w.base_txn(), w.id());
-    let (saved, overflow) = w.repack_tables()?;
-    c.leaves_saved = saved;
-    c.pages_moved += w.commit_counting_moves()?;
-    c.passes += 1;
+    let per_pass = w.bottom_branches()?.div_ceil(REPACK_PASSES).max(1);
+    let first_base = w.base_txn();
+    let (mut cursor, mut overflow, mut chained) = (RepackCursor::default(), false, true);
+    let mut last = None;
+    loop {
+        let (base, txn) = (w.base_txn(), w.id());
+        // The passes read every leaf between them only if no other commit came in between.
+        chained &= last.is_none_or(|t| t == base);
+        let (saved, found) = w.repack_tables(&mut cursor, per_pass)?;
+        c.leaves_saved += saved;
+        overflow |= found;
+        c.pages_moved += w.commit_counting_moves()?;
+        c.passes += 1;
+        last = Some(txn);
+        if cursor.done || c.passes as u64 > REPACK_PASSES {
+            break;
+        }
+        w = WriteTxn::begin(shared.clone())?;
+        w.compact_on_commit();
+    }
     let now = shared.current.load_full().txn;
-    let mut no_overflow_at = clean_commit(true, Some(overflow), (base, txn), now);
+    let mut no_overflow_at = match (chained && cursor.done, last) {
+        (true, Some(txn)) => clean_commit(true, Some(overflow), (first_base, txn), now),
+        _ => None,
+    };
     let mut idle = 0;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);

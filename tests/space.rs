@@ -267,10 +267,12 @@ fn compaction_after_a_long_reader_ends() {
     );
 }
 
-/// Compaction packs the leaves densely: a random-order load that lost half its keys fills its
-/// pages to under a half; after `compact()` they are over 90% full, and a snapshot taken before
-/// still reads what it saw. Once the snapshot ends, a second compaction leaves a file within
-/// 1.25x of the tree's pages (its log region is the smallest).
+/// Compaction packs the leaves densely: random-order loads of three tables that lost half their
+/// keys fill their pages to under a half; after `compact()` they are over 90% full (the packing
+/// passes, a third of the bottom branches each, stop and resume inside tables and between them:
+/// one left out would keep the fill under 80%), and a snapshot taken before still reads what it
+/// saw. Once the snapshot ends, a second compaction leaves a file within 1.25x of the tree's pages
+/// (its log region is the smallest).
 #[test]
 fn compaction_packs_the_leaves() {
     let dir = tempfile::tempdir().unwrap();
@@ -278,6 +280,7 @@ fn compaction_packs_the_leaves() {
     let db = Database::open(&path).unwrap();
     let mut rng = common::Rng::new(12);
     let keys: Vec<Vec<u8>> = (0..40_000).map(|_| rng.bytes(16)).collect();
+    let side: Vec<Vec<u8>> = (0..20_000).map(|_| rng.bytes(16)).collect();
     let w = db.begin_write().unwrap();
     for k in &keys {
         w.open_table("t")
@@ -285,10 +288,19 @@ fn compaction_packs_the_leaves() {
             .insert(k, &rng.bytes(100))
             .unwrap();
     }
+    for (i, k) in side.iter().enumerate() {
+        let table = ["a", "z"][i % 2];
+        w.open_table(table).unwrap().insert(k, &[7; 100]).unwrap();
+    }
     w.commit().unwrap();
     let w = db.begin_write().unwrap();
     for k in keys.iter().step_by(2) {
         w.open_table("t").unwrap().remove(k).unwrap();
+    }
+    // Every other key of each side table: "a" holds the even indices, "z" the odd ones.
+    for (i, k) in side.iter().enumerate().filter(|(i, _)| i % 4 < 2) {
+        let table = ["a", "z"][i % 2];
+        w.open_table(table).unwrap().remove(k).unwrap();
     }
     w.commit().unwrap();
     let before = db.stats().unwrap().fill_factor();

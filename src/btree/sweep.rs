@@ -105,24 +105,74 @@ pub(crate) fn sweep<S: PageStore>(
 /// Packs the leaves of `tree` densely (compaction): in each bottom branch whose leaves' entries
 /// fit in fewer pages than it has, the leaves are rewritten into as few fresh pages as hold them
 /// (the last two balanced). Overflow runs stay where they are. A tree whose root is a leaf is
-/// left as it is. Returns how many leaves fewer the tree has, and whether one of its leaves (each
-/// is read) holds an overflow value.
+/// left as it is. Starts at the bottom branch that holds `*from` (the first if None) and stops
+/// after `branches` bottom branches, leaving in `*from` the key where the next one starts (None
+/// once the tree is done). Returns how many leaves fewer the tree has, whether one of the leaves
+/// read holds an overflow value, and how many bottom branches it went through.
 pub(crate) fn repack<S: PageStore>(
     s: &mut S,
     sc: &mut Scratch,
     tree: &mut TreeRoot,
-) -> Result<(u64, bool)> {
+    from: &mut Option<SmallKey>,
+    branches: u64,
+) -> Result<(u64, bool, u64)> {
     let mut keep_all = |_: &[u8], _: &[u8]| false;
     let mut st = Sweep::new(&mut keep_all, Bound::Unbounded, true);
-    drive(
-        s,
-        sc,
-        &mut st,
-        tree,
-        &mut Bound::Unbounded,
-        Budget::UNLIMITED,
-    )?;
-    Ok((st.leaves_saved, st.overflow))
+    sc.rightmost = None;
+    let mut seen = 0;
+    while seen < branches {
+        if tree.root.is_null() {
+            *from = None;
+            break;
+        }
+        let key = from.clone().unwrap_or_default();
+        seen += 1;
+        let unbounded = Bound::Unbounded;
+        let step = bottom_branch(
+            s,
+            sc,
+            &mut st,
+            tree,
+            &unbounded,
+            key.as_slice(),
+            Budget::UNLIMITED,
+        )?;
+        match step {
+            Step::Next(k) => *from = Some(k),
+            Step::Done | Step::Budget => {
+                *from = None;
+                break;
+            }
+        }
+    }
+    Ok((st.leaves_saved, st.overflow, seen))
+}
+
+/// How many bottom branches (branches whose children are leaves) `tree` has: its branches are
+/// read level by level down to the first one whose children are leaves, no leaf but one.
+pub(crate) fn bottom_branches<S: PageStore>(s: &S, tree: &TreeRoot) -> Result<u64> {
+    if tree.root.is_null() || node(s, tree.root)?.is_leaf() {
+        return Ok(0);
+    }
+    let mut level = vec![tree.root];
+    for _ in 0..MAX_DEPTH {
+        let first = node(s, level[0])?.child(0)?;
+        if node(s, first)?.is_leaf() {
+            return Ok(level.len() as u64);
+        }
+        let mut next = Vec::new();
+        for &b in &level {
+            let n = node(s, b)?;
+            for i in 0..n.count() {
+                next.push(n.child(i)?);
+            }
+        }
+        level = next;
+    }
+    Err(corrupted(
+        tree.root.pgno,
+        "tree deeper than the maximum depth",
+    ))
 }
 
 impl<'p> Sweep<'p> {

@@ -229,28 +229,62 @@ impl WriteTxn {
         self.base.txn
     }
 
-    /// Compaction's first pass: packs the leaves of every table densely
+    /// One of compaction's packing passes: packs the leaves of the tables densely
     /// ([`crate::btree::sweep::repack`]) into the lowest free pages (every reusable freelist
-    /// entry is pulled first). The old leaves are freed, reusable once this checkpoint is durable.
-    /// Returns how many leaves fewer the tables have, and whether a leaf of theirs (each is read)
-    /// holds an overflow value.
-    pub(crate) fn repack_tables(&mut self) -> Result<(u64, bool)> {
+    /// entry is pulled first), from where `cursor` says, for at most `branches` bottom branches,
+    /// and moves `cursor` on (`cursor.done` once every table is packed). The old leaves are
+    /// freed, reusable once this checkpoint is durable. Returns how many leaves fewer the tables
+    /// have, and whether a leaf it read holds an overflow value.
+    pub(crate) fn repack_tables(
+        &mut self,
+        cursor: &mut RepackCursor,
+        branches: u64,
+    ) -> Result<(u64, bool)> {
         self.check_failed()?;
-        let r = self.repack_steps();
+        let r = self.repack_steps(cursor, branches);
         self.note(r)
     }
 
-    fn repack_steps(&mut self) -> Result<(u64, bool)> {
+    fn repack_steps(&mut self, cursor: &mut RepackCursor, branches: u64) -> Result<(u64, bool)> {
         self.flush_catalog()?;
         self.pages.trim_tail(true)?;
-        let (mut saved, mut overflow) = (0, false);
-        self.rewrite_tables(|pages, sc, tree| {
-            let (fewer, held) = crate::btree::sweep::repack(pages, sc, tree)?;
+        let (mut saved, mut overflow, mut left, mut stopped) = (0, false, branches, false);
+        self.rewrite_tables(|name, pages, sc, tree| {
+            // Tables in name order: those before the cursor's are done (and its own, if done).
+            match &cursor.at {
+                Some((t, None)) if name <= t.as_str() => return Ok(()),
+                Some((t, Some(_))) if name < t.as_str() => return Ok(()),
+                _ => {}
+            }
+            if left == 0 || stopped {
+                stopped = true;
+                return Ok(());
+            }
+            let mut from = match &cursor.at {
+                Some((t, Some(k))) if t == name => Some(k.clone()),
+                _ => None,
+            };
+            let (fewer, held, seen) =
+                crate::btree::sweep::repack(pages, sc, tree, &mut from, left)?;
+            left -= seen.min(left);
             saved += fewer;
             overflow |= held;
+            cursor.at = Some((name.to_string(), from));
             Ok(())
         })?;
+        cursor.done = !stopped && cursor.at.as_ref().is_none_or(|(_, from)| from.is_none());
         Ok((saved, overflow))
+    }
+
+    /// How many bottom branches (branches whose children are leaves) the tables have in all.
+    pub(crate) fn bottom_branches(&mut self) -> Result<u64> {
+        self.flush_catalog()?;
+        let mut count = 0;
+        self.rewrite_tables(|_, pages, _, tree| {
+            count += crate::btree::sweep::bottom_branches(pages, tree)?;
+            Ok(())
+        })?;
+        Ok(count)
     }
 
     fn relocate_steps(&mut self, read_leaves: bool) -> Result<Option<bool>> {
@@ -269,7 +303,7 @@ impl WriteTxn {
             return Ok(None); // nothing reusable: no page can move lower
         }
         let mut tables = LeafScan::new(read_leaves);
-        self.rewrite_tables(|pages, _, tree| {
+        self.rewrite_tables(|_, pages, _, tree| {
             tree.root = relocate(pages, tree.root, limit, &mut moved, &mut tables)?;
             Ok(())
         })?;
@@ -280,11 +314,11 @@ impl WriteTxn {
         Ok(Some(tables.found_overflow))
     }
 
-    /// Runs `edit` on the tree of every table in the catalog (not through open tables: the
-    /// caller flushed them), recording each tree that changed.
+    /// Runs `edit` on the name and tree of every table in the catalog, in name order (not
+    /// through open tables: the caller flushed them), recording each tree that changed.
     fn rewrite_tables(
         &mut self,
-        mut edit: impl FnMut(&mut WriterPages, &mut Scratch, &mut TreeRoot) -> Result<()>,
+        mut edit: impl FnMut(&str, &mut WriterPages, &mut Scratch, &mut TreeRoot) -> Result<()>,
     ) -> Result<()> {
         for name in super::read::list_tables(&self.pages, self.catalog)? {
             let Some(b) = btree::get(&self.pages, self.catalog.root, name.as_bytes())? else {
@@ -292,7 +326,12 @@ impl WriteTxn {
             };
             let mut tree = catalog::decode(self.catalog.root.pgno, b)?;
             let before = tree;
-            edit(&mut self.pages, scratch(&mut self.scratch), &mut tree)?;
+            edit(
+                &name,
+                &mut self.pages,
+                scratch(&mut self.scratch),
+                &mut tree,
+            )?;
             if tree != before {
                 let value = catalog::encode(&tree);
                 mutate::insert(
@@ -724,4 +763,14 @@ impl WriteTxn {
         }
         self.ops.exceeds(self.shared.log.room())
     }
+}
+
+/// Where compaction's packing of the leaves ([`WriteTxn::repack_tables`]) goes on in its next
+/// pass: the table being packed (by name) and the key of the bottom branch to start at (None:
+/// that table is done). A new cursor starts at the first table.
+#[derive(Default)]
+pub(crate) struct RepackCursor {
+    at: Option<(String, Option<crate::btree::key::SmallKey>)>,
+    /// Every table is packed.
+    pub done: bool,
 }
