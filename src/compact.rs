@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// At most this many relocation passes: each one makes the previous one's freed pages reusable.
 const MAX_PASSES: usize = 8;
 
-/// The leaves are packed in this many passes (one more, if the trees grew meanwhile).
+/// The leaves are packed in this many passes (one more, if the trees grew meanwhile: [`pack`]).
 const REPACK_PASSES: u64 = 3;
 
 /// What [`Database::compact`](crate::Database::compact) did.
@@ -90,6 +90,51 @@ fn clean_commit(
     (clean && (now == txn || now == base)).then_some(now)
 }
 
+/// A write transaction that commits as one of compaction's passes.
+fn pass_txn(shared: &Arc<Shared>) -> Result<WriteTxn> {
+    let mut w = WriteTxn::begin(shared.clone())?;
+    w.compact_on_commit();
+    Ok(w)
+}
+
+/// The packing passes of [`compact`], adding what they did to `c`: the leaves packed densely into
+/// the lowest free pages, a third of the tables' bottom branches per pass (a fourth goes on if
+/// commits in between added branches; what it leaves stays as it is). In thirds because a pass
+/// can place its new leaves only in pages free before it (the leaves it replaces wait for its
+/// checkpoint), and the low free pages of one pass are too few for every table's new leaves,
+/// which then land past the new end and had to be moved again (a third of them with 1M keys,
+/// half removed). Each pass frees the leaves it replaced for the next. Returns the commit known
+/// to hold no overflow value ([`clean_commit`]), if the passes read every leaf between them.
+fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
+    let (mut cursor, mut overflow, mut chained) = (RepackCursor::default(), false, true);
+    let (mut per_pass, mut first_base, mut last) = (0, 0, 0);
+    for pass in 0..=REPACK_PASSES {
+        let mut w = pass_txn(shared)?;
+        let (base, txn) = (w.base_txn(), w.id());
+        if pass == 0 {
+            per_pass = w.bottom_branches()?.div_ceil(REPACK_PASSES).max(1);
+            first_base = base;
+        } else {
+            // The passes read every leaf between them only if no other commit came in between.
+            chained &= base == last;
+        }
+        let (saved, found) = w.repack_tables(&mut cursor, per_pass)?;
+        c.leaves_saved += saved;
+        overflow |= found;
+        c.pages_moved += w.commit_counting_moves()?;
+        c.passes += 1;
+        last = txn;
+        if cursor.done {
+            break;
+        }
+    }
+    let now = shared.current.load_full().txn;
+    Ok(match chained && cursor.done {
+        true => clean_commit(true, Some(overflow), (first_base, last), now),
+        false => None,
+    })
+}
+
 /// The passes of [`compact`], adding what they did to `c`.
 fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // Pack the leaves densely first, into the lowest free pages; the passes below then move
@@ -98,44 +143,11 @@ fn passes(shared: &Arc<Shared>, c: &mut Compaction) -> Result<()> {
     // A pass reads the leaves it does not move only for their overflow values: once a pass
     // (the packing passes, together, read every leaf too) read them all and found none, the
     // passes after it skip them, unless another commit comes in between.
-    //
-    // The packing takes a few passes, each a third of the bottom branches: a pass can place its
-    // new leaves only in pages free before it (the leaves it replaces wait for its checkpoint),
-    // and the low free pages of one pass are too few for every table's new leaves, which then
-    // land past the new end and had to be moved again (a third of them with 1M keys, half
-    // removed). Each pass frees the leaves it replaced for the next.
-    let mut w = WriteTxn::begin(shared.clone())?;
-    w.compact_on_commit();
-    let per_pass = w.bottom_branches()?.div_ceil(REPACK_PASSES).max(1);
-    let first_base = w.base_txn();
-    let (mut cursor, mut overflow, mut chained) = (RepackCursor::default(), false, true);
-    let mut last = None;
-    loop {
-        let (base, txn) = (w.base_txn(), w.id());
-        // The passes read every leaf between them only if no other commit came in between.
-        chained &= last.is_none_or(|t| t == base);
-        let (saved, found) = w.repack_tables(&mut cursor, per_pass)?;
-        c.leaves_saved += saved;
-        overflow |= found;
-        c.pages_moved += w.commit_counting_moves()?;
-        c.passes += 1;
-        last = Some(txn);
-        if cursor.done || c.passes as u64 > REPACK_PASSES {
-            break;
-        }
-        w = WriteTxn::begin(shared.clone())?;
-        w.compact_on_commit();
-    }
-    let now = shared.current.load_full().txn;
-    let mut no_overflow_at = match (chained && cursor.done, last) {
-        (true, Some(txn)) => clean_commit(true, Some(overflow), (first_base, txn), now),
-        _ => None,
-    };
+    let mut no_overflow_at = pack(shared, c)?;
     let mut idle = 0;
     for _ in 0..MAX_PASSES {
         let before = page_count(shared);
-        let mut w = WriteTxn::begin(shared.clone())?;
-        w.compact_on_commit();
+        let mut w = pass_txn(shared)?;
         let (base, txn) = (w.base_txn(), w.id());
         let read_leaves = no_overflow_at != Some(base);
         let found = w.relocate_tail(read_leaves)?;

@@ -86,6 +86,11 @@ impl Default for Counters {
     }
 }
 
+/// `d` in nanoseconds (saturating: u64 holds 584 years of them).
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
 /// The bucket of a latency of `ns` nanoseconds: the power of two, then which quarter of it.
 fn bucket(ns: u64) -> usize {
     if ns < 4 {
@@ -108,7 +113,7 @@ fn bucket_floor(b: usize) -> u64 {
 impl Counters {
     /// A commit that took `d` from `commit()` to its return.
     pub fn committed(&self, d: Duration) {
-        let ns = d.as_nanos().min(u64::MAX as u128) as u64;
+        let ns = nanos(d);
         self.commits.fetch_add(1, Relaxed);
         self.latency[bucket(ns)].fetch_add(1, Relaxed);
         self.max_latency_ns.fetch_max(ns, Relaxed);
@@ -142,8 +147,7 @@ impl Counters {
 
     /// A log sync's write took `d` (whether or not it succeeded).
     pub fn log_sync_took(&self, d: Duration) {
-        self.log_sync_ns
-            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
+        self.log_sync_ns.fetch_add(nanos(d), Relaxed);
     }
 
     /// A record of `bytes` bytes was appended to the log.
@@ -170,8 +174,7 @@ impl Counters {
     pub fn checkpointed(&self, d: Duration) {
         self.checkpoints.fetch_add(1, Relaxed);
         self.syncs.fetch_add(1, Relaxed);
-        self.checkpoint_ns
-            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Relaxed);
+        self.checkpoint_ns.fetch_add(nanos(d), Relaxed);
         let pages = self.page_bytes.swap(0, Relaxed);
         self.unflushed_bytes.store(0, Relaxed);
         self.checkpoint_bytes.fetch_add(pages, Relaxed);

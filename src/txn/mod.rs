@@ -265,22 +265,6 @@ impl Shared {
         }
     }
 
-    /// Blocks until no other write transaction is open, then claims the writer role, after every
-    /// thread that asked for it before ([`role::WriterRole`]).
-    fn acquire_writer(&self) {
-        self.writer_role.acquire();
-    }
-
-    /// Claims the writer role if no write transaction is open and no thread waits for one.
-    fn try_acquire_writer(&self) -> bool {
-        self.writer_role.try_acquire()
-    }
-
-    /// Gives the writer role up, to the thread that asked for it next.
-    fn release_writer(&self) {
-        self.writer_role.release();
-    }
-
     /// Fails with `PreviousIo` if an earlier commit hit an I/O error.
     pub fn check_poisoned(&self) -> Result<()> {
         match &*self.poisoned.lock() {
@@ -484,7 +468,7 @@ impl Shared {
             self.publish_current();
             return Ok(());
         }
-        if !self.try_acquire_writer() {
+        if !self.writer_role.try_acquire() {
             return Ok(());
         }
         let writer = WriterGuard(self.clone());
@@ -595,7 +579,10 @@ impl Shared {
     pub fn close(self: &Arc<Self>) {
         // Even a poisoned handle lets its window's flush end before the file is closed.
         let _ = self.join_flush();
-        if self.config.read_only || self.check_poisoned().is_err() || !self.try_acquire_writer() {
+        if self.config.read_only
+            || self.check_poisoned().is_err()
+            || !self.writer_role.try_acquire()
+        {
             return;
         }
         let _ = self.checkpoint_latest(WriterGuard(self.clone()));
@@ -612,7 +599,7 @@ pub(crate) struct WriterGuard(Arc<Shared>);
 impl WriterGuard {
     /// Waits for the writer role.
     pub fn acquire(shared: Arc<Shared>) -> WriterGuard {
-        shared.acquire_writer();
+        shared.writer_role.acquire();
         WriterGuard(shared)
     }
 }
@@ -620,12 +607,15 @@ impl WriterGuard {
 impl WriterGuard {
     /// The writer role, if no write transaction holds it.
     pub fn try_acquire(shared: Arc<Shared>) -> Option<WriterGuard> {
-        shared.try_acquire_writer().then(|| WriterGuard(shared))
+        shared
+            .writer_role
+            .try_acquire()
+            .then(|| WriterGuard(shared))
     }
 }
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        self.0.release_writer();
+        self.0.writer_role.release();
     }
 }
