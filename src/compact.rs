@@ -3,7 +3,8 @@
 //!
 //! The first three passes pack the leaves of every table densely
 //! ([`crate::btree::sweep::repack`]) into the lowest free pages, a third of the bottom branches
-//! each. Each later pass is a write transaction committed as a checkpoint that pulls every
+//! each; the last of them then rebuilds every table's branch levels packed as densely
+//! ([`crate::btree::branches`]). Each later pass is a write transaction committed as a checkpoint that pulls every
 //! reusable freelist entry, gives back the free run at the end of the file
 //! (`page_count` shrinks; the file itself is truncated once, at the end), copies the live
 //! pages that lie past where the file could end (page_count minus the reusable pages) into free
@@ -39,6 +40,9 @@ pub struct Compaction {
     /// Leaves fewer after the first passes packed them densely (each bottom branch's leaves
     /// rewritten into as few pages as hold them, where that saves at least two).
     pub leaves_saved: u64,
+    /// Branch pages fewer after the last packing pass rebuilt each table's branch levels
+    /// packed densely (where its bottom branches' cells fit in at least two pages fewer).
+    pub branches_saved: u64,
     /// Transactions committed (passes).
     pub passes: usize,
 }
@@ -57,6 +61,7 @@ pub(crate) fn compact(shared: &Arc<Shared>) -> Result<Compaction> {
         pages_after: 0,
         pages_moved: 0,
         leaves_saved: 0,
+        branches_saved: 0,
         passes: 0,
     };
     // Truncating is slow on some filesystems (ext4 mounted with `discard` waits for the
@@ -103,7 +108,8 @@ fn pass_txn(shared: &Arc<Shared>) -> Result<WriteTxn> {
 /// can place its new leaves only in pages free before it (the leaves it replaces wait for its
 /// checkpoint), and the low free pages of one pass are too few for every table's new leaves,
 /// which then land past the new end and had to be moved again (a third of them with 1M keys,
-/// half removed). Each pass frees the leaves it replaced for the next. Returns the commit known
+/// half removed). Each pass frees the leaves it replaced for the next. The last one also packs
+/// the branches, which the leaves' packing left with fewer children each. Returns the commit known
 /// to hold no overflow value ([`clean_commit`]), if the passes read every leaf between them.
 fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
     let (mut cursor, mut overflow, mut chained) = (RepackCursor::default(), false, true);
@@ -121,6 +127,9 @@ fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
         let (saved, found) = w.repack_tables(&mut cursor, per_pass)?;
         c.leaves_saved += saved;
         overflow |= found;
+        if cursor.done || pass == REPACK_PASSES {
+            c.branches_saved += w.pack_branches()?;
+        }
         c.pages_moved += w.commit_counting_moves()?;
         c.passes += 1;
         last = txn;

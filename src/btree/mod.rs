@@ -6,6 +6,7 @@
 //! or an endless loop.
 
 mod ahead;
+pub(crate) mod branches;
 pub(crate) mod bulk;
 pub(crate) mod cursor;
 pub(crate) mod inplace;

@@ -737,7 +737,13 @@ fn root_leaf<S: PageStore>(
 /// Greedy page boundaries for the cells of `list`: as many as fit on each page in turn, the
 /// last two rebalanced so that the last is not underfull (below `threshold` bytes), each keeping
 /// at least `min` cells. Fills `out` with the end index of each page (nothing for an empty list).
-fn pack(list: &CellList, page_size: usize, threshold: usize, min: usize, out: &mut Vec<usize>) {
+pub(super) fn pack(
+    list: &CellList,
+    page_size: usize,
+    threshold: usize,
+    min: usize,
+    out: &mut Vec<usize>,
+) {
     out.clear();
     let usable = page_size - HEADER_LEN;
     let n = list.len();

@@ -287,6 +287,24 @@ impl WriteTxn {
         Ok(count)
     }
 
+    /// Packs the branches of every table densely (compaction, once the leaves are packed:
+    /// [`crate::btree::branches`]); returns how many branch pages fewer the tables have.
+    pub(crate) fn pack_branches(&mut self) -> Result<u64> {
+        self.check_failed()?;
+        let r = self.pack_branch_steps();
+        self.note(r)
+    }
+
+    fn pack_branch_steps(&mut self) -> Result<u64> {
+        self.flush_catalog()?;
+        let mut saved = 0;
+        self.rewrite_tables(|_, pages, sc, tree| {
+            saved += crate::btree::branches::pack_branches(pages, sc, tree)?;
+            Ok(())
+        })?;
+        Ok(saved)
+    }
+
     fn relocate_steps(&mut self, read_leaves: bool) -> Result<Option<bool>> {
         use crate::btree::relocate::{relocate, LeafScan};
         self.flush_catalog()?;
