@@ -4,14 +4,14 @@
 //! The first three passes pack the leaves of every table densely
 //! ([`crate::btree::sweep::repack`]) into the lowest free pages, a third of the bottom branches
 //! each; the last of them then rebuilds every table's branch levels packed as densely
-//! ([`crate::btree::branches`]). Each later pass is a write transaction committed as a checkpoint that pulls every
-//! reusable freelist entry, gives back the free run at the end of the file
-//! (`page_count` shrinks; the file itself is truncated once, at the end), copies the live
-//! pages that lie past where the file could end (page_count minus the reusable pages) into free
-//! pages below ([`crate::btree::relocate`]), and replaces the commit log region with the smallest
-//! one (commits that fill it make it grow again), lower in the file. Pages a pass frees (old pages
-//! of the last checkpoint) become reusable only once its checkpoint is durable, so passes repeat
-//! while they gain something.
+//! ([`crate::btree::branches`]). Each later pass is a write transaction committed as a
+//! checkpoint that pulls every reusable freelist entry, gives back the free run at the end of
+//! the file (`page_count` shrinks; the file itself is truncated once, at the end), copies the
+//! live pages that lie past where the file could end (page_count minus the reusable pages) into
+//! free pages below ([`crate::btree::relocate`]), and replaces the commit log region with the
+//! smallest one (commits that fill it make it grow again), lower in the file. Pages a pass frees
+//! (old pages of the last checkpoint) become reusable only once its checkpoint is durable, so
+//! passes repeat while they gain something.
 
 use crate::error::Result;
 use crate::txn::write::{RepackCursor, WriteTxn};
@@ -109,8 +109,9 @@ fn pass_txn(shared: &Arc<Shared>) -> Result<WriteTxn> {
 /// checkpoint), and the low free pages of one pass are too few for every table's new leaves,
 /// which then land past the new end and had to be moved again (a third of them with 1M keys,
 /// half removed). Each pass frees the leaves it replaced for the next. The last one also packs
-/// the branches, which the leaves' packing left with fewer children each. Returns the commit known
-/// to hold no overflow value ([`clean_commit`]), if the passes read every leaf between them.
+/// the branches, which the leaves' packing left with fewer children each. Returns the commit
+/// known to hold no overflow value ([`clean_commit`]), if the passes read every leaf between
+/// them.
 fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
     let (mut cursor, mut overflow, mut chained) = (RepackCursor::default(), false, true);
     let (mut per_pass, mut first_base, mut last) = (0, 0, 0);

@@ -74,7 +74,7 @@ type Level = Vec<(PagePtr, Vec<u8>)>;
 /// The branch levels of `tree` from the root down to the bottom branches (whose children are
 /// leaves), each branch with its lower separator: the key its parent's cell holds (for a cell 0,
 /// the one above it), empty for a level's first branch. Empty if the root is a leaf or the tree
-/// is empty. Only the first child of a bottom branch is read below the branches.
+/// is empty. Below the branches, only the first child of the first bottom branch is read.
 fn branch_levels<S: PageSource>(s: &S, tree: &TreeRoot) -> Result<Vec<Level>> {
     let mut levels = Vec::new();
     if tree.root.is_null() || node(s, tree.root)?.is_leaf() {
@@ -85,25 +85,21 @@ fn branch_levels<S: PageSource>(s: &S, tree: &TreeRoot) -> Result<Vec<Level>> {
         let first = node(s, level[0].0)?.child(0)?;
         let leaves_below = node(s, first)?.is_leaf();
         let mut next = Vec::new();
-        if !leaves_below {
-            for (ptr, lower) in &level {
-                let n = node(s, *ptr)?;
-                for i in 0..n.count() {
-                    let key = if i == 0 {
-                        lower.clone()
-                    } else {
-                        n.key(i)?.to_vec()
-                    };
-                    next.push((n.child(i)?, key));
-                }
-            }
-        }
-        for (ptr, _) in &level {
-            if node(s, *ptr)?.is_leaf() {
+        for (ptr, lower) in &level {
+            let n = node(s, *ptr)?;
+            if n.is_leaf() {
                 return Err(corrupted(
                     ptr.pgno,
                     "a leaf among the branches of one level",
                 ));
+            }
+            for i in (0..n.count()).filter(|_| !leaves_below) {
+                let key = if i == 0 {
+                    lower.clone()
+                } else {
+                    n.key(i)?.to_vec()
+                };
+                next.push((n.child(i)?, key));
             }
         }
         levels.push(std::mem::replace(&mut level, next));
