@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// At most this many relocation passes: each one makes the previous one's freed pages reusable.
 const MAX_PASSES: usize = 8;
 
-/// The leaves are packed in this many passes (one more, if the trees grew meanwhile: [`pack`]).
+/// The leaves are packed in this many passes ([`pack`]).
 const REPACK_PASSES: u64 = 3;
 
 /// What [`Database::compact`](crate::Database::compact) did.
@@ -103,8 +103,9 @@ fn pass_txn(shared: &Arc<Shared>) -> Result<WriteTxn> {
 }
 
 /// The packing passes of [`compact`], adding what they did to `c`: the leaves packed densely into
-/// the lowest free pages, a third of the tables' bottom branches per pass (a fourth goes on if
-/// commits in between added branches; what it leaves stays as it is). In thirds because a pass
+/// the lowest free pages, a third of the tables' bottom branches per pass (counted before the
+/// first; the last pass takes whatever is left, which commits in between may have added, and the
+/// leaves' packing may have counted differently). In thirds because a pass
 /// can place its new leaves only in pages free before it (the leaves it replaces wait for its
 /// checkpoint), and the low free pages of one pass are too few for every table's new leaves,
 /// which then land past the new end and had to be moved again (a third of them with 1M keys,
@@ -115,7 +116,7 @@ fn pass_txn(shared: &Arc<Shared>) -> Result<WriteTxn> {
 fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
     let (mut cursor, mut overflow, mut chained) = (RepackCursor::default(), false, true);
     let (mut per_pass, mut first_base, mut last) = (0, 0, 0);
-    for pass in 0..=REPACK_PASSES {
+    for pass in 0..REPACK_PASSES {
         let mut w = pass_txn(shared)?;
         let (base, txn) = (w.base_txn(), w.id());
         if pass == 0 {
@@ -125,10 +126,12 @@ fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
             // The passes read every leaf between them only if no other commit came in between.
             chained &= base == last;
         }
-        let (saved, found) = w.repack_tables(&mut cursor, per_pass)?;
+        let last_pass = pass + 1 == REPACK_PASSES;
+        let budget = if last_pass { u64::MAX } else { per_pass };
+        let (saved, found) = w.repack_tables(&mut cursor, budget)?;
         c.leaves_saved += saved;
         overflow |= found;
-        if cursor.done || pass == REPACK_PASSES {
+        if cursor.done {
             c.branches_saved += w.pack_branches()?;
         }
         c.pages_moved += w.commit_counting_moves()?;
