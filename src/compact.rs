@@ -131,21 +131,21 @@ fn pack(shared: &Arc<Shared>, c: &mut Compaction) -> Result<Option<u64>> {
         let (saved, found) = w.repack_tables(&mut cursor, budget)?;
         c.leaves_saved += saved;
         overflow |= found;
-        if cursor.done {
+        let done = cursor.done; // always after the last pass, which has no budget
+        if done {
             c.branches_saved += w.pack_branches()?;
         }
         c.pages_moved += w.commit_counting_moves()?;
         c.passes += 1;
         last = txn;
-        if cursor.done {
+        if done {
             break;
         }
     }
     let now = shared.current.load_full().txn;
-    Ok(match chained && cursor.done {
-        true => clean_commit(true, Some(overflow), (first_base, last), now),
-        false => None,
-    })
+    Ok(chained
+        .then(|| clean_commit(true, Some(overflow), (first_base, last), now))
+        .flatten())
 }
 
 /// The passes of [`compact`], adding what they did to `c`.

@@ -522,9 +522,9 @@ impl Database {
     /// Gives the file's free space back to the filesystem, in place: commits (as checkpoints)
     /// that first pack every table's leaves, then its branches, densely into the lowest free
     /// pages, then give back the free run at the end of the file and move the live pages and the
-    /// commit log region out of its way, repeated while they gain something. Waits for an open write transaction to end;
-    /// readers keep running on their snapshots, and whatever they still reach is left where it
-    /// is (compact again once they ended). Returns what it did.
+    /// commit log region out of its way, repeated while they gain something. Waits for an open
+    /// write transaction to end; readers keep running on their snapshots, and whatever they
+    /// still reach is left where it is (compact again once they ended). Returns what it did.
     pub fn compact(&self) -> Result<Compaction> {
         if self.shared.config.read_only {
             return Err(Error::ReadOnly);

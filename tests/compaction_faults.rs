@@ -20,12 +20,13 @@ fn packable_image(dir: &Path) -> (Vec<u8>, State) {
         let db = Database::open(&path).unwrap();
         let mut rng = Rng::new(31);
         let keys: Vec<Vec<u8>> = (0..12_000).map(|_| rng.bytes(16)).collect();
-        let w = db.begin_write().unwrap();
-        let mut t = w.open_table("t").unwrap();
-        for k in &keys {
-            t.insert(k, &[k[0]; 600]).unwrap();
-        }
-        w.commit().unwrap();
+        let values: Vec<[u8; 600]> = keys.iter().map(|k| [k[0]; 600]).collect();
+        let entries: Vec<(&[u8], &[u8])> = keys
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| (&k[..], &v[..]))
+            .collect();
+        common::api::put(&db, "t", &entries);
         let w = db.begin_write().unwrap();
         let mut t = w.open_table("t").unwrap();
         for k in keys

@@ -332,17 +332,8 @@ fn compaction_packs_the_leaves() {
     assert_eq!(common::read_state(&db), seen);
 }
 
-/// Commits the inserts of `entries` into table "t", in one transaction.
-fn insert_all<'a>(db: &Database, entries: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
-    let w = db.begin_write().unwrap();
-    let mut t = w.open_table("t").unwrap();
-    for (k, v) in entries {
-        t.insert(k, v).unwrap();
-    }
-    w.commit().unwrap();
-}
-
-/// Commits the removals of `keys` from table "t", in one transaction.
+/// Commits the removals of `keys` from table "t", in one transaction (the inserts go through
+/// `common::api::put`).
 fn remove_all<'a>(db: &Database, keys: impl IntoIterator<Item = &'a Vec<u8>>) {
     let w = db.begin_write().unwrap();
     let mut t = w.open_table("t").unwrap();
@@ -380,7 +371,8 @@ fn compaction_packs_the_branches() {
     let mut rng = common::Rng::new(21);
     // Six 600-byte values per leaf: 40,000 keys make about 7,000 leaves and 64 bottom branches.
     let keys: Vec<Vec<u8>> = (0..40_000).map(|_| rng.bytes(16)).collect();
-    insert_all(&db, keys.iter().map(|k| (&k[..], &[5u8; 600][..])));
+    let entries: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &[5u8; 600][..])).collect();
+    common::api::put(&db, "t", &entries);
     remove_all(
         &db,
         keys.iter()
@@ -409,10 +401,13 @@ fn compaction_packs_the_branches() {
         }
     }
     drop(snapshot);
-    insert_all(
-        &db,
-        keys.iter().skip(1).step_by(4).map(|k| (&k[..], &k[..])),
-    );
+    let entries: Vec<(&[u8], &[u8])> = keys
+        .iter()
+        .skip(1)
+        .step_by(4)
+        .map(|k| (&k[..], &k[..]))
+        .collect();
+    common::api::put(&db, "t", &entries);
     db.check().unwrap();
     assert_eq!(t_len(&db), 20_000);
     let (c, ..) = compact_checked(&db);
@@ -440,7 +435,8 @@ fn compaction_packs_branches_of_long_separators() {
             }
         };
         let keys: Vec<Vec<u8>> = (0..6_000).map(|_| key()).collect();
-        insert_all(&db, keys.iter().map(|k| (&k[..], &b"value"[..])));
+        let entries: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &b"value"[..])).collect();
+        common::api::put(&db, "t", &entries);
         remove_all(&db, keys.iter().skip(1).step_by(2));
         let (c, before, after) = compact_checked(&db);
         assert!(c.branches_saved > 0, "mixed: {mixed}, {c:?}");
@@ -452,7 +448,8 @@ fn compaction_packs_branches_of_long_separators() {
         );
         assert!(mixed || after.tables[0].depth >= 4, "{after:?}");
         let more: Vec<Vec<u8>> = (0..2_000).map(|_| key()).collect();
-        insert_all(&db, more.iter().map(|k| (&k[..], &b"more"[..])));
+        let entries: Vec<(&[u8], &[u8])> = more.iter().map(|k| (&k[..], &b"more"[..])).collect();
+        common::api::put(&db, "t", &entries);
         db.check().unwrap();
         let expected = common::read_state(&db)["t"].len() as u64;
         assert_eq!(t_len(&db), expected);

@@ -68,6 +68,12 @@ pub(crate) fn pack_branches<S: PageStore>(
     Ok(old.saturating_sub(b.written))
 }
 
+/// How many bottom branches (branches whose children are leaves) `tree` has, from its branch
+/// levels ([`branch_levels`]).
+pub(crate) fn bottom_branches<S: PageSource>(s: &S, tree: &TreeRoot) -> Result<u64> {
+    Ok(branch_levels(s, tree)?.last().map_or(0, |l| l.len() as u64))
+}
+
 /// One level of branches, in key order, each with its lower separator.
 type Level = Vec<(PagePtr, Vec<u8>)>;
 

@@ -148,33 +148,6 @@ pub(crate) fn repack<S: PageStore>(
     Ok((st.leaves_saved, st.overflow, seen))
 }
 
-/// How many bottom branches (branches whose children are leaves) `tree` has: its branches are
-/// read level by level down to the first one whose children are leaves, no leaf but one.
-pub(crate) fn bottom_branches<S: PageStore>(s: &S, tree: &TreeRoot) -> Result<u64> {
-    if tree.root.is_null() || node(s, tree.root)?.is_leaf() {
-        return Ok(0);
-    }
-    let mut level = vec![tree.root];
-    for _ in 0..MAX_DEPTH {
-        let first = node(s, level[0])?.child(0)?;
-        if node(s, first)?.is_leaf() {
-            return Ok(level.len() as u64);
-        }
-        let mut next = Vec::new();
-        for &b in &level {
-            let n = node(s, b)?;
-            for i in 0..n.count() {
-                next.push(n.child(i)?);
-            }
-        }
-        level = next;
-    }
-    Err(corrupted(
-        tree.root.pgno,
-        "tree deeper than the maximum depth",
-    ))
-}
-
 impl<'p> Sweep<'p> {
     fn new(
         pick: &'p mut dyn FnMut(&[u8], &[u8]) -> bool,

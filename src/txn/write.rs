@@ -281,7 +281,7 @@ impl WriteTxn {
         self.flush_catalog()?;
         let mut count = 0;
         self.rewrite_tables(|_, pages, _, tree| {
-            count += crate::btree::sweep::bottom_branches(pages, tree)?;
+            count += crate::btree::branches::bottom_branches(pages, tree)?;
             Ok(())
         })?;
         Ok(count)
