@@ -9,9 +9,14 @@
 //! consistent whatever commits meanwhile. The snapshot is checked on the way (the whole integrity
 //! walk of [`crate::Database::check`]): a damaged database is not copied.
 
-use crate::error::Result;
+use crate::btree::{self, PageSource};
+use crate::catalog;
+use crate::error::{corrupted, Result};
 use crate::page::meta::Meta;
+use crate::page::node::Node;
+use crate::store::TxnView;
 use crate::txn::read::ReadTxn;
+use crate::txn::Version;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -77,11 +82,17 @@ impl ReadTxn {
         let file_size = page_count * ps;
         file.set_len(file_size)?;
         let reader = v.view.reader();
+        let patched = patched_catalog_leaves(v, &reader)?;
         let mut bytes_copied = 0;
         for (pgno, n) in extents {
-            // Lent without pinning, so that the cached backend stays within its memory.
-            let bytes = reader.lend(pgno, n)?;
-            file.write_all_at(&bytes, pgno * ps)?;
+            match patched.iter().find(|(p, _)| *p == pgno) {
+                Some((_, page)) if n == 1 => file.write_all_at(page, pgno * ps)?,
+                _ => {
+                    // Lent without pinning, so that the cached backend stays within its memory.
+                    let bytes = reader.lend(pgno, n)?;
+                    file.write_all_at(&bytes, pgno * ps)?;
+                }
+            }
             bytes_copied += n * ps;
         }
         let meta = Meta {
@@ -107,4 +118,38 @@ impl ReadTxn {
             bytes_copied,
         })
     }
+}
+
+/// The leaves of `v`'s catalog tree whose entries name older roots of tables that `v` keeps
+/// out of it (`Version::deferred`), as the copy must hold them: each a copy of the page with
+/// those entries' values rewritten (a catalog value has a fixed length) and sealed again.
+fn patched_catalog_leaves(v: &Version, reader: &TxnView) -> Result<Vec<(u64, Vec<u8>)>> {
+    let mut pages: Vec<(u64, Vec<u8>)> = Vec::new();
+    for d in v.deferred.iter() {
+        let key = d.name.as_bytes();
+        let missing = || {
+            corrupted(
+                v.catalog.pgno,
+                format!("no catalog entry of table {:?}", d.name),
+            )
+        };
+        let leaf = btree::leaf_holding(reader, v.catalog, key)?.ok_or_else(missing)?;
+        let i = match pages.iter().position(|(p, _)| *p == leaf.pgno) {
+            Some(i) => i,
+            None => {
+                pages.push((leaf.pgno, reader.page(leaf.pgno)?.to_vec()));
+                pages.len() - 1
+            }
+        };
+        let page = &mut pages[i].1;
+        let range = Node::parse(leaf.pgno, page, leaf.txn)?
+            .inline_value_range(key)?
+            .filter(|r| r.len() == catalog::CATALOG_VALUE_LEN)
+            .ok_or_else(missing)?;
+        page[range].copy_from_slice(&catalog::encode(&d.tree));
+    }
+    for (pgno, page) in pages.iter_mut() {
+        crate::page::seal(page, *pgno);
+    }
+    Ok(pages)
 }

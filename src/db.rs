@@ -599,6 +599,13 @@ impl Drop for Database {
     }
 }
 
+/// Test support: how many table roots the newest commit of `db` keeps out of its catalog tree
+/// (docs/FORMAT.md section 13, step 1).
+#[cfg(feature = "testing")]
+pub fn deferred_roots(db: &Database) -> usize {
+    db.shared.deferred_roots()
+}
+
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")

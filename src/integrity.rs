@@ -286,6 +286,18 @@ pub(crate) fn check_extents(v: &Version, file_size: u64) -> Result<(Stats, Vec<(
         Ok(())
     })?;
     stats.catalog_pages = cat.leaf_pages + cat.branch_pages;
+    // Roots that commits since the catalog was last written kept out of it replace its entries.
+    for d in v.deferred.iter() {
+        match tables.iter_mut().find(|(name, _)| *name == *d.name) {
+            Some((_, tree)) => *tree = d.tree,
+            None => {
+                return Err(corrupted(
+                    v.catalog.pgno,
+                    format!("table {:?} has a root but no catalog entry", d.name),
+                ))
+            }
+        }
+    }
     for (name, tree) in tables {
         let mut t = TableStats {
             name,

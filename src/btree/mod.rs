@@ -259,6 +259,27 @@ fn check_depth<S: PageSource + ?Sized>(s: &S, root: PagePtr, depth: usize) -> Re
     Ok(())
 }
 
+/// The leaf of the tree at `root` that holds `key` (its pointer from its parent), if the tree
+/// holds `key`: where a backup rewrites a catalog entry in its copy of the page.
+pub(crate) fn leaf_holding<S: PageSource + ?Sized>(
+    s: &S,
+    root: PagePtr,
+    key: &[u8],
+) -> Result<Option<PagePtr>> {
+    let mut ptr = root;
+    for _ in 0..MAX_DEPTH {
+        if ptr.is_null() {
+            return Ok(None);
+        }
+        let n = node(s, ptr)?;
+        if n.is_leaf() {
+            return Ok(n.value_of(key)?.map(|_| ptr));
+        }
+        ptr = n.child(n.child_index(key)?)?;
+    }
+    Err(too_deep(root))
+}
+
 /// The error for a descent past [`MAX_DEPTH`].
 fn too_deep(root: PagePtr) -> crate::error::Error {
     corrupted(root.pgno, "tree deeper than the maximum depth (a cycle?)")

@@ -529,6 +529,23 @@ impl<'a> Node<'a> {
         Ok(Err(lo))
     }
 
+    /// In a leaf: the bytes of the page that hold `key`'s value, if it is inline (a catalog
+    /// entry, rewritten in a copy of the page by a backup); None if `key` is absent or its
+    /// value is in an overflow run.
+    pub fn inline_value_range(&self, key: &[u8]) -> Result<Option<std::ops::Range<usize>>> {
+        let Ok(i) = self.search(key)? else {
+            return Ok(None);
+        };
+        match self.leaf_entry(i)? {
+            (_, LeafValue::Inline(v)) => {
+                // `v` is a slice of `self.data`.
+                let start = v.as_ptr() as usize - self.data.as_ptr() as usize;
+                Ok(Some(start..start + v.len()))
+            }
+            (_, LeafValue::Overflow { .. }) => Ok(None),
+        }
+    }
+
     /// Binary search of a leaf: Ok(index) of `key`, or Err(index where it would go).
     pub fn search(&self, key: &[u8]) -> Result<std::result::Result<usize, usize>> {
         self.search_from(0, key)

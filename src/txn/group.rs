@@ -256,6 +256,10 @@ impl Shared {
     /// tree pages, log and meta together (recovery verifies the pages, FORMAT.md section 15).
     /// Then the log starts over in a new generation, and every waiting version is published.
     pub(crate) fn checkpoint(&self, v: &Arc<Version>) -> Result<()> {
+        debug_assert!(
+            v.deferred.is_empty(),
+            "a checkpoint's catalog holds every root"
+        );
         let started = Instant::now();
         let flushed = match v.view.window() {
             Some(w) => self.flush_window(w, &v.view, true),

@@ -99,6 +99,41 @@ pub(crate) struct Version {
     /// process lists at most `store::readers::SPARE_MAX`, its pending frees among them; `check`
     /// then cannot tell the others from leaked pages, and does not report unaccounted pages).
     pub spare_complete: bool,
+    /// Roots of tables that commits since the catalog was last written changed (their catalog
+    /// entries still name older roots): they override the catalog's entries of the same names
+    /// ([`Version::table_root`]). Empty in every checkpoint and every version published to other
+    /// processes (docs/FORMAT.md section 13, step 1).
+    pub deferred: Arc<[DeferredRoot]>,
+}
+
+/// A table root a commit kept out of the catalog tree (see [`Version::deferred`]).
+#[derive(Clone, Debug)]
+pub(crate) struct DeferredRoot {
+    /// The table's name; the catalog has an entry of this name.
+    pub name: Arc<str>,
+    /// The table's root and entry count as of the version.
+    pub tree: crate::btree::TreeRoot,
+}
+
+/// Most table roots a version keeps out of the catalog; a commit that would keep more writes
+/// them all into it.
+pub(crate) const MAX_DEFERRED_ROOTS: usize = 8;
+
+/// The root of table `name`: its root among `deferred` if there, else its entry in the catalog
+/// tree at `catalog` (read through `pages`); None if the table does not exist.
+pub(crate) fn find_root(
+    pages: &(impl crate::btree::PageSource + ?Sized),
+    catalog: crate::page::PagePtr,
+    deferred: &[DeferredRoot],
+    name: &str,
+) -> Result<Option<crate::btree::TreeRoot>> {
+    if let Some(d) = deferred.iter().find(|d| &*d.name == name) {
+        return Ok(Some(d.tree));
+    }
+    match crate::btree::get(pages, catalog, name.as_bytes())? {
+        Some(b) => Ok(Some(crate::catalog::decode(catalog.pgno, b)?)),
+        None => Ok(None),
+    }
 }
 
 impl Version {
@@ -106,6 +141,22 @@ impl Version {
     /// pending or old frees): checkpointing it takes a commit that records them.
     pub fn has_unrecorded_free(&self) -> bool {
         !self.spare.is_empty() || !self.pending.is_empty() || !self.old_frees.is_empty()
+    }
+
+    /// Whether checkpointing this version takes a commit: it has free pages its freelist tree
+    /// does not record, or table roots its catalog tree does not hold.
+    pub fn needs_checkpoint_commit(&self) -> bool {
+        self.has_unrecorded_free() || !self.deferred.is_empty()
+    }
+
+    /// The root of table `name` in this version, from its deferred roots or its catalog tree
+    /// (looked up through `pages`, which read this version); None if the table does not exist.
+    pub fn table_root(
+        &self,
+        pages: &impl crate::btree::PageSource,
+        name: &str,
+    ) -> Result<Option<crate::btree::TreeRoot>> {
+        find_root(pages, self.catalog, &self.deferred, name)
     }
 
     /// Every free page this version's freelist tree does not record: spare, pending and old
@@ -233,6 +284,7 @@ impl Shared {
             pending: Arc::new([]),
             old_frees: OldFrees::default(),
             spare_complete: true,
+            deferred: Arc::new([]),
         });
         let first_txn = last_txn.max(meta.txn) + MAX_UNSYNCED_COMMITS + 2;
         Shared {
@@ -455,7 +507,9 @@ impl Shared {
     /// window (if no write transaction is open), so that readers stop looking pages up in it,
     /// and publishes the current version in the lock file. After a quiet tick, if at least
     /// [`IDLE_CHECKPOINT_HELD_BACK`] pages of the last checkpoint were freed since it, it
-    /// checkpoints instead (which flushes the window too), so that they become reusable.
+    /// checkpoints instead (which flushes the window too), so that they become reusable; and
+    /// when read-only handles wait while the latest version keeps table roots out of its
+    /// catalog, so that it can be published.
     pub fn flush_when_idle(self: &Arc<Self>) -> Result<()> {
         let commits = self.metrics.commits();
         let quiet = self.commits_at_last_tick.swap(commits, Ordering::Relaxed) == commits;
@@ -463,8 +517,13 @@ impl Shared {
             return Ok(());
         }
         let checkpoint_due = quiet && self.meta.lock().held_back >= IDLE_CHECKPOINT_HELD_BACK;
-        let unflushed = !self.latest.lock().view.windows_flushed();
-        if !unflushed && !checkpoint_due {
+        let latest = self.latest.lock().clone();
+        // Read-only handles wait for a version, and the latest one keeps table roots out of its
+        // catalog (none that other processes read may): a checkpoint writes them in.
+        let catalog_due = !latest.deferred.is_empty() && self.readers_waiting();
+        let unflushed = !latest.view.windows_flushed();
+        drop(latest);
+        if !unflushed && !checkpoint_due && !catalog_due {
             self.publish_current();
             return Ok(());
         }
@@ -472,7 +531,7 @@ impl Shared {
             return Ok(());
         }
         let writer = WriterGuard(self.clone());
-        if checkpoint_due {
+        if checkpoint_due || catalog_due {
             // The checkpoint flushes the window first.
             self.checkpoint_latest(writer)?;
             self.publish_current();
@@ -529,7 +588,7 @@ impl Shared {
         for _ in 0..MAX_TRUNCATE_ROUNDS {
             let writer = WriterGuard::acquire(self.clone());
             let latest = self.latest.lock().clone();
-            if latest.has_unrecorded_free() {
+            if latest.needs_checkpoint_commit() {
                 self.checkpoint_latest(writer)?;
                 continue;
             }
@@ -546,12 +605,18 @@ impl Shared {
         Ok(())
     }
 
+    /// How many table roots the newest commit keeps out of its catalog tree (test support).
+    #[cfg(feature = "testing")]
+    pub fn deferred_roots(&self) -> usize {
+        self.latest.lock().deferred.len()
+    }
+
     /// With the writer role held: checkpoints the newest commit unless it is the last checkpoint.
-    /// If it has unrecorded free pages, a commit of nothing but them is the checkpoint (it records
-    /// them).
+    /// If it has unrecorded free pages or table roots its catalog does not hold, a commit of
+    /// nothing but them is the checkpoint (it records them).
     fn checkpoint_latest(self: &Arc<Self>, writer: WriterGuard) -> Result<()> {
         let latest = self.latest.lock().clone();
-        if latest.has_unrecorded_free() {
+        if latest.needs_checkpoint_commit() {
             let mut w = write::WriteTxn::begin_as(self.clone(), writer)?;
             w.force_checkpoint();
             return w.commit();

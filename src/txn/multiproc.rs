@@ -121,9 +121,11 @@ impl Attached {
     }
 }
 
-/// The lock file's form of `v`, if every page of it is in the database file.
+/// The lock file's form of `v`, if every page of it is in the database file and its catalog
+/// tree holds every table's root.
 fn published_form(v: &Version) -> Option<Published> {
-    if !v.view.windows_flushed() {
+    // The lock file names the catalog tree alone: it must hold every root.
+    if !v.view.windows_flushed() || !v.deferred.is_empty() {
         return None;
     }
     Some(Published {
@@ -330,6 +332,7 @@ impl Shared {
                     pending: Arc::new([]),
                     old_frees: Default::default(),
                     spare_complete: p.spare_complete,
+                    deferred: Arc::new([]),
                 })
             };
             v.view.forget(listed.then_some(&pages[..]));

@@ -71,11 +71,9 @@ impl ReadTxn {
     /// of it, lives with the tables, in `table/read.rs`.)
     pub(crate) fn table_root(&self, name: &str) -> Result<TreeRoot> {
         catalog::check_name(name)?;
-        let v = &self.version;
-        match btree::get(&self.pages, v.catalog, name.as_bytes())? {
-            Some(b) => catalog::decode(v.catalog.pgno, b),
-            None => Err(Error::TableNotFound(name.to_string())),
-        }
+        self.version
+            .table_root(&self.pages, name)?
+            .ok_or_else(|| Error::TableNotFound(name.to_string()))
     }
 
     /// Names of all tables, in byte order.

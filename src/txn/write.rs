@@ -3,6 +3,7 @@
 
 mod bulk;
 mod inplace;
+mod roots;
 
 use super::log::{OpRecorder, REC_HEADER};
 use super::{Shared, Version, WriterGuard};
@@ -53,6 +54,8 @@ struct OpenTable {
     name: String,
     tree: TreeRoot,
     dirty: bool,
+    /// The catalog tree has an entry of this name (so a commit may keep its root out of it).
+    stored: bool,
 }
 
 /// A transaction's scratch space (always there but while it is being dropped).
@@ -91,6 +94,9 @@ pub struct WriteTxn {
     id_may_be_on_disk: bool,
     /// The writer role, given up as soon as the commit no longer needs it.
     guard: Option<WriterGuard>,
+    /// The base version's deferred table roots are written into this transaction's catalog
+    /// tree (which is then complete: `roots.rs`).
+    deferred_written: bool,
 }
 
 impl Drop for WriteTxn {
@@ -190,6 +196,7 @@ impl WriteTxn {
             failed: None,
             id_may_be_on_disk: false,
             guard: Some(guard),
+            deferred_written: false,
         })
     }
 
@@ -351,14 +358,7 @@ impl WriteTxn {
                 &mut tree,
             )?;
             if tree != before {
-                let value = catalog::encode(&tree);
-                mutate::insert(
-                    &mut self.pages,
-                    scratch(&mut self.scratch),
-                    &mut self.catalog,
-                    name.as_bytes(),
-                    &value,
-                )?;
+                self.write_root(&name, &tree)?;
             }
         }
         Ok(())
@@ -410,15 +410,12 @@ impl WriteTxn {
         let idx = match self.tables.iter().position(|t| t.name == name) {
             Some(i) => i,
             None => {
-                let found = btree::get(&self.pages, self.catalog.root, name.as_bytes())?;
-                let (tree, dirty) = match found {
-                    Some(b) => (catalog::decode(self.catalog.root.pgno, b)?, false),
-                    None => (TreeRoot::default(), true),
-                };
+                let found = self.stored_root(name)?;
                 self.tables.push(OpenTable {
                     name: name.to_string(),
-                    tree,
-                    dirty,
+                    tree: found.unwrap_or_default(),
+                    dirty: found.is_none(),
+                    stored: found.is_some(),
                 });
                 self.tables.len() - 1
             }
@@ -439,6 +436,8 @@ impl WriteTxn {
     }
 
     fn delete_table_inner(&mut self, name: &str) -> Result<bool> {
+        // The catalog tree must hold every root, so that the deleted table's is gone from all.
+        self.flush_catalog()?;
         let cached = self
             .tables
             .iter()
@@ -469,27 +468,6 @@ impl WriteTxn {
         let r = self.flush_catalog();
         self.note(r)?;
         super::read::list_tables(&self.pages, self.catalog)
-    }
-
-    /// Writes the roots of changed tables into the catalog tree.
-    fn flush_catalog(&mut self) -> Result<()> {
-        for i in 0..self.tables.len() {
-            if self.tables[i].dirty {
-                let value = catalog::encode(&self.tables[i].tree);
-                let name = std::mem::take(&mut self.tables[i].name);
-                let r = mutate::insert(
-                    &mut self.pages,
-                    scratch(&mut self.scratch),
-                    &mut self.catalog,
-                    name.as_bytes(),
-                    &value,
-                );
-                self.tables[i].name = name;
-                r?;
-                self.tables[i].dirty = false;
-            }
-        }
-        Ok(())
     }
 
     fn check_key_value(&self, key: &[u8], value_len: usize) -> Result<()> {
@@ -583,9 +561,9 @@ impl WriteTxn {
         let started = Instant::now();
         self.check_failed()?;
         self.shared.check_poisoned()?;
-        // Step 1: record changed table roots in the catalog.
-        let r = self.flush_catalog();
-        self.note(r)?;
+        // Step 1: record changed table roots, in the catalog or kept out of it.
+        let r = self.record_roots();
+        let mut deferred = self.note(r)?;
         // (A checkpoint forced to record the base version's spare pages has work to do.)
         let records_spare = self.checkpoint && self.base.has_unrecorded_free();
         if self.pages.is_clean() && !self.compacting && !records_spare && !self.recording_free {
@@ -604,6 +582,12 @@ impl WriteTxn {
         // in the freelist tree; free pages taken but unused too at a checkpoint, otherwise they
         // stay in memory with the new version (its spare pages).
         let record = self.log_record(region.is_some());
+        if record.is_none() && !deferred.is_empty() {
+            // A checkpoint's catalog is complete.
+            let r = self.write_deferred(&deferred);
+            self.note(r)?;
+            deferred = Arc::new([]);
+        }
         let r = self.pages.finish_freelist(record.is_some());
         self.note(r)?;
         let spare: Arc<[u64]> = match record {
@@ -643,6 +627,7 @@ impl WriteTxn {
             pending,
             old_frees,
             spare_complete: true,
+            deferred,
         });
         // Step 6: append the log record, or checkpoint.
         match record {
@@ -696,6 +681,7 @@ impl WriteTxn {
             pending: Arc::new([]),
             old_frees: Default::default(),
             spare_complete: true,
+            deferred: Arc::new([]),
         });
         *self.shared.latest.lock() = version.clone();
         // Registered under the checkpoint's txn: the pages this version reads from the file are
