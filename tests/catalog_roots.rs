@@ -175,10 +175,43 @@ fn backup_of_roots_kept_out() {
     }
 }
 
+/// While a read-only handle is attached (it reads the version the lock file publishes, which
+/// names the catalog alone), commits write every root into the catalog: the reader sees each
+/// commit as soon as it is made. Once it is gone, commits keep roots out again.
+#[test]
+fn an_attached_reader_gets_complete_catalogs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = open_eventual(&path);
+    history(&db, 50);
+    assert_eq!(deferred_roots(&db), 2);
+    let ro = Database::builder().read_only(true).open(&path).unwrap();
+    assert_eq!(read_state(&ro), read_state(&db));
+    for i in 0..20u64 {
+        put_each(&db, &["a"], 10_000 + i, b"seen");
+        assert_eq!(deferred_roots(&db), 0, "commit {i}");
+        let r = ro.begin_read().unwrap();
+        assert_eq!(r.id(), db.begin_read().unwrap().id());
+        assert_eq!(
+            r.open_table("a")
+                .unwrap()
+                .get(&(10_000 + i).to_be_bytes())
+                .unwrap(),
+            Some(&b"seen"[..])
+        );
+    }
+    ro.check().unwrap();
+    drop(ro);
+    put_each(&db, &["a"], 20_000, b"alone");
+    assert_eq!(deferred_roots(&db), 1);
+    closes_and_reopens_the_same(db, &path);
+}
+
 also_cached!(
     small_commits_keep_roots_out_of_the_catalog,
     roots_kept_out_survive_a_crash,
     many_tables_and_new_tables_write_the_catalog,
     deleting_a_table_whose_root_is_kept_out,
     backup_of_roots_kept_out,
+    an_attached_reader_gets_complete_catalogs,
 );
