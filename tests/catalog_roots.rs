@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::api::tmp;
 use common::{open_eventual, read_state, State};
 use larchdb::testing::deferred_roots;
 use larchdb::Database;
@@ -43,8 +44,7 @@ fn closes_and_reopens_the_same(db: Database, path: &std::path::Path) {
 
 #[test]
 fn small_commits_keep_roots_out_of_the_catalog() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+    let (_dir, path) = tmp();
     let db = open_eventual(&path);
     put_each(&db, &["a", "b"], 0, b"first");
     // The first commit created the tables: their catalog entries had to be written.
@@ -78,8 +78,7 @@ fn small_commits_keep_roots_out_of_the_catalog() {
 /// several times, so that commits turned into checkpoints write the roots kept out before them.
 #[test]
 fn roots_kept_out_survive_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+    let (dir, path) = tmp();
     // No background thread: nothing writes the file while it is copied.
     let db = Database::builder()
         .durability(larchdb::Durability::Eventual)
@@ -103,8 +102,8 @@ fn roots_kept_out_survive_a_crash() {
 /// every root into the catalog.
 #[test]
 fn many_tables_and_new_tables_write_the_catalog() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_eventual(&dir.path().join("db"));
+    let (_dir, path) = tmp();
+    let db = open_eventual(&path);
     let names: Vec<String> = (0..12).map(|i| format!("t{i:02}")).collect();
     let all: Vec<&str> = names.iter().map(String::as_str).collect();
     put_each(&db, &all, 0, b"v");
@@ -131,8 +130,7 @@ fn many_tables_and_new_tables_write_the_catalog() {
 /// older one (the check would find pages leaked or freed twice).
 #[test]
 fn deleting_a_table_whose_root_is_kept_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+    let (_dir, path) = tmp();
     let db = open_eventual(&path);
     history(&db, 300);
     assert_eq!(deferred_roots(&db), 2);
@@ -155,8 +153,8 @@ fn deleting_a_table_whose_root_is_kept_out() {
 /// catalog, which opens and checks clean, plain and compacted.
 #[test]
 fn backup_of_roots_kept_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_eventual(&dir.path().join("db"));
+    let (dir, path) = tmp();
+    let db = open_eventual(&path);
     let want = history(&db, 400);
     assert_eq!(deferred_roots(&db), 2);
     let rtx = db.begin_read().unwrap();
@@ -180,8 +178,7 @@ fn backup_of_roots_kept_out() {
 /// commit as soon as it is made. Once it is gone, commits keep roots out again.
 #[test]
 fn an_attached_reader_gets_complete_catalogs() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
+    let (_dir, path) = tmp();
     let db = open_eventual(&path);
     history(&db, 50);
     assert_eq!(deferred_roots(&db), 2);

@@ -260,7 +260,9 @@ fn check_depth<S: PageSource + ?Sized>(s: &S, root: PagePtr, depth: usize) -> Re
 }
 
 /// The leaf of the tree at `root` that holds `key` (its pointer from its parent), if the tree
-/// holds `key`: where a backup rewrites a catalog entry in its copy of the page.
+/// holds `key`: where a backup rewrites a catalog entry in its copy of the page. A descent of
+/// its own: making [`lookup`] also return the leaf's pointer slowed `get` (criterion
+/// `get/random`, alternated: 634-766 ns before, 754-885 ns after).
 pub(crate) fn leaf_holding<S: PageSource + ?Sized>(
     s: &S,
     root: PagePtr,

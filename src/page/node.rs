@@ -533,16 +533,13 @@ impl<'a> Node<'a> {
     /// entry, rewritten in a copy of the page by a backup); None if `key` is absent or its
     /// value is in an overflow run.
     pub fn inline_value_range(&self, key: &[u8]) -> Result<Option<std::ops::Range<usize>>> {
-        let Ok(i) = self.search(key)? else {
-            return Ok(None);
-        };
-        match self.leaf_entry(i)? {
-            (_, LeafValue::Inline(v)) => {
+        match self.value_of(key)? {
+            Some(LeafValue::Inline(v)) => {
                 // `v` is a slice of `self.data`.
                 let start = v.as_ptr() as usize - self.data.as_ptr() as usize;
                 Ok(Some(start..start + v.len()))
             }
-            (_, LeafValue::Overflow { .. }) => Ok(None),
+            _ => Ok(None),
         }
     }
 
