@@ -147,7 +147,12 @@ impl<S, T> GroupSync<S, T> {
     /// slowed many threads' commits (perf: a fifth to a quarter of the samples of 8 committing
     /// threads were task switches); and without gathering, the committers fall into two halves
     /// that take turns, each sync covering about half of them (3.6 commits per sync with 8
-    /// threads, 7.5 with gathering).
+    /// threads, 7.5 with gathering). Measured again with 8 threads (harness `prof t8only`, three
+    /// alternations): 35.5-42.3 us per commit as it is, 54.3-61.1 with waiters for a running sync
+    /// napping 20 us at a time instead of yielding, 59.5-63.6 with waiters for the writer role
+    /// napping until they are next. One sync runs at a time: two `RWF_DSYNC` writes in flight
+    /// took 1.3-2 times one's time each on this disk, which would not make up for syncs covering
+    /// half the threads each.
     pub fn wait<Y: Syncer<S, T>>(
         &self,
         st: &mut Guard<'_, SyncState<S, T>>,
