@@ -365,7 +365,8 @@ fn writer_elsewhere(store: &FileStore, table: &ReaderTable) -> Result<bool> {
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
 /// it, flushes the write window once commits pause, starts the write-back of tree pages, and
 /// gives back page buffers long unused (`store::release_idle`); it ends when the returned sender
-/// is dropped (with the database) or the database is gone.
+/// is dropped (with the database), the database is gone, or the handle is poisoned (a failed
+/// write or sync: nothing more can be made durable).
 /// None if no thread could be started: Eventual commits are then synced by the other means.
 fn spawn_syncer(
     shared: &Arc<Shared>,
@@ -381,7 +382,10 @@ fn spawn_syncer(
                 if shared.check_poisoned().is_err() || shared.sync_log().is_err() {
                     break;
                 }
-                if shared.flush_when_idle().is_err() {
+                // An idle checkpoint may fail and leave the handle usable (a full disk as its
+                // commit grows the file, a damaged page it would copy): the log is still synced
+                // at every tick, and the checkpoint tried again at the next one.
+                if shared.flush_when_idle().is_err() && shared.check_poisoned().is_err() {
                     break;
                 }
                 shared.start_writeback();

@@ -136,6 +136,67 @@ fn the_background_sync_makes_eventual_commits_durable() {
     }
 }
 
+/// The background thread outlives an idle checkpoint that fails and leaves the handle usable: it
+/// goes on syncing `Eventual` commits. The checkpoint's commit (which writes a table root kept
+/// out of the catalog) copies the catalog's leaf, whose checksum is damaged on disk after this
+/// handle read and trusted the leaf, so the copy fails as `Corrupted` every time.
+#[test]
+fn the_background_thread_outlives_a_failed_idle_checkpoint() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.larch");
+    {
+        // About 1,200 leaves, written and checkpointed by another handle.
+        let db = Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table("t").unwrap();
+            for i in 0..2_400u32 {
+                t.insert(&i.to_be_bytes(), &[7u8; 1_800]).unwrap();
+            }
+        }
+        w.commit().unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let [(newest, _, _), _] = common::damage::slots_newest_first(&bytes, common::damage::PS);
+    let catalog = common::damage::u64_at(&bytes, newest + 24);
+    let db = Database::builder()
+        .durability(Durability::Eventual)
+        .sync_interval(Some(std::time::Duration::from_millis(5)))
+        .open(&path)
+        .unwrap();
+    assert!(get(&db, &0u32.to_be_bytes()).is_some(), "the leaf is read");
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let at = catalog * common::damage::PS as u64 + 16;
+    file.write_all_at(&[0xA5; 8], at).unwrap();
+    // Shortens one value in each leaf (a small log record): more than 1,024 pages of the last
+    // checkpoint freed, so the first quiet tick of the background thread checkpoints (and fails).
+    let w = db.begin_write().unwrap();
+    {
+        let mut t = w.open_table("t").unwrap();
+        for i in (0..2_400u32).step_by(2) {
+            t.insert(&i.to_be_bytes(), b"short").unwrap();
+        }
+    }
+    w.commit().unwrap();
+    assert_eq!(larchdb::testing::deferred_roots(&db), 1);
+    assert!(
+        matches!(db.checkpoint(), Err(Error::Corrupted { .. })),
+        "the checkpoint's commit copies the damaged leaf"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    put(&db, b"late", b"1", Durability::Eventual).unwrap();
+    let syncs = db.metrics().syncs;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.metrics().syncs == syncs {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background thread stopped syncing the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// A reader never sees an `Immediate` commit whose log sync failed (readers see a commit once it
 /// is durable), the handle refuses further writes, and a reopen shows either the failed commit
 /// (its record may have reached the disk) or the one before it.

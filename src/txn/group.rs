@@ -27,7 +27,7 @@
 use super::group_sync::{GroupSync, Guard, SyncState, Syncer};
 use super::log::aligned;
 use super::{max_held_back, Shared, Version, MAX_UNSYNCED_COMMITS};
-use crate::error::{Error, Result};
+use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
 use std::sync::Arc;
@@ -260,6 +260,15 @@ impl Shared {
             v.deferred.is_empty(),
             "a checkpoint's catalog holds every root"
         );
+        if !v.deferred.is_empty() {
+            // Every caller writes them into the catalog first (`needs_checkpoint_commit`); one
+            // that forgot would make a durable catalog that misses those tables' roots. Refuse
+            // it, before anything is written: the commit fails, the last checkpoint stays.
+            return Err(corrupted(
+                v.catalog.pgno,
+                "a checkpoint would keep table roots out of its catalog",
+            ));
+        }
         let started = Instant::now();
         let flushed = match v.view.window() {
             Some(w) => self.flush_window(w, &v.view, true),
