@@ -133,7 +133,7 @@ fn patched_catalog_leaves(v: &Version, reader: &TxnView) -> Result<Vec<(u64, Vec
                 format!("no catalog entry of table {:?}", d.name),
             )
         };
-        let leaf = btree::leaf_holding(reader, v.catalog, key)?.ok_or_else(missing)?;
+        let leaf = btree::leaf_for(reader, v.catalog, key)?.ok_or_else(missing)?;
         let i = match pages.iter().position(|(p, _)| *p == leaf.pgno) {
             Some(i) => i,
             None => {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::api::tmp;
-use common::{open_eventual, read_state, State};
+use common::{open_eventual, opens_with, read_state, State};
 use larchdb::testing::deferred_roots;
 use larchdb::Database;
 
@@ -37,9 +37,7 @@ fn history(db: &Database, rounds: u64) -> State {
 fn closes_and_reopens_the_same(db: Database, path: &std::path::Path) {
     let want = read_state(&db);
     drop(db);
-    let db = Database::open(path).unwrap();
-    assert_eq!(read_state(&db), want);
-    db.check().unwrap();
+    opens_with(path, &want, "reopened");
 }
 
 #[test]
@@ -93,9 +91,7 @@ fn roots_kept_out_survive_a_crash() {
     std::mem::forget(db);
     let copy = dir.path().join("crashed");
     std::fs::copy(&path, &copy).unwrap();
-    let db = Database::open(&copy).unwrap();
-    assert_eq!(read_state(&db), want);
-    db.check().unwrap();
+    opens_with(&copy, &want, "crash copy");
 }
 
 /// A commit that changes more tables than a version keeps roots of, or creates one, writes
@@ -167,9 +163,7 @@ fn backup_of_roots_kept_out() {
     db.backup(&compacted, true).unwrap();
     let after = read_state(&db);
     for (path, want) in [(&plain, &want), (&compacted, &after)] {
-        let copy = Database::open(path).unwrap();
-        copy.check().unwrap();
-        assert_eq!(&read_state(&copy), want, "{}", path.display());
+        opens_with(path, want, &path.display().to_string());
     }
 }
 

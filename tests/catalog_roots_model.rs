@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{read_state, State};
+use common::{opens_with, read_state, snapshot_state, State};
 use larchdb::testing::{deferred_roots, Rng};
 use larchdb::{Database, Durability};
 use std::path::Path;
@@ -108,19 +108,13 @@ fn run(seed: u64, steps: usize, dur: Durability, small: bool) {
         } else if what < 81 {
             // Older snapshots still read what they saw; and their backups too.
             for (r, want) in &snaps {
-                let mut got = State::new();
-                for name in r.list_tables().unwrap() {
-                    got.insert(name.clone(), common::api::dump(r, &name));
-                }
-                assert_eq!(&got, want, "step {step} snapshot");
+                assert_eq!(&snapshot_state(r), want, "step {step} snapshot");
             }
             if let Some((r, want)) = snaps.first() {
                 copies += 1;
                 let p = dir.path().join(format!("copy{copies}"));
                 r.backup_to(&p).unwrap();
-                let c = Database::open(&p).unwrap();
-                c.check().unwrap();
-                assert_eq!(&read_state(&c), want, "step {step} backup");
+                opens_with(&p, want, &format!("step {step} backup"));
             }
         } else if what < 84 {
             db.check().unwrap();
@@ -138,11 +132,8 @@ fn run(seed: u64, steps: usize, dur: Durability, small: bool) {
             copies += 1;
             let p = dir.path().join(format!("crash{copies}"));
             std::fs::copy(&path, &p).unwrap();
-            let c = Database::open(&p).unwrap();
-            c.check().unwrap();
-            let got = read_state(&c);
             // Eventual commits are in the log file already; Immediate ones are synced.
-            assert_eq!(got, model, "step {step} crash copy (seed {seed})");
+            opens_with(&p, &model, &format!("step {step} crash copy (seed {seed})"));
         } else if what < 92 {
             snaps.clear();
             drop(db);
@@ -159,9 +150,7 @@ fn run(seed: u64, steps: usize, dur: Durability, small: bool) {
     assert_eq!(read_state(&db), model);
     drop(snaps);
     drop(db);
-    let db = Database::open(&path).unwrap();
-    db.check().unwrap();
-    assert_eq!(read_state(&db), model);
+    opens_with(&path, &model, "reopened at the end");
 }
 
 /// Six runs with `Eventual` commits.
@@ -232,9 +221,7 @@ fn threads_committing_then_a_crash_copy() {
     db.check().unwrap();
     let p = dir.path().join("crash");
     std::fs::copy(&path, &p).unwrap();
-    let c = Database::open(&p).unwrap();
-    c.check().unwrap();
-    assert_eq!(read_state(&c), want);
+    opens_with(&p, &want, "crash copy");
 }
 
 /// Many tables, so that the catalog has several leaves; deferred tables on different leaves.
@@ -265,14 +252,10 @@ fn backup_with_catalog_of_many_leaves() {
     let want = read_state(&db);
     let p = dir.path().join("copy");
     db.backup(&p, false).unwrap();
-    let c = Database::open(&p).unwrap();
-    c.check().unwrap();
-    assert_eq!(read_state(&c), want);
+    opens_with(&p, &want, "plain backup");
     let p2 = dir.path().join("copy2");
     db.backup(&p2, true).unwrap();
-    let c = Database::open(&p2).unwrap();
-    c.check().unwrap();
-    assert_eq!(read_state(&c), want);
+    opens_with(&p2, &want, "compacted backup");
 }
 
 also_cached!(random_eventual, backup_with_catalog_of_many_leaves);

@@ -12,7 +12,20 @@ pub type State = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 /// Reads every table of a database.
 pub fn read_state(db: &Database) -> State {
-    let r = db.begin_read().unwrap();
+    snapshot_state(&db.begin_read().unwrap())
+}
+
+/// Opens the database at `path`, checks its integrity, and asserts that it holds `want` (`what`
+/// names it in the failure message); returns it.
+pub fn opens_with(path: &std::path::Path, want: &State, what: &str) -> Database {
+    let db = Database::open(path).unwrap();
+    db.check().unwrap();
+    assert_eq!(&read_state(&db), want, "{what}");
+    db
+}
+
+/// Reads every table of a snapshot.
+pub fn snapshot_state(r: &larchdb::ReadTxn) -> State {
     let mut s = State::new();
     for name in r.list_tables().unwrap() {
         let t = r.open_table(&name).unwrap();
