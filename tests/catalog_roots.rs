@@ -206,3 +206,40 @@ also_cached!(
     backup_of_roots_kept_out,
     an_attached_reader_gets_complete_catalogs,
 );
+
+/// Listing the tables, or deleting one that does not exist, reads the catalog without writing
+/// it: the commit still keeps its roots out. The list shows what the transaction sees.
+#[test]
+fn listing_tables_and_deleting_a_missing_one_keep_roots_out() {
+    let (_dir, path) = tmp();
+    let db = open_eventual(&path);
+    put_each(&db, &["a", "b"], 0, b"first");
+    put_each(&db, &["a"], 1, b"v");
+    assert_eq!(deferred_roots(&db), 1);
+
+    let mut w = db.begin_write().unwrap();
+    w.open_table("b").unwrap().insert(b"k", b"v").unwrap();
+    assert!(!w.delete_table("missing").unwrap());
+    assert_eq!(w.list_tables().unwrap(), ["a", "b"]);
+    w.commit().unwrap();
+    assert_eq!(deferred_roots(&db), 2, "both roots still kept out");
+
+    // A table created here is listed before it reaches the catalog, and gone after an abort.
+    let w = db.begin_write().unwrap();
+    w.open_table("0-new").unwrap();
+    assert_eq!(w.list_tables().unwrap(), ["0-new", "a", "b"]);
+    drop(w);
+    // A deleted one is gone from the list; one deleted and created again is back.
+    let mut w = db.begin_write().unwrap();
+    assert!(w.delete_table("a").unwrap());
+    assert_eq!(w.list_tables().unwrap(), ["b"]);
+    w.open_table("a").unwrap().insert(b"again", b"v").unwrap();
+    assert_eq!(w.list_tables().unwrap(), ["a", "b"]);
+    w.commit().unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(r.list_tables().unwrap(), ["a", "b"]);
+    assert_eq!(common::api::dump(&r, "a").len(), 1);
+    drop(r);
+    db.check().unwrap();
+    closes_and_reopens_the_same(db, &path);
+}

@@ -436,6 +436,10 @@ impl WriteTxn {
     }
 
     fn delete_table_inner(&mut self, name: &str) -> Result<bool> {
+        // A table that does not exist: nothing to do (the catalog keeps its kept-out roots).
+        if !self.tables.iter().any(|t| t.name == name) && self.stored_root(name)?.is_none() {
+            return Ok(false);
+        }
         // The catalog tree must hold every root, so that the deleted table's is gone from all.
         self.flush_catalog()?;
         let cached = self
@@ -462,12 +466,18 @@ impl WriteTxn {
         Ok(true)
     }
 
-    /// Names of all tables as this transaction sees them, in byte order.
+    /// Names of all tables as this transaction sees them, in byte order: the catalog's names
+    /// and those of the tables it created and has not written into the catalog yet. (The
+    /// catalog names every other table, those whose roots are kept out of it included, and a
+    /// deleted table is gone from both.)
     pub fn list_tables(&mut self) -> Result<Vec<String>> {
         self.check_failed()?;
-        let r = self.flush_catalog();
-        self.note(r)?;
-        super::read::list_tables(&self.pages, self.catalog)
+        let mut names = super::read::list_tables(&self.pages, self.catalog)?;
+        let new = self.tables.iter().filter(|t| !t.stored);
+        names.extend(new.map(|t| t.name.clone()));
+        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        names.dedup();
+        Ok(names)
     }
 
     fn check_key_value(&self, key: &[u8], value_len: usize) -> Result<()> {
