@@ -9,6 +9,12 @@
 //! 512-byte or 4 KiB boundary, or replaced with garbage, chosen by a seeded generator. A fault
 //! plan ([`SimDisk::fail_op`]) makes the Nth operation fail, once or from then on.
 //!
+//! Threads besides the committing one change the file too (the background thread's log syncs,
+//! beside commits): each operation is logged in one piece, so that no other thread's change comes
+//! between the pages of one write, or between a write made durable on its own and the
+//! `RangeSync` entry that says so (one that did made the crash checks take another write of
+//! the commit for the synced one, and expect a commit that was never durable).
+//!
 //! Garbage only lands inside the file's last durable length: filesystems that journal metadata
 //! in ordered mode (ext4, XFS, btrfs) show blocks allocated after the last sync as zeros after a
 //! power cut, never as stale or random data. Past that length a garbled write reads as zeros.
@@ -213,14 +219,34 @@ impl SimDisk {
         });
     }
 
+    /// Records the completed writes of the pages (or runs) `pages`, each at `pgno * page_size`,
+    /// with no other thread's change between them.
+    fn log_writes(&self, pages: &[(u64, &[u8])], page_size: usize) {
+        let mut st = self.state.lock();
+        for &(pgno, data) in pages {
+            st.log.push(Entry::Write {
+                offset: pgno * page_size as u64,
+                data: data.to_vec(),
+            });
+        }
+    }
+
     /// Records a completed change of length.
     fn log_set_len(&self, len: u64) {
         self.state.lock().log.push(Entry::SetLen(len));
     }
 
-    /// Records that the write just logged (at `offset`) is durable, and nothing else.
-    fn log_range_synced(&self, offset: u64) {
-        self.state.lock().log.push(Entry::RangeSync { offset });
+    /// Records a completed write of `data` at `offset` that was made durable on its own
+    /// (`RWF_DSYNC`), and nothing else: the write and its [`Entry::RangeSync`], logged together,
+    /// so that no other thread's change (the background thread's log syncs run beside commits)
+    /// comes between them and is taken for the durable write.
+    fn log_durable_write(&self, offset: u64, data: &[u8]) {
+        let mut st = self.state.lock();
+        st.log.push(Entry::Write {
+            offset,
+            data: data.to_vec(),
+        });
+        st.log.push(Entry::RangeSync { offset });
     }
 
     /// Records a completed sync: everything logged so far is durable.
@@ -367,21 +393,19 @@ impl Storage for SimulatedFile {
         Ok(())
     }
 
-    /// One operation, however many system calls; the disk logs each page (or run) as a write.
+    /// One operation, however many system calls; the disk logs each page (or run) as a write,
+    /// all of them together.
     fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> io::Result<()> {
         self.disk.before()?;
         self.file.write_pages(pages, page_size)?;
-        for &(pgno, bytes) in pages {
-            self.disk.log_write(pgno * page_size as u64, bytes);
-        }
+        self.disk.log_writes(pages, page_size);
         Ok(())
     }
 
     fn write_durable_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.disk.before()?;
         self.file.write_durable_at(buf, offset)?;
-        self.disk.log_write(offset, buf);
-        self.disk.log_range_synced(offset);
+        self.disk.log_durable_write(offset, buf);
         Ok(())
     }
 
