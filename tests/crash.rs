@@ -14,8 +14,13 @@ use common::{read_state, State};
 use larchdb::testing::{Rng, SimDisk};
 use larchdb::{Database, Durability};
 use std::sync::Arc;
+use std::time::Duration;
 
 const TABLES: [&str; 3] = ["a", "b", "c"];
+
+/// How often the background thread syncs the log in most runs: the library's default
+/// (`Builder::sync_interval`).
+const SYNC_EVERY: Duration = Duration::from_millis(100);
 
 /// One commit of the workload: its log range and the state it committed.
 struct Commit {
@@ -79,22 +84,25 @@ fn value(rng: &mut Rng, big: bool) -> Vec<u8> {
 /// Runs the workload of `seed` through a simulated disk and records every commit.
 fn workload(seed: u64, dir: &std::path::Path) -> Run {
     let path = dir.join(format!("work-{seed}.larch"));
-    workload_on(seed, &path, SimDisk::new(), 40, false)
+    workload_on(seed, &path, SimDisk::new(), 40, false, SYNC_EVERY)
 }
 
 /// Runs `commits` steps of the workload of `seed` on the file at `path` (whose durable contents
-/// `disk` knows), starting from whatever state the file opens at (commit 0). Now and then it
-/// compacts the database (commits that change no state, move pages and truncate the file).
+/// `disk` knows), starting from whatever state the file opens at (commit 0), with the background
+/// thread syncing the log every `sync_every`. Now and then it compacts the database (commits that
+/// change no state, move pages and truncate the file).
 fn workload_on(
     seed: u64,
     path: &std::path::Path,
     disk: Arc<SimDisk>,
     steps: usize,
     big: bool,
+    sync_every: Duration,
 ) -> Run {
     // A small log region keeps the simulated disk's images small, and checkpoints frequent.
     let db = Database::builder()
         .log_capacity(256 << 10)
+        .sync_interval(Some(sync_every))
         .open_simulated(path, disk.clone())
         .unwrap();
     let mut rng = Rng::new(seed);
@@ -267,7 +275,7 @@ fn crash_consistency_with_runs_and_compaction() {
     let (mut outcomes, mut shrunk) = (0u64, 0);
     for seed in 0..2u64 {
         let path = dir.path().join(format!("big-{seed}.larch"));
-        let run = workload_on(500 + seed, &path, SimDisk::new(), 40, true);
+        let run = workload_on(500 + seed, &path, SimDisk::new(), 40, true, SYNC_EVERY);
         shrunk += run.shrunk;
         outcomes += check_run(&run, &mut Rng::new(seed ^ 0xB16), &file, 40, 3).0;
     }
@@ -276,6 +284,24 @@ fn crash_consistency_with_runs_and_compaction() {
         shrunk > 0,
         "no compaction truncated the file: the test is not probing it"
     );
+}
+
+/// The background thread syncing the log every 2 ms instead of every 100: its log syncs, which
+/// run beside the commits, then come between a commit's writes far more often. The same checks.
+/// (It caught the simulated disk logging such a sync's write and the mark that makes it durable
+/// apart, with a commit's write between them taken for the synced one.)
+#[test]
+fn crash_consistency_with_a_busy_background_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crashed-busy.larch");
+    let mut outcomes = 0;
+    for seed in 0..6u64 {
+        let path = dir.path().join(format!("busy-{seed}.larch"));
+        let every = Duration::from_millis(2);
+        let run = workload_on(700 + seed, &path, SimDisk::new(), 40, false, every);
+        outcomes += check_run(&run, &mut Rng::new(seed ^ 0xB5), &file, 40, 3).0;
+    }
+    eprintln!("crash outcomes with a busy background thread checked: {outcomes}");
 }
 
 /// Runs `steps` small commits (one to three inserts or removes among 3,000 keys of table "a",
@@ -377,7 +403,7 @@ fn crash_during_and_after_recovery() {
             std::fs::write(&first, &image).unwrap();
             // Recover it through a second disk, then keep working on it.
             let disk2 = SimDisk::starting_from(image);
-            let run2 = workload_on(seed + 7, &first, disk2, 8, false);
+            let run2 = workload_on(seed + 7, &first, disk2, 8, false, SYNC_EVERY);
             for _ in 0..12 {
                 let p2 = rng.below(run2.disk.log_len() as u64 + 1) as usize;
                 let prefix = rng.below(4) == 0;
@@ -392,6 +418,7 @@ fn crash_during_and_after_recovery() {
 crate::also_cached!(
     crash_consistency,
     crash_consistency_with_runs_and_compaction,
+    crash_consistency_with_a_busy_background_thread,
     process_crash_keeps_eventual_commits,
     crash_during_and_after_recovery,
 );
