@@ -288,8 +288,8 @@ fn crash_consistency_with_runs_and_compaction() {
 
 /// The background thread syncing the log every 2 ms instead of every 100: its log syncs, which
 /// run beside the commits, then come between a commit's writes far more often. The same checks.
-/// (It caught the simulated disk logging such a sync's write and the mark that makes it durable
-/// apart, with a commit's write between them taken for the synced one.)
+/// (Runs like these caught the simulated disk logging such a sync's write and the mark that makes
+/// it durable apart, with a commit's write between them taken for the synced one.)
 #[test]
 fn crash_consistency_with_a_busy_background_thread() {
     let dir = tempfile::tempdir().unwrap();
