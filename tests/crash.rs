@@ -27,22 +27,27 @@ struct Commit {
     /// The simulated disk's log length when the commit started, and when it returned.
     start: usize,
     end: usize,
+    /// An `Immediate` commit: durable once it returned, so from log position `end` on.
+    immediate: bool,
     state: State,
 }
 
-/// Commits a write transaction and records the state it committed with the log range its commit
-/// wrote: [`Commit`] 0 is the state the file opened at.
+/// Commits a write transaction with `durability` and records the state it committed with the
+/// log range its commit wrote: [`Commit`] 0 is the state the file opened at.
 fn commit_and_record(
-    w: larchdb::WriteTxn,
+    mut w: larchdb::WriteTxn,
+    durability: Durability,
     disk: &SimDisk,
     state: &State,
     commits: &mut Vec<Commit>,
 ) {
+    w.set_durability(durability);
     let start = disk.log_len();
     w.commit().unwrap();
     commits.push(Commit {
         start,
         end: disk.log_len(),
+        immediate: durability == Durability::Immediate,
         state: state.clone(),
     });
 }
@@ -53,6 +58,7 @@ fn opened_state(db: &Database) -> (State, Vec<Commit>) {
     let first = Commit {
         start: 0,
         end: 0,
+        immediate: false,
         state: state.clone(),
     };
     (state, vec![first])
@@ -132,13 +138,13 @@ fn workload_on(
             w.abort().unwrap();
             continue;
         }
-        w.set_durability(if rng.below(2) == 0 {
+        let durability = if rng.below(2) == 0 {
             Durability::Immediate
         } else {
             Durability::Eventual
-        });
+        };
         state = next;
-        commit_and_record(w, &disk, &state, &mut commits);
+        commit_and_record(w, durability, &disk, &state, &mut commits);
         let compact_now = big && step % 10 == 9;
         match if compact_now { 2 } else { rng.below(12) } {
             0 => db.sync().unwrap(),
@@ -173,13 +179,21 @@ fn check_outcome(
         run.disk.crash_image(point, rng)
     };
     std::fs::write(file, &image).unwrap();
-    // Durable: by the crash point, a whole-file sync completed after the commit started writing,
-    // or a log sync wrote the commit's record (a log sync that merely completed after the commit
-    // started may have taken the log's tail before the record was appended).
-    let durable = run
-        .commits
-        .iter()
-        .rposition(|c| run.disk.durable_by(c.start, c.end, point))
+    // Durable: by the crash point, an `Immediate` commit that changed the state had returned
+    // (one that changed nothing writes nothing: it makes no earlier `Eventual` commit durable), a
+    // whole-file sync completed after the commit started writing, or a log sync wrote the
+    // commit's record (a log sync that merely completed after the commit started may have taken
+    // the log's tail before the record was appended).
+    let acknowledged = |i: usize| {
+        let c = &run.commits[i];
+        c.immediate && c.end <= point && c.state != run.commits[i - 1].state
+    };
+    let durable = (1..run.commits.len())
+        .rev()
+        .find(|&i| {
+            let c = &run.commits[i];
+            acknowledged(i) || run.disk.durable_by(c.start, c.end, point)
+        })
         .unwrap_or(0);
     // Possibly recovered: any commit that had started writing by the crash point.
     let started = run
@@ -318,7 +332,7 @@ fn small_commits(seed: u64, path: &std::path::Path, steps: usize, window: u64) -
     let mut rng = Rng::new(seed);
     let (mut state, mut commits) = opened_state(&db);
     for _ in 0..steps {
-        let mut w = db.begin_write().unwrap();
+        let w = db.begin_write().unwrap();
         {
             let mut table = w.open_table("a").unwrap();
             let m = state.entry("a".to_string()).or_default();
@@ -333,11 +347,11 @@ fn small_commits(seed: u64, path: &std::path::Path, steps: usize, window: u64) -
                 }
             }
         }
-        w.set_durability(match rng.below(3) {
+        let durability = match rng.below(3) {
             0 => Durability::Immediate,
             _ => Durability::Eventual,
-        });
-        commit_and_record(w, &disk, &state, &mut commits);
+        };
+        commit_and_record(w, durability, &disk, &state, &mut commits);
         if rng.below(40) == 0 {
             db.sync().unwrap();
         }
