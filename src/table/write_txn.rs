@@ -154,6 +154,9 @@ impl WriteTxn {
     /// commit. An I/O error while writing leaves this handle refusing writes (`PreviousIo`) until
     /// reopened; whether the failed commit reached the disk is then unknown, so a reopen shows
     /// either it or the previous commit, never a mixture. See `docs/FORMAT.md` for the steps.
+    ///
+    /// A transaction that changed nothing writes and syncs nothing, whatever its durability: it
+    /// does not make earlier `Eventual` commits durable ([`crate::Database::sync`] does).
     pub fn commit(self) -> Result<()> {
         if self.spoiled.get() {
             return Err(Error::TxnBorrowed);
