@@ -27,7 +27,8 @@ struct Commit {
     /// The simulated disk's log length when the commit started, and when it returned.
     start: usize,
     end: usize,
-    /// An `Immediate` commit: durable once it returned, so from log position `end` on.
+    /// An `Immediate` commit: if it changed the state, durable once it returned, so from log
+    /// position `end` on.
     immediate: bool,
     state: State,
 }
