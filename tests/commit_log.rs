@@ -24,6 +24,15 @@ fn get(db: &Database, key: &[u8]) -> Option<Vec<u8>> {
     t.get(key).unwrap().map(|v| v.to_vec())
 }
 
+/// Polls `done` every 5 ms until it holds; fails with `what` if it does not within `secs`.
+fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Opens the image `bytes` written to `path`.
 fn reopen(path: &Path, bytes: &[u8]) -> Database {
     std::fs::write(path, bytes).unwrap();
@@ -125,15 +134,10 @@ fn the_background_sync_makes_eventual_commits_durable() {
         .unwrap();
     put(&db, b"a", b"1", Durability::Immediate).unwrap();
     put(&db, b"b", b"2", Durability::Eventual).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    wait_until(10, "never synced", || {
         let img = reopen(&dir.path().join("b.larch"), &disk.durable_image());
-        if get(&img, b"b").is_some() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never synced");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+        get(&img, b"b").is_some()
+    });
 }
 
 /// The background thread outlives an idle checkpoint that fails and leaves the handle usable: it
@@ -191,14 +195,8 @@ fn the_background_thread_outlives_a_failed_idle_checkpoint() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         put(&db, &[round], b"late", Durability::Eventual).unwrap();
         let syncs = db.metrics().syncs;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while db.metrics().syncs == syncs {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the background thread stopped syncing the log (round {round})"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        let what = format!("the background thread stopped syncing the log (round {round})");
+        wait_until(10, &what, || db.metrics().syncs != syncs);
     }
 }
 
@@ -431,14 +429,9 @@ fn the_write_window_is_flushed_once_commits_pause() {
     put(&db, b"k", b"v", Durability::Eventual).unwrap();
     let before = db.metrics().window_flushes;
     // A tick with no commit, then the next tick flushes.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while db.metrics().window_flushes == before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the window was never flushed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(30, "the window was never flushed", || {
+        db.metrics().window_flushes != before
+    });
     assert_eq!(get(&db, b"k"), Some(b"v".to_vec()));
     db.check().unwrap();
 }

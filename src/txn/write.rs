@@ -475,7 +475,7 @@ impl WriteTxn {
         let mut names = super::read::list_tables(&self.pages, self.catalog)?;
         let new = self.tables.iter().filter(|t| !t.stored);
         names.extend(new.map(|t| t.name.clone()));
-        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        names.sort_unstable(); // `String`'s order is its bytes'
         names.dedup();
         Ok(names)
     }
