@@ -241,6 +241,12 @@ pub fn demo(path: Option<&Path>, keys: u64, force: bool, quiet: bool) -> CliResu
 const COMMITS: u64 = 1000;
 const COMMIT_THREADS: u64 = 4;
 
+/// `n` and the noun that goes with it: "1 record", "2 records".
+fn counted(n: u64, one: &str, many: &str) -> String {
+    let noun = if n == 1 { one } else { many };
+    format!("{} {noun}", HumanCount(n))
+}
+
 /// The write path's counters ([`larchdb::Database::metrics`]), as text.
 fn metrics(m: &larchdb::Metrics) -> String {
     let mut out = String::new();
@@ -256,21 +262,21 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "log",
         format!(
-            "{} records, {} bytes, {} syncs ({:.2?} in log syncs)",
-            HumanCount(m.log_records),
+            "{}, {} bytes, {} ({:.2?} in log syncs)",
+            counted(m.log_records, "record", "records"),
             HumanCount(m.log_bytes),
-            HumanCount(m.syncs),
+            counted(m.syncs, "sync", "syncs"),
             m.log_sync_time
         ),
     );
     line(
         "checkpoints",
         format!(
-            "{} in {:.2?}, {} bytes of pages, {} window flushes ({} handed off when full)",
+            "{} in {:.2?}, {} bytes of pages, {} ({} handed off when full)",
             m.checkpoints,
             m.checkpoint_time,
             HumanCount(m.checkpoint_bytes),
-            m.window_flushes,
+            counted(m.window_flushes, "window flush", "window flushes"),
             m.window_hand_offs
         ),
     );
@@ -278,4 +284,19 @@ fn metrics(m: &larchdb::Metrics) -> String {
         line("cache hits", format!("{:.1}%", rate * 100.0));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counts_take_the_noun_that_goes_with_them() {
+        assert_eq!(
+            counted(1, "window flush", "window flushes"),
+            "1 window flush"
+        );
+        assert_eq!(counted(0, "sync", "syncs"), "0 syncs");
+        assert_eq!(counted(1_000, "record", "records"), "1,000 records");
+    }
 }
