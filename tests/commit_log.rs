@@ -657,6 +657,70 @@ crate::also_cached!(
     read_only_open_replays_the_log_in_memory,
 );
 
+/// `Database::checkpoint()` at a quiet moment moves the checkpoint a full log would force onto
+/// a later commit (README, "Limits and behaviour"): the log starts over there, so a whole log's
+/// worth of commits follows it before one of them checkpoints.
+#[test]
+fn a_checkpoint_at_a_quiet_moment_moves_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // The smallest region, which bursts cannot grow: a checkpoint every so many commits.
+    let db = Database::builder()
+        .log_capacity(256 << 10)
+        .sync_interval(None)
+        .open(dir.path().join("q.larch"))
+        .unwrap();
+    let mut i = 0u32;
+    let mut commit = |db: &Database| {
+        // 500 keys, rewritten: the table stays small, so only a full log calls for checkpoints.
+        put(
+            db,
+            &(i % 500).to_be_bytes(),
+            &[i as u8; 120],
+            Durability::Eventual,
+        )
+        .unwrap();
+        i += 1;
+        db.metrics().checkpoints
+    };
+    // Commits until the log is full twice: the second period is a whole log's worth.
+    let mut marks = Vec::new();
+    let mut seen = db.metrics().checkpoints;
+    let mut n = 0u64;
+    while marks.len() < 2 {
+        let c = commit(&db);
+        n += 1;
+        if c > seen {
+            marks.push(n);
+            seen = c;
+        }
+        assert!(n < 100_000, "the log never filled");
+    }
+    let period = marks[1] - marks[0];
+    assert!(period > 100, "a checkpoint every {period} commits");
+    // Half a log, a checkpoint at a quiet moment, then three quarters of a log: past the point
+    // where the full log would have called for one, and no commit did.
+    for _ in 0..period / 2 {
+        commit(&db);
+    }
+    db.checkpoint().unwrap();
+    let after = db.metrics().checkpoints;
+    assert_eq!(after, seen + 1, "Database::checkpoint made one checkpoint");
+    for k in 0..period * 3 / 4 {
+        assert_eq!(
+            commit(&db),
+            after,
+            "commit {k} after the checkpoint made another"
+        );
+    }
+    // And the log fills again a whole log after the quiet checkpoint.
+    let mut extra = 0;
+    while commit(&db) == after {
+        extra += 1;
+        assert!(extra < period, "the log did not fill again");
+    }
+    db.check().unwrap();
+}
+
 /// Many small commits on a small file grow its log region beyond a sixteenth of the file (up to
 /// the file's size, or 1 MiB), so that they need fewer checkpoints; the file stays within that
 /// bound.
