@@ -670,54 +670,46 @@ fn a_checkpoint_at_a_quiet_moment_moves_the_next_one() {
         .open(dir.path().join("q.larch"))
         .unwrap();
     let mut i = 0u32;
-    let mut commit = |db: &Database| {
-        // 500 keys, rewritten: the table stays small, so only a full log calls for checkpoints.
-        put(
-            db,
-            &(i % 500).to_be_bytes(),
-            &[i as u8; 120],
-            Durability::Eventual,
-        )
-        .unwrap();
+    // One `Eventual` commit; the checkpoints made so far. 500 keys, rewritten: the table stays
+    // small, so only a full log calls for checkpoints.
+    let mut commit = || {
+        let value = [i as u8; 120];
+        put(&db, &(i % 500).to_be_bytes(), &value, Durability::Eventual).unwrap();
         i += 1;
         db.metrics().checkpoints
     };
-    // Commits until the log is full twice: the second period is a whole log's worth.
-    let mut marks = Vec::new();
-    let mut seen = db.metrics().checkpoints;
-    let mut n = 0u64;
-    while marks.len() < 2 {
-        let c = commit(&db);
-        n += 1;
-        if c > seen {
-            marks.push(n);
-            seen = c;
-        }
-        assert!(n < 100_000, "the log never filled");
-    }
-    let period = marks[1] - marks[0];
+    // Commits until one checkpoints; how many it took (at most `limit`).
+    let until_checkpoint = |commit: &mut dyn FnMut() -> u64, limit: u64| {
+        let before = db.metrics().checkpoints;
+        let n = (1..=limit).find(|_| commit() > before);
+        n.unwrap_or_else(|| panic!("no checkpoint in {limit} commits"))
+    };
+    // The first full log, then a whole log's worth of commits.
+    until_checkpoint(&mut commit, 100_000);
+    let period = until_checkpoint(&mut commit, 100_000);
     assert!(period > 100, "a checkpoint every {period} commits");
     // Half a log, a checkpoint at a quiet moment, then three quarters of a log: past the point
     // where the full log would have called for one, and no commit did.
     for _ in 0..period / 2 {
-        commit(&db);
+        commit();
     }
+    let before = db.metrics().checkpoints;
     db.checkpoint().unwrap();
     let after = db.metrics().checkpoints;
-    assert_eq!(after, seen + 1, "Database::checkpoint made one checkpoint");
+    assert_eq!(
+        after,
+        before + 1,
+        "Database::checkpoint made one checkpoint"
+    );
     for k in 0..period * 3 / 4 {
         assert_eq!(
-            commit(&db),
+            commit(),
             after,
             "commit {k} after the checkpoint made another"
         );
     }
     // And the log fills again a whole log after the quiet checkpoint.
-    let mut extra = 0;
-    while commit(&db) == after {
-        extra += 1;
-        assert!(extra < period, "the log did not fill again");
-    }
+    until_checkpoint(&mut commit, period);
     db.check().unwrap();
 }
 

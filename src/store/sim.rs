@@ -42,6 +42,14 @@ enum Entry {
     },
 }
 
+/// The log entry of a completed write of `data` at `offset`.
+fn write_entry(offset: u64, data: &[u8]) -> Entry {
+    Entry::Write {
+        offset,
+        data: data.to_vec(),
+    }
+}
+
 /// What a planned fault does.
 #[derive(Debug, Clone, Copy)]
 struct Fault {
@@ -211,24 +219,15 @@ impl SimDisk {
         Ok(())
     }
 
-    /// Records a completed write.
-    fn log_write(&self, offset: u64, data: &[u8]) {
-        self.state.lock().log.push(Entry::Write {
-            offset,
-            data: data.to_vec(),
-        });
-    }
-
-    /// Records the completed writes of the pages (or runs) `pages`, each at `pgno * page_size`,
-    /// with no other thread's change between them.
-    fn log_writes(&self, pages: &[(u64, &[u8])], page_size: usize) {
+    /// Records the completed writes `writes` (offset, bytes), with no other thread's change
+    /// between them (the pages of one `write_pages` call, say).
+    fn log_writes<'a>(&self, writes: impl IntoIterator<Item = (u64, &'a [u8])>) {
         let mut st = self.state.lock();
-        for &(pgno, data) in pages {
-            st.log.push(Entry::Write {
-                offset: pgno * page_size as u64,
-                data: data.to_vec(),
-            });
-        }
+        st.log.extend(
+            writes
+                .into_iter()
+                .map(|(offset, data)| write_entry(offset, data)),
+        );
     }
 
     /// Records a completed change of length.
@@ -242,10 +241,7 @@ impl SimDisk {
     /// comes between them and is taken for the durable write.
     fn log_durable_write(&self, offset: u64, data: &[u8]) {
         let mut st = self.state.lock();
-        st.log.push(Entry::Write {
-            offset,
-            data: data.to_vec(),
-        });
+        st.log.push(write_entry(offset, data));
         st.log.push(Entry::RangeSync { offset });
     }
 
@@ -389,7 +385,7 @@ impl Storage for SimulatedFile {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.disk.before()?;
         self.file.write_at(buf, offset)?;
-        self.disk.log_write(offset, buf);
+        self.disk.log_writes([(offset, buf)]);
         Ok(())
     }
 
@@ -398,7 +394,9 @@ impl Storage for SimulatedFile {
     fn write_pages(&self, pages: &[(u64, &[u8])], page_size: usize) -> io::Result<()> {
         self.disk.before()?;
         self.file.write_pages(pages, page_size)?;
-        self.disk.log_writes(pages, page_size);
+        let ps = page_size as u64;
+        self.disk
+            .log_writes(pages.iter().map(|&(pgno, data)| (pgno * ps, data)));
         Ok(())
     }
 
