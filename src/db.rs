@@ -32,6 +32,8 @@ pub struct Database {
     shared: Arc<Shared>,
     /// The background sync thread, and the sender whose drop stops it.
     syncer: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    /// The thread that keeps a processor awake while log syncs are in flight (`txn::awake`).
+    awake: Option<std::thread::JoinHandle<()>>,
     /// What opening the file rolled back or repaired.
     recovery: Option<Recovery>,
 }
@@ -79,6 +81,23 @@ impl Builder {
     /// happens before the next commit needs it.
     pub fn sync_interval(&mut self, every: Option<Duration>) -> &mut Self {
         self.opts.sync_interval = every;
+        self
+    }
+
+    /// Whether a thread of the handle keeps a processor busy while a log sync is in flight, and
+    /// for 100 us after the last one (default `true`; it does nothing for a read-only handle, in
+    /// memory, or on a machine with one processor, and nothing where the system refuses it the
+    /// lowest scheduling priority, Linux's `SCHED_IDLE`).
+    ///
+    /// A durable commit's thread sleeps in the kernel while its sync runs. Where idle processors
+    /// halt at once (virtual machines whose guests do not poll before halting), waking them when
+    /// the disk answers costs about as much as the disk's own work: see the README for what it
+    /// changed on the 2-processor virtual machine larchdb is measured on. The thread runs at the
+    /// lowest priority, so it takes no processor time any other thread wants; what it costs is
+    /// processor time that would otherwise be idle
+    /// ([`Metrics::kept_awake`](crate::Metrics::kept_awake)), and the power that uses.
+    pub fn keep_awake_during_syncs(&mut self, on: bool) -> &mut Self {
+        self.opts.keep_awake = on;
         self
     }
 
@@ -341,9 +360,15 @@ impl Builder {
             Some(every) if !o.read_only => spawn_syncer(&shared, every),
             _ => None,
         };
+        // An in-memory database (no path) has no disk to wait for.
+        let awake = match o.keep_awake && path.is_some() && !o.read_only {
+            true => spawn_keep_awake(&shared),
+            false => None,
+        };
         Ok(Database {
             shared,
             syncer,
+            awake,
             recovery,
         })
     }
@@ -395,6 +420,37 @@ fn spawn_syncer(
         })
         .ok()?;
     Some((stop, thread))
+}
+
+/// Starts the thread that keeps a processor awake while log syncs are in flight
+/// (`txn::awake`), on a machine with more than one processor, at the lowest scheduling priority;
+/// it ends when the database stops it (`KeepAwake::stop`, when dropped). None if it was not
+/// started, or could not take that priority (it then ends at once, and syncs never wake it).
+fn spawn_keep_awake(shared: &Arc<Shared>) -> Option<std::thread::JoinHandle<()>> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return None;
+    }
+    let awake = shared.awake.clone();
+    let (started, idle) = mpsc::channel::<bool>();
+    let thread = std::thread::Builder::new()
+        .name("larchdb-awake".into())
+        .spawn(move || {
+            let lowest = crate::store::run_only_when_idle();
+            let _ = started.send(lowest);
+            if lowest {
+                while awake.wait() {
+                    awake.stay_awake();
+                }
+            }
+        })
+        .ok()?;
+    if idle.recv() == Ok(true) {
+        shared.awake.enable();
+        Some(thread)
+    } else {
+        let _ = thread.join();
+        None
+    }
 }
 
 /// An I/O error from opening `path`, its message prefixed with the path (same kind).
@@ -566,7 +622,9 @@ impl Database {
     /// cache's hit rate. Cheap: a few atomic loads.
     pub fn metrics(&self) -> Metrics {
         let hit_rate = self.cache_stats().map(|c| c.hit_rate());
-        self.shared.metrics.snapshot(hit_rate)
+        self.shared
+            .metrics
+            .snapshot(hit_rate, self.shared.awake.awake_time())
     }
 
     /// What opening the file rolled back or repaired, if anything: a newer commit whose meta slot
@@ -597,6 +655,10 @@ impl Drop for Database {
     fn drop(&mut self) {
         if let Some((stop, thread)) = self.syncer.take() {
             drop(stop);
+            let _ = thread.join();
+        }
+        if let Some(thread) = self.awake.take() {
+            self.shared.awake.stop();
             let _ = thread.join();
         }
         self.shared.close();

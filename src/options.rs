@@ -58,6 +58,8 @@ pub(crate) struct Options {
     pub read_only: bool,
     pub log_capacity: u64,
     pub sync_interval: Option<std::time::Duration>,
+    /// The background thread keeps a processor awake while a log sync is in flight.
+    pub keep_awake: bool,
     pub verify_checksums: bool,
     pub max_readers: u32,
     /// The most bytes a write window holds, if not the default (`testing` builds only).
@@ -73,6 +75,7 @@ impl Default for Options {
             read_only: false,
             log_capacity: DEFAULT_LOG_CAPACITY,
             sync_interval: Some(DEFAULT_SYNC_INTERVAL),
+            keep_awake: true,
             verify_checksums: true,
             max_readers: DEFAULT_MAX_READERS,
             window_bytes: None,

@@ -140,6 +140,47 @@ fn the_background_sync_makes_eventual_commits_durable() {
     });
 }
 
+/// With `keep_awake_during_syncs` (the default), a thread of the handle keeps a processor awake
+/// while a durable commit's log sync is in flight (on a machine with more than one), and only
+/// then: not for the background thread's syncs of `Eventual` commits, nor while idle. Turned
+/// off, never. The simulated disk's syncs take 2 ms here, so that they are in flight long enough
+/// to be seen.
+#[test]
+fn a_thread_stays_awake_only_for_durable_commits_and_if_asked() {
+    let processors = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dir = tempfile::tempdir().unwrap();
+    for on in [true, false] {
+        let disk = SimDisk::new();
+        disk.delay_durable_writes(std::time::Duration::from_millis(2));
+        let db = Database::builder()
+            .keep_awake_during_syncs(on)
+            .sync_interval(Some(std::time::Duration::from_millis(5)))
+            .open_simulated(dir.path().join(format!("{on}.larch")), disk.clone())
+            .unwrap();
+        for i in 0..20u32 {
+            put(&db, &i.to_be_bytes(), b"eventual", Durability::Eventual).unwrap();
+        }
+        // The background thread's ticks sync those commits.
+        wait_until(10, "the Eventual commits were never synced", || {
+            let img = reopen(&dir.path().join("image.larch"), &disk.durable_image());
+            get(&img, &19u32.to_be_bytes()).is_some()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(db.metrics().kept_awake, std::time::Duration::ZERO);
+        for i in 0..20u32 {
+            put(&db, &i.to_be_bytes(), b"immediate", Durability::Immediate).unwrap();
+        }
+        if on && processors > 1 {
+            wait_until(10, "never kept awake", || {
+                db.metrics().kept_awake > std::time::Duration::ZERO
+            });
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert_eq!(db.metrics().kept_awake, std::time::Duration::ZERO);
+        }
+    }
+}
+
 /// The background thread outlives an idle checkpoint that fails and leaves the handle usable: it
 /// goes on syncing `Eventual` commits. The checkpoint's commit (which writes a table root kept
 /// out of the catalog) copies the catalog's leaf, whose checksum is damaged on disk after this

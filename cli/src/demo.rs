@@ -262,11 +262,12 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "log",
         format!(
-            "{}, {} bytes, {} ({:.2?} in log syncs)",
+            "{}, {} bytes, {} ({:.2?} in log syncs, {:.2?} kept awake for them)",
             counted(m.log_records, "record", "records"),
             HumanCount(m.log_bytes),
             counted(m.syncs, "sync", "syncs"),
-            m.log_sync_time
+            m.log_sync_time,
+            m.kept_awake
         ),
     );
     line(

@@ -479,6 +479,22 @@ impl Map {
     }
 }
 
+/// Makes the calling thread run only when no other thread wants its processor (Linux's
+/// `SCHED_IDLE`, which an unprivileged thread may take but not leave); false where that is
+/// refused or not supported.
+#[allow(unsafe_code)] // sched_setscheduler
+pub(crate) fn run_only_when_idle() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid `sched_param` that the call only reads, and pid 0 names the
+        // calling thread, the only one whose scheduling this changes.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
 #[cfg(test)]
 mod anonymous_file_tests {
     use std::io::{Read, Seek, Write};

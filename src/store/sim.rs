@@ -67,6 +67,8 @@ struct State {
     durable: Vec<u8>,
     ops: u64,
     fault: Option<Fault>,
+    /// How long each durable write takes at least ([`SimDisk::delay_durable_writes`]).
+    durable_write_delay: std::time::Duration,
     faults_injected: u64,
 }
 
@@ -126,6 +128,12 @@ impl SimDisk {
             forever,
             errno,
         });
+    }
+
+    /// Makes every durable write (a log sync) take at least `delay`, as on a slow disk: for
+    /// tests of what happens while one is in flight.
+    pub fn delay_durable_writes(&self, delay: std::time::Duration) {
+        self.state.lock().durable_write_delay = delay;
     }
 
     /// Removes the fault plan.
@@ -404,6 +412,8 @@ impl Storage for SimulatedFile {
         self.disk.before()?;
         self.file.write_durable_at(buf, offset)?;
         self.disk.log_durable_write(offset, buf);
+        let delay = self.disk.state.lock().durable_write_delay;
+        std::thread::sleep(delay);
         Ok(())
     }
 

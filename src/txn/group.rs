@@ -116,9 +116,11 @@ impl Syncer<LogState, Arc<Version>> for Shared {
         (batch, st.region.0 + (from - st.start_lsn))
     }
 
-    /// Writes the tail again with `RWF_DSYNC` (exactly that range becomes durable), timed.
+    /// Writes the tail again with `RWF_DSYNC` (exactly that range becomes durable), timed, with
+    /// a processor kept awake meanwhile (`awake.rs`).
     fn write(&self, (batch, offset): (Vec<u8>, u64)) -> Result<()> {
         let started = Instant::now();
+        let _in_flight = self.awake.sync_started();
         let written = self.store.write_durable_at(&batch, offset);
         self.metrics.log_sync_took(started.elapsed());
         written
@@ -233,6 +235,7 @@ impl Shared {
     /// Returns once everything up to `lsn` is durable, leading a sync if none is running (after
     /// gathering the records of the writers behind it: [`GroupSync::wait`]).
     pub(crate) fn wait_durable(&self, lsn: u64) -> Result<()> {
+        let _waits = self.awake.committer_waits();
         let mut st = self.log.sync.lock();
         self.log.sync.wait(&mut st, lsn, self, true)
     }

@@ -41,6 +41,10 @@ pub struct Metrics {
     pub window_hand_offs: u64,
     /// The page cache's hit rate ([`crate::Backend::Cached`]); None with the map.
     pub cache_hit_rate: Option<f64>,
+    /// Time a thread of the handle kept a processor awake while log syncs were in flight
+    /// ([`crate::Builder::keep_awake_during_syncs`]): at most the processor time that cost, all
+    /// of it time no other thread wanted (the thread runs at the lowest priority).
+    pub kept_awake: Duration,
 }
 
 /// Latency buckets: four per power of two of nanoseconds, up to 2^64 ns.
@@ -193,8 +197,8 @@ impl Counters {
         Duration::from_nanos(self.max_latency_ns.load(Relaxed))
     }
 
-    /// A copy of the counters.
-    pub fn snapshot(&self, cache_hit_rate: Option<f64>) -> Metrics {
+    /// A copy of the counters, with the cache's hit rate and the time kept awake for syncs.
+    pub fn snapshot(&self, cache_hit_rate: Option<f64>, kept_awake: Duration) -> Metrics {
         let counts: Vec<u64> = self.latency.iter().map(|c| c.load(Relaxed)).collect();
         let total: u64 = counts.iter().sum();
         let q = |q| {
@@ -220,6 +224,7 @@ impl Counters {
             window_flushes: self.window_flushes.load(Relaxed),
             window_hand_offs: self.window_hand_offs.load(Relaxed),
             cache_hit_rate,
+            kept_awake,
         }
     }
 }
@@ -246,7 +251,7 @@ mod tests {
         for us in 1..=100u64 {
             m.committed(Duration::from_micros(us));
         }
-        let s = m.snapshot(None);
+        let s = m.snapshot(None, Duration::ZERO);
         assert_eq!(s.commits, 100);
         let p50 = s.commit_p50.as_micros();
         assert!((40..=50).contains(&p50), "{p50}");

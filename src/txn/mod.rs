@@ -2,6 +2,7 @@
 //! lock, and meta-slot bookkeeping. [`read::ReadTxn`] reads one version; [`write::WriteTxn`] builds
 //! the next one and commits it in one function, steps numbered.
 
+pub(crate) mod awake;
 mod fill;
 mod flush;
 pub(crate) mod group;
@@ -241,6 +242,9 @@ pub(crate) struct Shared {
     writer_buffers: Mutex<Option<write::WriterBuffers>>,
     /// The full write window being flushed beside the commits that follow (`flush.rs`).
     flushing: Mutex<Option<flush::PendingFlush>>,
+    /// Keeps a processor awake while a log sync is in flight (`awake.rs`), shared with the
+    /// background thread that does.
+    pub(crate) awake: Arc<awake::KeepAwake>,
     /// Declared last, so dropped last: gives back the page buffers' empty slabs at once.
     _release_buffers: ReleaseBuffers,
 }
@@ -313,6 +317,7 @@ impl Shared {
             attached,
             writer_buffers: Mutex::new(None),
             flushing: Mutex::new(None),
+            awake: Arc::default(),
             _release_buffers: ReleaseBuffers,
         }
     }
