@@ -402,6 +402,7 @@ fn spawn_syncer(
     let thread = std::thread::Builder::new()
         .name("larchdb-sync".into())
         .spawn(move || {
+            crate::txn::awake::mark_background_thread();
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                 let Some(shared) = weak.upgrade() else { break };
                 if shared.check_poisoned().is_err() || shared.sync_log().is_err() {

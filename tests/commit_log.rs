@@ -141,13 +141,14 @@ fn the_background_sync_makes_eventual_commits_durable() {
 }
 
 /// With `keep_awake_during_syncs` (the default), a thread of the handle keeps a processor awake
-/// while a durable commit's log sync is in flight (on a machine with more than one), and only
-/// then: not for the background thread's syncs of `Eventual` commits, nor while idle. Turned
-/// off, never. The simulated disk's syncs take 2 ms here, so that they are in flight long enough
-/// to be seen.
+/// while a commit waits for the disk (on a machine with more than one): a durable commit's log
+/// sync here. Not for the background thread's syncs of `Eventual` commits, nor while idle; and
+/// turned off, never. The simulated disk's durable writes take 2 ms here, so that they are in
+/// flight long enough to be seen.
 #[test]
-fn a_thread_stays_awake_only_for_durable_commits_and_if_asked() {
+fn a_thread_stays_awake_only_while_commits_wait_for_the_disk_and_if_asked() {
     let processors = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     for on in [true, false] {
         let disk = SimDisk::new();
@@ -157,25 +158,28 @@ fn a_thread_stays_awake_only_for_durable_commits_and_if_asked() {
             .sync_interval(Some(std::time::Duration::from_millis(5)))
             .open_simulated(dir.path().join(format!("{on}.larch")), disk.clone())
             .unwrap();
-        for i in 0..20u32 {
+        // The first commits give the file its first log region (a checkpoint) and zero it
+        // ahead of their records (a durable write): both are waits for the disk.
+        for i in 0..5u32 {
             put(&db, &i.to_be_bytes(), b"eventual", Durability::Eventual).unwrap();
         }
-        // The background thread's ticks sync those commits.
-        wait_until(10, "the Eventual commits were never synced", || {
+        settle();
+        let before = db.metrics().kept_awake;
+        put(&db, b"second", b"eventual", Durability::Eventual).unwrap();
+        // The background thread's ticks sync it.
+        wait_until(10, "the Eventual commit was never synced", || {
             let img = reopen(&dir.path().join("image.larch"), &disk.durable_image());
-            get(&img, &19u32.to_be_bytes()).is_some()
+            get(&img, b"second").is_some()
         });
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        assert_eq!(db.metrics().kept_awake, std::time::Duration::ZERO);
+        settle();
+        assert_eq!(db.metrics().kept_awake, before);
         for i in 0..20u32 {
             put(&db, &i.to_be_bytes(), b"immediate", Durability::Immediate).unwrap();
         }
         if on && processors > 1 {
-            wait_until(10, "never kept awake", || {
-                db.metrics().kept_awake > std::time::Duration::ZERO
-            });
+            wait_until(10, "never kept awake", || db.metrics().kept_awake > before);
         } else {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            settle();
             assert_eq!(db.metrics().kept_awake, std::time::Duration::ZERO);
         }
     }

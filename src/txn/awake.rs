@@ -17,6 +17,17 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+thread_local! {
+    /// Whether this thread is a handle's background thread ([`mark_background_thread`]).
+    static IN_BACKGROUND_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as a handle's background thread (`db.rs`), whose syncs nobody waits
+/// for: they wake no thread to stay awake.
+pub(crate) fn mark_background_thread() {
+    IN_BACKGROUND_THREAD.with(|b| b.set(true));
+}
+
 /// How long the thread stays awake after the last sync ended.
 pub(crate) const LINGER: Duration = Duration::from_micros(100);
 
@@ -72,13 +83,17 @@ impl KeepAwake {
         CommitterWaits(self)
     }
 
-    /// Says that the calling thread starts a sync, which lasts until the returned value is
-    /// dropped; wakes the thread if it sleeps. None if not enabled, or unless exactly one
-    /// committer waits for the sync (the one leading it): with none (the background thread's
-    /// syncs of `Eventual` commits, `Database::sync`), no commit's latency depends on it; with
-    /// more, the others keep processors busy themselves meanwhile (yielding, `group_sync.rs`).
+    /// Says that the calling thread starts a sync or a durable write (a log sync, zeroing the
+    /// log ahead of its records, a checkpoint's sync), which lasts until the returned value is
+    /// dropped; wakes the thread if it sleeps. None if not enabled, if the calling thread is the
+    /// handle's background thread (no caller waits for its syncs), or if more than one committer
+    /// waits for their commits' sync: those keep processors busy themselves meanwhile
+    /// (yielding, `group_sync.rs`).
     pub fn sync_started(&self) -> Option<SyncInFlight<'_>> {
-        if !self.enabled.load(Ordering::Relaxed) || self.waiting.load(Ordering::Relaxed) != 1 {
+        if !self.enabled.load(Ordering::Relaxed)
+            || self.waiting.load(Ordering::Relaxed) > 1
+            || IN_BACKGROUND_THREAD.with(|b| b.get())
+        {
             return None;
         }
         // SeqCst on both sides (with `wait`'s store to `parked` and load of `in_flight`): either
@@ -216,12 +231,23 @@ mod tests {
     }
 
     #[test]
-    fn nobody_is_woken_when_disabled_or_unless_one_committer_waits() {
+    fn nobody_is_woken_when_disabled_for_the_background_thread_or_many_committers() {
         assert!(KeepAwake::default().sync_started().is_none());
-        let k = enabled();
-        assert!(k.sync_started().is_none(), "no committer waits");
+        let k = Arc::new(enabled());
+        assert!(k.sync_started().is_some(), "a checkpoint's sync");
         let _me = k.committer_waits();
         assert!(k.sync_started().is_some(), "the leader alone");
+        let background = {
+            let k = k.clone();
+            std::thread::spawn(move || {
+                mark_background_thread();
+                k.sync_started().is_none()
+            })
+        };
+        assert!(
+            background.join().unwrap(),
+            "the background thread's own sync"
+        );
         let _other = k.committer_waits();
         assert!(k.sync_started().is_none(), "another committer waits too");
     }

@@ -227,6 +227,7 @@ impl Shared {
         // Written first in small pieces (so that the kernel's page-cache folios stay small and the
         // records' small writes into them cheap: `Storage::write_at`), then again durably.
         self.store.write_at(&zeros, offset)?;
+        let _in_flight = self.awake.sync_started();
         self.store.write_durable_at(&zeros, offset)?;
         st.zeroed = to;
         Ok(())
@@ -297,7 +298,10 @@ impl Shared {
         let written = self
             .store
             .write_at(&meta.encode(), slot * self.page_size as u64)
-            .and_then(|()| self.store.sync());
+            .and_then(|()| {
+                let _in_flight = self.awake.sync_started();
+                self.store.sync()
+            });
         if let Err(e) = written {
             self.fail_log(&mut st, &e);
             return Err(e);
