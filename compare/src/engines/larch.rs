@@ -44,10 +44,13 @@ pub fn describe(cached: bool) -> Describe {
         version: env!("LARCH_CMP_LARCHDB").to_string(),
         config: if cached {
             "Backend::Cached { capacity: 2 x the section's key and value bytes, at least \
-             64 MiB }, Durability::Immediate (relaxed row: Eventual), 4 KiB pages"
+             64 MiB }, Durability::Immediate (relaxed row: Eventual), 4 KiB pages, the other \
+             options at their defaults (keep_awake_during_syncs: true)"
                 .into()
         } else {
-            "Backend::Mmap, Durability::Immediate (relaxed row: Eventual), 4 KiB pages".into()
+            "Backend::Mmap, Durability::Immediate (relaxed row: Eventual), 4 KiB pages, the other \
+             options at their defaults (keep_awake_during_syncs: true)"
+                .into()
         },
     }
 }
