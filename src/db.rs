@@ -32,7 +32,7 @@ pub struct Database {
     shared: Arc<Shared>,
     /// The background sync thread, and the sender whose drop stops it.
     syncer: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
-    /// The thread that keeps a processor awake while log syncs are in flight (`txn::awake`).
+    /// The thread that keeps a processor awake while commits wait for the disk (`txn::awake`).
     awake: Option<std::thread::JoinHandle<()>>,
     /// What opening the file rolled back or repaired.
     recovery: Option<Recovery>,
@@ -84,12 +84,13 @@ impl Builder {
         self
     }
 
-    /// Whether a thread of the handle keeps a processor busy while a log sync is in flight, and
-    /// for 100 us after the last one (default `true`; it does nothing for a read-only handle, in
+    /// Whether a thread of the handle keeps a processor busy while a commit waits for the disk
+    /// (its log sync, zeroing the log ahead of its records, or the checkpoint it makes), and for
+    /// 100 us after the wait ends (default `true`; it does nothing for a read-only handle, in
     /// memory, or on a machine with one processor, and nothing where the system refuses it the
     /// lowest scheduling priority, Linux's `SCHED_IDLE`).
     ///
-    /// A durable commit's thread sleeps in the kernel while its sync runs. Where idle processors
+    /// A commit's thread sleeps in the kernel while it waits for the disk. Where idle processors
     /// halt at once (virtual machines whose guests do not poll before halting), waking them when
     /// the disk answers costs about as much as the disk's own work: see the README for what it
     /// changed on the 2-processor virtual machine larchdb is measured on. The thread runs at the
@@ -423,7 +424,7 @@ fn spawn_syncer(
     Some((stop, thread))
 }
 
-/// Starts the thread that keeps a processor awake while log syncs are in flight
+/// Starts the thread that keeps a processor awake while commits wait for the disk
 /// (`txn::awake`), on a machine with more than one processor, at the lowest scheduling priority;
 /// it ends when the database stops it (`KeepAwake::stop`, when dropped). None if it was not
 /// started, or could not take that priority (it then ends at once, and syncs never wake it).

@@ -58,7 +58,7 @@ pub(crate) struct Options {
     pub read_only: bool,
     pub log_capacity: u64,
     pub sync_interval: Option<std::time::Duration>,
-    /// The background thread keeps a processor awake while a log sync is in flight.
+    /// A thread of the handle keeps a processor awake while a commit waits for the disk.
     pub keep_awake: bool,
     pub verify_checksums: bool,
     pub max_readers: u32,

@@ -262,7 +262,7 @@ fn metrics(m: &larchdb::Metrics) -> String {
     line(
         "log",
         format!(
-            "{}, {} bytes, {} ({:.2?} in log syncs, {:.2?} kept awake for them)",
+            "{}, {} bytes, {} ({:.2?} in log syncs; {:.2?} kept awake for the disk)",
             counted(m.log_records, "record", "records"),
             HumanCount(m.log_bytes),
             counted(m.syncs, "sync", "syncs"),

@@ -1,13 +1,14 @@
-//! Keeping a processor awake while a log sync is in flight.
+//! Keeping a processor awake while a commit waits for the disk.
 //!
-//! A durable commit's thread sleeps in the kernel while its record's `RWF_DSYNC` write runs. On
+//! A durable commit's thread sleeps in the kernel while its record's `RWF_DSYNC` write runs (and
+//! any commit's thread while it zeroes the log ahead of its records or makes a checkpoint). On
 //! a machine whose idle processors halt at once (virtual machines whose guests do not poll before
 //! halting, as the one larchdb is measured on), both processors are then halted when the disk
 //! answers, and waking them (the one taking the interrupt, then the sleeping thread's) costs about
 //! as much as the disk's own work (the README's measurements).
 //!
 //! So, unless turned off ([`crate::Builder::keep_awake_during_syncs`]), a thread of the handle
-//! (`db.rs`), woken when a sync starts, keeps its processor busy until the sync ends and for
+//! (`db.rs`), woken when such a wait starts, keeps its processor busy until it ends and for
 //! [`LINGER`] after the last one (so that a stream of commits does not wake it for each). It
 //! runs at the lowest scheduling priority (`SCHED_IDLE`): any other thread that wants the
 //! processor preempts it at once, so it only ever uses time that would otherwise be idle, which

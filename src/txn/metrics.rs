@@ -41,7 +41,7 @@ pub struct Metrics {
     pub window_hand_offs: u64,
     /// The page cache's hit rate ([`crate::Backend::Cached`]); None with the map.
     pub cache_hit_rate: Option<f64>,
-    /// Time a thread of the handle kept a processor awake while log syncs were in flight
+    /// Time a thread of the handle kept a processor awake while commits waited for the disk
     /// ([`crate::Builder::keep_awake_during_syncs`]): at most the processor time that cost, all
     /// of it time no other thread wanted (the thread runs at the lowest priority).
     pub kept_awake: Duration,
