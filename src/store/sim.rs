@@ -246,11 +246,13 @@ impl SimDisk {
     /// Records a completed write of `data` at `offset` that was made durable on its own
     /// (`RWF_DSYNC`), and nothing else: the write and its [`Entry::RangeSync`], logged together,
     /// so that no other thread's change (the background thread's log syncs run beside commits)
-    /// comes between them and is taken for the durable write.
-    fn log_durable_write(&self, offset: u64, data: &[u8]) {
+    /// comes between them and is taken for the durable write. Returns how long the write is to
+    /// take at least ([`SimDisk::delay_durable_writes`]).
+    fn log_durable_write(&self, offset: u64, data: &[u8]) -> std::time::Duration {
         let mut st = self.state.lock();
         st.log.push(write_entry(offset, data));
         st.log.push(Entry::RangeSync { offset });
+        st.durable_write_delay
     }
 
     /// Records a completed sync: everything logged so far is durable.
@@ -411,8 +413,7 @@ impl Storage for SimulatedFile {
     fn write_durable_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.disk.before()?;
         self.file.write_durable_at(buf, offset)?;
-        self.disk.log_durable_write(offset, buf);
-        let delay = self.disk.state.lock().durable_write_delay;
+        let delay = self.disk.log_durable_write(offset, buf);
         std::thread::sleep(delay);
         Ok(())
     }

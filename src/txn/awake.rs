@@ -35,13 +35,13 @@ pub(crate) const LINGER: Duration = Duration::from_micros(100);
 /// The state shared by the threads that sync and the thread that stays awake for them.
 #[derive(Default)]
 pub(crate) struct KeepAwake {
-    /// Whether syncs wake the thread (it runs).
+    /// Whether waits for the disk wake the thread (it runs).
     enabled: AtomicBool,
-    /// Syncs in flight.
+    /// Waits for the disk in flight.
     in_flight: AtomicU32,
     /// Committers waiting for their commit's sync (the one that leads it among them).
     waiting: AtomicU32,
-    /// Syncs started so far (the linger starts over when one starts).
+    /// Waits for the disk started so far (the linger starts over when one starts).
     started: AtomicU64,
     /// The handle is closing.
     stop: AtomicBool,
@@ -62,10 +62,10 @@ impl Drop for CommitterWaits<'_> {
     }
 }
 
-/// A sync in flight, from [`KeepAwake::sync_started`] until dropped.
-pub(crate) struct SyncInFlight<'a>(&'a KeepAwake);
+/// A wait for the disk in flight, from [`KeepAwake::disk_wait_started`] until dropped.
+pub(crate) struct DiskWait<'a>(&'a KeepAwake);
 
-impl Drop for SyncInFlight<'_> {
+impl Drop for DiskWait<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
@@ -90,7 +90,7 @@ impl KeepAwake {
     /// handle's background thread (no caller waits for its syncs), or if more than one committer
     /// waits for their commits' sync: those keep processors busy themselves meanwhile
     /// (yielding, `group_sync.rs`).
-    pub fn sync_started(&self) -> Option<SyncInFlight<'_>> {
+    pub fn disk_wait_started(&self) -> Option<DiskWait<'_>> {
         if !self.enabled.load(Ordering::Relaxed)
             || self.waiting.load(Ordering::Relaxed) > 1
             || IN_BACKGROUND_THREAD.with(|b| b.get())
@@ -105,7 +105,7 @@ impl KeepAwake {
             let _held = self.lock.lock();
             self.wake.notify_one();
         }
-        Some(SyncInFlight(self))
+        Some(DiskWait(self))
     }
 
     /// Ends the thread: its wait or stay returns at once.
@@ -115,7 +115,8 @@ impl KeepAwake {
         self.wake.notify_one();
     }
 
-    /// The thread: sleeps until a sync is in flight (true) or the handle closes (false).
+    /// The thread: sleeps until a wait for the disk is in flight (true) or the handle closes
+    /// (false).
     pub fn wait(&self) -> bool {
         let mut held = self.lock.lock();
         let woken = loop {
@@ -132,8 +133,8 @@ impl KeepAwake {
         woken
     }
 
-    /// The thread: keeps its processor busy while a sync is in flight and until [`LINGER`]
-    /// after the last one ended, or until the handle closes.
+    /// The thread: keeps its processor busy while a wait for the disk is in flight and until
+    /// [`LINGER`] after the last one ended, or until the handle closes.
     pub fn stay_awake(&self) {
         let from = Instant::now();
         // When no sync was in flight any more, and how many had started by then.
@@ -195,7 +196,9 @@ mod tests {
         };
         until_parked(&k);
         let _me = k.committer_waits();
-        let sync = k.sync_started().expect("enabled, and one committer waits");
+        let sync = k
+            .disk_wait_started()
+            .expect("enabled, and one committer waits");
         std::thread::sleep(Duration::from_millis(20));
         assert!(
             !thread.is_finished(),
@@ -211,7 +214,7 @@ mod tests {
     fn a_sync_that_starts_before_the_wait_is_not_missed() {
         let k = enabled();
         let _me = k.committer_waits();
-        let _sync = k.sync_started();
+        let _sync = k.disk_wait_started();
         assert!(k.wait());
     }
 
@@ -227,22 +230,22 @@ mod tests {
         assert!(!waiting.join().unwrap());
         // A stay with a sync still in flight ends too.
         let _me = k.committer_waits();
-        assert!(k.sync_started().is_some());
+        assert!(k.disk_wait_started().is_some());
         k.stay_awake();
     }
 
     #[test]
     fn nobody_is_woken_when_disabled_for_the_background_thread_or_many_committers() {
-        assert!(KeepAwake::default().sync_started().is_none());
+        assert!(KeepAwake::default().disk_wait_started().is_none());
         let k = Arc::new(enabled());
-        assert!(k.sync_started().is_some(), "a checkpoint's sync");
+        assert!(k.disk_wait_started().is_some(), "a checkpoint's sync");
         let _me = k.committer_waits();
-        assert!(k.sync_started().is_some(), "the leader alone");
+        assert!(k.disk_wait_started().is_some(), "the leader alone");
         let background = {
             let k = k.clone();
             std::thread::spawn(move || {
                 mark_background_thread();
-                k.sync_started().is_none()
+                k.disk_wait_started().is_none()
             })
         };
         assert!(
@@ -250,6 +253,9 @@ mod tests {
             "the background thread's own sync"
         );
         let _other = k.committer_waits();
-        assert!(k.sync_started().is_none(), "another committer waits too");
+        assert!(
+            k.disk_wait_started().is_none(),
+            "another committer waits too"
+        );
     }
 }

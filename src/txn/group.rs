@@ -120,7 +120,7 @@ impl Syncer<LogState, Arc<Version>> for Shared {
     /// a processor kept awake meanwhile (`awake.rs`).
     fn write(&self, (batch, offset): (Vec<u8>, u64)) -> Result<()> {
         let started = Instant::now();
-        let _in_flight = self.awake.sync_started();
+        let _in_flight = self.awake.disk_wait_started();
         let written = self.store.write_durable_at(&batch, offset);
         self.metrics.log_sync_took(started.elapsed());
         written
@@ -227,7 +227,7 @@ impl Shared {
         // Written first in small pieces (so that the kernel's page-cache folios stay small and the
         // records' small writes into them cheap: `Storage::write_at`), then again durably.
         self.store.write_at(&zeros, offset)?;
-        let _in_flight = self.awake.sync_started();
+        let _in_flight = self.awake.disk_wait_started();
         self.store.write_durable_at(&zeros, offset)?;
         st.zeroed = to;
         Ok(())
@@ -299,7 +299,7 @@ impl Shared {
             .store
             .write_at(&meta.encode(), slot * self.page_size as u64)
             .and_then(|()| {
-                let _in_flight = self.awake.sync_started();
+                let _in_flight = self.awake.disk_wait_started();
                 self.store.sync()
             });
         if let Err(e) = written {

@@ -242,8 +242,8 @@ pub(crate) struct Shared {
     writer_buffers: Mutex<Option<write::WriterBuffers>>,
     /// The full write window being flushed beside the commits that follow (`flush.rs`).
     flushing: Mutex<Option<flush::PendingFlush>>,
-    /// Keeps a processor awake while a log sync is in flight (`awake.rs`), shared with the
-    /// background thread that does.
+    /// Keeps a processor awake while a commit waits for the disk (`awake.rs`), shared with the
+    /// `larchdb-awake` thread that does (`db.rs`).
     pub(crate) awake: Arc<awake::KeepAwake>,
     /// Declared last, so dropped last: gives back the page buffers' empty slabs at once.
     _release_buffers: ReleaseBuffers,
