@@ -14,13 +14,14 @@ use crate::store::{Backing, Disk, FileStore, Verifier};
 use crate::table::WriteTxn;
 use crate::txn::metrics::Metrics;
 use crate::txn::multiproc::Attached;
+use crate::txn::nudge::Jobs;
 use crate::txn::read::ReadTxn;
 use crate::txn::write::WriteTxn as TxnCore;
 use crate::txn::{Config, Shared};
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An open database file. `Send + Sync`; share it between threads by reference or in an `Arc`.
 ///
@@ -31,7 +32,7 @@ use std::time::Duration;
 pub struct Database {
     shared: Arc<Shared>,
     /// The background sync thread, and the sender whose drop stops it.
-    syncer: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+    syncer: Option<std::thread::JoinHandle<()>>,
     /// The thread that keeps a processor awake while commits wait for the disk (`txn::awake`).
     awake: Option<std::thread::JoinHandle<()>>,
     /// What opening the file rolled back or repaired.
@@ -389,26 +390,47 @@ fn writer_elsewhere(store: &FileStore, table: &ReaderTable) -> Result<bool> {
 }
 
 /// Starts the thread that syncs the commit log every `every` while `Eventual` commits wait for
-/// it, flushes the write window once commits pause, starts the write-back of tree pages, and
-/// gives back page buffers long unused (`store::release_idle`); it ends when the returned sender
-/// is dropped (with the database), the database is gone, or the handle is poisoned (a failed
-/// write or sync: nothing more can be made durable).
+/// it (and sooner when a commit asks, `txn::nudge`, as it does to have the log zeroed ahead of
+/// its records), flushes the write window once commits pause, starts the write-back of tree
+/// pages, and gives back page buffers long unused (`store::release_idle`); it ends when the
+/// database stops it (`Nudge::stop`, when dropped), the database is gone, or the handle is
+/// poisoned (a failed write or sync: nothing more can be made durable).
 /// None if no thread could be started: Eventual commits are then synced by the other means.
-fn spawn_syncer(
-    shared: &Arc<Shared>,
-    every: Duration,
-) -> Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)> {
-    let (stop, stopped) = mpsc::channel::<()>();
+fn spawn_syncer(shared: &Arc<Shared>, every: Duration) -> Option<std::thread::JoinHandle<()>> {
     let weak = Arc::downgrade(shared);
+    let nudge = shared.nudge.clone();
+    // Not on the simulated disk, which must see one order of operations per run: there commits
+    // make the early syncs and zeroings themselves, when they can wait no longer.
+    if shared.store.background_writes() {
+        nudge.start();
+    }
     let thread = std::thread::Builder::new()
         .name("larchdb-sync".into())
         .spawn(move || {
             crate::txn::awake::mark_background_thread();
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+            let mut tick = Instant::now();
+            while let Some(jobs) = nudge.wait(tick, every) {
                 let Some(shared) = weak.upgrade() else { break };
-                if shared.check_poisoned().is_err() || shared.sync_log().is_err() {
+                if shared.check_poisoned().is_err() {
                     break;
                 }
+                let ticked = jobs == Jobs::default();
+                // What a commit asked for; the tick syncs.
+                if jobs.zero && shared.zero_log_ahead().is_err() {
+                    break;
+                }
+                let synced = match ticked {
+                    true => shared.sync_log(),
+                    false if jobs.sync => shared.sync_log_early(),
+                    false => Ok(()),
+                };
+                if synced.is_err() {
+                    break;
+                }
+                if !ticked {
+                    continue;
+                }
+                tick = Instant::now();
                 // An idle checkpoint may fail and leave the handle usable (a full disk as its
                 // commit grows the file, a damaged page it would copy): the log is still synced
                 // at every tick, and the checkpoint tried again at the next one.
@@ -419,9 +441,16 @@ fn spawn_syncer(
                 drop(shared);
                 crate::store::release_idle(crate::store::DECAY);
             }
-        })
-        .ok()?;
-    Some((stop, thread))
+            // Commits do what they asked of it themselves from now on.
+            nudge.stop();
+        });
+    match thread {
+        Ok(thread) => Some(thread),
+        Err(_) => {
+            shared.nudge.stop();
+            None
+        }
+    }
 }
 
 /// Starts the thread that keeps a processor awake while commits wait for the disk
@@ -655,8 +684,8 @@ impl Drop for Database {
     /// Checkpoints the newest commit (unless a write transaction is still open), so that the next
     /// open has no log to replay.
     fn drop(&mut self) {
-        if let Some((stop, thread)) = self.syncer.take() {
-            drop(stop);
+        if let Some(thread) = self.syncer.take() {
+            self.shared.nudge.stop();
             let _ = thread.join();
         }
         if let Some(thread) = self.awake.take() {
@@ -665,6 +694,13 @@ impl Drop for Database {
         }
         self.shared.close();
     }
+}
+
+/// Test support: how many syncs commits of `db` made because they found `MAX_UNSYNCED_COMMITS`
+/// records unsynced (docs/FORMAT.md section 13, step 6).
+#[cfg(feature = "testing")]
+pub fn bound_syncs(db: &Database) -> u64 {
+    db.shared.metrics.bound_syncs()
 }
 
 /// Test support: how many table roots the newest commit of `db` keeps out of its catalog tree

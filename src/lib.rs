@@ -63,7 +63,7 @@ pub struct ReadmeDoctests;
 /// fuzzing entry points, and a per-thread default backend.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::db::deferred_roots;
+    pub use crate::db::{bound_syncs, deferred_roots};
     pub use crate::fuzz_api::*;
     pub use crate::options::with_default_backend;
     pub use crate::rng::Rng;

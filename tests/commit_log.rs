@@ -5,7 +5,7 @@
 mod common;
 
 use common::{read_state, State};
-use larchdb::testing::SimDisk;
+use larchdb::testing::{bound_syncs, SimDisk};
 use larchdb::{Database, Durability, Error};
 use std::path::Path;
 
@@ -140,6 +140,41 @@ fn the_background_sync_makes_eventual_commits_durable() {
     });
 }
 
+/// On a real file, with the background thread running, `Eventual` commits ask it to sync the
+/// log before `MAX_UNSYNCED_COMMITS` (4096) records are unsynced, so that no commit has to: with
+/// no tick of its own in the test's time, the syncs come more often than every 4096 commits.
+/// (On the simulated disk the commits sync at the bound themselves, as without the thread.)
+#[test]
+fn eventual_commits_ask_the_background_thread_to_sync_before_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::builder()
+        .durability(Durability::Eventual)
+        .sync_interval(Some(std::time::Duration::from_secs(3600)))
+        .open(dir.path().join("early.larch"))
+        .unwrap();
+    let commits = 40_000u32;
+    let before = db.metrics();
+    for i in 0..commits {
+        put(&db, &i.to_be_bytes(), b"eventual", Durability::Eventual).unwrap();
+    }
+    // Commits that find the bound reached sync themselves; the thread's syncs come first.
+    let (syncs, at_bound) = (db.metrics().syncs - before.syncs, bound_syncs(&db));
+    eprintln!("{commits} commits: {syncs} syncs, {at_bound} of them by commits at the bound");
+    assert!(
+        at_bound * 2 < syncs,
+        "{syncs} syncs for {commits} commits, {at_bound} of them by commits at the bound"
+    );
+    db.check().unwrap();
+    drop(db);
+    let db = Database::open(dir.path().join("early.larch")).unwrap();
+    for i in (0..commits).step_by(997) {
+        assert_eq!(
+            get(&db, &i.to_be_bytes()).as_deref(),
+            Some(&b"eventual"[..])
+        );
+    }
+}
+
 /// With `keep_awake_during_syncs` (the default), a thread of the handle keeps a processor awake
 /// while a commit waits for the disk (on a machine with more than one): a durable commit's log
 /// sync here. Not for the background thread's syncs of `Eventual` commits, nor while idle; and
@@ -158,8 +193,8 @@ fn a_thread_stays_awake_only_while_commits_wait_for_the_disk_and_if_asked() {
             .sync_interval(Some(std::time::Duration::from_millis(5)))
             .open_simulated(dir.path().join(format!("{on}.larch")), disk.clone())
             .unwrap();
-        // The first commits give the file its first log region (a checkpoint) and zero it
-        // ahead of their records (a durable write): both are waits for the disk.
+        // The first commit gives the file its first log region (a checkpoint, whose sync also
+        // makes the region's first 1 MiB of zeros durable): a wait for the disk.
         for i in 0..5u32 {
             put(&db, &i.to_be_bytes(), b"eventual", Durability::Eventual).unwrap();
         }

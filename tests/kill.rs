@@ -1,6 +1,8 @@
-//! Process-level crash test: a child process runs four threads that commit concurrently in loops
-//! (Immediate durability, so their syncs are shared by group commit), each to its own table, and
-//! reports each acknowledged commit on stdout; the parent kills it with SIGKILL at a random
+//! Process-level crash test: a child process runs six threads that commit concurrently in loops
+//! (four with Immediate durability, so their syncs are shared by group commit, and two with
+//! Eventual durability, whose records are in the file once `commit` returns, so that a process
+//! crash loses none of them either), each to its own table, and reports each acknowledged commit
+//! on stdout; the parent kills it with SIGKILL at a random
 //! moment, then reopens the file (replaying the commit log) and verifies that every acknowledged
 //! commit of every thread is there, that nothing beyond the one in flight per thread is, and that
 //! `check()` passes. Many rounds, on one file.
@@ -33,13 +35,12 @@ fn child() {
 }
 
 /// Threads committing in the child, each to table `t{thread}`.
-const THREADS: usize = 4;
+const THREADS: usize = 6;
+/// Threads `0..IMMEDIATE` commit with Immediate durability, the others with Eventual.
+const IMMEDIATE: usize = 4;
 
 fn commit_forever(path: &str) {
-    let db = Database::builder()
-        .durability(Durability::Immediate)
-        .open(path)
-        .unwrap();
+    let db = Database::open(path).unwrap();
     std::thread::scope(|s| {
         for thread in 0..THREADS {
             let db = &db;
@@ -48,8 +49,13 @@ fn commit_forever(path: &str) {
     });
 }
 
-/// One thread of the child: commits key after key to its table, printing `thread i` after each.
+/// One thread of the child: commits key after key to its table, printing `thread i` after each;
+/// durably if `thread < IMMEDIATE`.
 fn commit_loop(db: &Database, thread: usize) {
+    let durability = match thread < IMMEDIATE {
+        true => Durability::Immediate,
+        false => Durability::Eventual,
+    };
     let table = format!("t{thread}");
     let start = db
         .begin_read()
@@ -58,7 +64,8 @@ fn commit_loop(db: &Database, thread: usize) {
         .map(|t| t.len().unwrap())
         .unwrap_or(0);
     for i in start.. {
-        let w = db.begin_write().unwrap();
+        let mut w = db.begin_write().unwrap();
+        w.set_durability(durability);
         {
             let mut t = w.open_table(&table).unwrap();
             t.insert(&i.to_be_bytes(), &value(i)).unwrap();

@@ -26,10 +26,12 @@
 
 use super::group_sync::{GroupSync, Guard, SyncState, Syncer};
 use super::log::aligned;
+use super::nudge::Jobs;
 use super::{max_held_back, Shared, Version, MAX_UNSYNCED_COMMITS};
 use crate::error::{corrupted, Error, Result};
 use crate::options::Durability;
 use crate::page::meta::Meta;
+use parking_lot::{Condvar, MutexGuard};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +39,8 @@ use std::time::Instant;
 /// ([`GroupSync`]) over the log's tail, publishing versions.
 pub(crate) struct CommitLog {
     sync: GroupSync<LogState, Arc<Version>>,
+    /// Signalled (under the log's lock) when a zeroing by the background thread ends.
+    zeroing_ended: Condvar,
 }
 
 /// The locked state of the commit log.
@@ -63,6 +67,9 @@ struct LogState {
     /// the last record is always below it, so that recovery's replay stops there (it never reads
     /// on into what the region's pages held before).
     zeroed: u64,
+    /// The background thread is zeroing the region from `zeroed` on (outside the lock): a commit
+    /// whose record needs those bytes, and a checkpoint (which may move the region), wait for it.
+    zeroing: bool,
 }
 
 /// A disk sector: the bytes after the last record, which recovery reads when it looks for the
@@ -72,6 +79,17 @@ const SECTOR: u64 = 512;
 /// Bytes of the region zeroed ahead of the records at a time (with one durable write: a new
 /// region is not written with zeros when it is allocated, only as records reach it).
 const ZERO_AHEAD: u64 = 1 << 20;
+
+/// Unsynced `Eventual` records at which a commit asks the background thread to sync the log
+/// (`nudge.rs`): three quarters of the bound, so that the sync is over before a commit would
+/// have to make it (at a few microseconds per commit, the last 1,024 commits take several
+/// milliseconds; a sync of 3,072 small records about one and a half), without syncing much more
+/// often than the bound alone would.
+const EARLY_SYNC_RECORDS: u64 = MAX_UNSYNCED_COMMITS / 4 * 3;
+
+/// Bytes left below the zeroed mark at which a commit asks the background thread to zero the
+/// region further (half of what one zeroing adds).
+const EARLY_ZERO: u64 = ZERO_AHEAD / 2;
 
 impl CommitLog {
     /// The log of a file whose last checkpoint names region `log` (first page, pages).
@@ -85,7 +103,9 @@ impl CommitLog {
                 tail_records: 0,
                 flight_records: 0,
                 zeroed: 0,
+                zeroing: false,
             }),
+            zeroing_ended: Condvar::new(),
         }
     }
 
@@ -172,34 +192,51 @@ impl Shared {
         durability: Durability,
     ) -> Result<u64> {
         let mut st = self.log.sync.lock();
-        if st.tail_records + st.flight_records >= MAX_UNSYNCED_COMMITS {
-            // The unsynced bound recovery relies on: sync before appending one more.
+        // The unsynced bound recovery relies on: sync before appending one more. If a sync runs
+        // (the background thread's, asked for early), waiting for it is enough once it leaves
+        // fewer unsynced records than the bound.
+        while st.tail_records + st.flight_records >= MAX_UNSYNCED_COMMITS {
+            if st.flight_records > 0 {
+                self.log.sync.wait_idle(&mut st);
+                continue;
+            }
+            self.metrics.sync_at_bound();
             let target = st.write_lsn();
             self.wait_locked(&mut st, target)?;
         }
         if let Some(msg) = st.failed() {
             return Err(Error::PreviousIo(msg.clone()));
         }
-        let at = st.write_lsn() - st.start_lsn;
         let span = aligned(record.len() as u64);
+        let used = st.write_lsn() - st.start_lsn;
+        if let Err(e) = self.zero_ahead(&mut st, used + span + SECTOR) {
+            if st.failed().is_none() {
+                self.fail_log(&mut st, &e);
+            }
+            return Err(e);
+        }
+        let at = st.write_lsn() - st.start_lsn;
         // An `Immediate` commit's record is not written now: the sync that makes it durable
         // writes it (from the tail), and no commit is acknowledged before that sync, this one nor
         // any after it (an `Eventual` commit waits for the syncs of the `Immediate` ones before).
-        let written =
-            self.zero_ahead(&mut st, at + span + SECTOR)
-                .and_then(|()| match durability {
-                    Durability::Eventual => self.store.write_log_at(record, st.region.0 + at),
-                    Durability::Immediate => Ok(()),
-                });
-        if let Err(e) = written {
-            self.fail_log(&mut st, &e);
-            return Err(e);
+        if let Durability::Eventual = durability {
+            if let Err(e) = self.store.write_log_at(record, st.region.0 + at) {
+                self.fail_log(&mut st, &e);
+                return Err(e);
+            }
         }
         st.tail.extend_from_slice(record);
         let padded = st.tail.len() + (span as usize - record.len());
         st.tail.resize(padded, 0);
         st.appended(span);
         st.tail_records += 1;
+        let jobs = Jobs {
+            sync: st.tail_records >= EARLY_SYNC_RECORDS,
+            zero: zeroing_due(&st),
+        };
+        if jobs != Jobs::default() {
+            self.nudge.ask(jobs);
+        }
         *self.latest.lock() = v.clone();
         let need = match durability {
             Durability::Immediate => st.write_lsn(),
@@ -212,25 +249,66 @@ impl Shared {
     }
 
     /// Makes sure that the region's first `end` bytes (at most all of it) are below its zeroed
-    /// mark, zeroing durably from the mark to [`ZERO_AHEAD`] bytes past `end` if they are not.
-    /// Durably, before the record is written: the zeros must reach the disk no later than the
-    /// records before them, and writing them converts preallocated (unwritten) space, so that
-    /// the syncs of the records written there later change no file metadata.
-    fn zero_ahead(&self, st: &mut LogState, end: u64) -> Result<()> {
+    /// mark: waits for the background thread's zeroing if one runs, or zeroes durably from the
+    /// mark to [`ZERO_AHEAD`] bytes past `end`. Durably, before the record is written: the zeros
+    /// must reach the disk no later than the records before them, and writing them converts
+    /// preallocated (unwritten) space, so that the syncs of the records written there later
+    /// change no file metadata. An error of the background thread's zeroing is
+    /// [`Error::PreviousIo`] (it poisoned the handle).
+    fn zero_ahead(&self, st: &mut LogGuard<'_>, end: u64) -> Result<()> {
         let len = st.region.1;
+        while st.zeroing && st.zeroed < end.min(len) {
+            self.log.zeroing_ended.wait(st);
+        }
+        if let Some(msg) = st.failed() {
+            return Err(Error::PreviousIo(msg.clone()));
+        }
         if st.zeroed >= end.min(len) {
             return Ok(());
         }
         let to = (end + ZERO_AHEAD).min(len);
-        let zeros = vec![0u8; (to - st.zeroed) as usize];
-        let offset = st.region.0 + st.zeroed;
+        self.write_zeros(st.region.0 + st.zeroed, to - st.zeroed)?;
+        st.zeroed = to;
+        Ok(())
+    }
+
+    /// Writes `len` zero bytes at `offset` durably.
+    fn write_zeros(&self, offset: u64, len: u64) -> Result<()> {
+        let zeros = vec![0u8; len as usize];
         // Written first in small pieces (so that the kernel's page-cache folios stay small and the
         // records' small writes into them cheap: `Storage::write_at`), then again durably.
         self.store.write_at(&zeros, offset)?;
         let _in_flight = self.awake.disk_wait_started();
-        self.store.write_durable_at(&zeros, offset)?;
-        st.zeroed = to;
-        Ok(())
+        self.store.write_durable_at(&zeros, offset)
+    }
+
+    /// The background thread, when a commit asks: zeroes the region [`ZERO_AHEAD`] bytes
+    /// further if the records come within [`EARLY_ZERO`] of the zeroed mark, outside the log's
+    /// lock (commits go on appending below the mark meanwhile). A failure poisons the handle.
+    pub(crate) fn zero_log_ahead(&self) -> Result<()> {
+        let mut st = self.log.sync.lock();
+        if st.zeroing || st.failed().is_some() || !zeroing_due(&st) {
+            return Ok(());
+        }
+        let (from, len) = (st.zeroed, st.region.1);
+        let to = (from + ZERO_AHEAD).min(len);
+        let offset = st.region.0 + from;
+        st.zeroing = true;
+        let written = MutexGuard::unlocked(&mut st, || self.write_zeros(offset, to - from));
+        // The region did not move meanwhile: a checkpoint waits for the zeroing first.
+        st.zeroing = false;
+        let result = match written {
+            Ok(()) => {
+                st.zeroed = to;
+                Ok(())
+            }
+            Err(e) => {
+                self.fail_log(&mut st, &e);
+                Err(e)
+            }
+        };
+        self.log.zeroing_ended.notify_all();
+        result
     }
 
     /// Returns once everything up to `lsn` is durable, leading a sync if none is running (after
@@ -244,6 +322,18 @@ impl Shared {
     /// Makes every record appended so far durable (the background sync of Eventual commits).
     pub(crate) fn sync_log(&self) -> Result<()> {
         let mut st = self.log.sync.lock();
+        let target = st.write_lsn();
+        self.wait_locked(&mut st, target)
+    }
+
+    /// The background thread, when asked: makes every record appended so far durable if at
+    /// least [`EARLY_SYNC_RECORDS`] are not yet taken by a sync (commits go on asking until one
+    /// takes them; the first request does it).
+    pub(crate) fn sync_log_early(&self) -> Result<()> {
+        let mut st = self.log.sync.lock();
+        if st.tail_records < EARLY_SYNC_RECORDS {
+            return Ok(());
+        }
         let target = st.write_lsn();
         self.wait_locked(&mut st, target)
     }
@@ -275,7 +365,14 @@ impl Shared {
             None => Ok(()),
         };
         let mut st = self.log.sync.lock();
-        self.log.sync.wait_idle(&mut st);
+        // No log sync nor zeroing may run while the region is reset: they write into it.
+        loop {
+            self.log.sync.wait_idle(&mut st);
+            if !st.zeroing {
+                break;
+            }
+            self.log.zeroing_ended.wait(&mut st);
+        }
         if let Some(msg) = st.failed() {
             return Err(Error::PreviousIo(msg.clone()));
         }
@@ -295,9 +392,24 @@ impl Shared {
             log_align: crate::page::meta::RECORD_ALIGN,
         };
         let slot = 1 - meta_state.durable_slot;
-        let written = self
-            .store
-            .write_at(&meta.encode(), slot * self.page_size as u64)
+        let ps = self.page_size as u64;
+        let region = (v.log.0 * ps, v.log.1 * ps);
+        // A new region's first bytes are zeroed under the sync below (its pages are free in the
+        // last checkpoint, like the tree pages this commit wrote), rather than by the next
+        // commit with a durable write of its own.
+        let zeroed = match region != st.region {
+            true => ZERO_AHEAD.min(region.1),
+            false => st.zeroed,
+        };
+        let written = match region != st.region && zeroed > 0 {
+            true => self.store.write_at(&vec![0u8; zeroed as usize], region.0),
+            false => Ok(()),
+        };
+        let written = written
+            .and_then(|()| {
+                self.store
+                    .write_at(&meta.encode(), slot * self.page_size as u64)
+            })
             .and_then(|()| {
                 let _in_flight = self.awake.disk_wait_started();
                 self.store.sync()
@@ -322,11 +434,7 @@ impl Shared {
                 .shrink(v.view.page_count() * self.page_size as u64, false);
         }
         *self.latest.lock() = v.clone();
-        let ps = self.page_size as u64;
-        let region = (v.log.0 * ps, v.log.1 * ps);
-        if region != st.region {
-            st.zeroed = 0;
-        }
+        st.zeroed = zeroed;
         st.region = region;
         st.start_lsn = st.write_lsn();
         st.tail.clear();
@@ -347,4 +455,11 @@ impl Shared {
         st.held_back += freed;
         st.held_back > max_held_back(page_count)
     }
+}
+
+/// Whether the records have come within [`EARLY_ZERO`] bytes of the zeroed mark, short of the
+/// region's end (so that the background thread should zero further).
+fn zeroing_due(st: &LogGuard<'_>) -> bool {
+    let used = st.write_lsn() - st.start_lsn;
+    st.zeroed < st.region.1 && used + EARLY_ZERO >= st.zeroed
 }

@@ -67,6 +67,8 @@ pub(crate) struct Counters {
     window_hand_offs: AtomicU64,
     /// Bytes of tree pages written since the kernel was last asked to start writing them back.
     unflushed_bytes: AtomicU64,
+    /// Syncs made by commits that found `MAX_UNSYNCED_COMMITS` records unsynced.
+    bound_syncs: AtomicU64,
 }
 
 impl Default for Counters {
@@ -86,6 +88,7 @@ impl Default for Counters {
             unflushed_bytes: AtomicU64::new(0),
             window_flushes: AtomicU64::new(0),
             window_hand_offs: AtomicU64::new(0),
+            bound_syncs: AtomicU64::new(0),
         }
     }
 }
@@ -115,6 +118,17 @@ fn bucket_floor(b: usize) -> u64 {
 }
 
 impl Counters {
+    /// A commit found `MAX_UNSYNCED_COMMITS` records unsynced and syncs them.
+    pub fn sync_at_bound(&self) {
+        self.bound_syncs.fetch_add(1, Relaxed);
+    }
+
+    /// Syncs made by commits that found `MAX_UNSYNCED_COMMITS` records unsynced.
+    #[cfg(feature = "testing")]
+    pub fn bound_syncs(&self) -> u64 {
+        self.bound_syncs.load(Relaxed)
+    }
+
     /// A commit that took `d` from `commit()` to its return.
     pub fn committed(&self, d: Duration) {
         let ns = nanos(d);

@@ -10,6 +10,7 @@ mod group_sync;
 pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod multiproc;
+pub(crate) mod nudge;
 pub(crate) mod read;
 mod role;
 mod versions;
@@ -245,6 +246,8 @@ pub(crate) struct Shared {
     /// Keeps a processor awake while a commit waits for the disk (`awake.rs`), shared with the
     /// `larchdb-awake` thread that does (`db.rs`).
     pub(crate) awake: Arc<awake::KeepAwake>,
+    /// Requests from commits to the background thread (`nudge.rs`), shared with it (`db.rs`).
+    pub(crate) nudge: Arc<nudge::Nudge>,
     /// Declared last, so dropped last: gives back the page buffers' empty slabs at once.
     _release_buffers: ReleaseBuffers,
 }
@@ -318,6 +321,7 @@ impl Shared {
             writer_buffers: Mutex::new(None),
             flushing: Mutex::new(None),
             awake: Arc::default(),
+            nudge: Arc::default(),
             _release_buffers: ReleaseBuffers,
         }
     }
