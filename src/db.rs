@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// [`Error::DatabaseLocked`].
 pub struct Database {
     shared: Arc<Shared>,
-    /// The background sync thread, and the sender whose drop stops it.
+    /// The background thread (`spawn_syncer`), stopped through `Shared::nudge`.
     syncer: Option<std::thread::JoinHandle<()>>,
     /// The thread that keeps a processor awake while commits wait for the disk (`txn::awake`).
     awake: Option<std::thread::JoinHandle<()>>,

@@ -20,6 +20,12 @@
 //! commit failed), an `Eventual` commit at once unless it follows an `Immediate` commit still
 //! waiting for its sync (versions are published in commit order).
 //!
+//! Two jobs would otherwise fall on an unlucky commit: syncing `Eventual` records before
+//! `MAX_UNSYNCED_COMMITS` of them are unsynced, and durably zeroing the region ahead of the
+//! records. A commit that sees either coming asks the background thread for it (`nudge.rs`,
+//! [`EARLY_SYNC_RECORDS`], [`EARLY_ZERO`]); the commit that can wait no longer still does it
+//! itself, or waits for the thread's run of it to end.
+//!
 //! The handoff itself (positions, the leader flag, waiting, failure, the publication queue) is
 //! the core in `group_sync.rs`, which this file drives with the log's bytes and versions, and
 //! which a loom model checks (`loom/`).

@@ -44,12 +44,12 @@ impl Nudge {
         self.state.lock().running = true;
     }
 
-    /// Asks the thread to do `jobs` now. False if no thread takes requests (the caller then does
-    /// them itself when they can wait no longer).
-    pub fn ask(&self, jobs: Jobs) -> bool {
+    /// Asks the thread to do `jobs` now; nothing if no thread takes requests (the caller does
+    /// them itself when they can wait no longer, as it must anyway if the thread is late).
+    pub fn ask(&self, jobs: Jobs) {
         let mut st = self.state.lock();
         if !st.running || st.stopped {
-            return false;
+            return;
         }
         let before = st.asked;
         st.asked.sync |= jobs.sync;
@@ -57,7 +57,6 @@ impl Nudge {
         if st.asked != before {
             self.wake.notify_one();
         }
-        true
     }
 
     /// Ends the thread: its wait returns None at once, and requests are refused from now on.
@@ -95,19 +94,34 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    const SYNC: Jobs = Jobs {
+        sync: true,
+        zero: false,
+    };
+    const ZERO: Jobs = Jobs {
+        sync: false,
+        zero: true,
+    };
+
+    /// Waits at most 30 s for jobs (a tick, with none, if nothing was asked).
+    fn jobs_within_30s(n: &Nudge) -> Option<Jobs> {
+        n.wait(Instant::now(), Duration::from_secs(30))
+    }
+
     #[test]
-    fn requests_are_refused_until_a_thread_takes_them_and_after_it_stops() {
+    fn requests_are_dropped_until_a_thread_takes_them_and_after_it_stops() {
         let n = Nudge::default();
-        let sync = Jobs {
-            sync: true,
-            zero: false,
-        };
-        assert!(!n.ask(sync), "no thread yet");
+        n.ask(SYNC);
         n.start();
-        assert!(n.ask(sync));
+        assert_eq!(
+            n.wait(Instant::now(), Duration::from_millis(1)),
+            Some(Jobs::default()),
+            "asked before the thread ran"
+        );
+        n.ask(SYNC);
         n.stop();
-        assert!(!n.ask(sync), "stopped");
-        assert_eq!(n.wait(Instant::now(), Duration::from_secs(60)), None);
+        n.ask(ZERO);
+        assert_eq!(jobs_within_30s(&n), None, "stopped");
     }
 
     #[test]
@@ -116,31 +130,16 @@ mod tests {
         n.start();
         let t = {
             let n = n.clone();
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                let jobs = n.wait(started, Duration::from_secs(600));
-                (jobs, started.elapsed())
-            })
+            std::thread::spawn(move || jobs_within_30s(&n))
         };
         std::thread::sleep(Duration::from_millis(20));
-        let zero = Jobs {
-            sync: false,
-            zero: true,
-        };
-        assert!(n.ask(zero));
-        let (jobs, waited) = t.join().unwrap();
-        assert!(waited < Duration::from_secs(600));
-        let jobs = jobs.unwrap();
-        assert!(jobs.zero, "the zeroing asked for: {jobs:?}");
+        n.ask(ZERO);
+        assert_eq!(t.join().unwrap(), Some(ZERO), "woken by the request");
         // Requests made while the thread is busy wait for it, merged.
-        assert!(n.ask(Jobs {
-            sync: true,
-            zero: false
-        }));
-        assert!(n.ask(zero));
-        let jobs = n.wait(Instant::now(), Duration::from_secs(600));
+        n.ask(SYNC);
+        n.ask(ZERO);
         assert_eq!(
-            jobs,
+            jobs_within_30s(&n),
             Some(Jobs {
                 sync: true,
                 zero: true
