@@ -141,9 +141,10 @@ fn the_background_sync_makes_eventual_commits_durable() {
 }
 
 /// On a real file, with the background thread running, `Eventual` commits ask it to sync the
-/// log before `MAX_UNSYNCED_COMMITS` (4096) records are unsynced, so that no commit has to: with
-/// no tick of its own in the test's time, the syncs come more often than every 4096 commits.
-/// (On the simulated disk the commits sync at the bound themselves, as without the thread.)
+/// log before `MAX_UNSYNCED_COMMITS` (4096) records are unsynced, so that commits seldom have
+/// to: with no tick of the thread's own in the test's time, most syncs are its early ones
+/// (without them, 7 of 11 syncs here were made by commits at the bound). On the simulated disk
+/// the commits sync at the bound themselves, as without the thread.
 #[test]
 fn eventual_commits_ask_the_background_thread_to_sync_before_the_bound() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +160,6 @@ fn eventual_commits_ask_the_background_thread_to_sync_before_the_bound() {
     }
     // Commits that find the bound reached sync themselves; the thread's syncs come first.
     let (syncs, at_bound) = (db.metrics().syncs - before.syncs, bound_syncs(&db));
-    eprintln!("{commits} commits: {syncs} syncs, {at_bound} of them by commits at the bound");
     assert!(
         at_bound * 2 < syncs,
         "{syncs} syncs for {commits} commits, {at_bound} of them by commits at the bound"
