@@ -214,14 +214,14 @@ impl Shared {
             return Err(Error::PreviousIo(msg.clone()));
         }
         let span = aligned(record.len() as u64);
-        let used = st.write_lsn() - st.start_lsn;
-        if let Err(e) = self.zero_ahead(&mut st, used + span + SECTOR) {
+        // (Only commits, which hold the writer role, move the log's end or its start.)
+        let at = st.write_lsn() - st.start_lsn;
+        if let Err(e) = self.zero_ahead(&mut st, at + span + SECTOR) {
             if st.failed().is_none() {
                 self.fail_log(&mut st, &e);
             }
             return Err(e);
         }
-        let at = st.write_lsn() - st.start_lsn;
         // An `Immediate` commit's record is not written now: the sync that makes it durable
         // writes it (from the tail), and no commit is acknowledged before that sync, this one nor
         // any after it (an `Eventual` commit waits for the syncs of the `Immediate` ones before).
