@@ -23,7 +23,7 @@ pub(crate) struct Jobs {
 /// What the thread and the commits share.
 #[derive(Default)]
 struct State {
-    /// A background thread runs and takes requests.
+    /// A background thread runs and takes requests (not once stopped).
     running: bool,
     /// The handle is closing: the thread ends.
     stopped: bool,
@@ -48,7 +48,7 @@ impl Nudge {
     /// them itself when they can wait no longer, as it must anyway if the thread is late).
     pub fn ask(&self, jobs: Jobs) {
         let mut st = self.state.lock();
-        if !st.running || st.stopped {
+        if !st.running {
             return;
         }
         let before = st.asked;
