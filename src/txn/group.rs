@@ -236,8 +236,9 @@ impl Shared {
         st.tail.resize(padded, 0);
         st.appended(span);
         st.tail_records += 1;
-        // Asked once per crossing (the count starts over when a sync takes the tail), and not
-        // while the thread zeroes: a request waits in the `Nudge` until the thread takes it.
+        // The sync is asked for once per crossing (the count starts over when a sync takes the
+        // tail); the zeroing by every commit from its crossing until the thread starts it (the
+        // `Nudge` merges the requests, and wakes the thread only for the first).
         let jobs = Jobs {
             sync: st.tail_records == EARLY_SYNC_RECORDS,
             zero: !st.zeroing && zeroing_due(&st),
