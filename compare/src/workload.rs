@@ -178,6 +178,17 @@ impl Capped {
     }
 }
 
+/// How many times the commit rate of `single` (commits one after another on one thread) the
+/// commits of `threaded` (several threads at once) reach: one thread's time per commit over the
+/// threads' time per commit (wall time, all threads together). None if either did nothing.
+fn own_rate(single: &Capped, threaded: &Capped) -> Option<f64> {
+    let per_commit = |c: &Capped| c.elapsed.as_secs_f64() / c.done as f64;
+    match single.done > 0 && threaded.done > 0 && !threaded.elapsed.is_zero() {
+        true => Some(per_commit(single) / per_commit(threaded)),
+        false => None,
+    }
+}
+
 /// Runs `f(j)` for `j in 0..total`, stopping once `cap` has passed; `f` returns the time to count.
 fn capped_loop(
     total: u64,
@@ -384,26 +395,36 @@ pub fn run_standard(db: &mut Box<dyn Engine>, dir: &Path, p: &Standard, rec: &Re
     let mut next = n;
 
     // 2. individual writes
-    let c = capped_loop(p.individual, p.cap, |j| {
+    let single = capped_loop(p.individual, p.cap, |j| {
         let t = Instant::now();
         write_pairs(db.as_ref(), &s, next + j, next + j + 1)?;
         Ok(t.elapsed())
     })?;
-    next += c.done;
+    next += single.done;
     rec.capped(
         "individual_writes",
         &format!("individual writes ({} txns x 1)", p.individual),
-        &c,
+        &single,
     );
 
-    // 2b. individual writes from several threads sharing the handle
+    // 2b. individual writes from several threads sharing the handle; the note says how many
+    // times the one-thread commit rate of the same process they reach (the "own rate").
     if let Some((threads, per_thread)) = p.threaded {
         let c = threaded_writes(db.as_ref(), &s, next, threads, per_thread, p.cap)?;
         next += c.done;
-        rec.capped(
+        let (v, capped) = c.report();
+        let note = match own_rate(&single, &c) {
+            Some(own) => Some(format!(
+                "{own:.2}x the one-thread commit rate of the same process{}",
+                capped.map(|n| format!("; {n}")).unwrap_or_default()
+            )),
+            None => capped,
+        };
+        rec.ms_note(
             &format!("individual_writes_{threads}t"),
             &format!("individual writes, {threads} threads ({threads} x {per_thread} txns x 1)"),
-            &c,
+            Some(v),
+            note,
         );
     }
 
@@ -894,5 +915,22 @@ mod tests {
         // Every pair of 10..30 is there with its own value.
         let d = random_reads(db.as_ref(), &s, 30, 30, 2).unwrap();
         assert!(d > Duration::ZERO);
+    }
+
+    #[test]
+    fn own_rate_compares_time_per_commit() {
+        let run = |ms: u64, done: u64, total: u64| Capped {
+            elapsed: Duration::from_millis(ms),
+            done,
+            total,
+        };
+        // One thread: 1,000 commits in 200 ms (200 us each); 8 threads: 2,000 in 100 ms (50 us).
+        let own = own_rate(&run(200, 1000, 1000), &run(100, 2000, 2000)).unwrap();
+        assert!((own - 4.0).abs() < 1e-9, "{own}");
+        // Capped runs count what was done, not what was planned.
+        let own = own_rate(&run(200, 500, 1000), &run(100, 1000, 2000)).unwrap();
+        assert!((own - 4.0).abs() < 1e-9, "{own}");
+        assert_eq!(own_rate(&run(200, 0, 1000), &run(100, 2000, 2000)), None);
+        assert_eq!(own_rate(&run(200, 1000, 1000), &run(0, 0, 2000)), None);
     }
 }
