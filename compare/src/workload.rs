@@ -159,12 +159,17 @@ pub struct Capped {
 }
 
 impl Capped {
+    /// Milliseconds per operation done (the loop must have done some).
+    fn ms_per_op(&self) -> f64 {
+        ms(self.elapsed) / self.done as f64
+    }
+
     /// The time in ms (extrapolated to `total` when capped) and the note saying so.
     fn report(&self) -> (f64, Option<String>) {
         if self.done >= self.total || self.done == 0 {
             (ms(self.elapsed), None)
         } else {
-            let full = ms(self.elapsed) * self.total as f64 / self.done as f64;
+            let full = self.ms_per_op() * self.total as f64;
             (
                 full,
                 Some(format!(
@@ -182,9 +187,8 @@ impl Capped {
 /// commits of `threaded` (several threads at once) reach: one thread's time per commit over the
 /// threads' time per commit (wall time, all threads together). None if either did nothing.
 fn own_rate(single: &Capped, threaded: &Capped) -> Option<f64> {
-    let per_commit = |c: &Capped| c.elapsed.as_secs_f64() / c.done as f64;
     match single.done > 0 && threaded.done > 0 && !threaded.elapsed.is_zero() {
-        true => Some(per_commit(single) / per_commit(threaded)),
+        true => Some(single.ms_per_op() / threaded.ms_per_op()),
         false => None,
     }
 }
